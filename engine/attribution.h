@@ -1,0 +1,117 @@
+/* Attribution methods on top of the engine, Captum's semantics (see README of
+ * ../shared/reference): Integrated Gradients (five rules), Gradient SHAP,
+ * DeepLIFT (rescale | captum rules), DeepLIFT SHAP, Saliency, Input×Gradient,
+ * SmoothGrad, LayerConductance.
+ *
+ * Work on one example is split into items (IG/conductance: integration nodes;
+ * Gradient SHAP/SmoothGrad: samples; DeepLIFT SHAP: baselines; others: 1 item).
+ * method_run_chunk computes the partial result of items [i0, i1); partials of
+ * disjoint chunks are merged with partial_merge in any order, and the result is
+ * bitwise identical however the items were chunked, because the accumulators are
+ * exact fixed-point integers (int128, 2^-64 resolution): integer addition is
+ * associative. method_finalize turns the merged partial into attributions.
+ */
+#ifndef ATTRUN_ATTRIBUTION_H
+#define ATTRUN_ATTRIBUTION_H
+#include "engine/engine.h"
+#include <stdint.h>
+
+typedef enum { M_IG = 0, M_GRADSHAP, M_DEEPLIFT, M_DEEPLIFTSHAP, M_SALIENCY, M_INPUTXGRAD,
+               M_SMOOTHGRAD, M_CONDUCTANCE, M_NUM_METHODS } MethodKind;
+typedef enum { RULE_GAUSSLEGENDRE = 0, RULE_RIEMANN_LEFT, RULE_RIEMANN_RIGHT, RULE_RIEMANN_MIDDLE,
+               RULE_RIEMANN_TRAPEZOID } IgRule;
+typedef enum { BASE_PAD = 0, BASE_MASK, BASE_UNK, BASE_PAD_ALL, BASE_ZERO } BaselineKind;
+typedef enum { DL_RESCALE = 0, DL_CAPTUM } DeepLiftRules;
+
+#define MAX_BASELINES 8
+
+typedef struct {
+    MethodKind kind;
+    AttrLayer layer;          /* default AT_WORD_EMB */
+    OutputKind output;        /* default OUT_LOGIT */
+    int steps;                /* IG / conductance / SmoothGrad-over-IG nodes (default 50) */
+    IgRule rule;              /* default RULE_GAUSSLEGENDRE */
+    int samples;              /* Gradient SHAP samples (default 20); SmoothGrad nt_samples */
+    double stdevs;            /* Gaussian noise std at the layer (Gradient SHAP, SmoothGrad) */
+    uint64_t seed;            /* Philox key: (seed, example index, sample index) */
+    DeepLiftRules dl_rules;   /* default DL_RESCALE */
+    MethodKind smooth_base;   /* SmoothGrad over M_SALIENCY (default) or M_IG */
+    int nbaselines;           /* >= 1; Gradient SHAP / DeepLIFT SHAP use all, others the first */
+    BaselineKind baselines[MAX_BASELINES];
+} MethodSpec;
+
+void method_spec_default(MethodSpec *s, MethodKind kind);
+const char *method_name(MethodKind k);        /* "ig", "gradshap", ..., "conductance" */
+int method_from_name(const char *name);       /* -1 when unknown */
+const char *rule_name(IgRule r);
+int rule_from_name(const char *name);
+const char *baseline_name(BaselineKind b);
+int baseline_from_name(const char *name);
+
+/* Captum's nodes and weights for `rule` with n steps (alphas ascending for Gauss-Legendre,
+ * computed in double; weights rounded to float32 as Captum applies them). */
+void ig_nodes(IgRule rule, int n, double *alpha, double *weight);
+
+/* One example, tokenized. */
+typedef struct {
+    long index;               /* corpus row: keys the random streams */
+    int T;
+    const int *ids, *type_ids; /* (T); type_ids may be NULL */
+    int target;               /* class index or (MLM) token id; resolved before attribution */
+    int mlm_pos;              /* MLM: first mask position */
+    const int *special;       /* (T) 1 for tokens kept by the pad/mask/unk baselines ([CLS],[SEP],[PAD]...) */
+} Example;
+
+/* Baseline token ids for kind (T ints); BASE_ZERO returns 0 and fills nothing (zero vector). */
+int baseline_ids(const Model *m, BaselineKind kind, const Example *ex, int *out);
+
+/* Number of items of a method on an example (steps, samples, baselines, ...). */
+int method_items(const MethodSpec *s);
+
+typedef struct {
+    int T, D, n_items;
+    __int128 *acc;            /* (T,D) exact sum of per-item attribution contributions */
+    /* conductance only: */
+    int L, NH;
+    __int128 *acc_hidden;     /* (L,T,D) */
+    __int128 *acc_attn;       /* (L,NH,T,T) */
+    double *item;             /* (n_items, item_width) per-item scalars (e.g. GradSHAP per-sample delta terms) */
+    int item_width;
+    unsigned char *item_done; /* (n_items) which items this partial holds */
+} Partial;
+
+Partial *partial_new(const MethodSpec *s, const Model *m, int T);
+void partial_free(Partial *p);
+/* dst += src (items must be disjoint). Returns -1 when shapes differ or items overlap. */
+int partial_merge(Partial *dst, const Partial *src);
+/* Serialised size and (de)serialisation, for spooling and messages. */
+size_t partial_bytes(const Partial *p);
+void partial_pack(const Partial *p, void *buf);
+Partial *partial_unpack(const void *buf, size_t n);
+
+/* Computes items [i0, i1) into p. Returns 0 or -1 (engine error in *err). */
+int method_run_chunk(Engine *e, const MethodSpec *s, const Example *ex, int i0, int i1,
+                     Partial *p, const char **err);
+
+typedef struct {
+    int T, D;
+    float *full;              /* (T,D) attributions at the layer */
+    float *token_sum;         /* (T) sum over D (Saliency: sum of |grad|) */
+    float *token_l2;          /* (T) L2 norm over D */
+    int n_delta;
+    float *delta;             /* (n_delta) convergence deltas (IG: 1; GradSHAP: samples; DL SHAP: baselines) */
+    float f_input, f_baseline; /* F(x), F(first baseline) */
+    /* conductance only: */
+    int L, NH;
+    float *cond_full;         /* (L,T,D) */
+    float *cond_sum, *cond_l2; /* (T,L) per token and layer */
+    float *cond_attn;         /* (L,NH,T,T) */
+    float *cond_delta;        /* (L) */
+} AttrResult;
+
+/* Turns a complete partial (all items present) into attributions and deltas; runs the
+ * forward passes F(x), F(baselines) the deltas need. Returns 0 or -1. */
+int method_finalize(Engine *e, const MethodSpec *s, const Example *ex, const Partial *p,
+                    AttrResult *r, const char **err);
+void attr_result_free(AttrResult *r);
+#endif

@@ -1,0 +1,80 @@
+/* The engine: batched forward and input-gradient backward of a BERT-family
+ * model (engine/model.h) on OpenBLAS. Never calls MPI or HDF5.
+ *
+ * One call runs B rows of T tokens. Each row starts at the attribution layer:
+ *   AT_WORD_EMB:   x is the output of the word-embedding lookup (B,T,D); the engine adds
+ *                  position (+ token-type) embeddings and applies the embedding LayerNorm.
+ *   AT_EMBEDDINGS: x is the output of the whole embedding block (after LayerNorm).
+ * and ends at one scalar F per row: the logit (or softmax probability) of row's target
+ * class (classifier heads), or of the target token at row's mask position (MLM heads).
+ * With out->grad the backward computes dF/dx for every row (input gradients only: no
+ * weight gradients). Rows are processed in micro-batches of at most
+ * engine_set_microbatch_tokens() tokens so activation memory stays bounded whatever B is.
+ */
+#ifndef ATTRUN_ENGINE_H
+#define ATTRUN_ENGINE_H
+#include "engine/model.h"
+
+typedef enum { AT_WORD_EMB = 0, AT_EMBEDDINGS } AttrLayer;
+typedef enum { OUT_LOGIT = 0, OUT_PROB } OutputKind;
+
+/* DeepLIFT Rescale sites (bit mask for EngineBatch.rescale). */
+enum { RESCALE_HEAD_ACT = 1u, /* classifier head activation (BERT pooler tanh, ...) */
+       RESCALE_FFN_ACT = 2u   /* every encoder FFN activation */ };
+
+typedef struct {
+    int B, T;
+    AttrLayer layer;
+    const float *x;        /* (B,T,D) values at `layer` */
+    const int *pos_ids;    /* (B,T) position ids; used with AT_WORD_EMB */
+    const int *type_ids;   /* (B,T) token-type ids, or NULL (all 0) */
+    const int *mask;       /* (B,T) 1 = real token, 0 = padding (additive float-min mask); NULL = all 1 */
+    const int *target;     /* (B) class index, or token id for MLM heads */
+    const int *mlm_pos;    /* (B) position explained by an MLM head; ignored for classifiers */
+    OutputKind output;
+    /* DeepLIFT: when rescale != 0, rows come in pairs (2i: input, 2i+1: its baseline).
+     * At the sites in `rescale` the backward of both rows uses the Rescale multiplier
+     * (f(x)-f(r))/(x-r) computed from the pair's pre-activations (the plain derivative
+     * where |x-r| < 1e-10, as Captum does); everything else gets the plain gradient. */
+    unsigned rescale;
+} EngineBatch;
+
+typedef struct {
+    float *F;        /* (B) explained scalar per row; required */
+    float *logits;   /* (B,C) head outputs, or NULL (C = V for MLM heads) */
+    float *grad;     /* (B,T,D) dF/dx, or NULL: forward only */
+    float *attn;     /* (B,L,NH,T,T) attention probabilities, or NULL */
+    /* Per-layer taps for LayerConductance (all NULL when not wanted), layer-major:
+     * hidden  (L,B,T,D)     output hidden states of each encoder layer
+     * dhidden (L,B,T,D)     dF/d(hidden)          (needs grad != NULL)
+     * probs   (L,B,NH,T,T)  attention probabilities of each layer
+     * dprobs  (L,B,NH,T,T)  dF/d(probs)           (needs grad != NULL) */
+    float *hidden, *dhidden, *probs, *dprobs;
+} EngineOutput;
+
+typedef struct Engine Engine;
+
+Engine *engine_create(const Model *m);
+void engine_free(Engine *e);
+/* Largest number of tokens (rows × T) per internal pass; default 2048. */
+void engine_set_microbatch_tokens(Engine *e, int tokens);
+/* OpenBLAS threads used by this process. */
+void engine_set_threads(int threads);
+const Model *engine_model(const Engine *e);
+
+/* Runs the batch. Returns 0, or -1 with engine_error() set (bad ids, T > P, out of memory). */
+int engine_run(Engine *e, const EngineBatch *in, EngineOutput *out);
+const char *engine_error(const Engine *e);
+
+/* Values at the attribution layer for token ids (T): the word-embedding rows, or the whole
+ * embedding block's output (AT_EMBEDDINGS, needs pos/type ids). x is (T,D). Returns -1 on
+ * an id out of range. */
+int engine_layer_values(const Model *m, AttrLayer layer, const int *ids, const int *pos_ids,
+                        const int *type_ids, int T, float *x);
+/* Position ids as the model family derives them: 0..T-1 (BERT, DistilBERT) or, for RoBERTa,
+ * pad_id + 1 + cumulative count of non-pad tokens, pad tokens at pad_id. */
+void engine_position_ids(const Model *m, const int *ids, int T, int *pos_ids);
+
+/* FLOPs of one forward (and of forward+backward) of B rows of T tokens, for throughput reports. */
+double engine_flops(const ModelConfig *c, int B, int T, int backward);
+#endif

@@ -1,0 +1,7 @@
+/* Sub-commands of the attrun executable; each lives in its own file. */
+#ifndef ATTRUN_COMMANDS_H
+#define ATTRUN_COMMANDS_H
+int cmd_run(int argc, char **argv);       /* runner/cmd_run.c: attrun run CONFIG.yaml ... */
+int cmd_tokenize(int argc, char **argv);  /* runner/cmd_tokenize.c: JSONL in, JSONL out */
+int cmd_bench(int argc, char **argv);     /* runner/cmd_bench.c: engine GFLOP/s vs sgemm ceiling */
+#endif

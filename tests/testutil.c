@@ -1,0 +1,115 @@
+#include "tests/testutil.h"
+#include <CUnit/Basic.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <zlib.h>
+
+const char *test_shared_dir(void)
+{
+    static char dir[4096];
+    const char *env = getenv("ATTRUN_SHARED");
+    snprintf(dir, sizeof dir, "%s", env && *env ? env : "../shared");
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        return NULL;
+    return dir;
+}
+
+const char *test_shared_path(const char *rel)
+{
+    static char path[8192];
+    const char *dir = test_shared_dir();
+    if (!dir)
+        return NULL;
+    snprintf(path, sizeof path, "%s/%s", dir, rel);
+    return path;
+}
+
+void test_require_shared(const char *rel)
+{
+    const char *p = test_shared_path(rel);
+    struct stat st;
+    if (!p || stat(p, &st) != 0) {
+        printf("SKIPPED: ../shared/%s is absent (reference data not available here)\n", rel);
+        exit(TEST_SKIP_CODE);
+    }
+}
+
+json_t *test_load_json(const char *path)
+{
+    gzFile f = gzopen(path, "rb"); /* reads plain files too */
+    if (!f) {
+        fprintf(stderr, "cannot open %s\n", path);
+        exit(2);
+    }
+    size_t cap = 1 << 20, len = 0;
+    char *buf = malloc(cap);
+    int n;
+    while ((n = gzread(f, buf + len, (unsigned)(cap - len))) > 0) {
+        len += (size_t)n;
+        if (len == cap)
+            buf = realloc(buf, cap *= 2);
+    }
+    gzclose(f);
+    json_error_t err;
+    json_t *j = json_loadb(buf, len, 0, &err);
+    free(buf);
+    if (!j) {
+        fprintf(stderr, "%s:%d: %s\n", path, err.line, err.text);
+        exit(2);
+    }
+    return j;
+}
+
+static void flatten_into(const json_t *v, double **out, size_t *n, size_t *cap)
+{
+    if (json_is_array(v)) {
+        size_t i;
+        json_t *e;
+        json_array_foreach(v, i, e) flatten_into(e, out, n, cap);
+        return;
+    }
+    if (*n == *cap)
+        *out = realloc(*out, (*cap = *cap ? *cap * 2 : 256) * sizeof **out);
+    (*out)[(*n)++] = json_number_value(v);
+}
+
+double *test_json_flatten(const json_t *arr, size_t *n)
+{
+    double *out = NULL;
+    size_t cap = 0;
+    *n = 0;
+    flatten_into(arr, &out, n, &cap);
+    return out;
+}
+
+double test_max_abs_d(const double *ref, size_t n)
+{
+    double m = 0;
+    for (size_t i = 0; i < n; i++)
+        m = fmax(m, fabs(ref[i]));
+    return m;
+}
+
+double test_rel_err_f(const float *a, const double *ref, size_t n, double floor)
+{
+    double scale = fmax(test_max_abs_d(ref, n), floor), e = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - ref[i]);
+        if (!(d <= e)) /* NaN-propagating */
+            e = isnan(d) ? INFINITY : d;
+    }
+    return e / scale;
+}
+
+int test_run_registry(void)
+{
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
+    CU_cleanup_registry();
+    return failed ? 1 : 0;
+}
