@@ -47,6 +47,8 @@ const char *rule_name(IgRule r);
 int rule_from_name(const char *name);
 const char *baseline_name(BaselineKind b);
 int baseline_from_name(const char *name);
+/* Validates a spec (ranges of steps, samples, stdevs, baselines...). 0, or -1 with *err set. */
+int method_spec_check(const MethodSpec *s, const char **err);
 
 /* Captum's nodes and weights for `rule` with n steps (alphas ascending for Gauss-Legendre,
  * computed in double; weights rounded to float32 as Captum applies them). */
@@ -60,6 +62,9 @@ typedef struct {
     int target;               /* class index or (MLM) token id; resolved before attribution */
     int mlm_pos;              /* MLM: first mask position */
     const int *special;       /* (T) 1 for tokens kept by the pad/mask/unk baselines ([CLS],[SEP],[PAD]...) */
+    /* Replacement ids of BASE_MASK / BASE_UNK (tokenizer_special_id). 0 or less: the family's
+     * usual ids (BERT/DistilBERT vocab: [MASK] 103, [UNK] 100; RoBERTa: <mask> V-1, <unk> 3). */
+    int mask_id, unk_id;
 } Example;
 
 /* Baseline token ids for kind (T ints); BASE_ZERO returns 0 and fills nothing (zero vector). */
@@ -92,6 +97,14 @@ Partial *partial_unpack(const void *buf, size_t n);
 /* Computes items [i0, i1) into p. Returns 0 or -1 (engine error in *err). */
 int method_run_chunk(Engine *e, const MethodSpec *s, const Example *ex, int i0, int i1,
                      Partial *p, const char **err);
+
+/* Gradient SHAP with explicit draws instead of the Philox streams (replaying recorded
+ * draws): sample k in [i0, i1) uses baseline bidx[k] (index into s->baselines), alpha[k],
+ * and noise + k·T·D ((T,D) added to the input at the layer; noise may be NULL: none).
+ * Same accumulation as method_run_chunk; finalize with method_finalize. */
+int gradshap_run_draws(Engine *e, const MethodSpec *s, const Example *ex, int i0, int i1,
+                       const int *bidx, const double *alpha, const double *noise, Partial *p,
+                       const char **err);
 
 typedef struct {
     int T, D;

@@ -1,0 +1,180 @@
+/* Per-example preparation shared by all methods: baseline ids, the input's and the
+ * baselines' values at the attribution layer, and engine calls over rows that share
+ * the example's token types, target and MLM position. */
+#include "engine/attr_internal.h"
+#include <stdlib.h>
+#include <string.h>
+
+/* Replacement id for BASE_MASK / BASE_UNK: the caller's (tokenizer) id, or the usual
+ * id of the family's vocabulary. */
+static int replacement_id(const Model *m, BaselineKind kind, const Example *ex)
+{
+    int arch = m->cfg.arch;
+    if (kind == BASE_MASK)
+        return ex->mask_id > 0 ? ex->mask_id : arch == ARCH_ROBERTA ? m->cfg.V - 1 : 103;
+    if (kind == BASE_UNK)
+        return ex->unk_id > 0 ? ex->unk_id : arch == ARCH_ROBERTA ? 3 : 100;
+    return m->cfg.pad_id;
+}
+
+int baseline_ids(const Model *m, BaselineKind kind, const Example *ex, int *out)
+{
+    if (kind == BASE_ZERO)
+        return 0;
+    if (!ex->ids || ex->T < 1)
+        return -1;
+    int rep = replacement_id(m, kind, ex);
+    if (rep < 0 || rep >= m->cfg.V)
+        return -1;
+    if (kind == BASE_PAD_ALL) { /* Captum's TokenReferenceBase: every token is [PAD] */
+        for (int t = 0; t < ex->T; t++)
+            out[t] = m->cfg.pad_id;
+        return 1;
+    }
+    if (kind != BASE_PAD && kind != BASE_MASK && kind != BASE_UNK)
+        return -1;
+    if (!ex->special)
+        return -1;
+    for (int t = 0; t < ex->T; t++)
+        out[t] = ex->special[t] ? ex->ids[t] : rep;
+    return 1;
+}
+
+void attr_ctx_free(AttrCtx *c)
+{
+    free(c->pos_in);
+    free(c->x);
+    free(c->b);
+    free(c->bids);
+    free(c->bpos);
+    free(c->bzero);
+    memset(c, 0, sizeof *c);
+}
+
+int attr_ctx_init(AttrCtx *c, const Model *m, const MethodSpec *s, const Example *ex, int nb,
+                  const char **err)
+{
+    memset(c, 0, sizeof *c);
+    if (method_spec_check(s, err))
+        return -1;
+    if (!ex || !ex->ids || ex->T < 1) {
+        *err = "example: no tokens";
+        return -1;
+    }
+    if (ex->T > m->cfg.P) {
+        *err = "example: more tokens than the model's max_position_embeddings";
+        return -1;
+    }
+    int T = ex->T, D = m->cfg.D;
+    c->m = m;
+    c->T = T;
+    c->D = D;
+    c->nb = nb;
+    c->pos_in = malloc((size_t)T * sizeof(int));
+    c->x = malloc((size_t)T * D * sizeof(float));
+    c->b = calloc((size_t)nb * T * D, sizeof(float));
+    c->bids = calloc((size_t)nb * T, sizeof(int));
+    c->bpos = malloc((size_t)nb * T * sizeof(int));
+    c->bzero = calloc((size_t)nb, sizeof(int));
+    int *types = calloc((size_t)T, sizeof(int));
+    if (!c->pos_in || !c->x || !c->b || !c->bids || !c->bpos || !c->bzero || !types) {
+        free(types);
+        attr_ctx_free(c);
+        *err = "attribution: out of memory";
+        return -1;
+    }
+    const int *ty = ex->type_ids ? ex->type_ids : types;
+    engine_position_ids(m, ex->ids, T, c->pos_in);
+    if (engine_layer_values(m, s->layer, ex->ids, c->pos_in, ty, T, c->x)) {
+        free(types);
+        attr_ctx_free(c);
+        *err = "example: token id or token type id out of range";
+        return -1;
+    }
+    for (int j = 0; j < nb; j++) {
+        int *ids = c->bids + (size_t)j * T, *pos = c->bpos + (size_t)j * T;
+        int r = baseline_ids(m, s->baselines[j], ex, ids);
+        if (r < 0) {
+            free(types);
+            attr_ctx_free(c);
+            *err = s->baselines[j] == BASE_PAD_ALL || ex->special
+                       ? "baseline: replacement token id out of the vocabulary"
+                       : "baseline: pad/mask/unk baselines need the example's special-token flags";
+            return -1;
+        }
+        if (r == 0) { /* BASE_ZERO: zero vector at the layer, the input's positions */
+            c->bzero[j] = 1;
+            memcpy(pos, c->pos_in, (size_t)T * sizeof(int));
+            memcpy(ids, ex->ids, (size_t)T * sizeof(int));
+            continue;
+        }
+        /* F(baseline) is the model on the baseline ids: RoBERTa derives other position ids. */
+        engine_position_ids(m, ids, T, pos);
+        if (engine_layer_values(m, s->layer, ids, pos, ty, T, c->b + (size_t)j * T * D)) {
+            free(types);
+            attr_ctx_free(c);
+            *err = "baseline: token id out of range";
+            return -1;
+        }
+    }
+    free(types);
+    return 0;
+}
+
+int rowmeta_init(RowMeta *rm, const Example *ex, int cap)
+{
+    int T = ex->T;
+    rm->cap = cap;
+    rm->T = T;
+    rm->pos = malloc((size_t)cap * T * sizeof(int));
+    rm->type = malloc((size_t)cap * T * sizeof(int));
+    rm->target = malloc((size_t)cap * sizeof(int));
+    rm->mlm = malloc((size_t)cap * sizeof(int));
+    if (!rm->pos || !rm->type || !rm->target || !rm->mlm) {
+        rowmeta_free(rm);
+        return -1;
+    }
+    for (int r = 0; r < cap; r++) {
+        for (int t = 0; t < T; t++)
+            rm->type[(size_t)r * T + t] = ex->type_ids ? ex->type_ids[t] : 0;
+        rm->target[r] = ex->target;
+        rm->mlm[r] = ex->mlm_pos;
+    }
+    return 0;
+}
+
+void rowmeta_set(RowMeta *rm, int row, const int *pos)
+{
+    memcpy(rm->pos + (size_t)row * rm->T, pos, (size_t)rm->T * sizeof(int));
+}
+
+void rowmeta_free(RowMeta *rm)
+{
+    free(rm->pos);
+    free(rm->type);
+    free(rm->target);
+    free(rm->mlm);
+    memset(rm, 0, sizeof *rm);
+}
+
+int attr_engine_rows(Engine *e, const MethodSpec *s, const RowMeta *rm, int B, const float *x,
+                     float *F, float *grad, unsigned rescale, const char **err)
+{
+    EngineBatch in = {.B = B, .T = rm->T, .layer = s->layer, .x = x, .pos_ids = rm->pos,
+                      .type_ids = rm->type, .mask = NULL, .target = rm->target, .mlm_pos = rm->mlm,
+                      .output = s->output, .rescale = rescale};
+    EngineOutput out = {.F = F, .grad = grad};
+    if (engine_run(e, &in, &out)) {
+        *err = engine_error(e);
+        return -1;
+    }
+    return 0;
+}
+
+/* Workspace budget per engine call: 64 Mi floats (256 MiB); the engine micro-batches
+ * its own activations, this bounds the rows we hand it at once. */
+int attr_rows_per_call(long floats_per_row)
+{
+    long r = (64L << 20) / (floats_per_row > 0 ? floats_per_row : 1);
+    return r < 1 ? 1 : r > 4096 ? 4096 : (int)r;
+}

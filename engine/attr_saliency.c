@@ -1,0 +1,147 @@
+/* Saliency (signed gradient; |g| summaries), Input×Gradient (x ⊙ ∇F(x)) and
+ * SmoothGrad (Captum NoiseTunnel, nt_type "smoothgrad"): the mean over samples of
+ * the base method at x + noise_k, noise from the Philox stream of sample k. Over
+ * Saliency the base attribution is |∇F| (Saliency's abs=True); over IG, items are
+ * (sample, node) pairs: item i is sample i / steps, node i % steps. */
+#include "engine/attr_internal.h"
+#include <math.h>
+#include <stdlib.h>
+
+int saliency_run_chunk(Engine *e, const MethodSpec *s, const Example *ex, int i0, int i1,
+                       Partial *p, const char **err)
+{
+    const Model *m = engine_model(e);
+    AttrCtx c;
+    if (attr_ctx_init(&c, m, s, ex, 0, err))
+        return -1;
+    long TD = (long)c.T * c.D;
+    float *g = malloc((size_t)TD * sizeof(float)), F;
+    RowMeta rm = {0};
+    int rc = -1;
+    if (!g || rowmeta_init(&rm, ex, 1)) {
+        *err = "saliency: out of memory";
+        goto done;
+    }
+    rowmeta_set(&rm, 0, c.pos_in);
+    if (attr_engine_rows(e, s, &rm, 1, c.x, &F, g, 0, err))
+        goto done;
+    for (long i = 0; i < TD; i++) {
+        double v = s->kind == M_INPUTXGRAD ? (double)c.x[i] * g[i] : (double)g[i];
+        if (fix_add(&p->acc[i], v)) {
+            *err = "saliency: fixed-point accumulator overflow";
+            goto done;
+        }
+    }
+    rc = 0;
+done:
+    free(g);
+    rowmeta_free(&rm);
+    attr_ctx_free(&c);
+    return rc;
+}
+
+int smoothgrad_run_chunk(Engine *e, const MethodSpec *s, const Example *ex, int i0, int i1,
+                         Partial *p, const char **err)
+{
+    const Model *m = engine_model(e);
+    int over_ig = s->smooth_base == M_IG;
+    AttrCtx c;
+    if (attr_ctx_init(&c, m, s, ex, over_ig ? 1 : 0, err))
+        return -1;
+    int T = c.T, D = c.D, n = over_ig ? s->steps : 1;
+    long TD = (long)T * D;
+    int R = attr_rows_per_call(2 * TD);
+    if (R > i1 - i0)
+        R = i1 - i0;
+    double *alpha = malloc((size_t)n * sizeof(double)), *w = malloc((size_t)n * sizeof(double));
+    double *noise = malloc((size_t)TD * sizeof(double));
+    float *xk = malloc((size_t)TD * sizeof(float));
+    float *xs = malloc((size_t)R * TD * sizeof(float)), *g = malloc((size_t)R * TD * sizeof(float));
+    float *F = malloc((size_t)R * sizeof(float));
+    float *xf = malloc((size_t)R * TD * sizeof(float)); /* forward-only rows x_k (IG deltas) */
+    float *xkr = over_ig ? malloc((size_t)R * TD * sizeof(float)) : NULL; /* x_k of each row */
+    int *fx_item = malloc((size_t)R * sizeof(int));
+    RowMeta rm = {0};
+    int rc = -1, cur_sample = -1;
+    if (!alpha || !w || !noise || !xk || !xs || !g || !F || !xf || !fx_item || (over_ig && !xkr) || rowmeta_init(&rm, ex, R)) {
+        *err = "smoothgrad: out of memory";
+        goto done;
+    }
+    if (over_ig)
+        ig_nodes(s->rule, n, alpha, w);
+    else
+        alpha[0] = w[0] = 1.0;
+    for (int r = 0; r < R; r++)
+        rowmeta_set(&rm, r, c.pos_in);
+    for (int i = i0; i < i1; i += R) {
+        int B = i1 - i < R ? i1 - i : R, nf = 0;
+        for (int r = 0; r < B; r++) {
+            int k = (i + r) / n, j = (i + r) % n;
+            if (k != cur_sample) { /* x_k = x + noise_k, rounded to the engine's float */
+                attr_draws(s, ex->index, k, T, D, NULL, NULL, noise);
+                for (long q = 0; q < TD; q++)
+                    xk[q] = (float)((double)c.x[q] + noise[q]);
+                cur_sample = k;
+            }
+            float *row = xs + r * TD;
+            if (over_ig) {
+                for (long q = 0; q < TD; q++) {
+                    xkr[r * TD + q] = xk[q];
+                    row[q] = (float)(c.b[q] + alpha[j] * ((double)xk[q] - c.b[q]));
+                }
+                if (j == 0) { /* F(x_k) for sample k's convergence delta */
+                    for (long q = 0; q < TD; q++)
+                        xf[nf * TD + q] = xk[q];
+                    fx_item[nf++] = i + r;
+                }
+            } else {
+                for (long q = 0; q < TD; q++)
+                    row[q] = xk[q];
+            }
+        }
+        if (attr_engine_rows(e, s, &rm, B, xs, F, g, 0, err))
+            goto done;
+        for (int r = 0; r < B; r++) {
+            int j = (i + r) % n;
+            const float *gr = g + r * TD;
+            double sum = 0.0;
+            if (over_ig) {
+                for (long q = 0; q < TD; q++) {
+                    double v = ((double)xkr[r * TD + q] - c.b[q]) * (w[j] * gr[q]);
+                    sum += v;
+                    if (fix_add(&p->acc[q], v))
+                        goto overflow;
+                }
+                p->item[(size_t)(i + r) * SG_WIDTH + SG_SUM] = sum;
+            } else {
+                for (long q = 0; q < TD; q++)
+                    if (fix_add(&p->acc[q], fabs((double)gr[q])))
+                        goto overflow;
+            }
+        }
+        if (nf > 0) {
+            if (attr_engine_rows(e, s, &rm, nf, xf, F, NULL, 0, err))
+                goto done;
+            for (int q = 0; q < nf; q++)
+                p->item[(size_t)fx_item[q] * SG_WIDTH + SG_FX] = F[q];
+        }
+    }
+    rc = 0;
+    goto done;
+overflow:
+    *err = "smoothgrad: fixed-point accumulator overflow";
+done:
+    free(alpha);
+    free(w);
+    free(noise);
+    free(xk);
+    free(xs);
+    free(g);
+    free(F);
+    free(xf);
+    free(fx_item);
+    free(xkr);
+    rowmeta_free(&rm);
+    attr_ctx_free(&c);
+    return rc;
+}

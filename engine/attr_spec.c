@@ -1,0 +1,119 @@
+/* Method specs: names, Captum's defaults, item counts and validation. */
+#include "engine/attr_internal.h"
+#include <string.h>
+
+static const char *const METHOD_NAMES[M_NUM_METHODS] = {
+    "ig", "gradshap", "deeplift", "deepliftshap", "saliency", "inputxgrad", "smoothgrad", "conductance"};
+static const char *const RULE_NAMES[] = {"gausslegendre", "riemann_left", "riemann_right",
+                                         "riemann_middle", "riemann_trapezoid"};
+static const char *const BASELINE_NAMES[] = {"pad", "mask", "unk", "pad_all", "zero"};
+#define NRULES ((int)(sizeof RULE_NAMES / sizeof *RULE_NAMES))
+#define NBASES ((int)(sizeof BASELINE_NAMES / sizeof *BASELINE_NAMES))
+
+/* Defaults follow Captum 0.8's signatures where the header does not fix them:
+ * IG/LayerConductance n_steps 50 with gausslegendre; NoiseTunnel nt_samples 5 and
+ * stdevs 1.0 (SmoothGrad); GradientShap stdevs 0.0 (its sample count, 20, is ours). */
+void method_spec_default(MethodSpec *s, MethodKind kind)
+{
+    memset(s, 0, sizeof *s);
+    s->kind = kind;
+    s->layer = AT_WORD_EMB;
+    s->output = OUT_LOGIT;
+    s->steps = 50;
+    s->rule = RULE_GAUSSLEGENDRE;
+    s->samples = kind == M_SMOOTHGRAD ? 5 : 20;
+    s->stdevs = kind == M_SMOOTHGRAD ? 1.0 : 0.0;
+    s->seed = 0;
+    s->dl_rules = DL_RESCALE;
+    s->smooth_base = M_SALIENCY;
+    s->nbaselines = 1;
+    s->baselines[0] = BASE_PAD;
+}
+
+const char *method_name(MethodKind k)
+{
+    return (unsigned)k < M_NUM_METHODS ? METHOD_NAMES[k] : "?";
+}
+
+int method_from_name(const char *name)
+{
+    for (int i = 0; name && i < M_NUM_METHODS; i++)
+        if (!strcmp(name, METHOD_NAMES[i]))
+            return i;
+    return -1;
+}
+
+const char *rule_name(IgRule r)
+{
+    return (int)r >= 0 && (int)r < NRULES ? RULE_NAMES[r] : "?";
+}
+
+int rule_from_name(const char *name)
+{
+    for (int i = 0; name && i < NRULES; i++)
+        if (!strcmp(name, RULE_NAMES[i]))
+            return i;
+    return -1;
+}
+
+const char *baseline_name(BaselineKind b)
+{
+    return (int)b >= 0 && (int)b < NBASES ? BASELINE_NAMES[b] : "?";
+}
+
+int baseline_from_name(const char *name)
+{
+    for (int i = 0; name && i < NBASES; i++)
+        if (!strcmp(name, BASELINE_NAMES[i]))
+            return i;
+    return -1;
+}
+
+int method_items(const MethodSpec *s)
+{
+    switch (s->kind) {
+    case M_IG: case M_CONDUCTANCE: return s->steps;
+    case M_GRADSHAP: return s->samples;
+    case M_DEEPLIFTSHAP: return s->nbaselines;
+    case M_SMOOTHGRAD: return s->smooth_base == M_IG ? s->samples * s->steps : s->samples;
+    default: return 1;
+    }
+}
+
+int method_spec_check(const MethodSpec *s, const char **err)
+{
+    const char *e = NULL;
+    if ((unsigned)s->kind >= M_NUM_METHODS)
+        e = "method spec: unknown method";
+    else if (s->layer != AT_WORD_EMB && s->layer != AT_EMBEDDINGS)
+        e = "method spec: unknown layer";
+    else if (s->output != OUT_LOGIT && s->output != OUT_PROB)
+        e = "method spec: unknown output";
+    else if ((int)s->rule < 0 || (int)s->rule >= NRULES)
+        e = "method spec: unknown integration rule";
+    else if ((s->kind == M_IG || s->kind == M_CONDUCTANCE ||
+              (s->kind == M_SMOOTHGRAD && s->smooth_base == M_IG)) &&
+             (s->steps < 1 || s->steps > 100000 || (s->rule != RULE_GAUSSLEGENDRE && s->steps < 2)))
+        e = "method spec: steps must be in 1..100000 (2.. for the Riemann rules, as Captum asserts)";
+    else if (s->kind == M_CONDUCTANCE && s->rule != RULE_GAUSSLEGENDRE && s->steps + 1 < 2)
+        e = "method spec: conductance needs at least 1 step";
+    else if ((s->kind == M_GRADSHAP || s->kind == M_SMOOTHGRAD) && (s->samples < 1 || s->samples > 1000000))
+        e = "method spec: samples must be in 1..1000000";
+    else if (!(s->stdevs >= 0.0) || s->stdevs > 1e6)
+        e = "method spec: stdevs must be a finite number >= 0";
+    else if (s->kind == M_SMOOTHGRAD && s->smooth_base != M_SALIENCY && s->smooth_base != M_IG)
+        e = "method spec: smoothgrad works over saliency or ig only";
+    else if (s->kind == M_SMOOTHGRAD && s->smooth_base == M_IG && (long)s->samples * s->steps > 100000000L)
+        e = "method spec: smoothgrad over ig: samples x steps too large";
+    else if (s->dl_rules != DL_RESCALE && s->dl_rules != DL_CAPTUM)
+        e = "method spec: unknown deeplift rules";
+    else if (s->nbaselines < 1 || s->nbaselines > MAX_BASELINES)
+        e = "method spec: nbaselines must be in 1..8";
+    else
+        for (int i = 0; i < s->nbaselines; i++)
+            if ((int)s->baselines[i] < 0 || (int)s->baselines[i] >= NBASES)
+                e = "method spec: unknown baseline kind";
+    if (e && err)
+        *err = e;
+    return e ? -1 : 0;
+}
