@@ -1,0 +1,64 @@
+/* Op pairs of the engine (internal to engine/): every forward sits next to its
+ * backward, and the forward's comment says what it keeps for the backward.
+ * Backwards compute input gradients only (attribution never needs weight
+ * gradients). Shapes: N = rows × tokens (B·T), D hidden, FF intermediate,
+ * NH heads, hs = D/NH. All tensors row-major float. */
+#ifndef ATTRUN_OPS_H
+#define ATTRUN_OPS_H
+#include "engine/model.h"
+
+/* ---- ops_linear.c: y = x W^T + b through cblas_sgemm ---- */
+/* x (N,IN), W (OUT,IN) PyTorch layout, b (OUT) or NULL, y (N,OUT).
+ * Keeps nothing: the input gradient needs only W. */
+void linear_forward(float *y, const float *x, const float *W, const float *b, int N, int IN, int OUT);
+/* dx (N,IN) = dy (N,OUT) W (OUT,IN); accumulate: dx += instead of dx =. */
+void linear_backward(float *dx, const float *dy, const float *W, int N, int IN, int OUT, int accumulate);
+
+/* ---- ops_layernorm.c: y = g · (x - mean)/sqrt(var + eps) + b, biased variance ---- */
+/* x, y, xhat (N,D); rstd (N). Keeps xhat (normalised input) and rstd for the backward.
+ * y may alias x. */
+void layernorm_forward(float *y, float *xhat, float *rstd, const float *x, const float *g,
+                       const float *b, float eps, int N, int D);
+/* dx (N,D) from dy (N,D): dx = rstd · (g·dy - mean(g·dy) - xhat · mean(g·dy·xhat)).
+ * dx may alias dy. */
+void layernorm_backward(float *dx, const float *dy, const float *xhat, const float *rstd,
+                        const float *g, int N, int D);
+
+/* ---- ops_attention.c: multi-head self-attention core (after Q,K,V projections) ---- */
+/* q, k, v, ctx (B,T,D) with head h in columns [h·hs, (h+1)·hs); P (B,NH,T,T);
+ * mask (B,T) of 1/0 or NULL. scores = q k^T / sqrt(hs) + (1-mask)·(-FLT_MAX) (HF adds
+ * finfo.min), P = softmax over keys, ctx = P v.
+ * Keeps q, k, v and P for the backward (ctx is not needed: no weight gradients). */
+void attention_forward(float *ctx, float *P, const float *q, const float *k, const float *v,
+                       const int *mask, int B, int T, int D, int NH);
+/* dq, dk, dv (B,T,D) from dctx (B,T,D). dPbuf: (T,T) scratch, or when dprobs != NULL
+ * dF/dP is written there instead ((B,NH,T,T), the conductance tap). */
+void attention_backward(float *dq, float *dk, float *dv, float *dPbuf, float *dprobs,
+                        const float *dctx, const float *q, const float *k, const float *v,
+                        const float *P, int B, int T, int D, int NH);
+
+/* ---- ops_act.c: element-wise activations ---- */
+/* y = act(x), n elements (y may alias x). Keeps nothing itself: the caller keeps x
+ * (the pre-activation), which is all the backward needs. */
+void act_forward(float *y, const float *x, long n, Activation a);
+/* dx = dy · act'(x) (dx may alias dy). */
+void act_backward(float *dx, const float *dy, const float *x, long n, Activation a);
+/* DeepLIFT Rescale for a pair of rows: x and r (n each) are the pre-activations of the
+ * input row and its baseline row; both gradients use m = (f(x)-f(r))/(x-r), or f'(x)
+ * where |x-r| < 1e-10. dx_in/dx_ref may alias dy_in/dy_ref. */
+void act_backward_rescale(float *dx_in, float *dx_ref, const float *dy_in, const float *dy_ref,
+                          const float *x, const float *r, long n, Activation a);
+
+/* Vectorisable float exp and erf (ops_act.c). exp: relative error ≤ 2 ulp on
+ * [-87, 88], 0 below -87.3, clamped above. erf: ≤ 2 ulp on all of R (tested against
+ * erf() in double by tests/test_engine_fd.c). Both are meant for loops that the
+ * compiler vectorises, unlike glibc's expf/erff calls. */
+float ops_expf(float x);
+float ops_erff(float x);
+void ops_exp_array(float *y, const float *x, long n);
+void ops_erf_array(float *y, const float *x, long n);
+
+/* ---- ops_softmax.c: softmax over the head's outputs (OUT_PROB) ---- */
+/* p (n) = softmax(z); accumulates in double: the vocabulary head has V = 30522 terms. */
+void softmax_forward(float *p, const float *z, int n);
+#endif

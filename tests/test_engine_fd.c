@@ -1,0 +1,566 @@
+/* The engine's backward against central finite differences of its own forward, on
+ * small random models (D 16, L 2, NH 2, FF 32) of each family, head, activation and
+ * output kind, with padding; plus the conductance taps, DeepLIFT Rescale mode,
+ * micro-batch invariance, input validation and the vectorised exp/erf.
+ *
+ * Finite-difference tolerance: F is computed in float, so each F carries a rounding
+ * noise of ~1e-7·|F| (times the depth of the network, ~1e-6 absolute here); a central
+ * difference with step h divides that by 2h (h = 1e-2: ~5e-5 absolute) and adds a
+ * truncation error h²/6·F''' (~1e-5 with the weights of scale 0.3 used here). Gradients
+ * are O(0.1..1), so a correct backward lands around 1e-4 of max|grad|; a wrong term
+ * (missed residual, transposed product, wrong mask) is O(1) off. We require 2e-3. */
+#include "engine/engine.h"
+#include "engine/ops.h"
+#include "tests/testutil.h"
+#include <CUnit/Basic.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FD_TOL 2e-3
+#define FD_STEP 1e-2
+
+static ModelConfig small_cfg(ModelArch arch, ModelHead head, Activation act)
+{
+    ModelConfig c;
+    memset(&c, 0, sizeof c);
+    c.arch = arch;
+    c.head = head;
+    c.V = 40;
+    c.P = 24;
+    c.TV = arch == ARCH_BERT ? 2 : 1;
+    c.D = 16;
+    c.L = 2;
+    c.NH = 2;
+    c.FF = 32;
+    c.C = head == HEAD_MLM ? c.V : 3;
+    c.act = act;
+    c.head_act = head == HEAD_MLM ? ACT_GELU : arch == ARCH_DISTILBERT ? ACT_RELU : ACT_TANH;
+    c.ln_eps = 1e-5f;
+    c.pad_id = arch == ARCH_ROBERTA ? 1 : 0;
+    c.position_offset = arch == ARCH_ROBERTA ? 2 : 0;
+    snprintf(c.model_type, sizeof c.model_type, "%s",
+             arch == ARCH_BERT ? "bert" : arch == ARCH_ROBERTA ? "roberta" : "distilbert");
+    return c;
+}
+
+/* A batch of B rows × T tokens with its own storage: row 1 (when B > 1) ends in two
+ * padding tokens (pad id, mask 0), type ids alternate on BERT. */
+typedef struct {
+    EngineBatch in;
+    int *ids, *pos, *type, *mask, *target, *mlm_pos;
+    float *x;
+} TestBatch;
+
+static uint64_t rng_state = 12345;
+static unsigned rnd(unsigned n)
+{
+    rng_state = rng_state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (unsigned)(rng_state >> 33) % n;
+}
+static float rndf(void) { return (float)rnd(1u << 20) / (float)(1u << 20) * 2.0f - 1.0f; }
+
+static void batch_make(TestBatch *tb, const Model *m, int B, int T, AttrLayer layer, OutputKind output)
+{
+    const ModelConfig *c = &m->cfg;
+    size_t BT = (size_t)B * T;
+    memset(tb, 0, sizeof *tb);
+    tb->ids = malloc(BT * sizeof(int));
+    tb->pos = malloc(BT * sizeof(int));
+    tb->type = malloc(BT * sizeof(int));
+    tb->mask = malloc(BT * sizeof(int));
+    tb->target = malloc((size_t)B * sizeof(int));
+    tb->mlm_pos = malloc((size_t)B * sizeof(int));
+    tb->x = malloc(BT * c->D * sizeof(float));
+    for (int b = 0; b < B; b++) {
+        for (int t = 0; t < T; t++) {
+            size_t i = (size_t)b * T + t;
+            int padded = b == 1 && t >= T - 2;
+            tb->ids[i] = padded ? c->pad_id : 3 + (int)rnd((unsigned)c->V - 3);
+            tb->mask[i] = !padded;
+            tb->type[i] = c->arch == ARCH_BERT ? (t >= T / 2) : 0;
+        }
+        engine_position_ids(m, tb->ids + (size_t)b * T, T, tb->pos + (size_t)b * T);
+        tb->target[b] = (int)rnd((unsigned)c->C);
+        tb->mlm_pos[b] = 1 + (int)rnd((unsigned)(T - 3));
+        int rc = engine_layer_values(m, layer, tb->ids + (size_t)b * T, tb->pos + (size_t)b * T,
+                                     tb->type + (size_t)b * T, T, tb->x + (size_t)b * T * c->D);
+        CU_ASSERT_EQUAL_FATAL(rc, 0);
+    }
+    /* Off the embedding rows a little, so rows are not all of one lookup table. */
+    for (size_t i = 0; i < BT * c->D; i++)
+        tb->x[i] += 0.05f * rndf();
+    EngineBatch *in = &tb->in;
+    in->B = B;
+    in->T = T;
+    in->layer = layer;
+    in->x = tb->x;
+    in->pos_ids = tb->pos;
+    in->type_ids = tb->type;
+    in->mask = tb->mask;
+    in->target = tb->target;
+    in->mlm_pos = tb->mlm_pos;
+    in->output = output;
+}
+
+static void batch_free(TestBatch *tb)
+{
+    free(tb->ids);
+    free(tb->pos);
+    free(tb->type);
+    free(tb->mask);
+    free(tb->target);
+    free(tb->mlm_pos);
+    free(tb->x);
+}
+
+/* max |grad - FD| / max |grad| over every element of every row. */
+static double fd_rel_err(Engine *e, TestBatch *tb, double *gmax_out)
+{
+    const EngineBatch *in = &tb->in;
+    int B = in->B, T = in->T, D = engine_model(e)->cfg.D;
+    size_t n = (size_t)B * T * D;
+    float *grad = malloc(n * sizeof(float)), *F = malloc((size_t)B * sizeof(float));
+    float *Fp = malloc((size_t)B * sizeof(float)), *Fm = malloc((size_t)B * sizeof(float));
+    EngineOutput out = {.F = F, .grad = grad};
+    CU_ASSERT_EQUAL_FATAL(engine_run(e, in, &out), 0);
+    double gmax = 0, err = 0;
+    for (size_t i = 0; i < n; i++)
+        gmax = fmax(gmax, fabs(grad[i]));
+    EngineOutput o2 = {0};
+    for (size_t i = 0; i < n; i++) {
+        int b = (int)(i / ((size_t)T * D));
+        float x0 = tb->x[i];
+        /* Two steps: a ReLU kink within h spoils the larger, float noise the smaller;
+         * a correct gradient matches at least one, a wrong one neither. */
+        double e_i = INFINITY;
+        for (int k = 0; k < 2; k++) {
+            float h = (float)(k == 0 ? FD_STEP : FD_STEP / 10);
+            float xp = x0 + h, xm = x0 - h;
+            tb->x[i] = xp;
+            o2.F = Fp;
+            CU_ASSERT_EQUAL_FATAL(engine_run(e, in, &o2), 0);
+            tb->x[i] = xm;
+            o2.F = Fm;
+            CU_ASSERT_EQUAL_FATAL(engine_run(e, in, &o2), 0);
+            tb->x[i] = x0;
+            double fd = ((double)Fp[b] - Fm[b]) / ((double)xp - xm);
+            e_i = fmin(e_i, fabs(fd - grad[i]));
+        }
+        err = fmax(err, e_i);
+    }
+    free(grad);
+    free(F);
+    free(Fp);
+    free(Fm);
+    *gmax_out = gmax;
+    return err / gmax;
+}
+
+static void fd_case(const char *name, ModelArch arch, ModelHead head, Activation act, AttrLayer layer,
+                    OutputKind output, unsigned long long seed)
+{
+    ModelConfig c = small_cfg(arch, head, act);
+    Model *m = model_random(&c, seed, 0.3f);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    Engine *e = engine_create(m);
+    TestBatch tb;
+    batch_make(&tb, m, 2, 7, layer, output);
+    double gmax, err = fd_rel_err(e, &tb, &gmax);
+    printf("\n  %-44s max|grad| %.3e  FD rel err %.2e", name, gmax, err);
+    CU_ASSERT(gmax > 1e-4); /* a vanishing gradient would make the check empty */
+    CU_ASSERT(err <= FD_TOL);
+    batch_free(&tb);
+    engine_free(e);
+    model_free(m);
+}
+
+static void test_fd_bert_cls_gelu_logit(void)
+{
+    fd_case("bert cls gelu logit word_emb", ARCH_BERT, HEAD_CLASSIFIER, ACT_GELU, AT_WORD_EMB, OUT_LOGIT, 1);
+}
+static void test_fd_bert_cls_gelutanh_prob(void)
+{
+    fd_case("bert cls gelu_tanh prob word_emb", ARCH_BERT, HEAD_CLASSIFIER, ACT_GELU_TANH, AT_WORD_EMB, OUT_PROB, 2);
+}
+static void test_fd_bert_cls_embeddings_prob(void)
+{
+    fd_case("bert cls gelu prob embeddings", ARCH_BERT, HEAD_CLASSIFIER, ACT_GELU, AT_EMBEDDINGS, OUT_PROB, 3);
+}
+static void test_fd_roberta_cls_logit(void)
+{
+    fd_case("roberta cls gelu logit word_emb", ARCH_ROBERTA, HEAD_CLASSIFIER, ACT_GELU, AT_WORD_EMB, OUT_LOGIT, 4);
+}
+static void test_fd_distilbert_cls_relu_prob(void)
+{
+    fd_case("distilbert cls relu prob word_emb", ARCH_DISTILBERT, HEAD_CLASSIFIER, ACT_RELU, AT_WORD_EMB, OUT_PROB, 5);
+}
+static void test_fd_bert_mlm_logit(void)
+{
+    fd_case("bert mlm gelu logit word_emb", ARCH_BERT, HEAD_MLM, ACT_GELU, AT_WORD_EMB, OUT_LOGIT, 6);
+}
+static void test_fd_roberta_mlm_prob(void)
+{
+    fd_case("roberta mlm gelu_tanh prob word_emb", ARCH_ROBERTA, HEAD_MLM, ACT_GELU_TANH, AT_WORD_EMB, OUT_PROB, 7);
+}
+static void test_fd_distilbert_mlm_embeddings(void)
+{
+    fd_case("distilbert mlm relu logit embeddings", ARCH_DISTILBERT, HEAD_MLM, ACT_RELU, AT_EMBEDDINGS, OUT_LOGIT, 8);
+}
+
+/* RoBERTa position ids: pad_id + 1 + running count of non-pad tokens; pads at pad_id. */
+static void test_position_ids(void)
+{
+    ModelConfig c = small_cfg(ARCH_ROBERTA, HEAD_CLASSIFIER, ACT_GELU);
+    Model *m = model_random(&c, 9, 0.1f);
+    int ids[6] = {0, 7, 1, 9, 2, 1}, pos[6];
+    engine_position_ids(m, ids, 6, pos);
+    int want[6] = {2, 3, 1, 4, 5, 1};
+    for (int i = 0; i < 6; i++)
+        CU_ASSERT_EQUAL(pos[i], want[i]);
+    model_free(m);
+    c = small_cfg(ARCH_BERT, HEAD_CLASSIFIER, ACT_GELU);
+    m = model_random(&c, 9, 0.1f);
+    engine_position_ids(m, ids, 6, pos);
+    for (int i = 0; i < 6; i++)
+        CU_ASSERT_EQUAL(pos[i], i);
+    model_free(m);
+}
+
+/* Conductance taps. dhidden: every path from x to F runs through each layer's output,
+ * so to first order ΔF = Σ dhidden_l · Δhidden_l for every l. The perturbation (1e-3 per
+ * element, random signs) is taken both ways (central), so the second-order remainder
+ * cancels and what is left (third order, float noise ~1e-7) is ~1e-3 of ΔF; we allow 1e-2.
+ * hidden of the last layer and probs must equal the attention output `attn`. */
+static void test_taps(void)
+{
+    ModelConfig c = small_cfg(ARCH_BERT, HEAD_CLASSIFIER, ACT_GELU);
+    Model *m = model_random(&c, 10, 0.3f);
+    Engine *e = engine_create(m);
+    int B = 2, T = 7, D = c.D, L = c.L, NH = c.NH;
+    TestBatch tb;
+    batch_make(&tb, m, B, T, AT_WORD_EMB, OUT_LOGIT);
+    size_t nh = (size_t)L * B * T * D, np = (size_t)L * B * NH * T * T;
+    float F0[2], F1[2], *grad = malloc((size_t)B * T * D * sizeof(float));
+    float *h0 = malloc(nh * sizeof(float)), *dh0 = malloc(nh * sizeof(float)), *h1 = malloc(nh * sizeof(float));
+    float *probs = malloc(np * sizeof(float)), *dprobs = malloc(np * sizeof(float)), *attn = malloc(np * sizeof(float));
+    EngineOutput out = {.F = F0, .grad = grad, .hidden = h0, .dhidden = dh0, .probs = probs, .dprobs = dprobs,
+                        .attn = attn};
+    CU_ASSERT_EQUAL_FATAL(engine_run(e, &tb.in, &out), 0);
+    float Fm1[2], *hm = malloc(nh * sizeof(float)), *dir = malloc((size_t)B * T * D * sizeof(float));
+    float *x0 = malloc((size_t)B * T * D * sizeof(float));
+    memcpy(x0, tb.x, (size_t)B * T * D * sizeof(float));
+    for (size_t i = 0; i < (size_t)B * T * D; i++)
+        dir[i] = rnd(2) ? 1e-3f : -1e-3f;
+    for (size_t i = 0; i < (size_t)B * T * D; i++)
+        tb.x[i] = x0[i] + dir[i];
+    EngineOutput o1 = {.F = F1, .hidden = h1};
+    CU_ASSERT_EQUAL_FATAL(engine_run(e, &tb.in, &o1), 0);
+    for (size_t i = 0; i < (size_t)B * T * D; i++)
+        tb.x[i] = x0[i] - dir[i];
+    EngineOutput om = {.F = Fm1, .hidden = hm};
+    CU_ASSERT_EQUAL_FATAL(engine_run(e, &tb.in, &om), 0);
+    memcpy(tb.x, x0, (size_t)B * T * D * sizeof(float));
+    for (int b = 0; b < B; b++) {
+        double dF = (double)F1[b] - Fm1[b];
+        for (int l = 0; l < L; l++) {
+            double s = 0;
+            size_t off = ((size_t)l * B + b) * T * D;
+            for (size_t i = 0; i < (size_t)T * D; i++)
+                s += (double)dh0[off + i] * ((double)h1[off + i] - hm[off + i]);
+            printf("\n  row %d layer %d: dF %.6e  sum dhidden*dhidden %.6e", b, l, dF, s);
+            CU_ASSERT(fabs(s - dF) <= 1e-2 * fabs(dF) + 1e-6);
+        }
+    }
+    free(hm);
+    free(dir);
+    free(x0);
+    /* probs (L,B,NH,T,T) vs attn (B,L,NH,T,T); padded keys get probability 0; dprobs of
+     * padded keys are finite and the tap is not all zero. */
+    double dpmax = 0;
+    for (int l = 0; l < L; l++)
+        for (int b = 0; b < B; b++)
+            for (size_t i = 0; i < (size_t)NH * T * T; i++) {
+                float p = probs[((size_t)l * B + b) * NH * T * T + i];
+                CU_ASSERT_EQUAL(p, attn[((size_t)b * L + l) * NH * T * T + i]);
+                int key = (int)(i % T);
+                if (!tb.mask[(size_t)b * T + key])
+                    CU_ASSERT_EQUAL(p, 0.0f);
+                dpmax = fmax(dpmax, fabs(dprobs[((size_t)l * B + b) * NH * T * T + i]));
+            }
+    CU_ASSERT(dpmax > 0 && isfinite(dpmax));
+    batch_free(&tb);
+    free(grad);
+    free(h0);
+    free(dh0);
+    free(h1);
+    free(probs);
+    free(dprobs);
+    free(attn);
+    engine_free(e);
+    model_free(m);
+}
+
+/* Same results whether rows run one per pass or all together (micro-batching), for
+ * every output and tap. GEMMs of other shapes may round differently: 1e-5 relative. */
+static void test_microbatch_invariance(void)
+{
+    ModelConfig c = small_cfg(ARCH_ROBERTA, HEAD_MLM, ACT_GELU);
+    Model *m = model_random(&c, 11, 0.3f);
+    int B = 4, T = 6, D = c.D, L = c.L, NH = c.NH, C = c.C;
+    TestBatch tb;
+    batch_make(&tb, m, B, T, AT_WORD_EMB, OUT_PROB);
+    size_t ng = (size_t)B * T * D, nh = (size_t)L * ng, np = (size_t)L * B * NH * T * T, nl = (size_t)B * C;
+    size_t total = B + nl + ng + 2 * nh + 3 * np;
+    float *r[2];
+    for (int k = 0; k < 2; k++) {
+        Engine *e = engine_create(m);
+        engine_set_microbatch_tokens(e, k == 0 ? 1 : 4096); /* 1 token => one row per pass */
+        float *p = r[k] = calloc(total, sizeof(float));
+        EngineOutput out = {.F = p, .logits = p + B, .grad = p + B + nl, .hidden = p + B + nl + ng,
+                            .dhidden = p + B + nl + ng + nh, .probs = p + B + nl + ng + 2 * nh,
+                            .dprobs = p + B + nl + ng + 2 * nh + np, .attn = p + B + nl + ng + 2 * nh + 2 * np};
+        CU_ASSERT_EQUAL_FATAL(engine_run(e, &tb.in, &out), 0);
+        engine_free(e);
+    }
+    double mx = 0, err = 0;
+    for (size_t i = 0; i < total; i++) {
+        mx = fmax(mx, fabs(r[1][i]));
+        err = fmax(err, fabs((double)r[0][i] - r[1][i]));
+    }
+    printf("\n  microbatch 1 row vs 4 rows: max diff %.2e (max value %.2e)", err, mx);
+    CU_ASSERT(err <= 1e-5 * mx);
+    free(r[0]);
+    free(r[1]);
+    batch_free(&tb);
+    model_free(m);
+}
+
+/* DeepLIFT Rescale. (1) Pairs (x, x): every multiplier falls back to f'(x), so both rows
+ * get the plain gradient of x. (2) Pairs (x, r) and (r, x) give swapped gradients (the
+ * multiplier is symmetric), and they differ from the plain gradient. (3) Pair rows stay
+ * together with a one-row micro-batch. */
+static void test_rescale(void)
+{
+    ModelConfig c = small_cfg(ARCH_BERT, HEAD_CLASSIFIER, ACT_GELU);
+    Model *m = model_random(&c, 12, 0.3f);
+    Engine *e = engine_create(m);
+    int T = 6, D = c.D;
+    size_t n = (size_t)T * D;
+    TestBatch tb;
+    batch_make(&tb, m, 2, T, AT_WORD_EMB, OUT_LOGIT);
+    for (int i = 0; i < T; i++) { /* unpadded rows, one target */
+        tb.mask[T + i] = 1;
+        tb.type[T + i] = tb.type[i];
+        tb.pos[T + i] = tb.pos[i];
+    }
+    tb.target[1] = tb.target[0];
+    float F[2], *g = malloc(2 * n * sizeof(float)), *g2 = malloc(2 * n * sizeof(float));
+    float *xin = malloc(n * sizeof(float)), *xref = malloc(n * sizeof(float)), *plain = malloc(n * sizeof(float));
+    memcpy(xin, tb.x, n * sizeof(float));
+    memcpy(xref, tb.x + n, n * sizeof(float));
+    EngineOutput out = {.F = F, .grad = g};
+    /* plain gradient of x: rows (x, x) without rescale */
+    memcpy(tb.x + n, xin, n * sizeof(float));
+    CU_ASSERT_EQUAL_FATAL(engine_run(e, &tb.in, &out), 0);
+    memcpy(plain, g, n * sizeof(float));
+    tb.in.rescale = RESCALE_HEAD_ACT | RESCALE_FFN_ACT;
+    CU_ASSERT_EQUAL_FATAL(engine_run(e, &tb.in, &out), 0);
+    /* Not bitwise: the plain path may run an FMA-contracted vector clone of the same formula. */
+    double same = 0, pm = 0;
+    for (size_t i = 0; i < n; i++) {
+        same = fmax(same, fmax(fabs((double)g[i] - plain[i]), fabs((double)g[n + i] - plain[i])));
+        pm = fmax(pm, fabs(plain[i]));
+    }
+    printf("\n  rescale with r == x vs plain gradient: max diff %.2e (max|grad| %.2e)", same, pm);
+    CU_ASSERT(same <= 1e-5 * pm);
+    /* (x, r) then (r, x) */
+    memcpy(tb.x + n, xref, n * sizeof(float));
+    CU_ASSERT_EQUAL_FATAL(engine_run(e, &tb.in, &out), 0);
+    memcpy(tb.x, xref, n * sizeof(float));
+    memcpy(tb.x + n, xin, n * sizeof(float));
+    engine_set_microbatch_tokens(e, 1);
+    EngineOutput o2 = {.F = F, .grad = g2};
+    CU_ASSERT_EQUAL_FATAL(engine_run(e, &tb.in, &o2), 0);
+    double dmax = 0, gm = 0, swap = 0;
+    for (size_t i = 0; i < n; i++) {
+        swap = fmax(swap, fabs((double)g[i] - g2[n + i]));
+        swap = fmax(swap, fabs((double)g[n + i] - g2[i]));
+        dmax = fmax(dmax, fabs((double)g[i] - plain[i]));
+        gm = fmax(gm, fabs(plain[i]));
+    }
+    printf("\n  rescale: swap diff %.2e, rescale vs plain %.2e (max|grad| %.2e)", swap, dmax, gm);
+    CU_ASSERT(swap <= 1e-5 * gm);
+    CU_ASSERT(dmax > 1e-3 * gm);
+    batch_free(&tb);
+    free(g);
+    free(g2);
+    free(xin);
+    free(xref);
+    free(plain);
+    engine_free(e);
+    model_free(m);
+}
+
+/* The Rescale multiplier itself, against (f(x)-f(r))/(x-r) in double (f'(x) where r == x). */
+static void test_rescale_multiplier(void)
+{
+    enum { n = 64 };
+    float x[n], r[n], dy[n], d0[n], d1[n];
+    Activation acts[3] = {ACT_GELU, ACT_RELU, ACT_TANH};
+    for (int k = 0; k < 3; k++) {
+        for (int i = 0; i < n; i++) {
+            x[i] = 3 * rndf();
+            r[i] = i % 8 == 0 ? x[i] : 3 * rndf();
+            dy[i] = 1.0f;
+        }
+        act_backward_rescale(d0, d1, dy, dy, x, r, n, acts[k]);
+        for (int i = 0; i < n; i++) {
+            double xd = x[i], rd = r[i], fx, fr, fp;
+            switch (acts[k]) {
+            case ACT_GELU:
+                fx = 0.5 * xd * (1 + erf(xd / sqrt(2)));
+                fr = 0.5 * rd * (1 + erf(rd / sqrt(2)));
+                fp = 0.5 * (1 + erf(xd / sqrt(2))) + xd * exp(-0.5 * xd * xd) / sqrt(2 * M_PI);
+                break;
+            case ACT_RELU:
+                fx = xd > 0 ? xd : 0;
+                fr = rd > 0 ? rd : 0;
+                fp = xd > 0;
+                break;
+            default:
+                fx = tanh(xd);
+                fr = tanh(rd);
+                fp = 1 - tanh(xd) * tanh(xd);
+            }
+            double want = x[i] == r[i] ? fp : (fx - fr) / (xd - rd);
+            CU_ASSERT(fabs(d0[i] - want) <= 1e-6 * fmax(1, fabs(want))); /* secant in double */
+            CU_ASSERT_EQUAL(d0[i], d1[i]);
+        }
+    }
+}
+
+/* Vectorised exp and erf against double exp()/erf(), in ulps of the float result.
+ * Bound stated in ops.h: 2 ulp (measured: erf 1.96, exp 1.21 over every third float). */
+static void test_exp_erf_accuracy(void)
+{
+    double worst_erf = 0, worst_exp = 0;
+    for (int i = 0; i < 2000000; i++) {
+        float x = -6.0f + 12.0f * (float)i / 2000000.0f;
+        double ref = erf((double)x);
+        float fr = (float)fabs(ref);
+        double ulp = fr > 0 ? (double)nextafterf(fr, 2.0f) - fr : 1e-45;
+        if (fr < 1e-30f)
+            continue;
+        worst_erf = fmax(worst_erf, fabs(ops_erff(x) - ref) / ulp);
+        float y = -87.0f + 175.0f * (float)i / 2000000.0f;
+        double re = exp((double)y);
+        float fe = (float)re;
+        worst_exp = fmax(worst_exp, fabs(ops_expf(y) - re) / ((double)nextafterf(fe, INFINITY) - fe));
+    }
+    CU_ASSERT_EQUAL(ops_expf(-100.0f), 0.0f);
+    CU_ASSERT_EQUAL(ops_erff(10.0f), 1.0f);
+    CU_ASSERT_EQUAL(ops_erff(-10.0f), -1.0f);
+    CU_ASSERT_EQUAL(ops_erff(0.0f), 0.0f);
+    float arr[5] = {-1, -0.5f, 0, 0.5f, 2}, out[5];
+    ops_erf_array(out, arr, 5);
+    for (int i = 0; i < 5; i++)
+        CU_ASSERT_EQUAL(out[i], ops_erff(arr[i]));
+    printf("\n  erf max %.3f ulp, exp max %.3f ulp", worst_erf, worst_exp);
+    CU_ASSERT(worst_erf <= 2.0);
+    CU_ASSERT(worst_exp <= 2.0);
+}
+
+/* Bad input: -1 and a message naming what is wrong; never a crash. */
+static void test_errors(void)
+{
+    ModelConfig c = small_cfg(ARCH_BERT, HEAD_CLASSIFIER, ACT_GELU);
+    Model *m = model_random(&c, 13, 0.3f);
+    Engine *e = engine_create(m);
+    TestBatch tb;
+    batch_make(&tb, m, 2, 5, AT_WORD_EMB, OUT_LOGIT);
+    float F[2], g[2 * 5 * 16], dh[2 * 2 * 5 * 16];
+    EngineOutput out = {.F = F};
+    struct { const char *what; const char *expect; } cases[] = {
+        {"T0", "T = 0"}, {"TP", "max_position_embeddings"}, {"pos", "position id 24"},
+        {"type", "token type id 2"}, {"target", "target 3"}, {"odd", "odd"}, {"dh", "dhidden"},
+        {"mask", "mask value 2"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        EngineBatch in = tb.in;
+        EngineOutput o = out;
+        int save_pos = tb.pos[3], save_type = tb.type[4], save_tg = tb.target[1], save_mask = tb.mask[2];
+        if (!strcmp(cases[k].what, "T0"))
+            in.T = 0;
+        else if (!strcmp(cases[k].what, "TP"))
+            in.T = 25;
+        else if (!strcmp(cases[k].what, "pos"))
+            tb.pos[3] = 24;
+        else if (!strcmp(cases[k].what, "type"))
+            tb.type[4] = 2;
+        else if (!strcmp(cases[k].what, "target"))
+            tb.target[1] = 3;
+        else if (!strcmp(cases[k].what, "odd")) {
+            in.B = 1;
+            in.rescale = RESCALE_FFN_ACT;
+        } else if (!strcmp(cases[k].what, "dh"))
+            o.dhidden = dh;
+        else if (!strcmp(cases[k].what, "mask"))
+            tb.mask[2] = 2;
+        int rc = engine_run(e, &in, &o);
+        CU_ASSERT_EQUAL(rc, -1);
+        CU_ASSERT_PTR_NOT_NULL(strstr(engine_error(e), cases[k].expect));
+        printf("\n  %-6s -> %s", cases[k].what, engine_error(e));
+        tb.pos[3] = save_pos;
+        tb.type[4] = save_type;
+        tb.target[1] = save_tg;
+        tb.mask[2] = save_mask;
+    }
+    out.grad = g;
+    CU_ASSERT_EQUAL(engine_run(e, &tb.in, &out), 0);
+    CU_ASSERT_STRING_EQUAL(engine_error(e), "");
+    int ids[3] = {2, 40, 3}, pos[3] = {0, 1, 2};
+    float x[3 * 16];
+    CU_ASSERT_EQUAL(engine_layer_values(m, AT_WORD_EMB, ids, pos, NULL, 3, x), -1);
+    ids[1] = 39;
+    CU_ASSERT_EQUAL(engine_layer_values(m, AT_WORD_EMB, ids, pos, NULL, 3, x), 0);
+    batch_free(&tb);
+    engine_free(e);
+    model_free(m);
+}
+
+/* FLOP count: 2·multiply-adds of the GEMMs, checked on a hand-counted shape. */
+static void test_flops(void)
+{
+    ModelConfig c = small_cfg(ARCH_BERT, HEAD_CLASSIFIER, ACT_GELU);
+    /* B 2, T 7, N 14, D 16, FF 32, L 2, C 3: per layer linear 2(4·14·256 + 2·14·16·32) = 57344,
+     * attention 2·2·2·49·16 = 6272; head 2·2(256 + 48) = 1216. */
+    double fwd = 2 * (57344 + 6272) + 1216.0;
+    CU_ASSERT_DOUBLE_EQUAL(engine_flops(&c, 2, 7, 0), fwd, 1e-6);
+    CU_ASSERT_DOUBLE_EQUAL(engine_flops(&c, 2, 7, 1), fwd + 2 * (57344 + 2 * 6272) + 1216.0, 1e-6);
+}
+
+int main(void)
+{
+    CU_initialize_registry();
+    CU_pSuite s = CU_add_suite("engine_fd", NULL, NULL);
+    CU_add_test(s, "FD bert classifier gelu logit", test_fd_bert_cls_gelu_logit);
+    CU_add_test(s, "FD bert classifier gelu_tanh prob", test_fd_bert_cls_gelutanh_prob);
+    CU_add_test(s, "FD bert classifier at embeddings prob", test_fd_bert_cls_embeddings_prob);
+    CU_add_test(s, "FD roberta classifier logit", test_fd_roberta_cls_logit);
+    CU_add_test(s, "FD distilbert classifier relu prob", test_fd_distilbert_cls_relu_prob);
+    CU_add_test(s, "FD bert mlm logit", test_fd_bert_mlm_logit);
+    CU_add_test(s, "FD roberta mlm prob", test_fd_roberta_mlm_prob);
+    CU_add_test(s, "FD distilbert mlm at embeddings", test_fd_distilbert_mlm_embeddings);
+    CU_add_test(s, "position ids", test_position_ids);
+    CU_add_test(s, "conductance taps", test_taps);
+    CU_add_test(s, "micro-batch invariance", test_microbatch_invariance);
+    CU_add_test(s, "DeepLIFT rescale", test_rescale);
+    CU_add_test(s, "rescale multiplier", test_rescale_multiplier);
+    CU_add_test(s, "exp/erf accuracy", test_exp_erf_accuracy);
+    CU_add_test(s, "input errors", test_errors);
+    CU_add_test(s, "flops", test_flops);
+    return test_run_registry();
+}
