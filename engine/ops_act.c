@@ -10,7 +10,7 @@
  * The build's -O2 uses GCC's "very cheap" vectoriser cost model, which refuses loops
  * of unknown trip count; these few hot loops ask for O3 and are cloned for AVX2 and
  * AVX-512 (picked at load time), since the project's baseline is x86-64-v2. */
-#pragma GCC optimize("O3")
+#pragma GCC optimize("O3", "no-trapping-math")
 #include "engine/ops.h"
 #include <math.h>
 #include <stdint.h>

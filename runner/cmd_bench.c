@@ -1,9 +1,220 @@
-/* Interim: replaced by the real command in this same file. */
+/* attrun bench: engine throughput against the sgemm ceiling of this machine.
+ *
+ * Builds a BERT-base-shaped random model in memory (V 30522, D 768, NH 12, FF 3072,
+ * L 12 unless --layers), measures in the same run what OpenBLAS sgemm reaches on the
+ * shapes the engine uses (M = B·T rows against 768/3072-wide weights, the forward's
+ * x W^T and the backward's dy W), then times the engine's forward and forward+backward
+ * and reports GFLOP/s (engine_flops), % of that ceiling, seconds per 50-step example
+ * (IG with 50 nodes = 50 rows forward+backward) and peak RSS. Also times glibc erff
+ * against the engine's vectorised erf on one layer's worth of GELU inputs. */
+#include "engine/engine.h"
+#include "engine/ops.h"
 #include "runner/commands.h"
+#include <cblas.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static double peak_rss_mib(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_maxrss / 1024.0; /* Linux: KiB */
+}
+
+static void usage(void)
+{
+    fprintf(stderr, "usage: attrun bench [--threads N] [--batch B] [--tokens T] [--layers L] [--microbatch TOKENS]\n"
+                    "  defaults: threads 2, batch 50, tokens 128, layers 12, microbatch 2048 tokens\n");
+}
+
+/* Seconds of one sgemm of the engine's kind: trans_w = 1: y (M,OUT) = x (M,IN) W^T
+ * (forward), 0: dx (M,IN) = dy (M,OUT) W (backward). Best of `reps`. */
+static double time_gemm(int M, int IN, int OUT, int trans_w, const float *a, const float *w, float *c, int reps)
+{
+    double best = INFINITY;
+    for (int r = 0; r < reps; r++) {
+        double t0 = now();
+        if (trans_w)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, OUT, IN, 1.0f, a, IN, w, IN, 0.0f, c, OUT);
+        else
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, IN, OUT, 1.0f, a, OUT, w, IN, 0.0f, c, IN);
+        double t = now() - t0;
+        best = t < best ? t : best;
+    }
+    return best;
+}
+
+static int parse_int(const char *opt, const char *v, int *out)
+{
+    char *end;
+    long x = v ? strtol(v, &end, 10) : 0;
+    if (!v || *end || x <= 0 || x > 1 << 20) {
+        fprintf(stderr, "attrun bench: %s needs a positive integer, got '%s'\n", opt, v ? v : "");
+        return -1;
+    }
+    *out = (int)x;
+    return 0;
+}
+
 int cmd_bench(int argc, char **argv)
 {
-    (void)argc; (void)argv;
-    fprintf(stderr, "attrun bench: not built yet\n");
-    return 2;
+    int threads = 2, B = 50, T = 128, L = 12, mb = 2048;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int rc;
+        if (!strcmp(a, "--threads"))
+            rc = parse_int(a, v, &threads);
+        else if (!strcmp(a, "--batch"))
+            rc = parse_int(a, v, &B);
+        else if (!strcmp(a, "--tokens"))
+            rc = parse_int(a, v, &T);
+        else if (!strcmp(a, "--layers"))
+            rc = parse_int(a, v, &L);
+        else if (!strcmp(a, "--microbatch"))
+            rc = parse_int(a, v, &mb);
+        else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage();
+            return 0;
+        } else {
+            fprintf(stderr, "attrun bench: unknown option '%s'\n", a);
+            usage();
+            return 2;
+        }
+        if (rc)
+            return 2;
+        i++;
+    }
+    ModelConfig c;
+    memset(&c, 0, sizeof c);
+    c.arch = ARCH_BERT;
+    c.head = HEAD_CLASSIFIER;
+    c.V = 30522;
+    c.P = 512;
+    c.TV = 2;
+    c.D = 768;
+    c.L = L;
+    c.NH = 12;
+    c.FF = 3072;
+    c.C = 2;
+    c.act = ACT_GELU;
+    c.head_act = ACT_TANH;
+    c.ln_eps = 1e-12f;
+    snprintf(c.model_type, sizeof c.model_type, "bert");
+    if (T > c.P) {
+        fprintf(stderr, "attrun bench: --tokens %d exceeds max positions %d\n", T, c.P);
+        return 2;
+    }
+    engine_set_threads(threads);
+    printf("attrun bench: BERT-base shape (D %d, L %d, NH %d, FF %d, V %d), B %d, T %d, %d threads, "
+           "microbatch %d tokens\n", c.D, c.L, c.NH, c.FF, c.V, B, T, threads, mb);
+
+    /* sgemm ceiling on the engine's shapes, M = one micro-batch of rows (what the engine
+     * multiplies at once), weighted like one layer: 4 D×D products + 2 D×FF. */
+    int rows = mb / T < 1 ? 1 : mb / T;
+    rows = rows > B ? B : rows;
+    int M = rows * T;
+    float *ga = malloc((size_t)M * c.FF * sizeof(float)), *gw = malloc((size_t)c.FF * c.D * sizeof(float));
+    float *gc = malloc((size_t)M * c.FF * sizeof(float));
+    if (!ga || !gw || !gc) {
+        fprintf(stderr, "attrun bench: out of memory for the sgemm buffers\n");
+        return 1;
+    }
+    for (size_t i = 0; i < (size_t)M * c.FF; i++)
+        ga[i] = (float)((i * 2654435761u) % 1000) * 1e-3f - 0.5f;
+    for (size_t i = 0; i < (size_t)c.FF * c.D; i++)
+        gw[i] = (float)((i * 40503u) % 1000) * 1e-3f - 0.5f;
+    struct { const char *name; int in, out, trans, count; } shapes[] = {
+        {"fwd x(M,768) W^T(768,768)", c.D, c.D, 1, 4},  {"fwd x(M,768) W^T(768,3072)", c.D, c.FF, 1, 1},
+        {"fwd x(M,3072) W^T(3072,768)", c.FF, c.D, 1, 1}, {"bwd dy(M,768) W(768,768)", c.D, c.D, 0, 4},
+        {"bwd dy(M,3072) W(3072,768)", c.D, c.FF, 0, 1}, {"bwd dy(M,768) W(768,3072)", c.FF, c.D, 0, 1},
+    };
+    double fl_all = 0, t_all = 0;
+    time_gemm(M, c.D, c.D, 1, ga, gw, gc, 1); /* warm up threads and caches */
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        double t = time_gemm(M, shapes[s].in, shapes[s].out, shapes[s].trans, ga, gw, gc, 3);
+        double fl = 2.0 * M * shapes[s].in * shapes[s].out;
+        printf("  sgemm M=%-5d %-30s %7.1f GFLOP/s\n", M, shapes[s].name, fl / t * 1e-9);
+        fl_all += shapes[s].count * fl;
+        t_all += shapes[s].count * t;
+    }
+    double ceiling = fl_all / t_all * 1e-9;
+    printf("  sgemm ceiling (layer-weighted mix): %.1f GFLOP/s\n", ceiling);
+
+    /* GELU's erf: glibc erff (scalar calls) vs the engine's vectorised erf. */
+    long ne = (long)M * c.FF;
+    for (long i = 0; i < ne; i++)
+        ga[i] = (float)((i * 2654435761u) % 8000) * 1e-3f - 4.0f;
+    double t0 = now();
+    for (long i = 0; i < ne; i++)
+        gc[i] = erff(ga[i]);
+    double t_glibc = now() - t0;
+    t0 = now();
+    ops_erf_array(gc, ga, ne);
+    double t_vec = now() - t0;
+    printf("  erf over %ld elements (one layer's FFN of a micro-batch): glibc erff %.2f ns/elt, "
+           "vectorised %.2f ns/elt\n", ne, t_glibc / ne * 1e9, t_vec / ne * 1e9);
+    free(ga);
+    free(gw);
+    free(gc);
+
+    Model *m = model_random(&c, 1, 0.05f);
+    Engine *e = m ? engine_create(m) : NULL;
+    size_t BT = (size_t)B * T;
+    int *ids = malloc(BT * sizeof(int)), *pos = malloc(BT * sizeof(int)), *target = calloc((size_t)B, sizeof(int));
+    float *x = malloc(BT * c.D * sizeof(float)), *grad = malloc(BT * c.D * sizeof(float));
+    float *F = malloc((size_t)B * sizeof(float));
+    if (!e || !ids || !pos || !target || !x || !grad || !F) {
+        fprintf(stderr, "attrun bench: out of memory for the model or batch\n");
+        return 1;
+    }
+    engine_set_microbatch_tokens(e, mb);
+    for (int b = 0; b < B; b++) {
+        for (int t = 0; t < T; t++)
+            ids[(size_t)b * T + t] = 1000 + (b * 131 + t * 17) % 20000;
+        engine_position_ids(m, ids + (size_t)b * T, T, pos + (size_t)b * T);
+        engine_layer_values(m, AT_WORD_EMB, ids + (size_t)b * T, pos + (size_t)b * T, NULL, T,
+                            x + (size_t)b * T * c.D);
+    }
+    EngineBatch in = {.B = B, .T = T, .layer = AT_WORD_EMB, .x = x, .pos_ids = pos, .target = target,
+                      .output = OUT_LOGIT};
+    EngineOutput fwd = {.F = F}, fb = {.F = F, .grad = grad};
+    t0 = now();
+    if (engine_run(e, &in, &fwd)) {
+        fprintf(stderr, "attrun bench: %s\n", engine_error(e));
+        return 1;
+    }
+    double t_f = now() - t0;
+    t0 = now();
+    if (engine_run(e, &in, &fb)) {
+        fprintf(stderr, "attrun bench: %s\n", engine_error(e));
+        return 1;
+    }
+    double t_fb = now() - t0;
+    double fl_f = engine_flops(&c, B, T, 0), fl_fb = engine_flops(&c, B, T, 1);
+    printf("  forward:          %7.3f s  %7.1f GFLOP/s  %5.1f%% of ceiling\n", t_f, fl_f / t_f * 1e-9,
+           100.0 * fl_f / t_f * 1e-9 / ceiling);
+    printf("  forward+backward: %7.3f s  %7.1f GFLOP/s  %5.1f%% of ceiling\n", t_fb, fl_fb / t_fb * 1e-9,
+           100.0 * fl_fb / t_fb * 1e-9 / ceiling);
+    printf("  seconds per 50-step example (T %d): %.3f\n", T, t_fb * 50.0 / B);
+    printf("  peak RSS: %.0f MiB (model %.0f MiB)\n", peak_rss_mib(), (double)m->storage_bytes / (1 << 20));
+    free(ids);
+    free(pos);
+    free(target);
+    free(x);
+    free(grad);
+    free(F);
+    engine_free(e);
+    model_free(m);
+    return 0;
 }
