@@ -1,0 +1,418 @@
+/* HDF5 result file: parallel dataset creation and collective hyperslab writes,
+ * serial strings and attributes (see io/h5out.h for who calls what). */
+#include "io/h5out.h"
+#include <hdf5.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_DSETS 256
+#define CHUNK_BYTES (1u << 20) /* ~1 MiB chunks: big enough for deflate, small enough for partial reads */
+
+struct H5Out {
+    char *path;
+    hid_t file;
+    hid_t dxpl;       /* collective transfer (parallel) or default */
+    hid_t f16;        /* IEEE binary16 */
+    int parallel;
+    int n;
+    struct { char *path; hid_t id; H5OutType type; int rank; hsize_t dims[3]; } d[MAX_DSETS];
+};
+
+/* The innermost HDF5 error message, for our own error text. */
+static herr_t walk_cb(unsigned n, const H5E_error2_t *e, void *data)
+{
+    if (n == 0 && e->desc)
+        snprintf((char *)data, 256, "%s", e->desc);
+    return 0;
+}
+
+static int h5fail(const H5Out *h, const char *path, const char *what, char *err, size_t errlen)
+{
+    char detail[256] = "";
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, walk_cb, detail);
+    H5Eclear2(H5E_DEFAULT);
+    snprintf(err, errlen, "%s: %s%s%s%s%s", h ? h->path : "?", path ? path : "", path ? ": " : "", what,
+             *detail ? ": " : "", detail);
+    return -1;
+}
+
+static hid_t make_f16(void)
+{
+    hid_t t = H5Tcopy(H5T_IEEE_F32LE);
+    H5Tset_fields(t, 15, 10, 5, 0, 10);
+    H5Tset_precision(t, 16);
+    H5Tset_size(t, 2);
+    H5Tset_ebias(t, 15);
+    return t;
+}
+
+static H5Out *h5_new(const char *path)
+{
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* errors are returned as messages, not printed */
+    H5Out *h = calloc(1, sizeof *h);
+    h->path = strdup(path);
+    h->file = -1;
+    h->dxpl = H5P_DEFAULT;
+    h->f16 = make_f16();
+    return h;
+}
+
+static void h5_free(H5Out *h)
+{
+    for (int i = 0; i < h->n; i++) {
+        H5Dclose(h->d[i].id);
+        free(h->d[i].path);
+    }
+    if (h->dxpl != H5P_DEFAULT)
+        H5Pclose(h->dxpl);
+    H5Tclose(h->f16);
+    free(h->path);
+    free(h);
+}
+
+H5Out *h5out_create_parallel(const char *path, MPI_Comm comm, char *err, size_t errlen)
+{
+    H5Out *h = h5_new(path);
+    h->parallel = 1;
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL);
+    H5Pset_all_coll_metadata_ops(fapl, 1);
+    H5Pset_coll_metadata_write(fapl, 1);
+    H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_LATEST);
+    h->file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    H5Pclose(fapl);
+    if (h->file < 0) {
+        h5fail(h, NULL, "cannot create the HDF5 file (parallel)", err, errlen);
+        h5_free(h);
+        return NULL;
+    }
+    h->dxpl = H5Pcreate(H5P_DATASET_XFER);
+    H5Pset_dxpl_mpio(h->dxpl, H5FD_MPIO_COLLECTIVE);
+    return h;
+}
+
+H5Out *h5out_open_serial(const char *path, int truncate, char *err, size_t errlen)
+{
+    H5Out *h = h5_new(path);
+    if (truncate) {
+        hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+        H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_LATEST);
+        h->file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+        H5Pclose(fapl);
+    } else {
+        h->file = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    }
+    if (h->file < 0) {
+        h5fail(h, NULL, truncate ? "cannot create the HDF5 file" : "cannot open the HDF5 file", err, errlen);
+        h5_free(h);
+        return NULL;
+    }
+    return h;
+}
+
+int h5out_close(H5Out *h, char *err, size_t errlen)
+{
+    if (!h)
+        return 0;
+    for (int i = 0; i < h->n; i++) {
+        H5Dclose(h->d[i].id);
+        free(h->d[i].path);
+    }
+    h->n = 0;
+    int rc = 0;
+    if (H5Fclose(h->file) < 0)
+        rc = h5fail(h, NULL, "closing the file failed", err, errlen);
+    h5_free(h);
+    return rc;
+}
+
+/* Creates the groups above `path` ("/a/b/c" -> /a, /a/b). */
+static int make_parents(H5Out *h, const char *path)
+{
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; (p = strchr(p, '/')); p++) {
+        *p = 0;
+        htri_t ex = H5Lexists(h->file, buf, H5P_DEFAULT);
+        if (ex < 0)
+            return -1;
+        if (!ex) {
+            hid_t g = H5Gcreate2(h->file, buf, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+            if (g < 0)
+                return -1;
+            H5Gclose(g);
+        }
+        *p = '/';
+    }
+    return 0;
+}
+
+static hid_t file_type(const H5Out *h, H5OutType t)
+{
+    switch (t) {
+    case H5O_F32: return H5T_IEEE_F32LE;
+    case H5O_F16: return h->f16;
+    case H5O_I32: return H5T_STD_I32LE;
+    case H5O_I64: return H5T_STD_I64LE;
+    }
+    return -1;
+}
+
+static size_t type_size(H5OutType t)
+{
+    return t == H5O_F16 ? 2 : t == H5O_I64 ? 8 : 4;
+}
+
+static int set_description(H5Out *h, hid_t obj, const char *doc)
+{
+    if (!doc)
+        return 0;
+    hid_t st = H5Tcopy(H5T_C_S1);
+    H5Tset_size(st, strlen(doc) + 1);
+    H5Tset_cset(st, H5T_CSET_UTF8);
+    hid_t sp = H5Screate(H5S_SCALAR);
+    hid_t a = H5Acreate2(obj, "description", st, sp, H5P_DEFAULT, H5P_DEFAULT);
+    int rc = (a < 0 || H5Awrite(a, st, doc) < 0) ? -1 : 0;
+    if (a >= 0)
+        H5Aclose(a);
+    H5Sclose(sp);
+    H5Tclose(st);
+    return rc;
+}
+
+int h5out_dataset(H5Out *h, const char *path, H5OutType type, int rank, const uint64_t *dims, const char *doc,
+                  char *err, size_t errlen)
+{
+    if (rank < 1 || rank > 3 || h->n == MAX_DSETS) {
+        snprintf(err, errlen, "%s: %s: unsupported rank %d or too many datasets", h->path, path, rank);
+        return -1;
+    }
+    if (make_parents(h, path))
+        return h5fail(h, path, "cannot create the parent groups", err, errlen);
+    hsize_t d[3], chunk[3];
+    size_t row_bytes = type_size(type);
+    for (int i = 0; i < rank; i++) {
+        d[i] = dims[i];
+        if (i > 0)
+            row_bytes *= dims[i] ? dims[i] : 1;
+    }
+    hid_t space = H5Screate_simple(rank, d, NULL);
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    int empty = 0;
+    for (int i = 0; i < rank; i++)
+        empty |= d[i] == 0;
+    if (!empty) {
+        /* Chunks of whole rows, about CHUNK_BYTES each: rows are what ranks write. */
+        hsize_t rows = CHUNK_BYTES / row_bytes;
+        if (rows < 1)
+            rows = 1;
+        if (rows > d[0])
+            rows = d[0];
+        chunk[0] = rows;
+        for (int i = 1; i < rank; i++)
+            chunk[i] = d[i];
+        H5Pset_chunk(dcpl, rank, chunk);
+        H5Pset_shuffle(dcpl);
+        H5Pset_deflate(dcpl, 1);
+        H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER);
+    }
+    hid_t id = H5Dcreate2(h->file, path, file_type(h, type), space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    H5Pclose(dcpl);
+    H5Sclose(space);
+    if (id < 0)
+        return h5fail(h, path, "cannot create the dataset", err, errlen);
+    if (set_description(h, id, doc)) {
+        H5Dclose(id);
+        return h5fail(h, path, "cannot write its description", err, errlen);
+    }
+    int k = h->n++;
+    h->d[k].path = strdup(path);
+    h->d[k].id = id;
+    h->d[k].type = type;
+    h->d[k].rank = rank;
+    memcpy(h->d[k].dims, d, sizeof(hsize_t) * rank);
+    return 0;
+}
+
+int h5out_write_rows(H5Out *h, const char *path, uint64_t row0, uint64_t nrows, const void *buf, char *err,
+                     size_t errlen)
+{
+    int k = -1;
+    for (int i = 0; i < h->n; i++)
+        if (!strcmp(h->d[i].path, path))
+            k = i;
+    if (k < 0) {
+        snprintf(err, errlen, "%s: %s: write to a dataset that was not created", h->path, path);
+        return -1;
+    }
+    hid_t id = h->d[k].id;
+    int rank = h->d[k].rank, bad = 0;
+    if (row0 + nrows > h->d[k].dims[0]) {
+        snprintf(err, errlen, "%s: %s: rows [%llu, %llu) beyond the %llu rows of the dataset", h->path, path,
+                 (unsigned long long)row0, (unsigned long long)(row0 + nrows),
+                 (unsigned long long)h->d[k].dims[0]);
+        /* still take part in the collective call below with an empty selection */
+        nrows = 0;
+        row0 = 0;
+        bad = 1;
+    }
+    int kk = k;
+    hid_t fspace = H5Dget_space(id);
+    hsize_t start[3] = {row0, 0, 0}, count[3];
+    count[0] = nrows;
+    for (int i = 1; i < rank; i++)
+        count[i] = h->d[kk].dims[i];
+    int empty = nrows == 0;
+    for (int i = 1; i < rank; i++)
+        empty |= count[i] == 0;
+    hid_t mspace;
+    if (empty) {
+        H5Sselect_none(fspace);
+        mspace = H5Scopy(fspace);
+        H5Sselect_none(mspace);
+    } else {
+        H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL);
+        mspace = H5Screate_simple(rank, count, NULL);
+    }
+    static const char dummy[8];
+    herr_t rc = H5Dwrite(id, file_type(h, h->d[kk].type), mspace, fspace, h->dxpl,
+                         buf ? buf : dummy);
+    H5Sclose(mspace);
+    H5Sclose(fspace);
+    if (bad)
+        return -1;
+    if (rc < 0)
+        return h5fail(h, path, "write failed", err, errlen);
+    return 0;
+}
+
+int h5out_strings(H5Out *h, const char *path, const char *const *s, uint64_t n, const char *doc, char *err,
+                  size_t errlen)
+{
+    if (make_parents(h, path))
+        return h5fail(h, path, "cannot create the parent groups", err, errlen);
+    hid_t st = H5Tcopy(H5T_C_S1);
+    H5Tset_size(st, H5T_VARIABLE);
+    H5Tset_cset(st, H5T_CSET_UTF8);
+    hsize_t d = n;
+    hid_t space = H5Screate_simple(1, &d, NULL);
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    if (n > 0) {
+        hsize_t chunk = n < 16384 ? n : 16384;
+        H5Pset_chunk(dcpl, 1, &chunk);
+        H5Pset_deflate(dcpl, 1);
+    }
+    hid_t id = H5Dcreate2(h->file, path, st, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    H5Pclose(dcpl);
+    int rc = 0;
+    if (id < 0) {
+        rc = h5fail(h, path, "cannot create the string dataset", err, errlen);
+    } else {
+        const char **v = malloc(sizeof(char *) * (n ? n : 1));
+        for (uint64_t i = 0; i < n; i++)
+            v[i] = s[i] ? s[i] : "";
+        if (n > 0 && H5Dwrite(id, st, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0)
+            rc = h5fail(h, path, "write failed", err, errlen);
+        else if (set_description(h, id, doc))
+            rc = h5fail(h, path, "cannot write its description", err, errlen);
+        free(v);
+        H5Dclose(id);
+    }
+    H5Sclose(space);
+    H5Tclose(st);
+    return rc;
+}
+
+static hid_t open_obj(H5Out *h, const char *obj)
+{
+    return H5Oopen(h->file, obj, H5P_DEFAULT);
+}
+
+static int write_attr(H5Out *h, const char *obj, const char *name, hid_t type, const void *val, char *err,
+                      size_t errlen)
+{
+    hid_t o = open_obj(h, obj);
+    if (o < 0)
+        return h5fail(h, obj, "cannot open the object for an attribute", err, errlen);
+    if (H5Aexists(o, name) > 0)
+        H5Adelete(o, name);
+    hid_t sp = H5Screate(H5S_SCALAR);
+    hid_t a = H5Acreate2(o, name, type, sp, H5P_DEFAULT, H5P_DEFAULT);
+    int rc = 0;
+    if (a < 0 || H5Awrite(a, type, val) < 0)
+        rc = h5fail(h, obj, name, err, errlen);
+    if (a >= 0)
+        H5Aclose(a);
+    H5Sclose(sp);
+    H5Oclose(o);
+    return rc;
+}
+
+int h5out_attr_str(H5Out *h, const char *obj, const char *name, const char *value, char *err, size_t errlen)
+{
+    hid_t st = H5Tcopy(H5T_C_S1);
+    H5Tset_size(st, strlen(value) + 1);
+    H5Tset_cset(st, H5T_CSET_UTF8);
+    H5Tset_strpad(st, H5T_STR_NULLTERM);
+    int rc = write_attr(h, obj, name, st, value, err, errlen);
+    H5Tclose(st);
+    return rc;
+}
+
+int h5out_attr_int(H5Out *h, const char *obj, const char *name, int64_t value, char *err, size_t errlen)
+{
+    return write_attr(h, obj, name, H5T_STD_I64LE, &value, err, errlen);
+}
+
+int h5out_read_root_int(const char *path, const char *name, int64_t *value)
+{
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0) {
+        H5Eclear2(H5E_DEFAULT);
+        return -1;
+    }
+    int rc = -1;
+    if (H5Aexists(f, name) > 0) {
+        hid_t a = H5Aopen(f, name, H5P_DEFAULT);
+        if (a >= 0 && H5Aread(a, H5T_NATIVE_INT64, value) >= 0)
+            rc = 0;
+        if (a >= 0)
+            H5Aclose(a);
+    }
+    H5Fclose(f);
+    H5Eclear2(H5E_DEFAULT);
+    return rc;
+}
+
+uint16_t h5out_f32_to_f16(float f)
+{
+    uint32_t x;
+    memcpy(&x, &f, 4);
+    uint32_t sign = (x >> 16) & 0x8000u;
+    uint32_t exp = (x >> 23) & 0xffu;
+    uint32_t man = x & 0x7fffffu;
+    if (exp == 0xff) /* inf / NaN (keep a quiet NaN bit) */
+        return (uint16_t)(sign | 0x7c00u | (man ? 0x200u | (man >> 13) : 0));
+    int e = (int)exp - 127 + 15;
+    if (e >= 31)
+        return (uint16_t)(sign | 0x7c00u);
+    if (e <= 0) { /* subnormal half (or zero) */
+        if (e < -10)
+            return (uint16_t)sign;
+        man |= 0x800000u;
+        int shift = 14 - e;
+        uint32_t half = man >> shift;
+        uint32_t rem = man & ((1u << shift) - 1), mid = 1u << (shift - 1);
+        if (rem > mid || (rem == mid && (half & 1)))
+            half++;
+        return (uint16_t)(sign | half);
+    }
+    uint32_t half = sign | ((uint32_t)e << 10) | (man >> 13);
+    uint32_t rem = man & 0x1fffu;
+    if (rem > 0x1000u || (rem == 0x1000u && (half & 1)))
+        half++; /* may carry into the exponent: that is the correct rounding */
+    return (uint16_t)half;
+}

@@ -1,0 +1,55 @@
+/* The HDF5 result file (schema: docs/hdf5-schema.md). The only place that calls
+ * HDF5. Two ways to open a file:
+ *   parallel (MPI-IO, every rank of `comm` calls every function marked
+ *     "collective" with the same arguments except the row ranges and buffers):
+ *     datasets are created with their final sizes, chunked and deflate-compressed,
+ *     and each rank writes its own contiguous rows with a collective write (HDF5
+ *     1.10 writes filtered datasets in parallel only collectively);
+ *   serial (one process): attributes, variable-length strings, the `complete` flag.
+ * A dataset is addressed by its path ("/attributions/ig/token_sum"); missing
+ * groups are created. Adding a dataset to the schema is one h5out_dataset call
+ * plus h5out_write_rows calls. Memory and file types are the same (little-endian,
+ * as on x86-64/aarch64), so no type conversion breaks collective I/O; float16
+ * data is passed as IEEE half bits (h5out_f32_to_f16). Errors: -1 / NULL with a
+ * message naming the file and dataset in err. */
+#ifndef ATTRUN_H5OUT_H
+#define ATTRUN_H5OUT_H
+#include <mpi.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum { H5O_F32 = 0, H5O_F16, H5O_I32, H5O_I64 } H5OutType;
+
+typedef struct H5Out H5Out;
+
+/* Collective over comm: creates (truncates) path for parallel writing. */
+H5Out *h5out_create_parallel(const char *path, MPI_Comm comm, char *err, size_t errlen);
+/* One process: creates (truncate = 1) or opens for writing (truncate = 0). */
+H5Out *h5out_open_serial(const char *path, int truncate, char *err, size_t errlen);
+/* Flushes and closes (collective for parallel files). Returns 0 or -1. */
+int h5out_close(H5Out *h, char *err, size_t errlen);
+
+/* Collective: a dataset of `rank` (1..3) dimensions; dims[0] are the rows split between
+ * ranks. `doc` (may be NULL) is stored as the attribute "description". */
+int h5out_dataset(H5Out *h, const char *path, H5OutType type, int rank, const uint64_t *dims,
+                  const char *doc, char *err, size_t errlen);
+/* Collective: writes rows [row0, row0 + nrows) from buf (nrows × the row size, in the
+ * dataset's type). A rank with nothing to write passes nrows = 0 (buf may be NULL). */
+int h5out_write_rows(H5Out *h, const char *path, uint64_t row0, uint64_t nrows, const void *buf,
+                     char *err, size_t errlen);
+
+/* Serial: a 1-D dataset of n variable-length UTF-8 strings (NULL entries are stored as ""). */
+int h5out_strings(H5Out *h, const char *path, const char *const *s, uint64_t n, const char *doc,
+                  char *err, size_t errlen);
+/* Attributes on an object ("/" for the root, or a dataset/group path). In a parallel
+ * file these are collective and every rank must pass the same value. */
+int h5out_attr_str(H5Out *h, const char *obj, const char *name, const char *value, char *err, size_t errlen);
+int h5out_attr_int(H5Out *h, const char *obj, const char *name, int64_t value, char *err, size_t errlen);
+
+/* Reads an int64 root attribute of an existing file (e.g. `complete`); returns 0, or -1
+ * when the file or attribute cannot be read. Serial. */
+int h5out_read_root_int(const char *path, const char *name, int64_t *value);
+
+/* IEEE binary16 bits of a float (round to nearest even, overflow to inf, NaN kept). */
+uint16_t h5out_f32_to_f16(float f);
+#endif

@@ -1,0 +1,674 @@
+/* Assembly of the HDF5 result from the spools (see assemble.h): contiguous
+ * example ranges per rank, exact merge + finalize, collective hyperslab writes
+ * in rounds of bounded memory, then strings and attributes from rank 0. */
+#include "runner/assemble.h"
+#include "runner/spool.h"
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#define BLOCK_TOKENS 8192             /* tokens per round and rank: bounds the buffers */
+#define BLOCK_ATTN (32L << 20)        /* attention elements per round and rank */
+#define MAX_COLS 128
+
+typedef enum { ROW_EXAMPLE = 0, ROW_TOKEN, ROW_ATTN, ROW_OFFSETS } RowKind;
+
+typedef struct {
+    char path[192];
+    RowKind kind;
+    H5OutType type;
+    int rank;
+    uint64_t inner[2];
+    size_t width;      /* elements per row */
+    const char *doc;
+    unsigned char *buf;
+    size_t cap;
+} Column;
+
+typedef struct {
+    const AssembleInput *in;
+    int rank, nranks;
+    H5Out *h5;
+    int ncols;
+    Column col[MAX_COLS];
+    int ndelta[M_NUM_METHODS]; /* per method of the job (index into cfg->methods) */
+    double write_s, bytes;
+} Ctx;
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
+
+static size_t esize(H5OutType t)
+{
+    return t == H5O_F16 ? 2 : t == H5O_I64 ? 8 : 4;
+}
+
+/* The same outcome on every rank: the lowest failing rank's message is broadcast. */
+static int agree(MPI_Comm comm, int rank, int ok, char *err, size_t errlen)
+{
+    int mine = ok ? INT_MAX : rank, first;
+    MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm);
+    if (first == INT_MAX)
+        return 0;
+    char msg[1024];
+    if (rank == first)
+        snprintf(msg, sizeof msg, "%s", err);
+    MPI_Bcast(msg, sizeof msg, MPI_CHAR, first, comm);
+    snprintf(err, errlen, "%s", msg);
+    return -1;
+}
+
+/* ---- columns ---- */
+
+static Column *col_add(Ctx *x, const char *path, RowKind kind, H5OutType type, uint64_t d1, uint64_t d2,
+                       const char *doc)
+{
+    Column *c = &x->col[x->ncols++];
+    memset(c, 0, sizeof *c);
+    snprintf(c->path, sizeof c->path, "%s", path);
+    c->kind = kind;
+    c->type = type;
+    c->rank = 1 + (d1 > 0) + (d2 > 0);
+    c->inner[0] = d1;
+    c->inner[1] = d2;
+    c->width = (d1 ? d1 : 1) * (d2 ? d2 : 1);
+    c->doc = doc;
+    return c;
+}
+
+static Column *col_find(Ctx *x, const char *path)
+{
+    for (int i = 0; i < x->ncols; i++)
+        if (!strcmp(x->col[i].path, path))
+            return &x->col[i];
+    return NULL;
+}
+
+static uint64_t col_rows_total(const Ctx *x, const Column *c)
+{
+    const Examples *ex = x->in->ex;
+    switch (c->kind) {
+    case ROW_EXAMPLE: return ex->n;
+    case ROW_TOKEN: return ex->off[ex->n];
+    case ROW_ATTN: return ex->aoff[ex->n];
+    case ROW_OFFSETS: return ex->n + 1;
+    }
+    return 0;
+}
+
+/* Pointer to local row r of the current block. */
+static void *col_row(Column *c, uint64_t r)
+{
+    return c->buf + r * c->width * esize(c->type);
+}
+
+static void method_group(const Ctx *x, int mi, char *g, size_t n)
+{
+    snprintf(g, n, "/attributions/%s", config_method_name(x->in->cfg->methods[mi]));
+}
+
+/* Every dataset of the schema (docs/hdf5-schema.md). Collective: same list on every rank. */
+static void define_columns(Ctx *x)
+{
+    const RunConfig *cfg = x->in->cfg;
+    const ModelConfig *mc = &x->in->model->cfg;
+    int mlm = mc->head == HEAD_MLM;
+    x->ncols = 0;
+    col_add(x, "/examples/index", ROW_EXAMPLE, H5O_I64, 0, 0, "0-based data row of the example in the corpus");
+    col_add(x, "/examples/label", ROW_EXAMPLE, H5O_I32, 0, 0, "label from the corpus, -1 when none");
+    col_add(x, "/examples/target", ROW_EXAMPLE, H5O_I32, 0, 0,
+            mlm ? "token id whose probability/logit at the mask position was explained"
+                : "class whose logit/probability was explained");
+    if (mlm) {
+        col_add(x, "/examples/mlm_position", ROW_EXAMPLE, H5O_I32, 0, 0, "token position of the first mask");
+        col_add(x, "/examples/mlm_top_ids", ROW_EXAMPLE, H5O_I32, 5, 0, "top-5 predicted token ids at the mask");
+        col_add(x, "/examples/mlm_top_probs", ROW_EXAMPLE, H5O_F32, 5, 0, "their softmax probabilities");
+    } else {
+        col_add(x, "/examples/logits", ROW_EXAMPLE, H5O_F32, mc->C, 0, "classifier logits of the input");
+    }
+    col_add(x, "/tokens/offsets", ROW_OFFSETS, H5O_I64, 0, 0,
+            "example i has tokens [offsets[i], offsets[i+1]) of every per-token dataset");
+    col_add(x, "/tokens/ids", ROW_TOKEN, H5O_I32, 0, 0, "token ids, special tokens included");
+    col_add(x, "/tokens/type_ids", ROW_TOKEN, H5O_I32, 0, 0, "token type (segment) ids");
+    col_add(x, "/tokens/char_span", ROW_TOKEN, H5O_I32, 2, 0,
+            "[start, end) of the token in Unicode code points of its text (pair tokens: of text_pair); "
+            "(0,0) for added special tokens");
+    int cond = 0;
+    for (int mi = 0; mi < cfg->n_methods; mi++) {
+        char g[128], p[192];
+        if (cfg->methods[mi] == M_CONDUCTANCE) {
+            cond = 1;
+            continue;
+        }
+        method_group(x, mi, g, sizeof g);
+        snprintf(p, sizeof p, "%s/token_sum", g);
+        col_add(x, p, ROW_TOKEN, H5O_F32, 0, 0, "attribution summed over the hidden dimension");
+        snprintf(p, sizeof p, "%s/token_l2", g);
+        col_add(x, p, ROW_TOKEN, H5O_F32, 0, 0, "L2 norm of the attribution over the hidden dimension");
+        if (x->ndelta[mi] > 0) {
+            snprintf(p, sizeof p, "%s/delta", g);
+            col_add(x, p, ROW_EXAMPLE, H5O_F32, x->ndelta[mi] > 1 ? x->ndelta[mi] : 0, 0,
+                    "Captum's convergence delta (one per sample/baseline where the method has several)");
+        }
+        snprintf(p, sizeof p, "%s/f_input", g);
+        col_add(x, p, ROW_EXAMPLE, H5O_F32, 0, 0, "F(input): the explained output");
+        snprintf(p, sizeof p, "%s/f_baseline", g);
+        col_add(x, p, ROW_EXAMPLE, H5O_F32, 0, 0, "F(first baseline)");
+        if (cfg->save_full) {
+            snprintf(p, sizeof p, "%s/full", g);
+            col_add(x, p, ROW_TOKEN, H5O_F32, mc->D, 0, "attribution per token and hidden unit");
+        }
+    }
+    if (cfg->attention.save || cond)
+        col_add(x, "/attention/offsets", ROW_OFFSETS, H5O_I64, 0, 0,
+                "example i has elements [offsets[i], offsets[i+1]) of attention-shaped datasets: "
+                "its [L][H][T][T] array flattened");
+    if (cfg->attention.save)
+        col_add(x, "/attention/probs", ROW_ATTN, cfg->attention.float16 ? H5O_F16 : H5O_F32, 0, 0,
+                "attention probabilities [L][H][T][T] per example, flattened");
+    if (cond) {
+        col_add(x, "/conductance/hidden/token_sum", ROW_TOKEN, H5O_F32, mc->L, 0,
+                "LayerConductance of each encoder layer's output, summed over D: [token][layer]");
+        col_add(x, "/conductance/hidden/token_l2", ROW_TOKEN, H5O_F32, mc->L, 0, "its L2 norm over D");
+        col_add(x, "/conductance/attention", ROW_ATTN, H5O_F32, 0, 0,
+                "conductance of the attention probabilities, [L][H][T][T] per example, flattened");
+        col_add(x, "/conductance/delta", ROW_EXAMPLE, H5O_F32, mc->L, 0, "convergence delta per layer");
+        col_add(x, "/conductance/f_input", ROW_EXAMPLE, H5O_F32, 0, 0, "F(input)");
+        col_add(x, "/conductance/f_baseline", ROW_EXAMPLE, H5O_F32, 0, 0, "F(baseline)");
+        if (cfg->save_full)
+            col_add(x, "/conductance/hidden/full", ROW_TOKEN, H5O_F32, mc->L, mc->D,
+                    "conductance per token, layer and hidden unit");
+    }
+}
+
+static int create_datasets(Ctx *x, char *err, size_t errlen)
+{
+    double t = now();
+    for (int i = 0; i < x->ncols; i++) {
+        Column *c = &x->col[i];
+        uint64_t dims[3] = {col_rows_total(x, c), c->inner[0], c->inner[1]};
+        if (h5out_dataset(x->h5, c->path, c->type, c->rank, dims, c->doc, err, errlen))
+            return -1;
+    }
+    x->write_s += now() - t;
+    return 0;
+}
+
+/* ---- one block of examples ---- */
+
+typedef struct {
+    BaseResult base;
+    AttrResult *res;      /* (n_methods) */
+} ExResult;
+
+static int merge_method(Ctx *x, SpoolIndex *idx, long e, int mi, AttrResult *r, char *err, size_t errlen,
+                        int target)
+{
+    const AssembleInput *in = x->in;
+    const MethodSpec *sp = &in->specs[mi];
+    int n = method_items(sp);
+    long k = spool_find(idx, (int)e, (int)sp->kind);
+    Partial *acc = NULL;
+    int have = 0;
+    for (; k >= 0 && k < idx->n && idx->r[k].example == e && idx->r[k].method == (int)sp->kind; k++) {
+        void *buf = spool_read(idx, &idx->r[k], err, errlen);
+        if (!buf)
+            goto fail;
+        Partial *p = partial_unpack(buf, idx->r[k].bytes);
+        free(buf);
+        if (!p) {
+            snprintf(err, errlen, "%s: a spooled partial of example %ld (%s) cannot be unpacked", in->spool_dir,
+                     e, config_method_name(sp->kind));
+            goto fail;
+        }
+        have += idx->r[k].i1 - idx->r[k].i0;
+        if (!acc) {
+            acc = p;
+        } else {
+            int m = partial_merge(acc, p);
+            partial_free(p);
+            if (m) {
+                snprintf(err, errlen, "%s: spooled partials of example %ld (%s) do not fit together",
+                         in->spool_dir, e, config_method_name(sp->kind));
+                goto fail;
+            }
+        }
+    }
+    if (have != n) {
+        snprintf(err, errlen, "%s: example %ld (%s) has %d of its %d items in the spools", in->spool_dir, e,
+                 config_method_name(sp->kind), have, n);
+        goto fail;
+    }
+    Example xe;
+    examples_view(in->ex, e, &xe);
+    xe.target = target;
+    const char *why = NULL;
+    if (method_finalize(in->eng, sp, &xe, acc, r, &why)) {
+        snprintf(err, errlen, "example %ld (corpus row %ld), %s: %s", e, in->ex->row[e],
+                 config_method_name(sp->kind), why ? why : "finalize failed");
+        goto fail;
+    }
+    partial_free(acc);
+    return 0;
+fail:
+    if (acc)
+        partial_free(acc);
+    return -1;
+}
+
+static int compute_block(Ctx *x, SpoolIndex *idx, long b0, long b1, ExResult *out, char *err, size_t errlen)
+{
+    const AssembleInput *in = x->in;
+    int nm = in->cfg->n_methods;
+    for (long e = b0; e < b1; e++) {
+        ExResult *o = &out[e - b0];
+        o->res = calloc(nm, sizeof(AttrResult));
+        long k = spool_find(idx, (int)e, SPOOL_BASE);
+        if (k < 0) {
+            snprintf(err, errlen, "%s: the base forward of example %ld is missing from the spools", in->spool_dir,
+                     e);
+            return -1;
+        }
+        void *buf = spool_read(idx, &idx->r[k], err, errlen);
+        if (!buf)
+            return -1;
+        int bad = base_unpack(buf, idx->r[k].bytes, &o->base);
+        free(buf);
+        if (bad) {
+            snprintf(err, errlen, "%s: the spooled base result of example %ld is malformed", in->spool_dir, e);
+            return -1;
+        }
+        for (int mi = 0; mi < nm; mi++)
+            if (merge_method(x, idx, e, mi, &o->res[mi], err, errlen, o->base.target))
+                return -1;
+    }
+    return 0;
+}
+
+static void free_block(ExResult *r, long n, int nm)
+{
+    for (long i = 0; i < n; i++) {
+        base_free(&r[i].base);
+        if (r[i].res)
+            for (int mi = 0; mi < nm; mi++)
+                attr_result_free(&r[i].res[mi]);
+        free(r[i].res);
+    }
+}
+
+static void put_f(Column *c, uint64_t r, const float *v)
+{
+    if (c)
+        memcpy(col_row(c, r), v, c->width * sizeof(float));
+}
+
+static int fill_rows(Ctx *x, long b0, long b1, ExResult *res, int first_round, char *err, size_t errlen)
+{
+    const AssembleInput *in = x->in;
+    const Examples *ex = in->ex;
+    const RunConfig *cfg = in->cfg;
+    const ModelConfig *mc = &in->model->cfg;
+    int64_t t0 = ex->off[b0], a0 = ex->aoff[b0];
+    for (int i = 0; i < x->ncols; i++) {
+        Column *c = &x->col[i];
+        uint64_t rows = c->kind == ROW_EXAMPLE ? (uint64_t)(b1 - b0)
+                      : c->kind == ROW_TOKEN   ? (uint64_t)(ex->off[b1] - t0)
+                      : c->kind == ROW_ATTN    ? (uint64_t)(ex->aoff[b1] - a0)
+                      : (first_round && x->rank == 0) ? (uint64_t)ex->n + 1 : 0;
+        size_t need = rows * c->width * esize(c->type);
+        if (need > c->cap) {
+            free(c->buf);
+            c->buf = malloc(need);
+            c->cap = need;
+        }
+    }
+    if (first_round && x->rank == 0) {
+        memcpy(col_find(x, "/tokens/offsets")->buf, ex->off, sizeof(int64_t) * (ex->n + 1));
+        Column *ao = col_find(x, "/attention/offsets");
+        if (ao)
+            memcpy(ao->buf, ex->aoff, sizeof(int64_t) * (ex->n + 1));
+    }
+    Column *c_index = col_find(x, "/examples/index"), *c_label = col_find(x, "/examples/label"),
+           *c_target = col_find(x, "/examples/target"), *c_logits = col_find(x, "/examples/logits"),
+           *c_mpos = col_find(x, "/examples/mlm_position"), *c_tids = col_find(x, "/examples/mlm_top_ids"),
+           *c_tpr = col_find(x, "/examples/mlm_top_probs"), *c_ids = col_find(x, "/tokens/ids"),
+           *c_types = col_find(x, "/tokens/type_ids"), *c_span = col_find(x, "/tokens/char_span"),
+           *c_attn = col_find(x, "/attention/probs");
+    for (long e = b0; e < b1; e++) {
+        ExResult *o = &res[e - b0];
+        uint64_t r = e - b0, tr = ex->off[e] - t0, ar = ex->aoff[e] - a0;
+        int T = (int)(ex->off[e + 1] - ex->off[e]);
+        *(int64_t *)col_row(c_index, r) = ex->row[e];
+        *(int32_t *)col_row(c_label, r) = ex->label[e];
+        *(int32_t *)col_row(c_target, r) = o->base.target;
+        if (c_logits) {
+            if (o->base.mlm || o->base.C != mc->C) {
+                snprintf(err, errlen, "example %ld: spooled logits have %d classes, the model %d", e, o->base.C,
+                         mc->C);
+                return -1;
+            }
+            put_f(c_logits, r, o->base.logits);
+        } else {
+            *(int32_t *)col_row(c_mpos, r) = ex->mlm_pos[e];
+            memcpy(col_row(c_tids, r), o->base.top_ids, sizeof o->base.top_ids);
+            memcpy(col_row(c_tpr, r), o->base.top_probs, sizeof o->base.top_probs);
+        }
+        memcpy(col_row(c_ids, tr), ex->ids + ex->off[e], sizeof(int) * T);
+        memcpy(col_row(c_types, tr), ex->type_ids + ex->off[e], sizeof(int) * T);
+        memcpy(col_row(c_span, tr), ex->span + ex->off[e], sizeof(int) * 2 * T);
+        if (c_attn) {
+            int64_t na = ex->aoff[e + 1] - ex->aoff[e];
+            if (o->base.n_attn != na) {
+                snprintf(err, errlen, "example %ld: spooled attention has %lld values, expected %lld", e,
+                         (long long)o->base.n_attn, (long long)na);
+                return -1;
+            }
+            if (c_attn->type == H5O_F16) {
+                uint16_t *d = col_row(c_attn, ar);
+                for (int64_t i = 0; i < na; i++)
+                    d[i] = h5out_f32_to_f16(o->base.attn[i]);
+            } else {
+                memcpy(col_row(c_attn, ar), o->base.attn, sizeof(float) * na);
+            }
+        }
+        for (int mi = 0; mi < cfg->n_methods; mi++) {
+            AttrResult *a = &o->res[mi];
+            char g[128], p[192];
+            if (cfg->methods[mi] == M_CONDUCTANCE) {
+                int L = mc->L, D = mc->D;
+                if (a->L != L || !a->cond_sum || !a->cond_l2 || !a->cond_attn || !a->cond_delta) {
+                    snprintf(err, errlen, "example %ld: conductance result is incomplete", e);
+                    return -1;
+                }
+                memcpy(col_row(col_find(x, "/conductance/hidden/token_sum"), tr), a->cond_sum,
+                       sizeof(float) * T * L);
+                memcpy(col_row(col_find(x, "/conductance/hidden/token_l2"), tr), a->cond_l2,
+                       sizeof(float) * T * L);
+                memcpy(col_row(col_find(x, "/conductance/attention"), ar), a->cond_attn,
+                       sizeof(float) * (ex->aoff[e + 1] - ex->aoff[e]));
+                put_f(col_find(x, "/conductance/delta"), r, a->cond_delta);
+                *(float *)col_row(col_find(x, "/conductance/f_input"), r) = a->f_input;
+                *(float *)col_row(col_find(x, "/conductance/f_baseline"), r) = a->f_baseline;
+                Column *cf = col_find(x, "/conductance/hidden/full");
+                if (cf) { /* (L,T,D) -> token-major [T][L][D] */
+                    float *d = col_row(cf, tr);
+                    for (int t = 0; t < T; t++)
+                        for (int l = 0; l < L; l++)
+                            memcpy(d + ((size_t)t * L + l) * D, a->cond_full + ((size_t)l * T + t) * D,
+                                   sizeof(float) * D);
+                }
+                continue;
+            }
+            method_group(x, mi, g, sizeof g);
+            if (a->T != T) {
+                snprintf(err, errlen, "example %ld, %s: result has %d tokens, expected %d", e, g, a->T, T);
+                return -1;
+            }
+            snprintf(p, sizeof p, "%s/token_sum", g);
+            memcpy(col_row(col_find(x, p), tr), a->token_sum, sizeof(float) * T);
+            snprintf(p, sizeof p, "%s/token_l2", g);
+            memcpy(col_row(col_find(x, p), tr), a->token_l2, sizeof(float) * T);
+            snprintf(p, sizeof p, "%s/f_input", g);
+            *(float *)col_row(col_find(x, p), r) = a->f_input;
+            snprintf(p, sizeof p, "%s/f_baseline", g);
+            *(float *)col_row(col_find(x, p), r) = a->f_baseline;
+            if (x->ndelta[mi] != a->n_delta) {
+                snprintf(err, errlen, "example %ld, %s: %d deltas where other examples have %d", e, g, a->n_delta,
+                         x->ndelta[mi]);
+                return -1;
+            }
+            if (a->n_delta) {
+                snprintf(p, sizeof p, "%s/delta", g);
+                put_f(col_find(x, p), r, a->delta);
+            }
+            if (cfg->save_full) {
+                snprintf(p, sizeof p, "%s/full", g);
+                memcpy(col_row(col_find(x, p), tr), a->full, sizeof(float) * T * mc->D);
+            }
+        }
+    }
+    return 0;
+}
+
+/* Collective: every column's rows of this block (empty blocks write nothing but take part). */
+static int write_block(Ctx *x, long b0, long b1, int first_round, char *err, size_t errlen)
+{
+    const Examples *ex = x->in->ex;
+    double t = now();
+    for (int i = 0; i < x->ncols; i++) {
+        Column *c = &x->col[i];
+        uint64_t row0, rows;
+        switch (c->kind) {
+        case ROW_EXAMPLE: row0 = b0; rows = b1 - b0; break;
+        case ROW_TOKEN: row0 = ex->off[b0]; rows = ex->off[b1] - ex->off[b0]; break;
+        case ROW_ATTN: row0 = ex->aoff[b0]; rows = ex->aoff[b1] - ex->aoff[b0]; break;
+        default: row0 = 0; rows = (first_round && x->rank == 0) ? ex->n + 1 : 0; break;
+        }
+        if (h5out_write_rows(x->h5, c->path, row0, rows, rows ? c->buf : NULL, err, errlen))
+            return -1;
+        x->bytes += (double)rows * c->width * esize(c->type);
+    }
+    x->write_s += now() - t;
+    return 0;
+}
+
+/* ---- provenance ---- */
+
+int write_root_attrs(H5Out *h, const AssembleInput *in, int nranks, const char *end_time, int complete,
+                     char *err, size_t errlen)
+{
+    const RunConfig *cfg = in->cfg;
+    char methods[256] = "";
+    for (int i = 0; i < cfg->n_methods; i++)
+        snprintf(methods + strlen(methods), sizeof methods - strlen(methods), "%s%s", i ? "," : "",
+                 config_method_name(cfg->methods[i]));
+    if (h5out_attr_str(h, "/", "format", "attrun/1", err, errlen) ||
+        h5out_attr_str(h, "/", "attrun_version", ATTRUN_VERSION, err, errlen) ||
+        h5out_attr_str(h, "/", "attrun_git", ATTRUN_GIT, err, errlen) ||
+        h5out_attr_str(h, "/", "model", cfg->model, err, errlen) ||
+        h5out_attr_str(h, "/", "model_type", in->model->cfg.model_type, err, errlen) ||
+        h5out_attr_str(h, "/", "weights_sha256", in->weights_sha256, err, errlen) ||
+        h5out_attr_str(h, "/", "corpus", cfg->corpus.path, err, errlen) ||
+        h5out_attr_str(h, "/", "methods", methods, err, errlen) ||
+        h5out_attr_str(h, "/", "config", in->config_yaml, err, errlen) ||
+        h5out_attr_int(h, "/", "ranks", nranks, err, errlen) ||
+        h5out_attr_int(h, "/", "n_examples", in->ex->n, err, errlen) ||
+        h5out_attr_int(h, "/", "n_tokens", in->ex->off[in->ex->n], err, errlen) ||
+        h5out_attr_int(h, "/", "n_truncated", in->ex->n_truncated, err, errlen) ||
+        h5out_attr_int(h, "/", "n_skipped", in->ex->nskipped, err, errlen) ||
+        h5out_attr_str(h, "/", "start_time", in->start_time, err, errlen) ||
+        (end_time && h5out_attr_str(h, "/", "end_time", end_time, err, errlen)) ||
+        h5out_attr_int(h, "/", "complete", complete, err, errlen))
+        return -1;
+    return 0;
+}
+
+void iso_time_now(char *buf, size_t n)
+{
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* Rank 0, serial: strings, skipped rows, attributes, complete = 1. */
+static int finish_serial(const AssembleInput *in, int nranks, char *err, size_t errlen)
+{
+    const Examples *ex = in->ex;
+    H5Out *h = h5out_open_serial(in->cfg->out, 0, err, errlen);
+    if (!h)
+        return -1;
+    long M = ex->off[ex->n];
+    const char **tt = malloc(sizeof(char *) * (M ? M : 1));
+    for (long i = 0; i < M; i++)
+        tt[i] = tokenizer_id_to_token(in->tok, ex->ids[i]);
+    uint64_t S = ex->nskipped;
+    char end[64];
+    iso_time_now(end, sizeof end);
+    int rc = h5out_strings(h, "/examples/text", (const char *const *)ex->text, ex->n, "input text", err, errlen) ||
+             (ex->pair && h5out_strings(h, "/examples/text_pair", (const char *const *)ex->pair, ex->n,
+                                        "second segment", err, errlen)) ||
+             h5out_strings(h, "/tokens/text", tt, M, "token strings from the tokenizer's vocabulary", err,
+                           errlen) ||
+             h5out_dataset(h, "/examples/skipped_rows", H5O_I64, 1, &S,
+                           "corpus data rows skipped by corpus.on_error: skip", err, errlen) ||
+             h5out_write_rows(h, "/examples/skipped_rows", 0, S, ex->skip_row, err, errlen) ||
+             h5out_strings(h, "/examples/skipped_reasons", (const char *const *)ex->skip_reason, S,
+                           "why each skipped row was skipped", err, errlen) ||
+             write_root_attrs(h, in, nranks, end, 1, err, errlen)
+                 ? -1
+                 : 0;
+    free(tt);
+    if (h5out_close(h, rc ? NULL : err, errlen) && !rc)
+        rc = -1;
+    return rc;
+}
+
+int assemble(const AssembleInput *in, AssembleStats *st, char *err, size_t errlen)
+{
+    double t_start = now();
+    Ctx *x = calloc(1, sizeof *x);
+    x->in = in;
+    MPI_Comm_rank(in->comm, &x->rank);
+    MPI_Comm_size(in->comm, &x->nranks);
+    const Examples *ex = in->ex;
+    int nm = in->cfg->n_methods;
+    memset(st, 0, sizeof *st);
+    char myerr[1024] = "";
+
+    SpoolIndex idx;
+    int ok = spool_scan(in->spool_dir, 0, &idx, myerr, sizeof myerr) == 0;
+    if (agree(in->comm, x->rank, ok, myerr, sizeof myerr)) {
+        snprintf(err, errlen, "%s", myerr);
+        if (ok)
+            spool_index_free(&idx);
+        free(x);
+        return -1;
+    }
+    /* My examples: a contiguous range with about M / ranks tokens. */
+    long M = ex->off[ex->n];
+    long e0 = 0, e1 = 0;
+    {
+        long lo_t = (long)((double)M * x->rank / x->nranks), hi_t = (long)((double)M * (x->rank + 1) / x->nranks);
+        while (e0 < ex->n && ex->off[e0] < lo_t)
+            e0++;
+        e1 = e0;
+        while (e1 < ex->n && ex->off[e1] < hi_t)
+            e1++;
+        if (x->rank == x->nranks - 1)
+            e1 = ex->n;
+    }
+    /* Blocks of bounded size. */
+    long nblk = 0, cap = 0, *blk = NULL; /* block starts, plus e1 */
+    for (long e = e0; e < e1;) {
+        long b = e;
+        int64_t tok = 0, att = 0;
+        while (e < e1 && (e == b || (tok + (ex->off[e + 1] - ex->off[e]) <= BLOCK_TOKENS &&
+                                     att + (ex->aoff[e + 1] - ex->aoff[e]) <= BLOCK_ATTN))) {
+            tok += ex->off[e + 1] - ex->off[e];
+            att += ex->aoff[e + 1] - ex->aoff[e];
+            e++;
+        }
+        if (nblk + 2 > cap)
+            blk = realloc(blk, sizeof(long) * (cap = cap ? cap * 2 : 16));
+        blk[nblk++] = b;
+    }
+    if (!blk)
+        blk = malloc(sizeof(long) * 2);
+    blk[nblk] = e1;
+    long nrounds;
+    MPI_Allreduce(&nblk, &nrounds, 1, MPI_LONG, MPI_MAX, in->comm);
+    if (nrounds < 1)
+        nrounds = 1;
+
+    int rc = 0;
+    for (long round = 0; round < nrounds; round++) {
+        long b0 = round < nblk ? blk[round] : e1, b1 = round < nblk ? blk[round + 1] : e1;
+        ExResult *res = calloc(b1 - b0 + 1, sizeof(ExResult));
+        ok = compute_block(x, &idx, b0, b1, res, myerr, sizeof myerr) == 0;
+        if (round == 0) {
+            /* deltas per method: every example of a method has the same count; agree on it */
+            int mine[M_NUM_METHODS], all[M_NUM_METHODS];
+            for (int mi = 0; mi < nm; mi++)
+                mine[mi] = ok && b1 > b0 ? res[0].res[mi].n_delta : 0;
+            MPI_Allreduce(mine, all, nm, MPI_INT, MPI_MAX, in->comm);
+            memcpy(x->ndelta, all, sizeof(int) * nm);
+            /* a failure agreed on here leaves ok = 0 on every rank: nobody fills rows */
+            if (agree(in->comm, x->rank, ok, myerr, sizeof myerr)) {
+                ok = 0;
+            } else {
+                double t = now();
+                x->h5 = h5out_create_parallel(in->cfg->out, in->comm, myerr, sizeof myerr);
+                ok = x->h5 != NULL;
+                x->write_s += now() - t;
+                if (agree(in->comm, x->rank, ok, myerr, sizeof myerr)) {
+                    ok = 0;
+                } else {
+                    define_columns(x);
+                    ok = create_datasets(x, myerr, sizeof myerr) == 0;
+                    if (agree(in->comm, x->rank, ok, myerr, sizeof myerr))
+                        ok = 0;
+                }
+            }
+        }
+        if (ok)
+            ok = fill_rows(x, b0, b1, res, round == 0, myerr, sizeof myerr) == 0;
+        free_block(res, b1 - b0, nm);
+        free(res);
+        if (agree(in->comm, x->rank, ok, myerr, sizeof myerr)) {
+            rc = -1;
+            break;
+        }
+        ok = write_block(x, b0, b1, round == 0, myerr, sizeof myerr) == 0;
+        if (agree(in->comm, x->rank, ok, myerr, sizeof myerr)) {
+            rc = -1;
+            break;
+        }
+    }
+    free(blk);
+    spool_index_free(&idx);
+    if (x->h5) {
+        double t = now();
+        char cerr[512];
+        if (h5out_close(x->h5, cerr, sizeof cerr) && !rc) {
+            rc = -1;
+            snprintf(myerr, sizeof myerr, "%s", cerr);
+        }
+        x->write_s += now() - t;
+    }
+    for (int i = 0; i < x->ncols; i++)
+        free(x->col[i].buf);
+    if (rc) {
+        snprintf(err, errlen, "%s", myerr);
+        free(x);
+        return -1;
+    }
+    /* Rank 0 finishes the file serially. */
+    double t = now();
+    ok = 1;
+    if (x->rank == 0)
+        ok = finish_serial(in, x->nranks, myerr, sizeof myerr) == 0;
+    double serial_s = now() - t;
+    if (agree(in->comm, x->rank, ok, myerr, sizeof myerr)) {
+        snprintf(err, errlen, "%s", myerr);
+        free(x);
+        return -1;
+    }
+    double mine[2] = {now() - t_start, x->write_s + (x->rank == 0 ? serial_s : 0)}, mx[2];
+    MPI_Allreduce(mine, mx, 2, MPI_DOUBLE, MPI_MAX, in->comm);
+    MPI_Allreduce(&x->bytes, &st->bytes, 1, MPI_DOUBLE, MPI_SUM, in->comm);
+    st->seconds = mx[0];
+    st->write_seconds = mx[1];
+    struct stat sb;
+    if (x->rank == 0 && stat(in->cfg->out, &sb) == 0)
+        st->file_bytes = sb.st_size;
+    free(x);
+    return 0;
+}

@@ -1,0 +1,78 @@
+/* The job configuration of `attrun run`: a YAML file (libyaml) of nested maps,
+ * plus `--set key.sub=value` overrides. Every key is checked: an unknown key or
+ * a bad value is an error that names the file, the line and the key. Paths are
+ * kept as written; relative paths resolve against the current directory (users
+ * run jobs from the repository root), not against the config file's directory.
+ * Defaults and meanings of all keys: configs/README.md. */
+#ifndef ATTRUN_CONFIG_H
+#define ATTRUN_CONFIG_H
+#include "engine/attribution.h"
+#include "io/corpus.h"
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum { TARGET_PREDICTED = 0, TARGET_LABEL, TARGET_INDEX, TARGET_TOKEN } TargetMode;
+
+typedef struct {
+    char *model;                  /* checkpoint directory (required) */
+    struct {
+        char *path;               /* required */
+        CorpusFormat format;
+        char *text_field, *pair_field, *label_field; /* NULL: reader defaults */
+        int max_length;           /* 0: the model maximum */
+        long limit, offset;       /* 0: all rows / none skipped */
+        int skip_errors;          /* on_error: skip (1) | fail (0) */
+    } corpus;
+    int n_methods;
+    MethodKind methods[M_NUM_METHODS]; /* in the order given, no duplicates */
+    TargetMode target;
+    int target_index;             /* TARGET_INDEX */
+    char *target_token;           /* TARGET_TOKEN (MLM models) */
+    AttrLayer layer;
+    OutputKind output;
+    int nbaselines;
+    BaselineKind baselines[MAX_BASELINES];
+    struct { int steps; IgRule rule; } ig;
+    struct { int samples; double stdevs; uint64_t seed; } gradshap;
+    struct { int samples; double stdevs; MethodKind base; uint64_t seed; } smoothgrad;
+    struct { DeepLiftRules rules; } deeplift;
+    struct { int steps; } conductance;
+    struct { int save; int float16; } attention;
+    int save_full;
+    char *out;                    /* output HDF5 path (required) */
+    int threads;                  /* OpenBLAS threads per rank */
+    int chunk;                    /* items per work unit; 0 = auto */
+    char *source;                 /* the config file's path, for messages */
+} RunConfig;
+
+/* Defaults for every key (model, corpus.path and out stay NULL). */
+void config_init(RunConfig *c);
+void config_free(RunConfig *c);
+
+/* Parses YAML text; `name` is used in messages ("NAME:LINE: key: what").
+ * Returns 0, or -1 with the message in err. Required keys are checked by config_check. */
+int config_parse_string(RunConfig *c, const char *yaml, size_t len, const char *name,
+                        char *err, size_t errlen);
+/* Reads and parses a file. */
+int config_parse_file(RunConfig *c, const char *path, char *err, size_t errlen);
+/* Applies one override "key.sub=value"; the value is YAML (a scalar, or a flow
+ * list like [ig, saliency]). */
+int config_set(RunConfig *c, const char *assignment, char *err, size_t errlen);
+/* Checks required keys and cross-key constraints. */
+int config_check(const RunConfig *c, char *err, size_t errlen);
+/* Convenience: init, parse file, apply overrides, check. */
+int config_load(RunConfig *c, const char *path, char *const *sets, int nsets, char *err, size_t errlen);
+
+/* The fully resolved configuration as YAML (malloc'ed). With results_only, keys
+ * that cannot change results (threads, chunk) are left out: used to check that a
+ * --resume continues the same job. */
+char *config_to_yaml(const RunConfig *c, int results_only);
+
+/* Method names as configs and the result file spell them ("inputxgradient" for M_INPUTXGRAD;
+ * the engine's short name "inputxgrad" is accepted too). */
+const char *config_method_name(MethodKind k);
+int config_method_from_name(const char *name); /* -1 when unknown */
+
+/* The engine's MethodSpec for one method of the job. */
+void config_method_spec(const RunConfig *c, MethodKind k, MethodSpec *s);
+#endif

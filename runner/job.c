@@ -1,0 +1,431 @@
+/* One pass over the corpus: tokenization into compact flat arrays, target and
+ * mask-position checks; and the base forward of an example (see job.h). */
+#include "runner/job.h"
+#include "io/corpus.h"
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define GROW(p, cap, need)                                              \
+    do {                                                                \
+        if ((size_t)(need) > (cap)) {                                   \
+            size_t nc_ = (cap) ? (cap) : 64;                            \
+            while (nc_ < (size_t)(need))                                \
+                nc_ *= 2;                                               \
+            (p) = realloc((p), nc_ * sizeof *(p));                      \
+            (cap) = nc_;                                                \
+        }                                                               \
+    } while (0)
+
+void examples_free(Examples *ex)
+{
+    if (ex->text)
+        for (long i = 0; i < ex->n; i++)
+            free(ex->text[i]);
+    if (ex->pair)
+        for (long i = 0; i < ex->n; i++)
+            free(ex->pair[i]);
+    for (long i = 0; i < ex->nskipped; i++)
+        free(ex->skip_reason[i]);
+    free(ex->row);
+    free(ex->line);
+    free(ex->label);
+    free(ex->target);
+    free(ex->mlm_pos);
+    free(ex->off);
+    free(ex->ids);
+    free(ex->type_ids);
+    free(ex->special);
+    free(ex->span);
+    free(ex->aoff);
+    free(ex->text);
+    free(ex->pair);
+    free(ex->skip_row);
+    free(ex->skip_reason);
+    memset(ex, 0, sizeof *ex);
+}
+
+static void add_skip(Examples *ex, size_t *cap, long row, const char *why)
+{
+    GROW(ex->skip_row, *cap, ex->nskipped + 1);
+    ex->skip_reason = realloc(ex->skip_reason, *cap * sizeof(char *));
+    ex->skip_row[ex->nskipped] = row;
+    ex->skip_reason[ex->nskipped] = strdup(why);
+    ex->nskipped++;
+}
+
+int examples_load(Examples *ex, const RunConfig *c, const Model *m, const Tokenizer *tok, int keep_text,
+                  char *err, size_t errlen)
+{
+    memset(ex, 0, sizeof *ex);
+    const ModelConfig *mc = &m->cfg;
+    int mlm = mc->head == HEAD_MLM;
+    ex->mask_id = tokenizer_special_id(tok, TOK_MASK);
+
+    /* The fixed target, checked against the model once. */
+    int fixed = -1;
+    if (c->target == TARGET_INDEX) {
+        if (c->target_index >= mc->C) {
+            snprintf(err, errlen, "%s: target: %d is out of range: the model has %d %s", c->source,
+                     c->target_index, mc->C, mlm ? "vocabulary entries" : "classes");
+            return -1;
+        }
+        fixed = c->target_index;
+    } else if (c->target == TARGET_TOKEN) {
+        if (!mlm) {
+            snprintf(err, errlen, "%s: target: '%s' is not predicted, label or a class index (token targets "
+                     "need a masked-LM model; %s is a classifier)", c->source, c->target_token, c->model);
+            return -1;
+        }
+        fixed = tokenizer_token_to_id(tok, c->target_token);
+        if (fixed < 0) {
+            snprintf(err, errlen, "%s: target: token '%s' is not in the vocabulary of %s", c->source,
+                     c->target_token, c->model);
+            return -1;
+        }
+    } else if (c->target == TARGET_LABEL && mlm) {
+        snprintf(err, errlen, "%s: target: label needs a sequence-classification model (%s is a masked LM)",
+                 c->source, c->model);
+        return -1;
+    }
+
+    /* Longest input: max_length, else what both the tokenizer and the position table allow. */
+    int maxlen = c->corpus.max_length;
+    int pmax = mc->P - mc->position_offset;
+    int tmax = tokenizer_model_max_length(tok);
+    if (maxlen <= 0)
+        maxlen = tmax > 0 && tmax < pmax ? tmax : pmax;
+    if (maxlen > pmax) {
+        snprintf(err, errlen, "%s: corpus.max_length: %d is more than the model's %d positions", c->source,
+                 maxlen, pmax);
+        return -1;
+    }
+
+    CorpusSpec cs = {0};
+    cs.path = c->corpus.path;
+    cs.format = c->corpus.format;
+    cs.text_field = c->corpus.text_field;
+    cs.pair_field = c->corpus.pair_field;
+    cs.label_field = c->corpus.label_field;
+    cs.offset = c->corpus.offset;
+    cs.limit = c->corpus.limit;
+    cs.skip_errors = c->corpus.skip_errors;
+    cs.label_names = mlm ? NULL : mc->labels;
+    cs.n_labels = mlm ? 0 : mc->C;
+    Corpus *cp = corpus_open(&cs, err, errlen);
+    if (!cp)
+        return -1;
+
+    size_t cap_ex = 0, cap_tok = 0, cap_skip = 0;
+    size_t cap[10] = {0};
+    ex->off = malloc(sizeof(int64_t));
+    ex->off[0] = 0;
+    int rc = 0;
+    for (;;) {
+        CorpusRecord rec;
+        char why[512];
+        int k = corpus_next(cp, &rec, why, sizeof why);
+        if (k == 0)
+            break;
+        if (k < 0) {
+            snprintf(err, errlen, "%s", why);
+            rc = -1;
+            break;
+        }
+        if (k == 2) {
+            add_skip(ex, &cap_skip, rec.row, why);
+            continue;
+        }
+        Encoding enc;
+        if (tokenizer_encode(tok, rec.text, rec.text_pair, maxlen, &enc)) {
+            snprintf(why, sizeof why, "%s:%ld: text is not valid UTF-8", c->corpus.path, rec.line);
+            if (!c->corpus.skip_errors) {
+                snprintf(err, errlen, "%s (set corpus.on_error: skip to skip such rows)", why);
+                rc = -1;
+                break;
+            }
+            add_skip(ex, &cap_skip, rec.row, why);
+            continue;
+        }
+        /* per-example checks: label target, mask position */
+        const char *bad = NULL;
+        int target = fixed, mpos = 0;
+        if (c->target == TARGET_LABEL) {
+            if (rec.label < 0)
+                bad = "target is label but the row has no label";
+            else if (rec.label >= mc->C)
+                bad = "label is out of range for the model's classes";
+            target = rec.label;
+        }
+        if (!bad && mlm) {
+            mpos = -1;
+            for (int t = 0; t < enc.n; t++)
+                if (enc.ids[t] == ex->mask_id) {
+                    mpos = t;
+                    break;
+                }
+            if (mpos < 0)
+                bad = "no mask token in the text (a masked-LM model explains the first mask)";
+        }
+        if (bad) {
+            snprintf(why, sizeof why, "%s:%ld: %s", c->corpus.path, rec.line, bad);
+            encoding_free(&enc);
+            if (!c->corpus.skip_errors) {
+                snprintf(err, errlen, "%s (set corpus.on_error: skip to skip such rows)", why);
+                rc = -1;
+                break;
+            }
+            add_skip(ex, &cap_skip, rec.row, why);
+            continue;
+        }
+        long i = ex->n;
+        GROW(ex->row, cap[0], i + 1);
+        GROW(ex->line, cap[1], i + 1);
+        GROW(ex->label, cap[2], i + 1);
+        GROW(ex->target, cap[3], i + 1);
+        GROW(ex->mlm_pos, cap[4], i + 1);
+        GROW(ex->off, cap[5], i + 2);
+        if (keep_text) {
+            GROW(ex->text, cap[6], i + 1);
+            ex->text[i] = strdup(rec.text ? rec.text : "");
+            if (c->corpus.pair_field) {
+                GROW(ex->pair, cap[7], i + 1);
+                ex->pair[i] = strdup(rec.text_pair ? rec.text_pair : "");
+            }
+        }
+        cap_ex = cap[0];
+        ex->row[i] = rec.row;
+        ex->line[i] = rec.line;
+        ex->label[i] = rec.label;
+        ex->target[i] = target;
+        ex->mlm_pos[i] = mpos;
+        int64_t t0 = ex->off[i];
+        size_t need = (size_t)(t0 + enc.n);
+        if (need > cap_tok) {
+            size_t nc = cap_tok ? cap_tok : 1024;
+            while (nc < need)
+                nc *= 2;
+            ex->ids = realloc(ex->ids, nc * sizeof(int));
+            ex->type_ids = realloc(ex->type_ids, nc * sizeof(int));
+            ex->special = realloc(ex->special, nc * sizeof(int));
+            ex->span = realloc(ex->span, nc * sizeof *ex->span);
+            cap_tok = nc;
+        }
+        memcpy(ex->ids + t0, enc.ids, sizeof(int) * enc.n);
+        memcpy(ex->type_ids + t0, enc.type_ids, sizeof(int) * enc.n);
+        memcpy(ex->special + t0, enc.special, sizeof(int) * enc.n);
+        memcpy(ex->span + t0, enc.offsets, sizeof *ex->span * enc.n);
+        ex->off[i + 1] = t0 + enc.n;
+        ex->n_truncated += enc.truncated;
+        ex->n++;
+        encoding_free(&enc);
+    }
+    (void)cap_ex;
+    corpus_close(cp);
+    if (rc) {
+        examples_free(ex);
+        return -1;
+    }
+    /* Attention-shaped offsets: L*NH*T*T per example. */
+    ex->aoff = malloc(sizeof(int64_t) * (ex->n + 1));
+    ex->aoff[0] = 0;
+    for (long i = 0; i < ex->n; i++) {
+        int64_t T = ex->off[i + 1] - ex->off[i];
+        ex->aoff[i + 1] = ex->aoff[i] + (int64_t)mc->L * mc->NH * T * T;
+    }
+    return 0;
+}
+
+void examples_view(const Examples *ex, long e, Example *out)
+{
+    int64_t t0 = ex->off[e];
+    out->index = ex->row[e];
+    out->T = (int)(ex->off[e + 1] - t0);
+    out->ids = ex->ids + t0;
+    out->type_ids = ex->type_ids + t0;
+    out->special = ex->special + t0;
+    out->target = ex->target[e];
+    out->mlm_pos = ex->mlm_pos[e];
+}
+
+/* ---- base forward ---- */
+
+static int forward(Engine *eng, const Examples *ex, long e, int target, float *logits, float *attn,
+                   const char **err)
+{
+    const Model *m = engine_model(eng);
+    Example x;
+    examples_view(ex, e, &x);
+    int T = x.T, D = m->cfg.D;
+    int *pos = malloc(sizeof(int) * T);
+    float *h = malloc(sizeof(float) * (size_t)T * D);
+    engine_position_ids(m, x.ids, T, pos);
+    const int *types = m->type_emb ? x.type_ids : NULL;
+    int rc = 0;
+    if (engine_layer_values(m, AT_WORD_EMB, x.ids, pos, types, T, h)) {
+        *err = "token id out of the model's vocabulary";
+        rc = -1;
+    } else {
+        float F;
+        EngineBatch in = {0};
+        in.B = 1;
+        in.T = T;
+        in.layer = AT_WORD_EMB;
+        in.x = h;
+        in.pos_ids = pos;
+        in.type_ids = types;
+        in.target = &target;
+        in.mlm_pos = &x.mlm_pos;
+        in.output = OUT_LOGIT;
+        EngineOutput out = {0};
+        out.F = &F;
+        out.logits = logits;
+        out.attn = attn;
+        if (engine_run(eng, &in, &out)) {
+            *err = engine_error(eng);
+            rc = -1;
+        }
+    }
+    free(pos);
+    free(h);
+    return rc;
+}
+
+static int argmax(const float *v, int n)
+{
+    int b = 0;
+    for (int i = 1; i < n; i++)
+        if (v[i] > v[b])
+            b = i;
+    return b;
+}
+
+int resolve_target(Engine *eng, const Examples *ex, long e, int *target, const char **err)
+{
+    if (ex->target[e] >= 0) {
+        *target = ex->target[e];
+        return 0;
+    }
+    int C = engine_model(eng)->cfg.C;
+    float *logits = malloc(sizeof(float) * C);
+    int rc = forward(eng, ex, e, 0, logits, NULL, err);
+    if (!rc)
+        *target = argmax(logits, C);
+    free(logits);
+    return rc;
+}
+
+int base_run(Engine *eng, const Examples *ex, long e, int want_attn, BaseResult *r, const char **err)
+{
+    const ModelConfig *mc = &engine_model(eng)->cfg;
+    memset(r, 0, sizeof *r);
+    int C = mc->C;
+    float *logits = malloc(sizeof(float) * C);
+    if (want_attn) {
+        r->n_attn = ex->aoff[e + 1] - ex->aoff[e];
+        r->attn = malloc(sizeof(float) * (r->n_attn ? r->n_attn : 1));
+    }
+    int t0 = ex->target[e] >= 0 ? ex->target[e] : 0;
+    if (forward(eng, ex, e, t0, logits, r->attn, err)) {
+        free(logits);
+        base_free(r);
+        return -1;
+    }
+    r->target = ex->target[e] >= 0 ? ex->target[e] : argmax(logits, C);
+    r->mlm = mc->head == HEAD_MLM;
+    if (r->mlm) {
+        /* top 5 of the softmax over the vocabulary, in double for the normaliser */
+        double mx = logits[argmax(logits, C)], z = 0;
+        for (int i = 0; i < C; i++)
+            z += exp((double)logits[i] - mx);
+        for (int k = 0; k < 5; k++) {
+            int best = -1;
+            for (int i = 0; i < C; i++) {
+                int taken = 0;
+                for (int j = 0; j < k; j++)
+                    taken |= r->top_ids[j] == i;
+                if (!taken && (best < 0 || logits[i] > logits[best]))
+                    best = i;
+            }
+            r->top_ids[k] = best;
+            r->top_probs[k] = best < 0 ? 0.0f : (float)(exp((double)logits[best] - mx) / z);
+        }
+        free(logits);
+    } else {
+        r->C = C;
+        r->logits = logits;
+    }
+    return 0;
+}
+
+/* Payload: int32 target, mlm, C, 0; float logits[C] | int32 top_ids[5] float top_probs[5];
+ * int64 n_attn; float attn[n_attn]. */
+size_t base_bytes(const BaseResult *r)
+{
+    return 16 + (r->mlm ? 40 : 4 * (size_t)r->C) + 8 + 4 * (size_t)r->n_attn;
+}
+
+void base_pack(const BaseResult *r, void *buf)
+{
+    char *p = buf;
+    int32_t h[4] = {r->target, r->mlm, r->C, 0};
+    memcpy(p, h, 16);
+    p += 16;
+    if (r->mlm) {
+        memcpy(p, r->top_ids, 20);
+        memcpy(p + 20, r->top_probs, 20);
+        p += 40;
+    } else {
+        memcpy(p, r->logits, 4 * (size_t)r->C);
+        p += 4 * (size_t)r->C;
+    }
+    memcpy(p, &r->n_attn, 8);
+    p += 8;
+    if (r->n_attn)
+        memcpy(p, r->attn, 4 * (size_t)r->n_attn);
+}
+
+int base_unpack(const void *buf, size_t n, BaseResult *r)
+{
+    memset(r, 0, sizeof *r);
+    const char *p = buf;
+    if (n < 24)
+        return -1;
+    int32_t h[4];
+    memcpy(h, p, 16);
+    p += 16;
+    r->target = h[0];
+    r->mlm = h[1];
+    r->C = h[2];
+    if (r->C < 0 || (r->mlm ? 40u : 4u * (size_t)r->C) + 24 > n)
+        return -1;
+    if (r->mlm) {
+        memcpy(r->top_ids, p, 20);
+        memcpy(r->top_probs, p + 20, 20);
+        p += 40;
+    } else {
+        r->logits = malloc(4 * (size_t)(r->C ? r->C : 1));
+        memcpy(r->logits, p, 4 * (size_t)r->C);
+        p += 4 * (size_t)r->C;
+    }
+    memcpy(&r->n_attn, p, 8);
+    p += 8;
+    if (r->n_attn < 0 || base_bytes(r) != n) {
+        base_free(r);
+        return -1;
+    }
+    if (r->n_attn) {
+        r->attn = malloc(4 * (size_t)r->n_attn);
+        memcpy(r->attn, p, 4 * (size_t)r->n_attn);
+    }
+    return 0;
+}
+
+void base_free(BaseResult *r)
+{
+    free(r->logits);
+    free(r->attn);
+    r->logits = NULL;
+    r->attn = NULL;
+}

@@ -1,0 +1,60 @@
+/* The examples of a job, as every rank holds them after one pass over the corpus:
+ * compact token data (ids, token types, special flags, character spans) in flat
+ * arrays with offsets, fixed targets, MLM mask positions, and the sizes the
+ * HDF5 file needs (N examples, M tokens, attention elements). Texts are kept
+ * only where asked (rank 0 writes them). Also the "base" forward of one example
+ * (logits, predicted target, attention probabilities) and its spool payload. */
+#ifndef ATTRUN_JOB_H
+#define ATTRUN_JOB_H
+#include "engine/attribution.h"
+#include "io/tokenizer.h"
+#include "runner/config.h"
+#include <stdint.h>
+
+typedef struct {
+    long n;                  /* examples (after skipped rows) */
+    long *row, *line;        /* (n) corpus data row and file line */
+    int *label;              /* (n) -1 when the row has none */
+    int *target;             /* (n) fixed target, or -1 for `predicted` (resolved by a forward) */
+    int *mlm_pos;            /* (n) first mask position (MLM heads), else 0 */
+    int64_t *off;            /* (n+1) token offsets */
+    int *ids, *type_ids, *special; /* (M) */
+    int (*span)[2];          /* (M) character span [start, end) of each token */
+    int64_t *aoff;           /* (n+1) offsets of attention-shaped data: L*NH*T*T per example */
+    int n_truncated;         /* examples cut to max_length */
+    char **text, **pair;     /* (n) only when kept (pair NULL without pair_field) */
+    long nskipped;           /* rows skipped by on_error: skip */
+    long *skip_row;
+    char **skip_reason;
+    int mask_id;             /* MLM: the tokenizer's mask id */
+} Examples;
+
+/* Streams the corpus once and tokenizes every row. Returns 0 or -1 (err names file:line). */
+int examples_load(Examples *ex, const RunConfig *c, const Model *m, const Tokenizer *tok, int keep_text,
+                  char *err, size_t errlen);
+void examples_free(Examples *ex);
+static inline long examples_tokens(const Examples *ex) { return (long)ex->off[ex->n]; }
+/* An engine Example viewing example e (target as stored: -1 when still to predict). */
+void examples_view(const Examples *ex, long e, Example *out);
+
+/* Result of the base forward of one example. */
+typedef struct {
+    int target;              /* the target used for the example */
+    int mlm;                 /* 1: top5 fields, 0: logits */
+    int C;                   /* number of logits (classifier) */
+    float *logits;           /* (C) */
+    int top_ids[5];
+    float top_probs[5];
+    int64_t n_attn;          /* L*NH*T*T, 0 when attention is not saved */
+    float *attn;             /* (L,NH,T,T) */
+} BaseResult;
+
+/* Forward of example e: logits, predicted target (when target < 0), attention when want_attn. */
+int base_run(Engine *eng, const Examples *ex, long e, int want_attn, BaseResult *r, const char **err);
+/* The target of example e: stored, or the argmax of a forward (deterministic on every rank). */
+int resolve_target(Engine *eng, const Examples *ex, long e, int *target, const char **err);
+size_t base_bytes(const BaseResult *r);
+void base_pack(const BaseResult *r, void *buf);
+int base_unpack(const void *buf, size_t n, BaseResult *r); /* 0 or -1 on a malformed payload */
+void base_free(BaseResult *r);
+#endif

@@ -1,0 +1,196 @@
+/* Work-unit list (missing items, chunking, longest-first order) and the RMA
+ * counters that hand units out (see schedule.h). */
+#include "runner/schedule.h"
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Rows the engine runs per item: DeepLIFT (SHAP) runs input/baseline pairs. */
+static int rows_per_item(const MethodSpec *spec)
+{
+    return spec && (spec->kind == M_DEEPLIFT || spec->kind == M_DEEPLIFTSHAP) ? 2 : 1;
+}
+
+double unit_cost(const ModelConfig *mc, const MethodSpec *spec, int T, int items)
+{
+    if (!spec) /* base unit: one forward */
+        return engine_flops(mc, 1, T, 0);
+    return engine_flops(mc, rows_per_item(spec) * items, T, 1);
+}
+
+static void push(Schedule *s, long *cap, int e, int m, int i0, int i1, double cost)
+{
+    if (s->n == *cap) {
+        *cap = *cap ? *cap * 2 : 1024;
+        s->u = realloc(s->u, sizeof(Unit) * *cap);
+    }
+    Unit *u = &s->u[s->n++];
+    u->example = e;
+    u->method = m;
+    u->i0 = i0;
+    u->i1 = i1;
+    u->cost = cost;
+    s->units_of_example[e]++;
+}
+
+static int cmp_unit(const void *a, const void *b)
+{
+    const Unit *x = a, *y = b;
+    if (x->cost != y->cost)
+        return x->cost > y->cost ? -1 : 1;
+    if (x->example != y->example)
+        return x->example < y->example ? -1 : 1;
+    if (x->method != y->method)
+        return x->method < y->method ? -1 : 1;
+    return x->i0 < y->i0 ? -1 : x->i0 > y->i0;
+}
+
+typedef struct {
+    int e, m, i0, i1;
+    double item_cost;
+} Gap;
+
+int schedule_build(Schedule *s, const Examples *ex, const ModelConfig *mc, const MethodSpec *specs,
+                   int n_methods, int want_base, const SpoolIndex *done, int chunk, int nranks,
+                   char *err, size_t errlen)
+{
+    memset(s, 0, sizeof *s);
+    s->units_of_example = calloc(ex->n ? ex->n : 1, sizeof(long));
+    /* 1. the item ranges still missing, per (example, method) */
+    long ngap = 0, gcap = 0;
+    Gap *gaps = NULL;
+    double total = 0;
+    for (long e = 0; e < ex->n; e++) {
+        int T = (int)(ex->off[e + 1] - ex->off[e]);
+        for (int mi = -1; mi < n_methods; mi++) {
+            if (mi < 0 && !want_base)
+                continue;
+            const MethodSpec *sp = mi < 0 ? NULL : &specs[mi];
+            int method = mi < 0 ? SPOOL_BASE : (int)sp->kind;
+            int n = mi < 0 ? 1 : method_items(sp);
+            double ic = unit_cost(mc, sp, T, 1);
+            int covered = 0; /* items [0, covered) handled in order */
+            long r = done ? spool_find(done, (int)e, method) : -1;
+            for (; r >= 0 && r < done->n && done->r[r].example == e && done->r[r].method == method; r++) {
+                const SpoolRecord *q = &done->r[r];
+                if (q->i1 > n || q->i0 < 0 || q->i1 <= q->i0) {
+                    snprintf(err, errlen, "spool record of example %ld, method %d has items [%d, %d) outside "
+                             "[0, %d): the spools belong to another configuration", e, method, q->i0, q->i1, n);
+                    free(gaps);
+                    return -1;
+                }
+                if (q->i0 > covered) {
+                    if (ngap == gcap)
+                        gaps = realloc(gaps, sizeof(Gap) * (gcap = gcap ? gcap * 2 : 1024));
+                    gaps[ngap++] = (Gap){(int)e, method, covered, q->i0, ic};
+                    total += ic * (q->i0 - covered);
+                }
+                if (q->i1 > covered)
+                    covered = q->i1;
+            }
+            if (covered < n) {
+                if (ngap == gcap)
+                    gaps = realloc(gaps, sizeof(Gap) * (gcap = gcap ? gcap * 2 : 1024));
+                gaps[ngap++] = (Gap){(int)e, method, covered, n, ic};
+                total += ic * (n - covered);
+            }
+        }
+    }
+    /* 2. chunks: explicit size, or automatic so one unit cannot straggle when ranks share the job */
+    double limit = nranks > 1 ? total / (4.0 * nranks) : INFINITY;
+    long cap = 0;
+    for (long g = 0; g < ngap; g++) {
+        Gap *q = &gaps[g];
+        int len = q->i1 - q->i0, step = len;
+        if (chunk > 0) {
+            step = chunk;
+        } else if (q->m != SPOOL_BASE && q->item_cost * len > limit) {
+            int k = (int)ceil(q->item_cost * len / limit);
+            if (k > len)
+                k = len;
+            step = (len + k - 1) / k;
+        }
+        for (int i = q->i0; i < q->i1; i += step) {
+            int j = i + step < q->i1 ? i + step : q->i1;
+            push(s, &cap, q->e, q->m, i, j, q->item_cost * (j - i));
+        }
+    }
+    free(gaps);
+    s->total_cost = total;
+    /* 3. longest first, ties in a fixed order so every rank has the same list */
+    if (s->n)
+        qsort(s->u, s->n, sizeof(Unit), cmp_unit);
+    return 0;
+}
+
+void schedule_free(Schedule *s)
+{
+    free(s->u);
+    free(s->units_of_example);
+    memset(s, 0, sizeof *s);
+}
+
+/* ---- RMA counters ---- */
+
+int counters_create(Counters *c, MPI_Comm comm, const Schedule *s, long n_examples)
+{
+    memset(c, 0, sizeof *c);
+    MPI_Comm_rank(comm, &c->rank);
+    c->n_examples = n_examples;
+    MPI_Aint size = c->rank == 0 ? (MPI_Aint)sizeof(int64_t) * (3 + n_examples) : 0;
+    if (MPI_Win_allocate(size, sizeof(int64_t), MPI_INFO_NULL, comm, &c->mem, &c->win) != MPI_SUCCESS)
+        return -1;
+    if (c->rank == 0) {
+        c->mem[0] = 0;
+        c->mem[1] = 0;
+        int64_t finished = 0;
+        for (long e = 0; e < n_examples; e++) {
+            c->mem[3 + e] = s->units_of_example[e];
+            finished += s->units_of_example[e] == 0; /* all done before a resume */
+        }
+        c->mem[2] = finished;
+    }
+    MPI_Barrier(comm); /* rank 0's initial values are in place before anyone reads them */
+    MPI_Win_lock_all(MPI_MODE_NOCHECK, c->win);
+    return 0;
+}
+
+void counters_free(Counters *c)
+{
+    MPI_Win_unlock_all(c->win);
+    MPI_Win_free(&c->win);
+}
+
+static int64_t fetch_add(Counters *c, MPI_Aint slot, int64_t v)
+{
+    int64_t old = 0;
+    MPI_Fetch_and_op(&v, &old, MPI_INT64_T, 0, slot, MPI_SUM, c->win);
+    MPI_Win_flush(0, c->win);
+    return old;
+}
+
+int64_t counters_next(Counters *c)
+{
+    return fetch_add(c, 0, 1);
+}
+
+void counters_stop(Counters *c, int64_t n_units)
+{
+    fetch_add(c, 0, n_units + ((int64_t)1 << 40));
+}
+
+void counters_done(Counters *c, int example)
+{
+    fetch_add(c, 1, 1);
+    if (fetch_add(c, 3 + example, -1) == 1)
+        fetch_add(c, 2, 1);
+}
+
+void counters_progress(Counters *c, int64_t *units_done, int64_t *examples_done)
+{
+    int64_t dummy = 0;
+    MPI_Fetch_and_op(&dummy, units_done, MPI_INT64_T, 0, 1, MPI_NO_OP, c->win);
+    MPI_Fetch_and_op(&dummy, examples_done, MPI_INT64_T, 0, 2, MPI_NO_OP, c->win);
+    MPI_Win_flush(0, c->win);
+}

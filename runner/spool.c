@@ -1,0 +1,249 @@
+/* Spool files: durable append of finished work units, and the scan that
+ * resume and assembly start from (see spool.h). */
+#include "runner/spool.h"
+#include <dirent.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+static uint32_t crc32_of(const void *p, uint64_t n)
+{
+    uLong c = crc32(0L, Z_NULL, 0);
+    const unsigned char *b = p;
+    while (n > 0) { /* zlib takes uInt lengths */
+        uInt k = n > (1u << 30) ? (1u << 30) : (uInt)n;
+        c = crc32(c, b, k);
+        b += k;
+        n -= k;
+    }
+    return (uint32_t)c;
+}
+
+int spool_open(SpoolWriter *w, const char *dir, int rank, char *err, size_t errlen)
+{
+    memset(w, 0, sizeof *w);
+    snprintf(w->path, sizeof w->path, "%s/rank%d-%ld.bin", dir, rank, (long)getpid());
+    w->f = fopen(w->path, "ab");
+    if (!w->f) {
+        snprintf(err, errlen, "%s: cannot create spool file: %s", w->path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int spool_append(SpoolWriter *w, int example, int method, int i0, int i1, const void *payload, uint64_t bytes,
+                 char *err, size_t errlen)
+{
+    SpoolHeader h = {SPOOL_MAGIC, example, method, i0, i1, crc32_of(payload, bytes), bytes, 0, 0};
+    h.hcrc = crc32_of(&h, 32);
+    if (fwrite(&h, sizeof h, 1, w->f) != 1 || (bytes && fwrite(payload, 1, bytes, w->f) != bytes) ||
+        fflush(w->f) || fsync(fileno(w->f))) {
+        snprintf(err, errlen, "%s: cannot write spool record: %s", w->path, strerror(errno));
+        return -1;
+    }
+    w->records++;
+    w->bytes += sizeof h + bytes;
+    return 0;
+}
+
+void spool_close(SpoolWriter *w)
+{
+    if (w->f)
+        fclose(w->f);
+    w->f = NULL;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int cmp_rec(const void *a, const void *b)
+{
+    const SpoolRecord *x = a, *y = b;
+    if (x->example != y->example)
+        return x->example < y->example ? -1 : 1;
+    if (x->method != y->method)
+        return x->method < y->method ? -1 : 1;
+    if (x->i0 != y->i0)
+        return x->i0 < y->i0 ? -1 : 1;
+    if (x->i1 != y->i1)
+        return x->i1 > y->i1 ? -1 : 1; /* the widest first */
+    if (x->file != y->file)
+        return x->file < y->file ? -1 : 1;
+    return x->offset < y->offset ? -1 : x->offset > y->offset;
+}
+
+int spool_scan(const char *dir, int verify, SpoolIndex *idx, char *err, size_t errlen)
+{
+    memset(idx, 0, sizeof *idx);
+    DIR *d = opendir(dir);
+    if (!d) {
+        if (errno == ENOENT)
+            return 0;
+        snprintf(err, errlen, "%s: cannot read spool directory: %s", dir, strerror(errno));
+        return -1;
+    }
+    struct dirent *de;
+    int cap = 0;
+    while ((de = readdir(d))) {
+        size_t L = strlen(de->d_name);
+        if (L < 5 || strcmp(de->d_name + L - 4, ".bin"))
+            continue;
+        if (idx->nfiles == cap) {
+            cap = cap ? cap * 2 : 16;
+            idx->files = realloc(idx->files, sizeof(char *) * cap);
+        }
+        size_t n = strlen(dir) + L + 2;
+        idx->files[idx->nfiles] = malloc(n);
+        snprintf(idx->files[idx->nfiles++], n, "%s/%s", dir, de->d_name);
+    }
+    closedir(d);
+    if (idx->nfiles)
+        qsort(idx->files, idx->nfiles, sizeof(char *), cmp_str);
+    idx->fp = calloc(idx->nfiles ? idx->nfiles : 1, sizeof(FILE *));
+    long rcap = 0;
+    void *buf = NULL;
+    size_t bufcap = 0;
+    for (int fi = 0; fi < idx->nfiles; fi++) {
+        FILE *f = fopen(idx->files[fi], "rb");
+        if (!f) {
+            snprintf(err, errlen, "%s: cannot open spool file: %s", idx->files[fi], strerror(errno));
+            free(buf);
+            return -1;
+        }
+        fseeko(f, 0, SEEK_END);
+        int64_t size = ftello(f);
+        int64_t pos = 0;
+        while (pos + (int64_t)sizeof(SpoolHeader) <= size) {
+            SpoolHeader h;
+            fseeko(f, pos, SEEK_SET);
+            if (fread(&h, sizeof h, 1, f) != 1)
+                break;
+            /* a bad header or a payload past the end: the tail of a killed writer */
+            if (h.magic != SPOOL_MAGIC || h.hcrc != crc32_of(&h, 32) ||
+                pos + (int64_t)sizeof h + (int64_t)h.bytes > size)
+                break;
+            int ok = 1;
+            if (verify) {
+                if (h.bytes > bufcap) {
+                    free(buf);
+                    bufcap = h.bytes;
+                    buf = malloc(bufcap);
+                }
+                ok = fread(buf, 1, h.bytes, f) == h.bytes && crc32_of(buf, h.bytes) == h.crc;
+            }
+            if (ok) {
+                if (idx->n == rcap) {
+                    rcap = rcap ? rcap * 2 : 1024;
+                    idx->r = realloc(idx->r, sizeof(SpoolRecord) * rcap);
+                }
+                SpoolRecord *r = &idx->r[idx->n++];
+                r->file = fi;
+                r->offset = pos + (int64_t)sizeof h;
+                r->example = h.example;
+                r->method = h.method;
+                r->i0 = h.i0;
+                r->i1 = h.i1;
+                r->bytes = h.bytes;
+                r->crc = h.crc;
+            }
+            pos += (int64_t)sizeof h + (int64_t)h.bytes;
+        }
+        fclose(f);
+    }
+    free(buf);
+    if (idx->n)
+        qsort(idx->r, idx->n, sizeof(SpoolRecord), cmp_rec);
+    /* Drop records whose items overlap an earlier kept one of the same (example, method):
+     * duplicates can only come from a unit computed twice, and either copy is the same. */
+    long k = 0;
+    for (long i = 0; i < idx->n; i++) {
+        SpoolRecord *r = &idx->r[i];
+        int dup = 0;
+        for (long j = k - 1; j >= 0; j--) {
+            SpoolRecord *q = &idx->r[j];
+            if (q->example != r->example || q->method != r->method)
+                break;
+            if (r->i0 < q->i1 && q->i0 < r->i1) {
+                dup = 1;
+                break;
+            }
+        }
+        if (!dup)
+            idx->r[k++] = *r;
+    }
+    idx->n = k;
+    return 0;
+}
+
+long spool_find(const SpoolIndex *idx, int example, int method)
+{
+    long lo = 0, hi = idx->n;
+    while (lo < hi) {
+        long mid = (lo + hi) / 2;
+        const SpoolRecord *r = &idx->r[mid];
+        if (r->example < example || (r->example == example && r->method < method))
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < idx->n && idx->r[lo].example == example && idx->r[lo].method == method)
+        return lo;
+    return -1;
+}
+
+void *spool_read(SpoolIndex *idx, const SpoolRecord *r, char *err, size_t errlen)
+{
+    if (!idx->fp[r->file]) {
+        idx->fp[r->file] = fopen(idx->files[r->file], "rb");
+        if (!idx->fp[r->file]) {
+            snprintf(err, errlen, "%s: cannot open spool file: %s", idx->files[r->file], strerror(errno));
+            return NULL;
+        }
+    }
+    FILE *f = idx->fp[r->file];
+    void *buf = malloc(r->bytes ? r->bytes : 1);
+    if (!buf || fseeko(f, r->offset, SEEK_SET) || fread(buf, 1, r->bytes, f) != r->bytes ||
+        crc32_of(buf, r->bytes) != r->crc) {
+        snprintf(err, errlen, "%s: spool record at byte %lld (example %d) is unreadable or fails its CRC; "
+                 "delete the file and run again with --resume", idx->files[r->file], (long long)r->offset,
+                 r->example);
+        free(buf);
+        return NULL;
+    }
+    return buf;
+}
+
+void spool_index_free(SpoolIndex *idx)
+{
+    for (int i = 0; i < idx->nfiles; i++) {
+        if (idx->fp && idx->fp[i])
+            fclose(idx->fp[i]);
+        free(idx->files[i]);
+    }
+    free(idx->files);
+    free(idx->fp);
+    free(idx->r);
+    memset(idx, 0, sizeof *idx);
+}
+
+int spool_remove_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return errno == ENOENT ? 0 : -1;
+    struct dirent *de;
+    char path[8192];
+    while ((de = readdir(d))) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+            continue;
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        unlink(path);
+    }
+    closedir(d);
+    return rmdir(dir);
+}

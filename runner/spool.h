@@ -1,0 +1,69 @@
+/* Spool files: each rank appends every finished work unit to its own file
+ * <out>.spool/rank<r>-<pid>.bin as a record (header + payload), flushed and
+ * fsync'ed, so a killed job loses at most the unit in flight. A record whose
+ * payload is cut short (the process died while writing) is ignored. The spools
+ * are the checkpoint that --resume continues from, and the input of assembly.
+ *
+ * Record: SpoolHeader (40 bytes, little-endian) then `bytes` of payload:
+ * a packed Partial (partial_pack) for method units, a packed BaseResult for
+ * base units (method = SPOOL_BASE). */
+#ifndef ATTRUN_SPOOL_H
+#define ATTRUN_SPOOL_H
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define SPOOL_MAGIC 0x31505341u /* "ASP1" */
+#define SPOOL_BASE (-1)
+
+typedef struct {
+    uint32_t magic;
+    int32_t example;  /* job example number (0..N-1, corpus order) */
+    int32_t method;   /* MethodKind, or SPOOL_BASE */
+    int32_t i0, i1;   /* items [i0, i1) */
+    uint32_t crc;     /* CRC-32 (zlib) of the payload */
+    uint64_t bytes;   /* payload size */
+    uint32_t hcrc;    /* CRC-32 of the 32 bytes above */
+    uint32_t reserved;
+} SpoolHeader;
+
+typedef struct {
+    FILE *f;
+    char path[4096];
+    uint64_t records, bytes;
+} SpoolWriter;
+
+/* Creates <dir>/rank<r>-<pid>.bin. Returns 0 or -1 with err. */
+int spool_open(SpoolWriter *w, const char *dir, int rank, char *err, size_t errlen);
+/* Appends one record and makes it durable (fflush + fsync). */
+int spool_append(SpoolWriter *w, int example, int method, int i0, int i1, const void *payload, uint64_t bytes,
+                 char *err, size_t errlen);
+void spool_close(SpoolWriter *w);
+
+typedef struct {
+    int file;         /* index into SpoolIndex.files */
+    int64_t offset;   /* of the payload */
+    int example, method, i0, i1;
+    uint64_t bytes;
+    uint32_t crc;
+} SpoolRecord;
+
+typedef struct {
+    int nfiles;
+    char **files;
+    FILE **fp;        /* opened lazily by spool_read */
+    long n;
+    SpoolRecord *r;   /* sorted by (example, method, i0); overlapping duplicates dropped */
+} SpoolIndex;
+
+/* Reads every record header of every *.bin in dir (a missing dir is an empty index).
+ * verify: also check payload CRCs (records that fail are dropped). Returns 0 or -1. */
+int spool_scan(const char *dir, int verify, SpoolIndex *idx, char *err, size_t errlen);
+/* First record index of (example, method) in the sorted index, or -1. */
+long spool_find(const SpoolIndex *idx, int example, int method);
+/* Reads and CRC-checks one payload (malloc'ed). NULL with err on failure. */
+void *spool_read(SpoolIndex *idx, const SpoolRecord *r, char *err, size_t errlen);
+void spool_index_free(SpoolIndex *idx);
+/* Removes the spool directory and its files. */
+int spool_remove_dir(const char *dir);
+#endif
