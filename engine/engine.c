@@ -308,7 +308,9 @@ static void run_pass(Engine *e, const EngineBatch *in, EngineOutput *out, int b0
         memcpy(A->h, x, (size_t)N * D * sizeof(float));
 
     for (int l = 0; l < L; l++) {
-        LayerActs *La = &e->la[l];
+        /* Forward only: nothing is kept for a backward, so every layer reuses layer 0's
+         * tensors (less memory touched, warmer caches). */
+        LayerActs *La = &e->la[out->grad ? l : 0];
         layer_forward(c, &m->layer[l], La, A, mask, Bm, T);
         if (out->attn)
             for (int b = 0; b < Bm; b++)
