@@ -49,9 +49,7 @@ int deeplift_run_chunk(Engine *e, const MethodSpec *s, const Example *ex, int i0
     if (attr_ctx_init(&c, m, s, ex, nb, err))
         return -1;
     long TD = (long)c.T * c.D;
-    int R = attr_rows_per_call(4 * TD); /* pairs per call */
-    if (R > i1 - i0)
-        R = i1 - i0;
+    int R = method_item_block(s, m, c.T); /* pairs per call */
     float *xs = malloc((size_t)2 * R * TD * sizeof(float)), *g = malloc((size_t)2 * R * TD * sizeof(float));
     float *F = malloc((size_t)2 * R * sizeof(float));
     RowMeta rm = {0};
@@ -61,8 +59,8 @@ int deeplift_run_chunk(Engine *e, const MethodSpec *s, const Example *ex, int i0
         *err = "deeplift: out of memory";
         goto done;
     }
-    for (int j0 = i0; j0 < i1; j0 += R) {
-        int B = i1 - j0 < R ? i1 - j0 : R;
+    for (int j0 = i0 / R * R; j0 < i1; j0 += R) {
+        int B = nb - j0 < R ? nb - j0 : R;
         for (int r = 0; r < B; r++) {
             int j = j0 + r;
             memcpy(xs + (size_t)(2 * r) * TD, c.x, (size_t)TD * sizeof(float));
@@ -74,6 +72,8 @@ int deeplift_run_chunk(Engine *e, const MethodSpec *s, const Example *ex, int i0
             goto done;
         for (int r = 0; r < B; r++) {
             int j = j0 + r;
+            if (j < i0 || j >= i1)
+                continue; /* another chunk's baseline */
             const float *b = c.b + (size_t)j * TD, *gr = g + (size_t)(2 * r) * TD;
             double sum = 0.0;
             for (long q = 0; q < TD; q++) {

@@ -37,9 +37,7 @@ static int gradshap_core(Engine *e, const MethodSpec *s, const Example *ex, int 
         return -1;
     int T = c.T, D = c.D;
     long TD = (long)T * D;
-    int R = attr_rows_per_call(4 * TD);
-    if (R > i1 - i0)
-        R = i1 - i0;
+    int G = method_item_block(s, m, T), R = G, n = s->samples;
     double *noise = malloc((size_t)TD * sizeof(double));
     float *xk = malloc((size_t)R * TD * sizeof(float));   /* x_k per row */
     float *xs = malloc((size_t)R * TD * sizeof(float)), *g = malloc((size_t)R * TD * sizeof(float));
@@ -54,8 +52,8 @@ static int gradshap_core(Engine *e, const MethodSpec *s, const Example *ex, int 
     }
     for (int r = 0; r < 2 * R; r++) /* cut model: every row at the input's positions */
         rowmeta_set(&rm, r, c.pos_in);
-    for (int k0 = i0; k0 < i1; k0 += R) {
-        int B = i1 - k0 < R ? i1 - k0 : R;
+    for (int k0 = i0 / G * G; k0 < i1; k0 += G) {
+        int B = n - k0 < G ? n - k0 : G;
         for (int r = 0; r < B; r++) {
             double a;
             get_draws(d, k0 + r, T, D, &bk[r], &a, noise);
@@ -75,6 +73,8 @@ static int gradshap_core(Engine *e, const MethodSpec *s, const Example *ex, int 
         if (attr_engine_rows(e, s, &rm, B, xs, F, g, 0, err))
             goto done;
         for (int r = 0; r < B; r++) {
+            if (k0 + r < i0 || k0 + r >= i1)
+                continue; /* another chunk's sample, computed only to keep the block whole */
             const float *b = c.b + (size_t)bk[r] * TD, *x = xk + r * TD, *gr = g + r * TD;
             double sum = 0.0;
             for (long q = 0; q < TD; q++) {
@@ -91,6 +91,8 @@ static int gradshap_core(Engine *e, const MethodSpec *s, const Example *ex, int 
         if (attr_engine_rows(e, s, &rm, 2 * B, xf, F, NULL, 0, err))
             goto done;
         for (int r = 0; r < B; r++) {
+            if (k0 + r < i0 || k0 + r >= i1)
+                continue;
             p->item[(size_t)(k0 + r) * GS_WIDTH + GS_FX] = F[r];
             p->item[(size_t)(k0 + r) * GS_WIDTH + GS_FB] = F[B + r];
         }

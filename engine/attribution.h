@@ -94,12 +94,21 @@ size_t partial_bytes(const Partial *p);
 void partial_pack(const Partial *p, void *buf);
 Partial *partial_unpack(const void *buf, size_t n);
 
+/* Items are computed in fixed blocks [g·G, (g+1)·G) of G = method_item_block(...) items:
+ * one engine call per block, always with the same rows, because an fp32 engine row's
+ * result depends (in the last bits) on the batch it is computed in. A chunk [i0, i1)
+ * computes the blocks it overlaps and keeps its own items, so results are bit-identical
+ * however items are chunked; chunks aligned to G waste nothing. G depends only on the
+ * spec, the model's shape and T (the same on every rank). */
+int method_item_block(const MethodSpec *s, const Model *m, int T);
+
 /* Computes items [i0, i1) into p. Returns 0 or -1 (engine error in *err). */
 int method_run_chunk(Engine *e, const MethodSpec *s, const Example *ex, int i0, int i1,
                      Partial *p, const char **err);
 
 /* Gradient SHAP with explicit draws instead of the Philox streams (replaying recorded
- * draws): sample k in [i0, i1) uses baseline bidx[k] (index into s->baselines), alpha[k],
+ * draws; the arrays hold all s->samples draws, since whole blocks are computed): sample k
+ * uses baseline bidx[k] (index into s->baselines), alpha[k],
  * and noise + k·T·D ((T,D) added to the input at the layer; noise may be NULL: none).
  * Same accumulation as method_run_chunk; finalize with method_finalize. */
 int gradshap_run_draws(Engine *e, const MethodSpec *s, const Example *ex, int i0, int i1,
