@@ -510,6 +510,50 @@ static void test_deeplift_gaps(void)
     json_decref(j);
 }
 
+/* The rule sets are told apart by the references: Captum's result on real HF models
+ * must match DL_CAPTUM (checked above) and not the full Rescale set (head + FFN). */
+static double deeplift_rescale_err(const char *file, const char *key, const char *model)
+{
+    char rel[256];
+    snprintf(rel, sizeof rel, "reference/captum/%s", file);
+    json_t *j = test_load_json(test_shared_path(rel));
+    Engine *e = engine_for(model);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+    const json_t *list = json_object_get(j, key);
+    double worst = 0;
+    for (size_t i = 0; i < json_array_size(list); i++) {
+        const json_t *res = json_array_get(list, i);
+        const char *mname = json_string_value(json_object_get(res, "method"));
+        if (mname && strcmp(mname, "deeplift"))
+            continue;
+        MethodSpec s;
+        method_spec_default(&s, M_DEEPLIFT);
+        s.dl_rules = DL_RESCALE;
+        ExBuf b;
+        exbuf_init(&b, res, (long)i);
+        AttrResult r;
+        if (run_all(e, &s, &b.ex, &r) == 0) {
+            worst = fmax(worst, cmp(r.full, (size_t)r.T * r.D, json_object_get(res, "attr"), 0));
+            attr_result_free(&r);
+        }
+        exbuf_free(&b);
+    }
+    json_decref(j);
+    return worst;
+}
+
+static void test_deeplift_rules_identified(void)
+{
+    double eb = deeplift_rescale_err("deeplift_hf.json", "results", "reference/models/tiny-bert");
+    double er = deeplift_rescale_err("roberta_cls.json.gz", "cls", "reference/models/tiny-roberta");
+    double ed = deeplift_rescale_err("distilbert.json.gz", "distilbert", "reference/models/tiny-distilbert");
+    printf("  rescale rules (head + FFN) vs Captum's references: bert %.3g, roberta %.3g, distilbert %.3g"
+           " (captum rules: <= 1.2e-6 above)\n", eb, er, ed);
+    CU_ASSERT(eb > 100 * TOL);
+    CU_ASSERT(er > 100 * TOL);
+    CU_ASSERT(ed > 100 * TOL);
+}
+
 int main(void)
 {
     test_require_shared("reference/captum/ig_gausslegendre_50.json");
@@ -534,6 +578,7 @@ int main(void)
     CU_add_test(su, "conductance all layers", test_conductance);
     CU_add_test(su, "ig completeness", test_ig_completeness);
     CU_add_test(su, "deeplift completeness gaps", test_deeplift_gaps);
+    CU_add_test(su, "deeplift rule sets told apart", test_deeplift_rules_identified);
     int rc = test_run_registry();
     for (int i = 0; i < 4; i++) {
         engine_free(MODELS[i].e);
