@@ -1,0 +1,113 @@
+/* Internals shared by the tokenizer files: the Tokenizer struct, a string->id
+ * hash map, the token lists the models append to, and the per-model entry points.
+ *   tokenizer.c          loading, encode (special split, truncation, [CLS]/<s> framing), accessors
+ *   tokenizer_special.c  special tokens: names, matching them where written in the text
+ *   wordpiece.c          BERT normalizer + pre-tokenizer + greedy WordPiece
+ *   bpe.c                GPT-2 byte-level pre-tokenizer + BPE merges with a word cache
+ * Text inside the tokenizer is an array of Unicode code points; every produced
+ * token carries [start, end) in code points of the original text. */
+#ifndef ATTRUN_TOKENIZER_INTERNAL_H
+#define ATTRUN_TOKENIZER_INTERNAL_H
+#include "io/tokenizer.h"
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Open-addressing map from byte strings to ints; keys live in one pool. */
+typedef struct {
+    uint32_t *slot;      /* (cap) index+1 into key arrays, 0 = empty */
+    uint32_t cap;        /* power of two */
+    uint32_t n;
+    uint32_t *koff, *klen; /* (n) key bytes in pool */
+    int *val;            /* (n) */
+    char *pool;
+    size_t pool_len, pool_cap;
+    uint32_t ncap;       /* capacity of koff/klen/val */
+} StrMap;
+
+void strmap_init(StrMap *m, uint32_t expect);
+void strmap_free(StrMap *m);
+uint64_t strmap_hash(const char *s, size_t len);
+/* Value, or -1 when absent. */
+int strmap_get(const StrMap *m, const char *s, size_t len);
+int strmap_get_h(const StrMap *m, const char *s, size_t len, uint64_t h);
+/* Inserts; returns the previous value when the key was already present (and keeps it), else -1. */
+int strmap_put(StrMap *m, const char *s, size_t len, int val);
+
+/* A special token recognised where written in the text (and added around it). */
+typedef struct {
+    char *content;       /* UTF-8 */
+    uint32_t *cp;        /* content as code points */
+    int ncp;
+    int id;
+    int lstrip, rstrip;  /* swallow whitespace on that side (HF AddedToken) */
+} SpecialTok;
+
+/* Tokens of one segment, before framing: ids and [start, end) in code points. */
+typedef struct {
+    int n, cap;
+    int *ids;
+    int (*off)[2];
+    int *special;
+} TokList;
+void toklist_push(TokList *l, int id, int s, int e, int special);
+void toklist_free(TokList *l);
+
+/* BPE merge table: (left id, right id) -> (rank, merged id). */
+typedef struct {
+    uint64_t *key;       /* (cap) left<<32 | right, UINT64_MAX empty */
+    uint32_t *rank;
+    int *merged;
+    uint32_t cap, n;
+} MergeMap;
+
+typedef struct {
+    StrMap map;          /* word bytes -> index into tok pool */
+    int *pool;           /* per entry: count, then (id, byte length) pairs */
+    size_t pool_len, pool_cap;
+    pthread_mutex_t lock;
+} BpeCache;
+
+struct Tokenizer {
+    int bpe;                 /* 0: WordPiece, 1: byte-level BPE */
+    char dir[1024];
+    int vocab_size;          /* max id + 1 */
+    char **id_to_tok;        /* (vocab_size) NULL for holes */
+    StrMap vocab;            /* token -> id */
+    int special_id[TOK_NUM_SPECIAL];
+    SpecialTok *specials;    /* recognised in the text */
+    int n_specials;
+    int model_max_length;
+    /* WordPiece */
+    StrMap cont;             /* "##xyz" stored as "xyz" -> id */
+    int do_lower_case, strip_accents, chinese_chars;
+    int max_input_chars_per_word;
+    int max_tok_bytes;       /* longest vocab entry (after "##"), bounds the greedy search */
+    /* BPE */
+    MergeMap merges;
+    int byte_id[256];        /* vocab id of each byte's printable stand-in */
+    char byte_str[256][3];   /* UTF-8 of the stand-in (1 or 2 bytes + NUL) */
+    unsigned char *lead_sp, *trail_sp; /* (vocab_size) leading/trailing 'Ġ' count, for trim_offsets */
+    BpeCache *cache;
+};
+
+/* tokenizer_special.c */
+int special_setup(Tokenizer *t, const void *config_json, const char *cfg_path, char *err, size_t errlen);
+void special_free(Tokenizer *t);
+/* Finds the special tokens written in cp[0..n): fills (start, end, index into t->specials)
+ * triples, returns their count (malloc'ed *out, NULL when none). */
+int special_find(const Tokenizer *t, const uint32_t *cp, int n, int (**out)[3]);
+
+/* wordpiece.c / bpe.c: encode cp[a..b) (no special tokens in it), appending to out. */
+int wordpiece_load(Tokenizer *t, const char *path, char *err, size_t errlen);
+void wordpiece_encode_span(const Tokenizer *t, const uint32_t *cp, int a, int b, TokList *out);
+int bpe_load(Tokenizer *t, const char *vocab_path, const char *merges_path, char *err, size_t errlen);
+void bpe_encode_span(const Tokenizer *t, const uint32_t *cp, int a, int b, TokList *out);
+void bpe_free(Tokenizer *t);
+
+/* Unicode helpers (tokenizer.c), classes as Rust's char methods define them. */
+int uc_is_whitespace(uint32_t c);  /* White_Space property */
+/* UTF-8 -> code points; returns count or -1 when invalid. *cp malloc'ed (n+1). */
+int utf8_to_cps(const char *s, size_t len, uint32_t **cp);
+int utf8_put(uint32_t c, char *out); /* bytes written (1..4) */
+#endif
