@@ -84,11 +84,16 @@ with h5py.File(sys.argv[1], "w") as f:
     f["/tokens/ids"] = np.array([vocab[w] for w in toks], np.int32)
     f.create_dataset("/tokens/text", data=toks, dtype=st)
     f["/tokens/char_span"] = np.array(spans, np.int32)
-    for m in ["ig", "saliency", "rollout"]:
+    for m in ["ig", "rollout"]:
         f[f"/attributions/{m}/token_sum"] = attrib()
-        if m != "rollout":
-            f[f"/attributions/{m}/token_l2"] = np.abs(attrib())
-            f[f"/attributions/{m}/delta"] = np.zeros(N, np.float32)
+    f["/attributions/ig/token_l2"] = np.abs(attrib())
+    f["/attributions/ig/delta"] = np.zeros(N, np.float32)
+    # saliency: signed sums ~ 0 (as real ones), the ranking must come from token_l2
+    f["/attributions/saliency/token_sum"] = (1e-4 * rng.standard_normal(M)).astype(np.float32)
+    l2 = 0.5 + 0.1 * rng.random(M)
+    l2[tt == "great"] = 2.0
+    l2[tt == "plot"] = 0.01
+    f["/attributions/saliency/token_l2"] = l2.astype(np.float32)
     f["/attention/offsets"] = np.array(aoff, np.int64)
     f["/attention/probs"] = np.concatenate(probs).astype(np.float16)
     for n, v in stats.items():
@@ -136,6 +141,20 @@ try:
     r.attention(30); raise SystemExit("attention(30) must fail")
 except IndexError as e:
     assert "out of range" in str(e)
+# L, H without stats datasets: from /conductance/delta [N, L] and the attention offsets
+import shutil, h5py
+alt = sys.argv[1] + ".nostats.h5"
+shutil.copy(sys.argv[1], alt)
+with h5py.File(alt, "r+") as f:
+    del f["/attention/stats"]
+    f["/conductance/delta"] = np.zeros((30, 2), np.float32)
+assert AttrunResult(alt).attention(3).shape == (2, 3, T, T)
+with h5py.File(alt, "r+") as f:
+    del f["/conductance/delta"]
+try:
+    AttrunResult(alt).attention(3); raise SystemExit("attention() without L/H must fail")
+except AttrunFormatError as e:
+    assert "cannot tell layers from heads" in str(e), e
 print("loader ok")
 EOF
 
@@ -154,9 +173,9 @@ assert len(planted) == 1, sig
 assert planted["mean_correct"].iloc[0] > 0.85 and planted["mean_mispredicted"].iloc[0] < 0.2
 assert len(sig) == 1, f"only the planted head may be significant:\n{sig}"
 assert ct["q"].between(0, 1).all() and (ct["q"] >= ct["p"] - 1e-12).all()
-for m in ["ig", "saliency"]:
+for m, last in [("ig", "awful"), ("saliency", "plot")]:
     t = pd.read_csv(f"{out}/tokens_{m}.csv")
-    assert t["text"].iloc[0] == "great" and t["text"].iloc[-1] == "awful", t
+    assert t["text"].iloc[0] == "great" and t["text"].iloc[-1] == last, (m, t)
     assert not t["text"].isin(["[CLS]", "[SEP]"]).any()
     assert (t["count"] >= 3).all()
 page = open(f"{out}/report.html", encoding="utf-8").read()
@@ -166,6 +185,30 @@ assert n_img >= 8 + 8 + 4, n_img     # 8 heatmaps, 8 cohort maps, 4 attention gr
 assert page.count('class="example"') == 4
 print("report outputs ok")
 EOF
+
+# ---- 3b. a minimal file (no labels, logits, attention or stats: an MLM-like run) still reports;
+#          a file that is not a result is refused with a message naming it ----
+$PY - "$WORK/min.h5" <<'EOF'
+import sys, h5py, numpy as np
+with h5py.File(sys.argv[1], "w") as f:
+    f["/examples/index"] = np.arange(2, dtype=np.int64)
+    f["/examples/label"] = np.array([-1, -1], np.int32)
+    f["/examples/target"] = np.array([7, 9], np.int32)
+    f["/tokens/offsets"] = np.array([0, 3, 7], np.int64)
+    f["/tokens/ids"] = np.arange(7, dtype=np.int32)
+    f.create_dataset("/tokens/text", data=["<s>", "a", "</s>", "<s>", "b", "c", "</s>"], dtype=h5py.string_dtype())
+    f["/tokens/char_span"] = np.array([[0, 0], [0, 1], [0, 0], [0, 0], [0, 1], [2, 3], [0, 0]], np.int32)
+    f["/attributions/ig/token_sum"] = np.linspace(-1, 1, 7).astype(np.float32)
+    f.attrs["complete"] = np.int64(0)
+EOF
+$PY "$SRC/scripts/analysis/report.py" "$WORK/min.h5" "$WORK/minrep" --min-count 1
+grep -q "Cohort tests skipped" "$WORK/minrep/report.html" || { echo "FAIL: minimal report lacks the cohort note"; exit 1; }
+grep -q "not marked complete" "$WORK/minrep/report.html" || { echo "FAIL: incomplete file not flagged"; exit 1; }
+echo "not hdf5" >"$WORK/bad.h5"
+if $PY "$SRC/scripts/analysis/report.py" "$WORK/bad.h5" "$WORK/badrep" 2>"$WORK/bad.err"; then
+    echo "FAIL: report.py accepted a non-HDF5 file"; exit 1
+fi
+grep -q "bad.h5" "$WORK/bad.err" || { cat "$WORK/bad.err"; echo "FAIL: error does not name the file"; exit 1; }
 
 # ---- 4. render in headless Chromium ----
 CHROME=("$CHROMIUM" --headless --no-sandbox --disable-gpu --disable-quic --no-first-run

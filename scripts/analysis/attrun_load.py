@@ -157,7 +157,8 @@ class AttrunResult:
 
     # ---------- attention ----------
     def layers_heads(self):
-        """(L, H): from attributes num_layers/num_heads (root or /attention), else a stats dataset."""
+        """(L, H): from attributes num_layers/num_heads (root or /attention), else the shape of a
+        stats dataset [N, L, H], else /conductance/delta [N, L] with L*H from the offsets."""
         for obj in (self.f, self.f.get("/attention")):
             if obj is not None and "num_layers" in obj.attrs and "num_heads" in obj.attrs:
                 return int(obj.attrs["num_layers"]), int(obj.attrs["num_heads"])
@@ -167,8 +168,15 @@ class AttrunResult:
                 s = self.f[f"{group}/{names[0]}"].shape
                 if len(s) == 3:
                     return int(s[1]), int(s[2])
+        if "/conductance/delta" in self.f and self.f["/conductance/delta"].ndim == 2 and self.n > 0:
+            L = int(self.f["/conductance/delta"].shape[1])  # [N, L]
+            off = self._offsets("/attention/offsets")
+            T = int(self.tok_off[1] - self.tok_off[0])
+            LH = int(off[1] - off[0]) // (T * T) if T else 0
+            if L > 0 and LH % L == 0 and LH > 0:
+                return L, LH // L
         raise AttrunFormatError(f"{self.path}: cannot tell layers from heads: no num_layers/num_heads "
-                                f"attributes and no /attention/stats datasets")
+                                f"attributes, no /attention/stats datasets and no /conductance/delta")
 
     def attention(self, i, name="/attention/probs"):
         """Example i's [L, H, T, T] float32 array (float16 files are widened)."""

@@ -105,6 +105,14 @@ def cohort_tests(stats, correct, alpha):
     return pd.DataFrame(rows)
 
 
+def score_column(tokens, method):
+    """Per-token score shown for a method: token_sum, except Saliency, whose signed gradient
+    sums to about 0 per token (LayerNorm removes the mean; docs/hdf5-schema.md): token_l2."""
+    if method == "saliency" and f"{method}_l2" in tokens.columns:
+        return f"{method}_l2"
+    return method
+
+
 def token_ranking(tokens, method, min_count, top):
     t = tokens[~tokens["special"]]
     g = t.groupby("text")[method].agg(["mean", "count"]).reset_index()
@@ -303,11 +311,13 @@ def main(argv=None):
     # ---- tokens across the corpus ----
     parts.append('<h2>Tokens by mean attribution over the corpus</h2><section id="tokens">')
     parts.append(f'<p class="note">Non-special tokens seen at least {args.min_count} times; '
-                 f"attribution = token_sum.</p><div class=\"grid\">")
+                 f"attribution = token_sum (saliency: token_l2, its signed sums are about 0).</p>"
+                 f"<div class=\"grid\">")
     for m in methods:
-        hi, lo, full = token_ranking(tokens, m, args.min_count, args.top)
+        col = score_column(tokens, m)
+        hi, lo, full = token_ranking(tokens, col, args.min_count, args.top)
         full.to_csv(os.path.join(args.outdir, f"tokens_{m}.csv"), index=False)
-        parts.append(f'<div class="tokrank" data-method="{html.escape(m)}"><b>{html.escape(m)}</b>'
+        parts.append(f'<div class="tokrank" data-method="{html.escape(m)}"><b>{html.escape(col)}</b>'
                      f"<br>highest{table_html(hi, text_cols=('text',))}"
                      f"lowest{table_html(lo, text_cols=('text',))}</div>")
     parts.append("</div></section>")
@@ -341,7 +351,7 @@ def main(argv=None):
             parts.append(f'<p class="txt">{html.escape(str(row["text"]))}</p>')
         for m in methods:
             parts.append(f'<div class="method" data-method="{html.escape(m)}"><b>{html.escape(m)}</b> '
-                         f'{coloured_tokens(list(t["text"]), t[m].to_numpy(np.float64), t["special"].to_numpy())}'
+                         f'{coloured_tokens(list(t["text"]), t[score_column(t, m)].to_numpy(np.float64), t["special"].to_numpy())}'
                          f"</div>")
         if has_attn:
             try:
