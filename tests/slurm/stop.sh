@@ -42,7 +42,7 @@ stop_pid "$DIR/run/munged.bgpid"
 # this cluster by their working directory or command line naming DIR, and end them by pid.
 for p in /proc/[0-9]*; do
   pid=${p#/proc/}
-  [[ $pid == "$$" ]] && continue
+  [[ $pid == "$$" || $pid == "$PPID" ]] && continue   # never this script or its caller
   cwd=$(readlink "$p/cwd" 2>/dev/null) || continue
   cmd=$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null)
   if [[ $cwd == "$DIR" || $cwd == "$DIR"/* || $cmd == *"$DIR"/* ]]; then
