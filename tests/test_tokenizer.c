@@ -278,6 +278,7 @@ static const char *mini_bpe_vocab =
 
 static void test_load_errors(void)
 {
+    char err[512];
     expect_load_error("/nonexistent/tok", "/nonexistent/tok");
     const char *d = mkcase("empty");
     expect_load_error(d, "no tokenizer files");
@@ -342,7 +343,6 @@ static void test_load_errors(void)
     write_file(d, "vocab.json", vs);
     write_file(d, "merges.txt", "#version: 0.2\nh i\n");
     free(vs);
-    char err[512];
     Tokenizer *t = tokenizer_load(d, err, sizeof err);
     CU_ASSERT_PTR_NOT_NULL_FATAL(t);
     Encoding e;
@@ -352,6 +352,26 @@ static void test_load_errors(void)
     CU_ASSERT_EQUAL(e.ids[2], 5);
     encoding_free(&e);
     tokenizer_free(t);
+
+    /* added_tokens_decoder with lstrip (as real roberta-base configs have for <mask>):
+     * the space before <mask> joins the match, as HF's AddedVocabulary does */
+    d = mkcase("lstrip");
+    char src[1200], dst[1200];
+    const char *files[2] = {"vocab.json", "merges.txt"};
+    for (int k = 0; k < 2; k++) {
+        snprintf(src, sizeof src, "%s/%s", test_shared_path("reference/models/tiny-roberta"), files[k]);
+        snprintf(dst, sizeof dst, "%s/%s", d, files[k]);
+        CU_ASSERT_EQUAL(symlink(src, dst), 0);
+    }
+    write_file(d, "tokenizer_config.json",
+               "{\"added_tokens_decoder\": {\"50264\": {\"content\": \"<mask>\", \"lstrip\": true, "
+               "\"rstrip\": false, \"special\": true}}}");
+    Tokenizer *ls = tokenizer_load(d, err, sizeof err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(ls);
+    const char *t5[] = {"<s>", "a", "<mask>", "\xc4\xa0" "b", "</s>"};
+    const int o5[][2] = {{0, 0}, {0, 1}, {1, 9}, {10, 11}, {0, 0}};
+    expect(ls, "a  <mask> b", NULL, 0, 5, t5, o5, NULL);
+    tokenizer_free(ls);
 
     /* a cased WordPiece model from tokenizer_config.json */
     d = mkcase("cased");
