@@ -165,16 +165,23 @@ static size_t type_size(H5OutType t)
     return t == H5O_F16 ? 2 : t == H5O_I64 ? 8 : 4;
 }
 
+/* Strings are variable-length UTF-8 so readers (h5py) get str, not bytes. */
+static hid_t vlen_utf8(void)
+{
+    hid_t st = H5Tcopy(H5T_C_S1);
+    H5Tset_size(st, H5T_VARIABLE);
+    H5Tset_cset(st, H5T_CSET_UTF8);
+    return st;
+}
+
 static int set_description(H5Out *h, hid_t obj, const char *doc)
 {
     if (!doc)
         return 0;
-    hid_t st = H5Tcopy(H5T_C_S1);
-    H5Tset_size(st, strlen(doc) + 1);
-    H5Tset_cset(st, H5T_CSET_UTF8);
+    hid_t st = vlen_utf8();
     hid_t sp = H5Screate(H5S_SCALAR);
     hid_t a = H5Acreate2(obj, "description", st, sp, H5P_DEFAULT, H5P_DEFAULT);
-    int rc = (a < 0 || H5Awrite(a, st, doc) < 0) ? -1 : 0;
+    int rc = (a < 0 || H5Awrite(a, st, &doc) < 0) ? -1 : 0;
     if (a >= 0)
         H5Aclose(a);
     H5Sclose(sp);
@@ -352,11 +359,8 @@ static int write_attr(H5Out *h, const char *obj, const char *name, hid_t type, c
 
 int h5out_attr_str(H5Out *h, const char *obj, const char *name, const char *value, char *err, size_t errlen)
 {
-    hid_t st = H5Tcopy(H5T_C_S1);
-    H5Tset_size(st, strlen(value) + 1);
-    H5Tset_cset(st, H5T_CSET_UTF8);
-    H5Tset_strpad(st, H5T_STR_NULLTERM);
-    int rc = write_attr(h, obj, name, st, value, err, errlen);
+    hid_t st = vlen_utf8();
+    int rc = write_attr(h, obj, name, st, &value, err, errlen);
     H5Tclose(st);
     return rc;
 }

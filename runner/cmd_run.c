@@ -86,6 +86,7 @@ static void fmt_dur(double s, char *b, size_t n)
 }
 
 typedef struct {
+    char resume_cmd[2048];  /* the command line to continue this job */
     const char *config_path;
     char **sets;
     int nsets;
@@ -134,6 +135,12 @@ static int parse_args(int argc, char **argv, Args *a)
         fprintf(stderr, "attrun run: missing CONFIG.yaml (see attrun run --help)\n");
         return 2;
     }
+    /* the same job, resumed: config and --set options as given (quoted), plus --resume */
+    snprintf(a->resume_cmd, sizeof a->resume_cmd, "attrun run '%s'", a->config_path);
+    for (int i = 0; i < a->nsets; i++)
+        snprintf(a->resume_cmd + strlen(a->resume_cmd), sizeof a->resume_cmd - strlen(a->resume_cmd),
+                 " --set '%s'", a->sets[i]);
+    snprintf(a->resume_cmd + strlen(a->resume_cmd), sizeof a->resume_cmd - strlen(a->resume_cmd), " --resume");
     return 0;
 }
 
@@ -431,7 +438,7 @@ int cmd_run(int argc, char **argv)
     Schedule sched;
     memset(&sched, 0, sizeof sched);
     if (ok)
-        ok = schedule_build(&sched, &ex, &model->cfg, specs, cfg.n_methods, 1, a.resume ? &done_idx : NULL,
+        ok = schedule_build(&sched, &ex, model, specs, cfg.n_methods, 1, a.resume ? &done_idx : NULL,
                             cfg.chunk, nranks, msg, sizeof msg) == 0;
     spool_index_free(&done_idx);
     SpoolWriter w = {0};
@@ -512,8 +519,8 @@ int cmd_run(int argc, char **argv)
     MPI_Allreduce(&stopped, &any_stopped, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
     if (!all_ok(rank, !failed, msg)) {
         if (rank == 0)
-            fprintf(stderr, "attrun run: finished units are kept in %s; after fixing the cause, continue with: "
-                    "attrun run %s --resume\n", spool, a.config_path);
+            fprintf(stderr, "attrun run: finished units are kept in %s; after fixing the cause, continue with "
+                    "(under mpirun/srun as before): %s\n", spool, a.resume_cmd);
         code = EXIT_RUNTIME;
         schedule_free(&sched);
         goto done;
@@ -521,7 +528,8 @@ int cmd_run(int argc, char **argv)
     if (any_stopped) {
         if (rank == 0)
             fprintf(stderr, "attrun run: interrupted by a signal; finished units are kept in %s and %s is "
-                    "incomplete. Continue with: attrun run %s --resume\n", spool, cfg.out, a.config_path);
+                    "incomplete (complete = 0). Continue with (under mpirun/srun as before, any number of "
+                    "ranks): %s\n", spool, cfg.out, a.resume_cmd);
         code = EXIT_INTERRUPTED;
         schedule_free(&sched);
         goto done;
@@ -532,8 +540,8 @@ int cmd_run(int argc, char **argv)
     ok = assemble(&ain, &ast, msg, sizeof msg) == 0;
     if (!ok) {
         if (rank == 0)
-            fprintf(stderr, "attrun run: assembly failed: %s\n(spools kept in %s; rerun with --resume)\n", msg,
-                    spool);
+            fprintf(stderr, "attrun run: assembly failed: %s\n(spools kept in %s; rerun with: %s)\n", msg,
+                    spool, a.resume_cmd);
         code = EXIT_RUNTIME;
         schedule_free(&sched);
         goto done;

@@ -62,6 +62,7 @@ int examples_load(Examples *ex, const RunConfig *c, const Model *m, const Tokeni
     const ModelConfig *mc = &m->cfg;
     int mlm = mc->head == HEAD_MLM;
     ex->mask_id = tokenizer_special_id(tok, TOK_MASK);
+    ex->unk_id = tokenizer_special_id(tok, TOK_UNK);
 
     /* The fixed target, checked against the model once. */
     int fixed = -1;
@@ -240,6 +241,7 @@ int examples_load(Examples *ex, const RunConfig *c, const Model *m, const Tokeni
 void examples_view(const Examples *ex, long e, Example *out)
 {
     int64_t t0 = ex->off[e];
+    memset(out, 0, sizeof *out);
     out->index = ex->row[e];
     out->T = (int)(ex->off[e + 1] - t0);
     out->ids = ex->ids + t0;
@@ -247,6 +249,8 @@ void examples_view(const Examples *ex, long e, Example *out)
     out->special = ex->special + t0;
     out->target = ex->target[e];
     out->mlm_pos = ex->mlm_pos[e];
+    out->mask_id = ex->mask_id;
+    out->unk_id = ex->unk_id;
 }
 
 /* ---- base forward ---- */

@@ -26,7 +26,7 @@ typedef struct {
     long nskipped;           /* rows skipped by on_error: skip */
     long *skip_row;
     char **skip_reason;
-    int mask_id;             /* MLM: the tokenizer's mask id */
+    int mask_id, unk_id;     /* the tokenizer's mask and unk ids (MLM targets, mask/unk baselines) */
 } Examples;
 
 /* Streams the corpus once and tokenizes every row. Returns 0 or -1 (err names file:line). */

@@ -49,12 +49,14 @@ static int cmp_unit(const void *a, const void *b)
 typedef struct {
     int e, m, i0, i1;
     double item_cost;
+    int block;         /* the engine's item block G: automatic chunks are multiples of it */
 } Gap;
 
-int schedule_build(Schedule *s, const Examples *ex, const ModelConfig *mc, const MethodSpec *specs,
+int schedule_build(Schedule *s, const Examples *ex, const Model *model, const MethodSpec *specs,
                    int n_methods, int want_base, const SpoolIndex *done, int chunk, int nranks,
                    char *err, size_t errlen)
 {
+    const ModelConfig *mc = &model->cfg;
     memset(s, 0, sizeof *s);
     s->units_of_example = calloc(ex->n ? ex->n : 1, sizeof(long));
     /* 1. the item ranges still missing, per (example, method) */
@@ -70,6 +72,9 @@ int schedule_build(Schedule *s, const Examples *ex, const ModelConfig *mc, const
             int method = mi < 0 ? SPOOL_BASE : (int)sp->kind;
             int n = mi < 0 ? 1 : method_items(sp);
             double ic = unit_cost(mc, sp, T, 1);
+            int G = sp ? method_item_block(sp, model, T) : 1;
+            if (G < 1)
+                G = 1;
             int covered = 0; /* items [0, covered) handled in order */
             long r = done ? spool_find(done, (int)e, method) : -1;
             for (; r >= 0 && r < done->n && done->r[r].example == e && done->r[r].method == method; r++) {
@@ -83,7 +88,7 @@ int schedule_build(Schedule *s, const Examples *ex, const ModelConfig *mc, const
                 if (q->i0 > covered) {
                     if (ngap == gcap)
                         gaps = realloc(gaps, sizeof(Gap) * (gcap = gcap ? gcap * 2 : 1024));
-                    gaps[ngap++] = (Gap){(int)e, method, covered, q->i0, ic};
+                    gaps[ngap++] = (Gap){(int)e, method, covered, q->i0, ic, G};
                     total += ic * (q->i0 - covered);
                 }
                 if (q->i1 > covered)
@@ -92,7 +97,7 @@ int schedule_build(Schedule *s, const Examples *ex, const ModelConfig *mc, const
             if (covered < n) {
                 if (ngap == gcap)
                     gaps = realloc(gaps, sizeof(Gap) * (gcap = gcap ? gcap * 2 : 1024));
-                gaps[ngap++] = (Gap){(int)e, method, covered, n, ic};
+                gaps[ngap++] = (Gap){(int)e, method, covered, n, ic, G};
                 total += ic * (n - covered);
             }
         }
@@ -110,6 +115,7 @@ int schedule_build(Schedule *s, const Examples *ex, const ModelConfig *mc, const
             if (k > len)
                 k = len;
             step = (len + k - 1) / k;
+            step = (step + q->block - 1) / q->block * q->block; /* whole engine blocks: no item computed twice */
         }
         for (int i = q->i0; i < q->i1; i += step) {
             int j = i + step < q->i1 ? i + step : q->i1;

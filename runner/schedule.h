@@ -4,7 +4,8 @@
  * (method = SPOOL_BASE). Every rank builds the same list from the same inputs:
  * the items still missing from the spools (all of them on a fresh run), split
  * into chunks (config `chunk`, or automatically so that no unit costs more than
- * 1/(4·ranks) of the whole job when several ranks share it), and ordered
+ * 1/(4·ranks) of the whole job when several ranks share it; automatic chunks are
+ * whole multiples of the engine's item block, method_item_block), and ordered
  * longest-first by estimated cost (items × FLOPs of a pass over T tokens).
  *
  * Units are handed out with an MPI-3 RMA counter at rank 0 (MPI_Fetch_and_op),
@@ -34,7 +35,7 @@ typedef struct {
 
 /* Builds the list. specs[i] belongs to methods[i]. done: spool index of finished units
  * (NULL on a fresh run). chunk: items per unit (0 = auto). */
-int schedule_build(Schedule *s, const Examples *ex, const ModelConfig *mc, const MethodSpec *specs,
+int schedule_build(Schedule *s, const Examples *ex, const Model *model, const MethodSpec *specs,
                    int n_methods, int want_base, const SpoolIndex *done, int chunk, int nranks,
                    char *err, size_t errlen);
 void schedule_free(Schedule *s);

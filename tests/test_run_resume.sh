@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Interruptions: kill -9 of one rank mid-run, then --resume (other rank count) equals an
+# uninterrupted run, also with a spool record cut short; SIGTERM to the ranks -> exit 3,
+# complete = 0, resume; SIGTERM to mpirun, resume; --resume on a complete file.
+source "$(dirname "$0")/tools/run_lib.sh"
+require_model
+write_tsv corpus.tsv 24
+write_config job.yaml ref.h5 "methods: [ig, saliency]" "ig: {steps: 32}" "attention: {save: true}" "chunk: 1"
+"$BIN" run job.yaml --quiet --set chunk=0 || fail "reference run failed"
+
+# wait_records OUT RANK: until that rank's spool holds some records; prints its pid
+wait_records() {
+    local f i
+    for ((i = 0; i < 600; i++)); do
+        f=$(ls "$1".spool/rank$2-*.bin 2>/dev/null | head -1)
+        if [ -n "$f" ] && [ "$(stat -c %s "$f")" -gt 200000 ]; then
+            f=${f##*-}; echo "${f%.bin}"; return 0
+        fi
+        sleep 0.05
+    done
+    return 1
+}
+
+# 1. kill -9 of rank 1
+$MPIRUN -np 2 "$BIN" run job.yaml --set out=k.h5 --quiet > log 2>&1 &
+mp=$!
+pid=$(wait_records k.h5 1) || fail "rank 1 wrote no spool records"
+kill -9 "$pid"
+wait $mp && fail "the job survived kill -9 of a rank"
+[ "$(complete_flag k.h5)" = 0 ] || fail "killed job: complete is not 0"
+# the last record of rank 0's spool cut short, as if killed while writing
+f0=$(ls k.h5.spool/rank0-*.bin | head -1)
+truncate -s -100 "$f0"
+$MPIRUN -np 3 "$BIN" run job.yaml --set out=k.h5 --resume > log 2>&1 || { cat log; fail "resume after kill -9"; }
+grep -q "resuming" log || fail "resume did not report resuming"
+$H5CMP same ref.h5 k.h5 || fail "kill -9 + resume differs from the uninterrupted run"
+[ ! -e k.h5.spool ] || fail "spools left after resume completed"
+
+# 2. SIGTERM to the ranks (as Slurm does): exit 3, complete = 0, spools kept
+$MPIRUN -np 2 "$BIN" run job.yaml --set out=t.h5 > log 2>&1 &
+mp=$!
+wait_records t.h5 0 > /dev/null || fail "no spool records before SIGTERM"
+for f in t.h5.spool/rank*.bin; do p=${f##*-}; kill -TERM "${p%.bin}"; done
+wait $mp; rc=$?
+[ $rc -eq 3 ] || { cat log; fail "SIGTERM to the ranks: exit $rc, expected 3"; }
+grep -q -- "--resume" log || fail "no resume instructions after SIGTERM"
+[ "$(complete_flag t.h5)" = 0 ] || fail "interrupted job: complete is not 0"
+"$BIN" run job.yaml --set out=t.h5 --quiet > log 2>&1; [ $? -eq 2 ] || fail "interrupted output not refused without --resume"
+"$BIN" run job.yaml --set out=t.h5 --set ig.steps=8 --resume > log 2>&1; rc=$?
+[ $rc -ne 0 ] && grep -q "different configuration" log || fail "resume with other settings was not refused (exit $rc)"
+"$BIN" run job.yaml --set out=t.h5 --resume --quiet || fail "resume after SIGTERM"
+$H5CMP same ref.h5 t.h5 || fail "SIGTERM + resume differs"
+
+# 3. SIGTERM to mpirun
+$MPIRUN -np 2 "$BIN" run job.yaml --set out=m.h5 > log 2>&1 &
+mp=$!
+wait_records m.h5 1 > /dev/null || fail "no spool records before SIGTERM to mpirun"
+kill -TERM $mp
+wait $mp && fail "job not interrupted by SIGTERM to mpirun"
+[ "$(complete_flag m.h5)" = 0 ] || fail "mpirun SIGTERM: complete is not 0"
+$MPIRUN -np 2 "$BIN" run job.yaml --set out=m.h5 --resume --quiet || fail "resume after SIGTERM to mpirun"
+$H5CMP same ref.h5 m.h5 || fail "SIGTERM to mpirun + resume differs"
+
+# 4. --resume of a complete file does nothing; --overwrite replaces it
+before=$(stat -c %Y ref.h5)
+"$BIN" run job.yaml --set chunk=0 --resume > log 2>&1 || fail "--resume on a complete file failed"
+grep -q "already complete" log || fail "no message for resume on a complete file"
+[ "$(stat -c %Y ref.h5)" = "$before" ] || fail "--resume rewrote a complete file"
+"$BIN" run job.yaml --set ig.steps=8 --set chunk=0 --overwrite --quiet || fail "--overwrite"
+$PY -c "import h5py; assert 'steps: 8' in h5py.File('ref.h5','r').attrs['config']" || fail "--overwrite did not rewrite"
+echo "PASS"
