@@ -266,6 +266,13 @@ int h5out_write_rows(H5Out *h, const char *path, uint64_t row0, uint64_t nrows, 
         bad = 1;
     }
     int kk = k;
+    /* HDF5 1.10 refuses any H5Dwrite to a zero-sized dataset of an MPI-IO file, even an
+     * empty one; every rank sees the same dims, so all skip the collective call together. */
+    int zero = 0;
+    for (int i = 0; i < rank; i++)
+        zero |= h->d[kk].dims[i] == 0;
+    if (zero)
+        return bad ? -1 : 0;
     hid_t fspace = H5Dget_space(id);
     hsize_t start[3] = {row0, 0, 0}, count[3];
     count[0] = nrows;
