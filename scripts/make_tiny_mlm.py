@@ -627,7 +627,9 @@ without downloading a real checkpoint. For science, point `model:` at a real che
 - Made by `scripts/make_tiny_mlm.py` (run `/usr/bin/python3 scripts/make_tiny_mlm.py` from the repository root;
   it rewrites this directory and the float64 reference `tests/data/{refname}` used by `tests/test_mlm_ref.c`).
 - Vocabulary files: copies of `{vocab_files}` from the project's data store (see `shared/data/vocab/SOURCE.md`;
-  the same files as Hugging Face's `{vocab}` repository).
+  the same files as Hugging Face's `{vocab}` repository), license: {vlicense}.
+- Reference: `tests/data/{refname}` holds float64 logits, gradients and Integrated Gradients of this exact
+  file for a few texts; `tests/test_mlm_ref.c` checks attrun against it.
 """
 
 
@@ -674,7 +676,9 @@ def make(kind, out_models, out_data, bpe_nolstrip_check):
             "byte-level BPE (`vocab.json`, `merges.txt`, roberta-base = CodeBERT's); `<mask>` has `lstrip: true` "
             "as in roberta-base, so `x = <mask> ;` gives `... 'Ġ=', '<mask>', 'Ġ;' ...`.",
             refname="mlm_bert.json" if bert else "mlm_roberta.json",
-            vocab_files="bert-base-uncased-vocab.txt" if bert else "roberta-base-vocab.json, roberta-base-merges.txt"))
+            vocab_files="bert-base-uncased-vocab.txt" if bert else "roberta-base-vocab.json, roberta-base-merges.txt",
+            vlicense="Apache-2.0 (Google's BERT release)" if bert else
+            "MIT (roberta-base model card; the merges are OpenAI's GPT-2 BPE, MIT)"))
     total = sum(os.path.getsize(os.path.join(d, f)) for f in os.listdir(d))
     assert total < 8e6, f"{d} is {total} bytes (limit 8 MB)"
     print(f"wrote {d}: {total / 1e6:.2f} MB")
