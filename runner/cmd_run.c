@@ -447,7 +447,7 @@ int cmd_run(int argc, char **argv)
     if (!all_ok(rank, ok, msg)) {
         code = EXIT_RUNTIME;
         schedule_free(&sched);
-        spool_close(&w);
+        spool_close(&w, msg, sizeof msg);
         goto done;
     }
     if (rank == 0 && !a.quiet && a.resume)
@@ -508,7 +508,10 @@ int cmd_run(int argc, char **argv)
             }
         }
     }
-    spool_close(&w);
+    if (spool_close(&w, msg, sizeof msg) && !failed) {
+        failed = 1;
+        counters_stop(&ctr, sched.n);
+    }
     free(tcache);
     if (rank == 0)
         progress(a.quiet, &ctr, &sched, ex.n, ex_before, t_work, 1);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -22,6 +23,13 @@ static uint32_t crc32_of(const void *p, uint64_t n)
     return (uint32_t)c;
 }
 
+static double mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
+
 int spool_open(SpoolWriter *w, const char *dir, int rank, char *err, size_t errlen)
 {
     memset(w, 0, sizeof *w);
@@ -31,6 +39,7 @@ int spool_open(SpoolWriter *w, const char *dir, int rank, char *err, size_t errl
         snprintf(err, errlen, "%s: cannot create spool file: %s", w->path, strerror(errno));
         return -1;
     }
+    w->last_sync = mono();
     return 0;
 }
 
@@ -39,21 +48,32 @@ int spool_append(SpoolWriter *w, int example, int method, int i0, int i1, const 
 {
     SpoolHeader h = {SPOOL_MAGIC, example, method, i0, i1, crc32_of(payload, bytes), bytes, 0, 0};
     h.hcrc = crc32_of(&h, 32);
+    int sync = mono() - w->last_sync >= SPOOL_SYNC_SECONDS;
     if (fwrite(&h, sizeof h, 1, w->f) != 1 || (bytes && fwrite(payload, 1, bytes, w->f) != bytes) ||
-        fflush(w->f) || fsync(fileno(w->f))) {
+        fflush(w->f) || (sync && fsync(fileno(w->f)))) {
         snprintf(err, errlen, "%s: cannot write spool record: %s", w->path, strerror(errno));
         return -1;
     }
+    if (sync)
+        w->last_sync = mono();
     w->records++;
     w->bytes += sizeof h + bytes;
     return 0;
 }
 
-void spool_close(SpoolWriter *w)
+int spool_close(SpoolWriter *w, char *err, size_t errlen)
 {
-    if (w->f)
-        fclose(w->f);
+    int rc = 0;
+    if (w->f && (fflush(w->f) || fsync(fileno(w->f)))) {
+        snprintf(err, errlen, "%s: cannot sync spool file: %s", w->path, strerror(errno));
+        rc = -1;
+    }
+    if (w->f && fclose(w->f) && !rc) {
+        snprintf(err, errlen, "%s: cannot close spool file: %s", w->path, strerror(errno));
+        rc = -1;
+    }
     w->f = NULL;
+    return rc;
 }
 
 static int cmp_str(const void *a, const void *b)
