@@ -3,12 +3,14 @@
 # each for SECONDS, two at a time, at low priority.
 #   tests/fuzz/run.sh SECONDS [target...]      (targets: safetensors config_json vocab ...;
 #                                               default: every tests/fuzz/fuzz_*.c)
+#   SECONDS = 0 only builds.
 # Environment:
 #   FUZZ_BUILD   build dir (default <repo>/build-fuzz)
 #   FUZZ_CORPUS  where the growing corpora live (default $FUZZ_BUILD/corpus); the seeds in
 #                tests/fuzz/seeds/<target>/ are read, never written
 #   FUZZ_JOBS    harnesses run at once (default 2)    FUZZ_NICE  nice level (default 10)
 #   FUZZ_RSS_MB  per-harness memory limit (default 2048)
+#   FUZZ_ARTIFACTS  where findings go (default $FUZZ_BUILD/artifacts)
 # Crashes, leaks, timeouts and OOMs land in $FUZZ_BUILD/artifacts/<target>/, logs in
 # $FUZZ_BUILD/logs/<target>.log. Prints one line per harness (seconds, executions,
 # findings); exits 1 when any harness found something or failed to build.
@@ -28,11 +30,11 @@ if [ $# -eq 0 ]; then
 fi
 command -v clang >/dev/null || { echo "run.sh: clang not found (Debian: apt-get install clang libclang-rt-14-dev)" >&2; exit 2; }
 
-if [ ! -f "$BUILD/Makefile" ]; then
-    CC=clang cmake -S "$HERE" -B "$BUILD" >"$BUILD.cmake.log" 2>&1 ||
-        { cat "$BUILD.cmake.log" >&2; echo "run.sh: cmake failed" >&2; exit 2; }
-fi
-mkdir -p "$BUILD/logs" "$BUILD/artifacts"
+ART=${FUZZ_ARTIFACTS:-$BUILD/artifacts}
+mkdir -p "$BUILD/logs" "$ART"
+# Configured every time (fast) so that new harnesses are picked up.
+CC=clang cmake -S "$HERE" -B "$BUILD" >"$BUILD/logs/cmake.log" 2>&1 ||
+    { cat "$BUILD/logs/cmake.log" >&2; echo "run.sh: cmake failed" >&2; exit 2; }
 built=()
 status=0
 for t in "$@"; do
@@ -44,14 +46,15 @@ for t in "$@"; do
         status=1
     fi
 done
+[ "$SECS" = 0 ] && exit $status
 
 run_one() {
     local t=$1
-    local art="$BUILD/artifacts/$t/" seeds="$HERE/seeds/$t"
+    local art="$ART/$t/" seeds="$HERE/seeds/$t"
     mkdir -p "$CORPUS/$t" "$art"
     local dict=()
     [ -f "$HERE/$t.dict" ] && dict=(-dict="$HERE/$t.dict")
-    # -timeout: one input taking 10 s is a hang; -error_exitcode stays 77's opposite.
+    # -timeout: one input taking 10 s is a hang.
     nice -n "$NICE" "$BUILD/fuzz_$t" -max_total_time="$SECS" -timeout=10 -rss_limit_mb="$RSS" \
         -malloc_limit_mb="$RSS" -print_final_stats=1 -artifact_prefix="$art" "${dict[@]}" \
         "$CORPUS/$t" "$seeds" >"$BUILD/logs/$t.log" 2>&1
@@ -76,7 +79,7 @@ for t in "${built[@]}"; do
     found=$(grep -cE '^==[0-9]+==ERROR|^SUMMARY: (Address|Undefined|Leak)|runtime error:|ERROR: libFuzzer' "$log")
     st=ok
     if [ "$rc" != 0 ] || [ "$found" != 0 ]; then
-        st="FAILED (rc $rc, see $log; inputs in $BUILD/artifacts/$t/)"
+        st="FAILED (rc $rc, see $log; inputs in $ART/$t/)"
         status=1
     fi
     printf '%-14s %8s %12s %8s %s\n' "$t" "${secs:-$SECS}" "${execs:-?}" "$found" "$st"
