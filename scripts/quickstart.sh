@@ -9,8 +9,8 @@ scripts/setup.sh
 scripts/build.sh
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 NP=${NP:-2}
-OUT=out/quickstart.h5
-mkdir -p out
+OUT=results/quickstart.h5
+mkdir -p results
 echo "quickstart: mpirun -np $NP build/attrun run configs/quickstart.yaml --overwrite $*"
 mpirun --oversubscribe -np "$NP" build/attrun run configs/quickstart.yaml --overwrite "$@"
 echo
