@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_DSETS 256
+#define MAX_DSETS 512
 #define CHUNK_BYTES (1u << 20) /* ~1 MiB chunks: big enough for deflate, small enough for partial reads */
 
 struct H5Out {
@@ -344,15 +344,17 @@ static hid_t open_obj(H5Out *h, const char *obj)
     return H5Oopen(h->file, obj, H5P_DEFAULT);
 }
 
-static int write_attr(H5Out *h, const char *obj, const char *name, hid_t type, const void *val, char *err,
-                      size_t errlen)
+/* n = 0: a scalar attribute; n > 0: a 1-D attribute of n values. */
+static int write_attr_n(H5Out *h, const char *obj, const char *name, hid_t type, const void *val, int n,
+                        char *err, size_t errlen)
 {
     hid_t o = open_obj(h, obj);
     if (o < 0)
         return h5fail(h, obj, "cannot open the object for an attribute", err, errlen);
     if (H5Aexists(o, name) > 0)
         H5Adelete(o, name);
-    hid_t sp = H5Screate(H5S_SCALAR);
+    hsize_t dim = (hsize_t)n;
+    hid_t sp = n > 0 ? H5Screate_simple(1, &dim, NULL) : H5Screate(H5S_SCALAR);
     hid_t a = H5Acreate2(o, name, type, sp, H5P_DEFAULT, H5P_DEFAULT);
     int rc = 0;
     if (a < 0 || H5Awrite(a, type, val) < 0)
@@ -362,6 +364,12 @@ static int write_attr(H5Out *h, const char *obj, const char *name, hid_t type, c
     H5Sclose(sp);
     H5Oclose(o);
     return rc;
+}
+
+static int write_attr(H5Out *h, const char *obj, const char *name, hid_t type, const void *val, char *err,
+                      size_t errlen)
+{
+    return write_attr_n(h, obj, name, type, val, 0, err, errlen);
 }
 
 int h5out_attr_str(H5Out *h, const char *obj, const char *name, const char *value, char *err, size_t errlen)
@@ -375,6 +383,16 @@ int h5out_attr_str(H5Out *h, const char *obj, const char *name, const char *valu
 int h5out_attr_int(H5Out *h, const char *obj, const char *name, int64_t value, char *err, size_t errlen)
 {
     return write_attr(h, obj, name, H5T_STD_I64LE, &value, err, errlen);
+}
+
+int h5out_attr_int_array(H5Out *h, const char *obj, const char *name, const int64_t *values, int n, char *err,
+                         size_t errlen)
+{
+    if (n <= 0) {
+        snprintf(err, errlen, "%s: %s: attribute %s needs at least one value", h->path, obj, name);
+        return -1;
+    }
+    return write_attr_n(h, obj, name, H5T_STD_I64LE, values, n, err, errlen);
 }
 
 int h5out_read_root_int(const char *path, const char *name, int64_t *value)

@@ -45,6 +45,9 @@ int h5out_strings(H5Out *h, const char *path, const char *const *s, uint64_t n, 
  * file these are collective and every rank must pass the same value. */
 int h5out_attr_str(H5Out *h, const char *obj, const char *name, const char *value, char *err, size_t errlen);
 int h5out_attr_int(H5Out *h, const char *obj, const char *name, int64_t value, char *err, size_t errlen);
+/* A 1-D int64 attribute of n values (e.g. k_percent = [10, 20, 50]). */
+int h5out_attr_int_array(H5Out *h, const char *obj, const char *name, const int64_t *values, int n, char *err,
+                         size_t errlen);
 
 /* Reads an int64 root attribute of an existing file (e.g. `complete`); returns 0, or -1
  * when the file or attribute cannot be read. Serial. */

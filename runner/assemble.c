@@ -2,6 +2,7 @@
  * example ranges per rank, exact merge + finalize, collective hyperslab writes
  * in rounds of bounded memory, then strings and attributes from rank 0. */
 #include "runner/assemble.h"
+#include "runner/analysis.h"
 #include "runner/spool.h"
 #include <limits.h>
 #include <stdio.h>
@@ -12,7 +13,7 @@
 
 #define BLOCK_TOKENS 8192             /* tokens per round and rank: bounds the buffers */
 #define BLOCK_ATTN (32L << 20)        /* attention elements per round and rank */
-#define MAX_COLS 128
+#define MAX_COLS 256
 
 typedef enum { ROW_EXAMPLE = 0, ROW_TOKEN, ROW_ATTN, ROW_OFFSETS } RowKind;
 
@@ -114,6 +115,100 @@ static void method_group(const Ctx *x, int mi, char *g, size_t n)
     snprintf(g, n, "/attributions/%s", config_method_name(x->in->cfg->methods[mi]));
 }
 
+static const char *const AGREE_NAMES[4] = {"rollout_spearman", "rollout_top5", "cls_attention_spearman",
+                                           "cls_attention_top5"};
+static const char *const STAT_DOCS[ATTN_NSTAT] = {
+    "mean over query rows of the attention on [CLS] columns, [example][layer][head]",
+    "mean over query rows of the attention on [SEP] columns",
+    "mean over query rows of the attention on punctuation columns",
+    "mean over query rows of the attention on the diagonal (self)",
+    "mean over rows 1..T-1 of the attention on the previous token",
+    "mean over rows 0..T-2 of the attention on the next token",
+    "mean over query rows of the row's entropy (nats)",
+    "mean over query rows of the attention-weighted distance |i-j|"};
+
+/* The analysis datasets (docs/analysis.md): statistics, rollout, agreement, faithfulness. */
+static void define_analysis_columns(Ctx *x)
+{
+    const RunConfig *cfg = x->in->cfg;
+    const ModelConfig *mc = &x->in->model->cfg;
+    char p[192];
+    if (cfg->analysis.stats)
+        for (int s = 0; s < ATTN_NSTAT; s++) {
+            snprintf(p, sizeof p, "/attention/stats/%s", attn_stat_names[s]);
+            col_add(x, p, ROW_EXAMPLE, H5O_F32, mc->L, mc->NH, STAT_DOCS[s]);
+        }
+    if (analysis_has_cond_stats(cfg))
+        for (int s = 0; s < ATTN_NSTAT; s++)
+            if (analysis_cond_stat_applies(s)) {
+                snprintf(p, sizeof p, "/conductance/stats/%s", attn_stat_names[s]);
+                col_add(x, p, ROW_EXAMPLE, H5O_F32, mc->L, mc->NH,
+                        "the same statistic of the attention conductance (signed contributions, rows do not "
+                        "sum to 1), [example][layer][head]");
+            }
+    if (cfg->analysis.rollout)
+        col_add(x, "/attributions/rollout/token_sum", ROW_TOKEN, H5O_F32, 0, 0,
+                "attention rollout from [CLS] (Abnar & Zuidema 2020): row 0 of the product of the layers' "
+                "row-normalised (mean-over-heads attention + I); sums to 1 per example");
+    for (int mi = 0; mi < cfg->n_methods; mi++) {
+        const char *m = config_method_name(cfg->methods[mi]);
+        if (analysis_has_agreement(cfg, cfg->methods[mi]))
+            for (int k = 0; k < 4; k++) {
+                snprintf(p, sizeof p, "/agreement/%s/%s", m, AGREE_NAMES[k]);
+                col_add(x, p, ROW_EXAMPLE, H5O_F32, 0, 0,
+                        k % 2 == 0 ? "Spearman rank correlation of the method's token scores with the reference "
+                                     "(specials excluded)"
+                                   : "overlap of the top-5 tokens of the method and the reference (specials "
+                                     "excluded)");
+            }
+        if (analysis_has_faithfulness(cfg, cfg->methods[mi])) {
+            snprintf(p, sizeof p, "/faithfulness/%s/comprehensiveness", m);
+            col_add(x, p, ROW_EXAMPLE, H5O_F32, FAITH_NK, 0,
+                    "F(x) - F(x without its top k% tokens), columns k = k_percent");
+            snprintf(p, sizeof p, "/faithfulness/%s/sufficiency", m);
+            col_add(x, p, ROW_EXAMPLE, H5O_F32, FAITH_NK, 0,
+                    "F(x) - F(x with only its top k% tokens), columns k = k_percent");
+            snprintf(p, sizeof p, "/faithfulness/%s/aopc_comprehensiveness", m);
+            col_add(x, p, ROW_EXAMPLE, H5O_F32, 0, 0, "mean of comprehensiveness over the k's");
+            snprintf(p, sizeof p, "/faithfulness/%s/aopc_sufficiency", m);
+            col_add(x, p, ROW_EXAMPLE, H5O_F32, 0, 0, "mean of sufficiency over the k's");
+        }
+    }
+}
+
+/* Collective: attributes of the analysis groups and datasets (after create_datasets). */
+static int write_analysis_attrs(Ctx *x, char *err, size_t errlen)
+{
+    const RunConfig *cfg = x->in->cfg;
+    const ModelConfig *mc = &x->in->model->cfg;
+    static const char *const groups[] = {"/attention", "/conductance"};
+    for (int g = 0; g < 2; g++) {
+        int exists = 0;
+        for (int i = 0; i < x->ncols; i++)
+            exists |= !strncmp(x->col[i].path, groups[g], strlen(groups[g])) &&
+                      x->col[i].path[strlen(groups[g])] == '/';
+        if (exists && (h5out_attr_int(x->h5, groups[g], "num_layers", mc->L, err, errlen) ||
+                       h5out_attr_int(x->h5, groups[g], "num_heads", mc->NH, err, errlen)))
+            return -1;
+    }
+    int64_t k[FAITH_NK];
+    for (int q = 0; q < FAITH_NK; q++)
+        k[q] = faith_k_percent[q];
+    for (int mi = 0; mi < cfg->n_methods; mi++) {
+        if (!analysis_has_faithfulness(cfg, cfg->methods[mi]))
+            continue;
+        char p[192];
+        const char *m = config_method_name(cfg->methods[mi]);
+        snprintf(p, sizeof p, "/faithfulness/%s/comprehensiveness", m);
+        if (h5out_attr_int_array(x->h5, p, "k_percent", k, FAITH_NK, err, errlen))
+            return -1;
+        snprintf(p, sizeof p, "/faithfulness/%s/sufficiency", m);
+        if (h5out_attr_int_array(x->h5, p, "k_percent", k, FAITH_NK, err, errlen))
+            return -1;
+    }
+    return 0;
+}
+
 /* Every dataset of the schema (docs/hdf5-schema.md). Collective: same list on every rank. */
 static void define_columns(Ctx *x)
 {
@@ -173,6 +268,7 @@ static void define_columns(Ctx *x)
     if (cfg->attention.save)
         col_add(x, "/attention/probs", ROW_ATTN, cfg->attention.float16 ? H5O_F16 : H5O_F32, 0, 0,
                 "attention probabilities [L][H][T][T] per example, flattened");
+    define_analysis_columns(x);
     if (cond) {
         col_add(x, "/conductance/hidden/token_sum", ROW_TOKEN, H5O_F32, mc->L, 0,
                 "LayerConductance of each encoder layer's output, summed over D: [token][layer]");
@@ -197,6 +293,8 @@ static int create_datasets(Ctx *x, char *err, size_t errlen)
         if (h5out_dataset(x->h5, c->path, c->type, c->rank, dims, c->doc, err, errlen))
             return -1;
     }
+    if (write_analysis_attrs(x, err, errlen))
+        return -1;
     x->write_s += now() - t;
     return 0;
 }
@@ -206,6 +304,7 @@ static int create_datasets(Ctx *x, char *err, size_t errlen)
 typedef struct {
     BaseResult base;
     AttrResult *res;      /* (n_methods) */
+    ExampleAnalysis an;   /* agreement, faithfulness, conductance statistics */
 } ExResult;
 
 static int merge_method(Ctx *x, SpoolIndex *idx, long e, int mi, AttrResult *r, char *err, size_t errlen,
@@ -288,6 +387,8 @@ static int compute_block(Ctx *x, SpoolIndex *idx, long b0, long b1, ExResult *ou
         for (int mi = 0; mi < nm; mi++)
             if (merge_method(x, idx, e, mi, &o->res[mi], err, errlen, o->base.target))
                 return -1;
+        if (analysis_example(in->cfg, in->eng, in->ex, e, &o->base, o->res, &o->an, err, errlen))
+            return -1;
     }
     return 0;
 }
@@ -296,6 +397,7 @@ static void free_block(ExResult *r, long n, int nm)
 {
     for (long i = 0; i < n; i++) {
         base_free(&r[i].base);
+        analysis_example_free(&r[i].an);
         if (r[i].res)
             for (int mi = 0; mi < nm; mi++)
                 attr_result_free(&r[i].res[mi]);
@@ -307,6 +409,58 @@ static void put_f(Column *c, uint64_t r, const float *v)
 {
     if (c)
         memcpy(col_row(c, r), v, c->width * sizeof(float));
+}
+
+/* Example e's rows of the analysis datasets: local example row r, local token row tr. */
+static int fill_analysis_rows(Ctx *x, long e, const ExResult *o, uint64_t r, uint64_t tr, char *err, size_t errlen)
+{
+    const RunConfig *cfg = x->in->cfg;
+    const ModelConfig *mc = &x->in->model->cfg;
+    const Examples *ex = x->in->ex;
+    int T = (int)(ex->off[e + 1] - ex->off[e]), LH = mc->L * mc->NH;
+    char p[192];
+    if (cfg->analysis.stats) {
+        if (o->base.n_stats != ATTN_NSTAT * LH) {
+            snprintf(err, errlen, "example %ld: spooled attention statistics have %d values, expected %d", e,
+                     o->base.n_stats, ATTN_NSTAT * LH);
+            return -1;
+        }
+        for (int s = 0; s < ATTN_NSTAT; s++) {
+            snprintf(p, sizeof p, "/attention/stats/%s", attn_stat_names[s]);
+            put_f(col_find(x, p), r, o->base.stats + (size_t)s * LH);
+            snprintf(p, sizeof p, "/conductance/stats/%s", attn_stat_names[s]);
+            Column *c = col_find(x, p);
+            if (c)
+                put_f(c, r, o->an.cond_stats + (size_t)s * LH);
+        }
+    }
+    if (cfg->analysis.rollout) {
+        if (o->base.n_roll != T) {
+            snprintf(err, errlen, "example %ld: spooled rollout has %d values, expected %d", e, o->base.n_roll, T);
+            return -1;
+        }
+        memcpy(col_row(col_find(x, "/attributions/rollout/token_sum"), tr), o->base.rollout, sizeof(float) * T);
+    }
+    for (int mi = 0; mi < cfg->n_methods; mi++) {
+        const char *m = config_method_name(cfg->methods[mi]);
+        if (analysis_has_agreement(cfg, cfg->methods[mi]))
+            for (int k = 0; k < 4; k++) {
+                snprintf(p, sizeof p, "/agreement/%s/%s", m, AGREE_NAMES[k]);
+                *(float *)col_row(col_find(x, p), r) = o->an.agree[mi][k];
+            }
+        if (analysis_has_faithfulness(cfg, cfg->methods[mi])) {
+            const float *f = o->an.faith[mi];
+            snprintf(p, sizeof p, "/faithfulness/%s/comprehensiveness", m);
+            put_f(col_find(x, p), r, f + FAITH_COMP_10);
+            snprintf(p, sizeof p, "/faithfulness/%s/sufficiency", m);
+            put_f(col_find(x, p), r, f + FAITH_SUFF_10);
+            snprintf(p, sizeof p, "/faithfulness/%s/aopc_comprehensiveness", m);
+            *(float *)col_row(col_find(x, p), r) = f[FAITH_AOPC_COMP];
+            snprintf(p, sizeof p, "/faithfulness/%s/aopc_sufficiency", m);
+            *(float *)col_row(col_find(x, p), r) = f[FAITH_AOPC_SUFF];
+        }
+    }
+    return 0;
 }
 
 static int fill_rows(Ctx *x, long b0, long b1, ExResult *res, int first_round, char *err, size_t errlen)
@@ -378,6 +532,8 @@ static int fill_rows(Ctx *x, long b0, long b1, ExResult *res, int first_round, c
                 memcpy(col_row(c_attn, ar), o->base.attn, sizeof(float) * na);
             }
         }
+        if (fill_analysis_rows(x, e, o, r, tr, err, errlen))
+            return -1;
         for (int mi = 0; mi < cfg->n_methods; mi++) {
             AttrResult *a = &o->res[mi];
             char g[128], p[192];

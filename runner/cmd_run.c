@@ -10,6 +10,7 @@
 #include "io/checkpoint.h"
 #include "io/h5out.h"
 #include "io/tokenizer.h"
+#include "runner/analysis.h"
 #include "runner/assemble.h"
 #include "runner/commands.h"
 #include "runner/config.h"
@@ -236,6 +237,33 @@ static int check_job_file(const char *spool, const char *yaml, int resume, char 
     return 0;
 }
 
+/* RoBERTa derives position ids from the input ids: the pad token gets position padding_idx,
+ * so a pad/pad_all baseline has other position ids than the input and Captum's delta
+ * (which evaluates F(baseline) with the baseline's own positions) is large although the
+ * attributions are right (docs/models.md). Writes the warning into msg; 0 when none applies. */
+static int position_warning(const RunConfig *c, const Model *m, char *msg, size_t n)
+{
+    if (m->cfg.arch != ARCH_ROBERTA)
+        return 0;
+    for (int i = 0; i < c->n_methods; i++) {
+        MethodKind k = c->methods[i];
+        /* methods with a baseline: all of them (gradshap, deepliftshap) or the first */
+        int first = k == M_IG || k == M_DEEPLIFT || k == M_CONDUCTANCE ||
+                    (k == M_SMOOTHGRAD && c->smoothgrad.base == M_IG);
+        int nb = k == M_GRADSHAP || k == M_DEEPLIFTSHAP ? c->nbaselines : first;
+        for (int b = 0; b < nb; b++)
+            if (c->baselines[b] == BASE_PAD || c->baselines[b] == BASE_PAD_ALL) {
+                snprintf(msg, n, "warning: %s is a RoBERTa model and %s uses the '%s' baseline: the pad token gets "
+                         "position padding_idx, so the baseline's position ids differ from the input's and "
+                         "Captum-equal convergence deltas will be large (the attributions are still Captum's). "
+                         "Use baseline: mask or baseline: unk to keep the positions (docs/models.md)",
+                         c->model, config_method_name(k), baseline_name(c->baselines[b]));
+                return 1;
+            }
+    }
+    return 0;
+}
+
 typedef struct {
     double busy, flops;
     long units;
@@ -250,9 +278,13 @@ static int run_unit(Engine *eng, const Model *m, const Examples *ex, const RunCo
     size_t bytes = 0;
     if (u->method == SPOOL_BASE) {
         BaseResult r;
-        if (base_run(eng, ex, u->example, cfg->attention.save, &r, &why)) {
+        if (base_run(eng, ex, u->example, analysis_wants_attention(cfg), &r, &why)) {
             snprintf(msg, n, "example %d (corpus row %ld), forward: %s", u->example, ex->row[u->example],
                      why ? why : "failed");
+            return -1;
+        }
+        if (analysis_base(cfg, &m->cfg, ex, u->example, &r, msg, n)) {
+            base_free(&r);
             return -1;
         }
         tcache[u->example] = r.target;
@@ -406,6 +438,8 @@ int cmd_run(int argc, char **argv)
         goto done;
     }
     t_tok = now() - t_tok;
+    if (rank == 0 && position_warning(&cfg, model, msg, sizeof msg))
+        fprintf(stderr, "attrun run: %s\n", msg);
     MethodSpec specs[M_NUM_METHODS];
     for (int i = 0; i < cfg.n_methods; i++)
         config_method_spec(&cfg, cfg.methods[i], &specs[i]);

@@ -40,6 +40,10 @@ void config_init(RunConfig *c)
     c->conductance.steps = s.steps;
     c->attention.save = 0;
     c->attention.float16 = 0;
+    c->analysis.stats = 1;
+    c->analysis.rollout = 1;
+    c->analysis.agreement = 1;
+    c->analysis.faithfulness = 0;
     c->save_full = 0;
     c->threads = 1;
     c->chunk = 0;
@@ -254,9 +258,10 @@ static const char *const DL_RULES[] = {"rescale", "captum"};
 static const char *const DTYPES[] = {"float32", "float16"};
 
 static const char *const SECTIONS[] = {"corpus", "ig", "gradshap", "smoothgrad", "deeplift", "conductance",
-                                       "attention"};
+                                       "attention", "analysis"};
 static const char *const TOP_KEYS = "model, corpus, methods, target, layer, output, baseline, ig, gradshap, "
-                                    "smoothgrad, deeplift, conductance, attention, save_full, out, threads, chunk";
+                                    "smoothgrad, deeplift, conductance, attention, analysis, save_full, out, "
+                                    "threads, chunk";
 
 static const char *section_keys(const char *sec)
 {
@@ -274,6 +279,8 @@ static const char *section_keys(const char *sec)
         return "steps";
     if (!strcmp(sec, "attention"))
         return "save, dtype";
+    if (!strcmp(sec, "analysis"))
+        return "stats, rollout, agreement, faithfulness";
     return TOP_KEYS;
 }
 
@@ -454,6 +461,14 @@ static int set_leaf(Ctx *x, RunConfig *c, const char *key, const yaml_node_t *n)
         return get_bool(x, n, key, &c->attention.save);
     if (!strcmp(key, "attention.dtype"))
         return get_enum(x, n, key, DTYPES, 2, &c->attention.float16);
+    if (!strcmp(key, "analysis.stats"))
+        return get_bool(x, n, key, &c->analysis.stats);
+    if (!strcmp(key, "analysis.rollout"))
+        return get_bool(x, n, key, &c->analysis.rollout);
+    if (!strcmp(key, "analysis.agreement"))
+        return get_bool(x, n, key, &c->analysis.agreement);
+    if (!strcmp(key, "analysis.faithfulness"))
+        return get_bool(x, n, key, &c->analysis.faithfulness);
     if (!strcmp(key, "save_full"))
         return get_bool(x, n, key, &c->save_full);
     if (!strcmp(key, "threads"))
@@ -645,6 +660,15 @@ int config_check(const RunConfig *c, char *err, size_t errlen)
         snprintf(err, errlen, "%s: ig.steps: the Riemann rules need at least 2 steps (got %d)", src, c->ig.steps);
         return -1;
     }
+    /* faithfulness is asked for explicitly (it costs forwards): refuse a job where it has nothing to score */
+    int per_token = 0;
+    for (int i = 0; i < c->n_methods; i++)
+        per_token |= c->methods[i] != M_CONDUCTANCE;
+    if (c->analysis.faithfulness && !per_token) {
+        snprintf(err, errlen, "%s: analysis.faithfulness: needs a method with per-token attributions (methods "
+                 "has only conductance); add one, e.g. methods: [ig, conductance], or set it to false", src);
+        return -1;
+    }
     return 0;
 }
 
@@ -743,6 +767,9 @@ char *config_to_yaml(const RunConfig *c, int results_only)
     put(&b, "conductance:\n  steps: %d\n", c->conductance.steps);
     put(&b, "attention:\n  save: %s\n  dtype: %s\n", c->attention.save ? "true" : "false",
         DTYPES[c->attention.float16]);
+    put(&b, "analysis:\n  stats: %s\n  rollout: %s\n  agreement: %s\n  faithfulness: %s\n",
+        c->analysis.stats ? "true" : "false", c->analysis.rollout ? "true" : "false",
+        c->analysis.agreement ? "true" : "false", c->analysis.faithfulness ? "true" : "false");
     put(&b, "save_full: %s\nout: ", c->save_full ? "true" : "false");
     put_q(&b, c->out);
     put(&b, "\n");

@@ -38,6 +38,10 @@ typedef struct {
     struct { DeepLiftRules rules; } deeplift;
     struct { int steps; } conductance;
     struct { int save; int float16; } attention;
+    /* Attention-bias analysis (runner/analysis.h, docs/analysis.md): per-head statistics,
+     * rollout, attribution/attention agreement (all cheap, on by default) and the ERASER
+     * faithfulness metrics (7 extra forward rows per example and method, off by default). */
+    struct { int stats, rollout, agreement, faithfulness; } analysis;
     int save_full;
     char *out;                    /* output HDF5 path (required) */
     int threads;                  /* OpenBLAS threads per rank */

@@ -1,6 +1,7 @@
 /* One pass over the corpus: tokenization into compact flat arrays, target and
  * mask-position checks; and the base forward of an example (see job.h). */
 #include "runner/job.h"
+#include "engine/attn_stats.h"
 #include "io/corpus.h"
 #include <math.h>
 #include <stdio.h>
@@ -38,6 +39,7 @@ void examples_free(Examples *ex)
     free(ex->type_ids);
     free(ex->special);
     free(ex->span);
+    free(ex->punct);
     free(ex->aoff);
     free(ex->text);
     free(ex->pair);
@@ -63,6 +65,8 @@ int examples_load(Examples *ex, const RunConfig *c, const Model *m, const Tokeni
     int mlm = mc->head == HEAD_MLM;
     ex->mask_id = tokenizer_special_id(tok, TOK_MASK);
     ex->unk_id = tokenizer_special_id(tok, TOK_UNK);
+    ex->cls_id = tokenizer_special_id(tok, TOK_CLS);
+    ex->sep_id = tokenizer_special_id(tok, TOK_SEP);
 
     /* The fixed target, checked against the model once. */
     int fixed = -1;
@@ -228,6 +232,11 @@ int examples_load(Examples *ex, const RunConfig *c, const Model *m, const Tokeni
         examples_free(ex);
         return -1;
     }
+    /* Punctuation flags from the token strings (ids were checked against the vocabulary). */
+    long M = (long)ex->off[ex->n];
+    ex->punct = malloc(M ? M : 1);
+    for (long t = 0; t < M; t++)
+        ex->punct[t] = (unsigned char)attn_token_is_punct(tokenizer_id_to_token(tok, ex->ids[t]));
     /* Attention-shaped offsets: L*NH*T*T per example. */
     ex->aoff = malloc(sizeof(int64_t) * (ex->n + 1));
     ex->aoff[0] = 0;
@@ -364,10 +373,12 @@ int base_run(Engine *eng, const Examples *ex, long e, int want_attn, BaseResult 
 }
 
 /* Payload: int32 target, mlm, C, 0; float logits[C] | int32 top_ids[5] float top_probs[5];
- * int64 n_attn; float attn[n_attn]. */
+ * int64 n_attn; float attn[n_attn]; int32 n_stats, n_roll; float stats[n_stats],
+ * rollout[n_roll], cls_attn[n_roll]. */
 size_t base_bytes(const BaseResult *r)
 {
-    return 16 + (r->mlm ? 40 : 4 * (size_t)r->C) + 8 + 4 * (size_t)r->n_attn;
+    return 16 + (r->mlm ? 40 : 4 * (size_t)r->C) + 8 + 4 * (size_t)r->n_attn + 8 + 4 * (size_t)r->n_stats +
+           8 * (size_t)r->n_roll;
 }
 
 void base_pack(const BaseResult *r, void *buf)
@@ -388,6 +399,17 @@ void base_pack(const BaseResult *r, void *buf)
     p += 8;
     if (r->n_attn)
         memcpy(p, r->attn, 4 * (size_t)r->n_attn);
+    p += 4 * (size_t)r->n_attn;
+    int32_t na[2] = {r->n_stats, r->n_roll};
+    memcpy(p, na, 8);
+    p += 8;
+    if (r->n_stats)
+        memcpy(p, r->stats, 4 * (size_t)r->n_stats);
+    p += 4 * (size_t)r->n_stats;
+    if (r->n_roll) {
+        memcpy(p, r->rollout, 4 * (size_t)r->n_roll);
+        memcpy(p + 4 * (size_t)r->n_roll, r->cls_attn, 4 * (size_t)r->n_roll);
+    }
 }
 
 int base_unpack(const void *buf, size_t n, BaseResult *r)
@@ -415,13 +437,36 @@ int base_unpack(const void *buf, size_t n, BaseResult *r)
     }
     memcpy(&r->n_attn, p, 8);
     p += 8;
-    if (r->n_attn < 0 || base_bytes(r) != n) {
+    /* the fixed part (n_stats, n_roll) must fit before the sizes are read */
+    size_t head = (size_t)(p - (const char *)buf);
+    if (r->n_attn < 0 || (uint64_t)r->n_attn > (n - head) / 4 || head + 4 * (size_t)r->n_attn + 8 > n) {
         base_free(r);
         return -1;
     }
     if (r->n_attn) {
         r->attn = malloc(4 * (size_t)r->n_attn);
         memcpy(r->attn, p, 4 * (size_t)r->n_attn);
+    }
+    p += 4 * (size_t)r->n_attn;
+    int32_t na[2];
+    memcpy(na, p, 8);
+    p += 8;
+    r->n_stats = na[0];
+    r->n_roll = na[1];
+    if (r->n_stats < 0 || r->n_roll < 0 || base_bytes(r) != n) {
+        base_free(r);
+        return -1;
+    }
+    if (r->n_stats) {
+        r->stats = malloc(4 * (size_t)r->n_stats);
+        memcpy(r->stats, p, 4 * (size_t)r->n_stats);
+    }
+    p += 4 * (size_t)r->n_stats;
+    if (r->n_roll) {
+        r->rollout = malloc(4 * (size_t)r->n_roll);
+        r->cls_attn = malloc(4 * (size_t)r->n_roll);
+        memcpy(r->rollout, p, 4 * (size_t)r->n_roll);
+        memcpy(r->cls_attn, p + 4 * (size_t)r->n_roll, 4 * (size_t)r->n_roll);
     }
     return 0;
 }
@@ -430,6 +475,12 @@ void base_free(BaseResult *r)
 {
     free(r->logits);
     free(r->attn);
+    free(r->stats);
+    free(r->rollout);
+    free(r->cls_attn);
     r->logits = NULL;
     r->attn = NULL;
+    r->stats = r->rollout = r->cls_attn = NULL;
+    r->n_attn = 0;
+    r->n_stats = r->n_roll = 0;
 }

@@ -27,6 +27,8 @@ typedef struct {
     long *skip_row;
     char **skip_reason;
     int mask_id, unk_id;     /* the tokenizer's mask and unk ids (MLM targets, mask/unk baselines) */
+    int cls_id, sep_id;      /* the tokenizer's [CLS]/<s> and [SEP]/</s> ids (attention statistics) */
+    unsigned char *punct;    /* (M) 1 where the token's text is punctuation (attn_token_is_punct) */
 } Examples;
 
 /* Streams the corpus once and tokenizes every row. Returns 0 or -1 (err names file:line). */
@@ -47,9 +49,17 @@ typedef struct {
     float top_probs[5];
     int64_t n_attn;          /* L*NH*T*T, 0 when attention is not saved */
     float *attn;             /* (L,NH,T,T) */
+    /* Attention analysis of the same forward (runner/analysis.c), computed in the base unit
+     * so that only these few numbers, not the attention, travel through the spools. */
+    int n_stats;             /* ATTN_NSTAT*L*NH, or 0 (analysis.stats off) */
+    float *stats;            /* (ATTN_NSTAT,L,NH) */
+    int n_roll;              /* T, or 0 (neither rollout nor agreement) */
+    float *rollout;          /* (T) attention rollout from [CLS] */
+    float *cls_attn;         /* (T) last layer's [CLS] row, mean over heads */
 } BaseResult;
 
-/* Forward of example e: logits, predicted target (when target < 0), attention when want_attn. */
+/* Forward of example e: logits, predicted target (when target < 0), attention when want_attn
+ * (the analysis fields stay empty: analysis_base fills them). */
 int base_run(Engine *eng, const Examples *ex, long e, int want_attn, BaseResult *r, const char **err);
 /* The target of example e: stored, or the argmax of a forward (deterministic on every rank). */
 int resolve_target(Engine *eng, const Examples *ex, long e, int *target, const char **err);

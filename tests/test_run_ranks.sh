@@ -2,12 +2,14 @@
 # attrun run under mpirun -np 1..4: every dataset bitwise identical; chunk = 1 and
 # automatic chunking (few examples, many ranks: items split across ranks) identical;
 # the file's invariants and per-example consistency (IG completeness, argmax target).
+# The analysis datasets (statistics, rollout, agreement, faithfulness, conductance
+# statistics) are among those compared.
 source "$(dirname "$0")/tools/run_lib.sh"
 require_model
 write_tsv corpus.tsv 24
 common=("methods: [ig, saliency, gradshap, deepliftshap]" "baseline: [pad, mask]" "ig: {steps: 16}"
         "gradshap: {samples: 6, stdevs: 0.05, seed: 3}" "attention: {save: true, dtype: float16}"
-        "save_full: true")
+        "save_full: true" "analysis: {faithfulness: true}")
 write_config job.yaml r1.h5 "${common[@]}"
 
 "$BIN" run job.yaml --quiet || fail "np=1 run failed"
@@ -27,6 +29,8 @@ $MPIRUN -np 4 "$BIN" run few.yaml --set out=f4.h5 --quiet || fail "few examples 
 $H5CMP same f1.h5 f4.h5 || fail "few examples: np=4 differs from np=1"
 $MPIRUN -np 3 "$BIN" run few.yaml --set out=f3.h5 --set chunk=5 --quiet || fail "few examples np=3 chunk=5"
 $H5CMP same f1.h5 f3.h5 || fail "few examples: chunk=5 differs"
+$PY -c "import h5py, sys; sys.exit(0 if 'conductance/stats/self' in h5py.File('f1.h5', 'r') else 'no conductance stats')" \
+    || fail "few examples: /conductance/stats not written"
 
 # consistency of what was stitched together: offsets, IG completeness, targets, spools removed
 $PY - r1.h5 <<'PYEOF' || fail "per-example consistency"
@@ -58,6 +62,9 @@ assert p.dtype == np.float16
 T = off[1] - off[0]
 a0 = p[aoff[0]:aoff[1]].astype(np.float64).reshape(-1, T, T)
 assert np.allclose(a0.sum(-1), 1, atol=5e-3), "attention rows sum to 1"
+for g in ("attention/stats/cls", "attributions/rollout/token_sum", "agreement/gradshap/rollout_spearman",
+          "faithfulness/deepliftshap/comprehensiveness", "faithfulness/saliency/aopc_sufficiency"):
+    assert g in f, f"{g} missing: the np comparisons would not cover it"
 txt = f["examples/text"][0]
 assert (txt.decode() if isinstance(txt, bytes) else txt).startswith("the ")
 print("consistency OK:", n, "examples; IG completeness err", err)

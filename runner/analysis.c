@@ -1,0 +1,180 @@
+/* Attention-bias analysis of a job (see analysis.h): what runs in the base unit and what
+ * runs in assembly, and the token flags both need. */
+#include "runner/analysis.h"
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int analysis_wants_attention(const RunConfig *c)
+{
+    return c->attention.save || c->analysis.stats || c->analysis.rollout || c->analysis.agreement;
+}
+
+int analysis_has_agreement(const RunConfig *c, MethodKind k)
+{
+    return c->analysis.agreement && k != M_CONDUCTANCE;
+}
+
+int analysis_has_faithfulness(const RunConfig *c, MethodKind k)
+{
+    return c->analysis.faithfulness && k != M_CONDUCTANCE;
+}
+
+int analysis_has_cond_stats(const RunConfig *c)
+{
+    if (!c->analysis.stats)
+        return 0;
+    for (int i = 0; i < c->n_methods; i++)
+        if (c->methods[i] == M_CONDUCTANCE)
+            return 1;
+    return 0;
+}
+
+int analysis_cond_stat_applies(int s)
+{
+    return s != ATTN_STAT_ENTROPY;
+}
+
+const float *analysis_scores(MethodKind k, const AttrResult *a)
+{
+    /* Saliency ranks by the gradient's L2 norm per token, as docs/analysis.md §3 and
+     * scripts/analysis/report.py do. */
+    return k == M_SALIENCY ? a->token_l2 : a->token_sum;
+}
+
+/* [CLS], [SEP] and punctuation flags of example e (T ints each, one block). */
+static int *token_flags(const Examples *ex, long e, int T)
+{
+    int *f = malloc(sizeof(int) * 3 * (size_t)(T ? T : 1));
+    if (!f)
+        return NULL;
+    const int *ids = ex->ids + ex->off[e];
+    const unsigned char *punct = ex->punct + ex->off[e];
+    for (int t = 0; t < T; t++) {
+        f[t] = ids[t] == ex->cls_id;
+        f[T + t] = ids[t] == ex->sep_id;
+        f[2 * T + t] = punct[t];
+    }
+    return f;
+}
+
+int analysis_base(const RunConfig *c, const ModelConfig *mc, const Examples *ex, long e, BaseResult *r,
+                  char *err, size_t errlen)
+{
+    int T = (int)(ex->off[e + 1] - ex->off[e]), L = mc->L, NH = mc->NH;
+    int want_roll = c->analysis.rollout || c->analysis.agreement;
+    if (!c->analysis.stats && !want_roll)
+        return 0;
+    if (!r->attn || r->n_attn != (int64_t)L * NH * T * T) {
+        snprintf(err, errlen, "example %ld: the base forward has no attention probabilities to analyse", e);
+        return -1;
+    }
+    int rc = 0;
+    if (c->analysis.stats) {
+        int *flags = token_flags(ex, e, T);
+        r->n_stats = ATTN_NSTAT * L * NH;
+        r->stats = malloc(sizeof(float) * r->n_stats);
+        if (!flags || !r->stats)
+            rc = -1, snprintf(err, errlen, "example %ld: out of memory for the attention statistics", e);
+        else if (attn_stats_compute(r->attn, L, NH, T, flags, flags + T, flags + 2 * T, r->stats))
+            rc = -1, snprintf(err, errlen, "example %ld: %s", e, attn_error());
+        free(flags);
+    }
+    if (!rc && want_roll) {
+        r->n_roll = T;
+        r->rollout = malloc(sizeof(float) * T);
+        r->cls_attn = malloc(sizeof(float) * T);
+        if (!r->rollout || !r->cls_attn)
+            rc = -1, snprintf(err, errlen, "example %ld: out of memory for the rollout", e);
+        else if (attn_rollout(r->attn, L, NH, T, r->rollout) || attn_cls_attention(r->attn, L, NH, T, r->cls_attn))
+            rc = -1, snprintf(err, errlen, "example %ld: %s", e, attn_error());
+    }
+    if (!c->attention.save) { /* computed for the analysis only: it does not go to the spool */
+        free(r->attn);
+        r->attn = NULL;
+        r->n_attn = 0;
+    }
+    return rc;
+}
+
+/* Non-special tokens that faithfulness may replace (the MLM mask position never is). */
+static int replaceable(const Examples *ex, long e, int T, int mlm)
+{
+    const int *sp = ex->special + ex->off[e];
+    int n = 0;
+    for (int t = 0; t < T; t++)
+        n += !sp[t] && !(mlm && t == ex->mlm_pos[e]);
+    return n;
+}
+
+/* Faithfulness runs here, in assembly, on the rank that owns the example, rather than as
+ * work units of its own: it needs the example's finalized attributions, which exist only
+ * after every unit of the example is merged, so separate units would need a second
+ * scheduling pass and spool round after the first. Its cost (7 forward rows per example
+ * and method) is small next to the attribution itself (IG: 2·steps row passes), and the
+ * assembly ranges are balanced by tokens, so the split across ranks stays even. */
+int analysis_example(const RunConfig *c, Engine *eng, const Examples *ex, long e, const BaseResult *b,
+                     const AttrResult *res, ExampleAnalysis *out, char *err, size_t errlen)
+{
+    const ModelConfig *mc = &engine_model(eng)->cfg;
+    int T = (int)(ex->off[e + 1] - ex->off[e]), mlm = mc->head == HEAD_MLM;
+    const int *special = ex->special + ex->off[e];
+    memset(out, 0, sizeof *out);
+    for (int mi = 0; mi < c->n_methods; mi++) {
+        MethodKind k = c->methods[mi];
+        const char *name = config_method_name(k);
+        const float *s = k == M_CONDUCTANCE ? NULL : analysis_scores(k, &res[mi]);
+        if (analysis_has_agreement(c, k)) {
+            if (b->n_roll != T) {
+                snprintf(err, errlen, "example %ld: the spooled rollout has %d values, expected T = %d", e,
+                         b->n_roll, T);
+                return -1;
+            }
+            if (attn_agreement(s, b->rollout, b->cls_attn, special, T, out->agree[mi])) {
+                snprintf(err, errlen, "example %ld (corpus row %ld), agreement of %s: %s", e, ex->row[e], name,
+                         attn_error());
+                return -1;
+            }
+        }
+        if (analysis_has_faithfulness(c, k)) {
+            if (replaceable(ex, e, T, mlm) == 0) { /* nothing to remove (empty text): undefined */
+                for (int q = 0; q < FAITH_NOUT; q++)
+                    out->faith[mi][q] = NAN;
+                continue;
+            }
+            if (faithfulness_compute(eng, ex->ids + ex->off[e], ex->type_ids + ex->off[e], special, T, b->target,
+                                     ex->mlm_pos[e], c->output, s, mc->pad_id, out->faith[mi])) {
+                snprintf(err, errlen, "example %ld (corpus row %ld), faithfulness of %s: %s", e, ex->row[e], name,
+                         faithfulness_error());
+                return -1;
+            }
+        }
+        if (k == M_CONDUCTANCE && analysis_has_cond_stats(c)) {
+            const AttrResult *a = &res[mi];
+            int *flags = token_flags(ex, e, T);
+            out->cond_stats = malloc(sizeof(float) * ATTN_NSTAT * mc->L * mc->NH);
+            const char *why = NULL;
+            if (!flags || !out->cond_stats)
+                why = "out of memory";
+            else if (!a->cond_attn || a->L != mc->L || a->NH != mc->NH)
+                why = "the conductance result has no attention part of the model's shape";
+            else if (attn_stats_compute(a->cond_attn, mc->L, mc->NH, T, flags, flags + T, flags + 2 * T,
+                                        out->cond_stats))
+                why = attn_error();
+            free(flags);
+            if (why) {
+                snprintf(err, errlen, "example %ld (corpus row %ld), statistics of the attention conductance: %s",
+                         e, ex->row[e], why);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+void analysis_example_free(ExampleAnalysis *a)
+{
+    free(a->cond_stats);
+    a->cond_stats = NULL;
+}

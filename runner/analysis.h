@@ -1,0 +1,56 @@
+/* The attention-bias analysis of `attrun run` (config key `analysis`, definitions in
+ * docs/analysis.md, datasets in docs/hdf5-schema.md), on top of engine/attn_stats.h and
+ * engine/faithfulness.h. Two places:
+ *
+ *   base unit (compute phase, any rank): the example's attention probabilities from the
+ *     base forward become the per-head statistics, the rollout vector and the last layer's
+ *     [CLS] attention; only these (ATTN_NSTAT·L·H + 2T floats) are spooled, the attention
+ *     itself only with attention.save.
+ *   assembly (the rank that owns the example): once the example's attributions are
+ *     finalized, their agreement with rollout / [CLS] attention, the faithfulness metrics
+ *     and the statistics of the attention conductance.
+ *
+ * Everything is a function of one example's data on one rank, so the results are the
+ * same bits for any number of ranks and any chunking. */
+#ifndef ATTRUN_ANALYSIS_H
+#define ATTRUN_ANALYSIS_H
+#include "engine/attn_stats.h"
+#include "engine/faithfulness.h"
+#include "runner/config.h"
+#include "runner/job.h"
+#include <stddef.h>
+
+/* 1 when the base forward must compute attention (attention.save or any attention analysis). */
+int analysis_wants_attention(const RunConfig *c);
+
+/* Base unit: fills r->stats (analysis.stats) and r->rollout, r->cls_attn (analysis.rollout or
+ * analysis.agreement) from r->attn, the (L,NH,T,T) probabilities of example e that base_run
+ * computed; then drops r->attn unless attention.save. Returns 0, or -1 with err. */
+int analysis_base(const RunConfig *c, const ModelConfig *mc, const Examples *ex, long e, BaseResult *r,
+                  char *err, size_t errlen);
+
+/* The per-token scores that rank a method's tokens (agreement, faithfulness): token_sum, but
+ * token_l2 for Saliency (docs/analysis.md §3). */
+const float *analysis_scores(MethodKind k, const AttrResult *a);
+
+/* Does the job write /agreement/<m> and /faithfulness/<m> for method k? (not conductance) */
+int analysis_has_agreement(const RunConfig *c, MethodKind k);
+int analysis_has_faithfulness(const RunConfig *c, MethodKind k);
+/* /conductance/stats: analysis.stats and conductance in the job. Statistic s is written when
+ * it applies to conductance (not entropy: rows of conductance are no distributions). */
+int analysis_has_cond_stats(const RunConfig *c);
+int analysis_cond_stat_applies(int s);
+
+/* Assembly-side results of one example; arrays indexed by the job's method index. */
+typedef struct {
+    float agree[M_NUM_METHODS][4];          /* attn_agreement order */
+    float faith[M_NUM_METHODS][FAITH_NOUT]; /* faithfulness_compute order */
+    float *cond_stats;                      /* (ATTN_NSTAT,L,NH), or NULL */
+} ExampleAnalysis;
+
+/* Example e with its base result b and finalized attributions res[n_methods]. Faithfulness
+ * runs its forwards on eng. Returns 0, or -1 with err naming the example and method. */
+int analysis_example(const RunConfig *c, Engine *eng, const Examples *ex, long e, const BaseResult *b,
+                     const AttrResult *res, ExampleAnalysis *out, char *err, size_t errlen);
+void analysis_example_free(ExampleAnalysis *a);
+#endif
