@@ -180,6 +180,11 @@ import h5py, sys; f = h5py.File('off.h5', 'r')
 bad = [g for g in ('attention', 'agreement', 'faithfulness', 'attributions/rollout') if g in f]
 sys.exit('groups written with the analysis off: %s' % bad if bad else 0)" || fail "analysis off"
 
+# ---- configs/example-full.yaml (every key, analysis included) runs as documented ----
+"$BIN" run "$SRC/configs/example-full.yaml" --quiet --set model=$MODEL --set corpus.path=$WORK/corpus.tsv \
+    --set corpus.limit=2 --set out=full.h5 --set analysis.faithfulness=true || fail "configs/example-full.yaml"
+$H5CMP check full.h5 || fail "example-full: file invariants"
+
 # ---- refusals and warnings ----
 "$BIN" run def.yaml --quiet --set out=x.h5 --set methods=[conductance] --set analysis.faithfulness=true \
     > log 2>&1 && fail "faithfulness with only conductance was accepted"
