@@ -159,6 +159,35 @@ for m in ("ig", "saliency"):
 print(f"faithfulness: {i + 1} perturbed inputs, max relative error {worst:.2g}")
 PYEOF
 
+# ---- the Python loader and report on this real file (skipped without pandas/matplotlib) ----
+if $PY -c "import pandas, matplotlib" 2>/dev/null; then
+    $PY "$SRC/scripts/analysis/report.py" a.h5 rep > log 2>&1 || { cat log; fail "report.py on a real result"; }
+    $PY - a.h5 "$SRC" <<'PYEOF' || fail "loader and report on a real result"
+import sys, os, h5py, numpy as np, pandas as pd
+sys.path.insert(0, os.path.join(sys.argv[2], "scripts/analysis"))
+from attrun_load import AttrunResult
+r = AttrunResult(sys.argv[1], require_complete=True)
+f = h5py.File(sys.argv[1], "r")
+assert r.layers_heads() == (2, 4)
+ex, hs = r.examples(), r.head_stats()
+assert len(hs) == r.n * 8 and np.array_equal(hs["cls"].to_numpy(), f["attention/stats/cls"][:].astype(np.float64).ravel())
+for c in ("agreement/ig/rollout_spearman", "agreement/saliency/cls_attention_top5",
+          "faithfulness/ig/comprehensiveness@10", "faithfulness/saliency/sufficiency@50",
+          "faithfulness/ig/aopc_sufficiency"):
+    assert c in ex.columns, c
+assert np.array_equal(ex["faithfulness/ig/comprehensiveness@50"].to_numpy(), f["faithfulness/ig/comprehensiveness"][:, 2])
+assert "rollout" in r.methods() and "conductance" not in r.methods()
+assert len(r.head_stats("/conductance/stats").columns) == 3 + 7
+summ = pd.read_csv("rep/summary.csv")
+assert len(summ) == 2 * 4 + 2 * 8, summ["quantity"].tolist()
+for name in ("heatmap_attention_cls.png", "heatmap_conductance_self.png", "tokens_rollout.csv", "report.html"):
+    assert os.path.getsize(os.path.join("rep", name)) > 0, name
+assert not os.path.exists("rep/heatmap_conductance_entropy.png")
+PYEOF
+else
+    echo "report.py not run: $PY lacks pandas or matplotlib (Debian: python3-pandas python3-matplotlib)"
+fi
+
 # ---- defaults: stats, rollout, agreement on; probs and faithfulness off ----
 write_config def.yaml d.h5 "methods: [ig]" "ig: {steps: 4}"
 "$BIN" run def.yaml --quiet || fail "default run failed"

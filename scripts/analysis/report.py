@@ -106,8 +106,9 @@ def cohort_tests(stats, correct, alpha):
 
 
 def score_column(tokens, method):
-    """Per-token score shown for a method: token_sum, except Saliency, whose signed gradient
-    sums to about 0 per token (LayerNorm removes the mean; docs/hdf5-schema.md): token_l2."""
+    """Per-token score shown for a method: token_sum, except Saliency: token_l2, the gradient's
+    norm per token (its token_sum is a sum of |gradient| over D, docs/hdf5-schema.md), the
+    ranking attrun's /agreement and /faithfulness datasets use too."""
     if method == "saliency" and f"{method}_l2" in tokens.columns:
         return f"{method}_l2"
     return method
@@ -311,7 +312,7 @@ def main(argv=None):
     # ---- tokens across the corpus ----
     parts.append('<h2>Tokens by mean attribution over the corpus</h2><section id="tokens">')
     parts.append(f'<p class="note">Non-special tokens seen at least {args.min_count} times; '
-                 f"attribution = token_sum (saliency: token_l2, its signed sums are about 0).</p>"
+                 f"attribution = token_sum (saliency: token_l2, as in /agreement and /faithfulness).</p>"
                  f"<div class=\"grid\">")
     for m in methods:
         col = score_column(tokens, m)
