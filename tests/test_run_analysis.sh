@@ -209,6 +209,28 @@ import h5py, sys; f = h5py.File('off.h5', 'r')
 bad = [g for g in ('attention', 'agreement', 'faithfulness', 'attributions/rollout') if g in f]
 sys.exit('groups written with the analysis off: %s' % bad if bad else 0)" || fail "analysis off"
 
+# ---- edge cases: one word (Spearman undefined), only specials (agreement, faithfulness undefined) ----
+printf 'sentence\tlabel\ngreat\t1\n[PAD]\t0\nnot good .\t0\n' > edge.tsv
+write_config edge.yaml e1.h5 "corpus: {path: $WORK/edge.tsv}" "methods: [ig, saliency]" "ig: {steps: 4}" \
+    "analysis: {faithfulness: true}"
+"$BIN" run edge.yaml --quiet || fail "edge cases run failed"
+$MPIRUN -np 2 "$BIN" run edge.yaml --quiet --set out=e2.h5 || fail "edge cases np=2"
+$H5CMP same e1.h5 e2.h5 || fail "edge cases: np=2 differs"
+$H5CMP check e1.h5 || fail "edge cases: NaN only where documented"
+$PY - e1.h5 <<'PYEOF' || fail "edge cases: NaN placement"
+import sys, h5py, numpy as np
+f = h5py.File(sys.argv[1], "r")
+assert list(f["tokens/offsets"][:]) == [0, 3, 6, 11]
+sp, t5 = f["agreement/ig/rollout_spearman"][:], f["agreement/ig/rollout_top5"][:]
+assert np.isnan(sp[0]) and t5[0] == 1.0, "one word: rho undefined, top-5 overlap of 1 token is 1"
+assert np.isnan(sp[1]) and np.isnan(t5[1]), "no non-special token: both undefined"
+assert np.isfinite(sp[2]) and np.isfinite(t5[2])
+c = f["faithfulness/ig/comprehensiveness"][:]
+assert np.isnan(c[1]).all() and np.isfinite(c[[0, 2]]).all()
+assert np.isnan(f["faithfulness/saliency/aopc_sufficiency"][1])
+assert all(np.isfinite(f[f"attention/stats/{k}"][:]).all() for k in f["attention/stats"])
+PYEOF
+
 # ---- configs/example-full.yaml (every key, analysis included) runs as documented ----
 "$BIN" run "$SRC/configs/example-full.yaml" --quiet --set model=$MODEL --set corpus.path=$WORK/corpus.tsv \
     --set corpus.limit=2 --set out=full.h5 --set analysis.faithfulness=true || fail "configs/example-full.yaml"
