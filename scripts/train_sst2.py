@@ -598,7 +598,7 @@ def main():
     p.add_argument("--dropout", type=float, default=0.1)
     p.add_argument("--hidden", type=int, default=128)
     p.add_argument("--layers", type=int, default=2)
-    p.add_argument("--heads", type=int, default=2)
+    p.add_argument("--heads", type=int, default=4)
     p.add_argument("--intermediate", type=int, default=512)
     p.add_argument("--max-length", type=int, default=64, help="also max_position_embeddings")
     p.add_argument("--max-steps", type=int, default=0, help="stop after this many steps (timing runs)")
