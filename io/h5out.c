@@ -1,11 +1,16 @@
 /* HDF5 result file: parallel dataset creation and collective hyperslab writes,
  * serial strings and attributes (see io/h5out.h for who calls what). */
 #include "io/h5out.h"
+#include <errno.h>
 #include <hdf5.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #define MAX_DSETS 512
 #define CHUNK_BYTES (1u << 20) /* ~1 MiB chunks: big enough for deflate, small enough for partial reads */
@@ -16,25 +21,77 @@ struct H5Out {
     hid_t dxpl;       /* collective transfer (parallel) or default */
     hid_t f16;        /* IEEE binary16 */
     int parallel;
+    MPI_Comm comm;    /* parallel files: the creator's communicator (for agreeing on outcomes) */
+    int hdf5_err;     /* an HDF5 call failed on this rank (not just our own argument checks) */
+    int failed;       /* parallel: an HDF5 call failed on some rank (agreed: the same on every rank) */
     int n;
     struct { char *path; hid_t id; H5OutType type; int rank; hsize_t dims[3]; } d[MAX_DSETS];
 };
 
-/* The innermost HDF5 error message, for our own error text. */
+static int g_abandoned; /* files left open in HDF5 because their flush failed (h5out_abandoned) */
+
+typedef struct {
+    char detail[256]; /* the first HDF5 message of the stack */
+    int full;         /* some message reports ENOSPC/EFBIG/EDQUOT (the sec2 driver quotes errno) */
+} Walk;
+
+static int is_full_errno(int e)
+{
+    return e == EFBIG || e == ENOSPC || e == EDQUOT;
+}
+
 static herr_t walk_cb(unsigned n, const H5E_error2_t *e, void *data)
 {
+    Walk *w = data;
     if (n == 0 && e->desc)
-        snprintf((char *)data, 256, "%s", e->desc);
+        snprintf(w->detail, sizeof w->detail, "%s", e->desc);
+    if (e->desc && (strstr(e->desc, "File too large") || strstr(e->desc, "No space left on device") ||
+                    strstr(e->desc, "Disk quota exceeded")))
+        w->full = 1;
     return 0;
 }
 
-static int h5fail(const H5Out *h, const char *path, const char *what, char *err, size_t errlen)
+/* When neither HDF5 nor errno says why (the MPI-IO driver can fail a collective write with
+ * an empty error stack), look: is the file at its size limit, or its file system full? */
+static int looks_full(const char *path)
 {
-    char detail[256] = "";
-    H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, walk_cb, detail);
+    struct stat st;
+    struct rlimit rl;
+    if (stat(path, &st) == 0 && getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+        (uint64_t)st.st_size + CHUNK_BYTES >= (uint64_t)rl.rlim_cur)
+        return 1;
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        slash[slash == dir] = 0; /* the directory ("/" itself for a file in the root) */
+    else
+        snprintf(dir, sizeof dir, ".");
+    struct statvfs vf;
+    return statvfs(dir, &vf) == 0 && (uint64_t)vf.f_bavail * vf.f_frsize < CHUNK_BYTES;
+}
+
+/* Our error text from HDF5's error stack: "<file>: <object>: <what>: <detail>". A full disk
+ * (or RLIMIT_FSIZE) gets a plain "disk full / file too large" instead of HDF5's internals.
+ * errno is read here, so every public function that writes sets errno = 0 first: the MPI-IO
+ * driver reports only "MPI_ERR_OTHER", and errno (EFBIG from pwrite) is what is left. */
+static int h5fail(H5Out *h, const char *path, const char *what, char *err, size_t errlen)
+{
+    int e = errno;
+    if (h)
+        h->hdf5_err = 1;
+    Walk w = {"", 0};
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, walk_cb, &w);
     H5Eclear2(H5E_DEFAULT);
-    snprintf(err, errlen, "%s: %s%s%s%s%s", h ? h->path : "?", path ? path : "", path ? ": " : "", what,
-             *detail ? ": " : "", detail);
+    if (!err || !errlen)
+        return -1;
+    if (w.full || is_full_errno(e) || (h && looks_full(h->path)))
+        snprintf(err, errlen, "%s: %s%s%s: disk full / file too large%s%s%s", h ? h->path : "?", path ? path : "",
+                 path ? ": " : "", what, is_full_errno(e) ? " (" : "", is_full_errno(e) ? strerror(e) : "",
+                 is_full_errno(e) ? ")" : "");
+    else
+        snprintf(err, errlen, "%s: %s%s%s%s%s", h ? h->path : "?", path ? path : "", path ? ": " : "", what,
+                 *w.detail ? ": " : "", w.detail);
     return -1;
 }
 
@@ -55,6 +112,7 @@ static H5Out *h5_new(const char *path)
     h->path = strdup(path);
     h->file = -1;
     h->dxpl = H5P_DEFAULT;
+    h->comm = MPI_COMM_NULL;
     h->f16 = make_f16();
     return h;
 }
@@ -74,8 +132,10 @@ static void h5_free(H5Out *h)
 
 H5Out *h5out_create_parallel(const char *path, MPI_Comm comm, char *err, size_t errlen)
 {
+    errno = 0;
     H5Out *h = h5_new(path);
     h->parallel = 1;
+    h->comm = comm;
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
     H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL);
     H5Pset_all_coll_metadata_ops(fapl, 1);
@@ -95,6 +155,7 @@ H5Out *h5out_create_parallel(const char *path, MPI_Comm comm, char *err, size_t 
 
 H5Out *h5out_open_serial(const char *path, int truncate, char *err, size_t errlen)
 {
+    errno = 0;
     H5Out *h = h5_new(path);
     if (truncate) {
         hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
@@ -112,20 +173,87 @@ H5Out *h5out_open_serial(const char *path, int truncate, char *err, size_t errle
     return h;
 }
 
+/* Parallel files: the same outcome on every rank, with the lowest failing rank's message. */
+static int agree(H5Out *h, int ok, char *err, size_t errlen)
+{
+    if (!h->parallel)
+        return ok ? 0 : -1;
+    int rank, first;
+    MPI_Comm_rank(h->comm, &rank);
+    int mine = ok ? INT_MAX : rank;
+    MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, h->comm);
+    if (first == INT_MAX)
+        return 0;
+    int any_hdf5 = 0; /* every rank is here: the failure is agreed */
+    MPI_Allreduce(&h->hdf5_err, &any_hdf5, 1, MPI_INT, MPI_MAX, h->comm);
+    h->failed |= any_hdf5;
+    char msg[1024] = "";
+    if (rank == first && err)
+        snprintf(msg, sizeof msg, "%s", err);
+    MPI_Bcast(msg, sizeof msg, MPI_CHAR, first, h->comm);
+    if (err && errlen)
+        snprintf(err, errlen, "%s", msg);
+    return -1;
+}
+
+int h5out_flush(H5Out *h, char *err, size_t errlen)
+{
+    errno = 0;
+    int ok = H5Fflush(h->file, H5F_SCOPE_GLOBAL) >= 0;
+    if (!ok)
+        h5fail(h, NULL, "flushing the file failed", err, errlen);
+    return agree(h, ok, err, errlen);
+}
+
 int h5out_close(H5Out *h, char *err, size_t errlen)
 {
     if (!h)
         return 0;
+    /* Flush first and close only a file that is fully on disk. H5Fclose flushes too, but
+     * when that fails HDF5 1.10.8 frees the file and keeps its id, and the next touch
+     * (H5Fclose again, or HDF5's own shutdown) segfaults in H5F__close_cb. A file whose
+     * flush failed is therefore left open in HDF5 (with its datasets: H5Dclose would try to
+     * write their chunks) and counted, so that the runner leaves without shutting HDF5 down.
+     * A parallel file in which an HDF5 call already failed is not even flushed: the
+     * ranks' HDF5 states may differ after a rank-local failure, and HDF5 1.10.8's collective
+     * flush then hangs (one rank in a barrier of the metadata flush, the other in the
+     * broadcast of the truncate; seen with a full disk under mpirun -np 2). */
+    int skip = h->parallel && h->failed;
+    if (skip && err && errlen)
+        snprintf(err, errlen, "%s: not flushed, not closed: an HDF5 call on it failed before", h->path);
+    if (skip || h5out_flush(h, err, errlen)) {
+        g_abandoned++;
+        for (int i = 0; i < h->n; i++)
+            free(h->d[i].path);
+        if (h->dxpl != H5P_DEFAULT)
+            H5Pclose(h->dxpl);
+        H5Tclose(h->f16);
+        free(h->path);
+        free(h);
+        return -1;
+    }
     for (int i = 0; i < h->n; i++) {
         H5Dclose(h->d[i].id);
         free(h->d[i].path);
     }
     h->n = 0;
-    int rc = 0;
-    if (H5Fclose(h->file) < 0)
-        rc = h5fail(h, NULL, "closing the file failed", err, errlen);
+    errno = 0;
+    int ok = H5Fclose(h->file) >= 0;
+    if (!ok) {
+        /* nothing was left to write, yet the close failed (close(2) itself): HDF5 has freed
+         * the file but keeps the id, so it is abandoned all the same */
+        g_abandoned++;
+        h5fail(h, NULL, "closing the file failed", err, errlen);
+    }
+    int rc = agree(h, ok, err, errlen);
+    h->file = -1;
     h5_free(h);
     return rc;
+}
+
+int h5out_abandoned(void)
+{
+    return g_abandoned;
 }
 
 /* Creates the groups above `path` ("/a/b/c" -> /a, /a/b). */
@@ -189,9 +317,10 @@ static int set_description(H5Out *h, hid_t obj, const char *doc)
     return rc;
 }
 
-int h5out_dataset(H5Out *h, const char *path, H5OutType type, int rank, const uint64_t *dims, const char *doc,
-                  char *err, size_t errlen)
+static int dataset_local(H5Out *h, const char *path, H5OutType type, int rank, const uint64_t *dims,
+                         const char *doc, char *err, size_t errlen)
 {
+    errno = 0;
     if (rank < 1 || rank > 3 || h->n == MAX_DSETS) {
         snprintf(err, errlen, "%s: %s: unsupported rank %d or too many datasets", h->path, path, rank);
         return -1;
@@ -243,9 +372,20 @@ int h5out_dataset(H5Out *h, const char *path, H5OutType type, int rank, const ui
     return 0;
 }
 
-int h5out_write_rows(H5Out *h, const char *path, uint64_t row0, uint64_t nrows, const void *buf, char *err,
-                     size_t errlen)
+/* Collective calls agree on their outcome: with MPI-IO a write or an allocation can fail
+ * on one rank only (the aggregator that writes), and a rank that then stopped early while
+ * the others went on to the next collective call would hang the job (seen with a full
+ * disk under mpirun -np 2). */
+int h5out_dataset(H5Out *h, const char *path, H5OutType type, int rank, const uint64_t *dims, const char *doc,
+                  char *err, size_t errlen)
 {
+    return agree(h, dataset_local(h, path, type, rank, dims, doc, err, errlen) == 0, err, errlen);
+}
+
+static int write_rows_local(H5Out *h, const char *path, uint64_t row0, uint64_t nrows, const void *buf,
+                            char *err, size_t errlen)
+{
+    errno = 0;
     int k = -1;
     for (int i = 0; i < h->n; i++)
         if (!strcmp(h->d[i].path, path))
@@ -302,9 +442,16 @@ int h5out_write_rows(H5Out *h, const char *path, uint64_t row0, uint64_t nrows, 
     return 0;
 }
 
+int h5out_write_rows(H5Out *h, const char *path, uint64_t row0, uint64_t nrows, const void *buf, char *err,
+                     size_t errlen)
+{
+    return agree(h, write_rows_local(h, path, row0, nrows, buf, err, errlen) == 0, err, errlen);
+}
+
 int h5out_strings(H5Out *h, const char *path, const char *const *s, uint64_t n, const char *doc, char *err,
                   size_t errlen)
 {
+    errno = 0;
     if (make_parents(h, path))
         return h5fail(h, path, "cannot create the parent groups", err, errlen);
     hid_t st = H5Tcopy(H5T_C_S1);
@@ -332,7 +479,16 @@ int h5out_strings(H5Out *h, const char *path, const char *const *s, uint64_t n, 
         else if (set_description(h, id, doc))
             rc = h5fail(h, path, "cannot write its description", err, errlen);
         free(v);
-        H5Dclose(id);
+        /* H5Dclose writes the cached chunks, and when that fails HDF5 1.10 frees the
+         * dataset but keeps its id (see h5out_close). Write them first; a dataset whose
+         * chunks cannot be written stays open, with the file (h5out_close abandons it). */
+        if (H5Dflush(id) < 0) {
+            if (!rc)
+                rc = h5fail(h, path, "write failed", err, errlen);
+            H5Eclear2(H5E_DEFAULT);
+        } else {
+            H5Dclose(id);
+        }
     }
     H5Sclose(space);
     H5Tclose(st);
@@ -345,17 +501,38 @@ static hid_t open_obj(H5Out *h, const char *obj)
 }
 
 /* n = 0: a scalar attribute; n > 0: a 1-D attribute of n values. */
-static int write_attr_n(H5Out *h, const char *obj, const char *name, hid_t type, const void *val, int n,
-                        char *err, size_t errlen)
+static int write_attr_local(H5Out *h, const char *obj, const char *name, hid_t type, const void *val, int n,
+                            char *err, size_t errlen)
 {
+    errno = 0;
     hid_t o = open_obj(h, obj);
     if (o < 0)
         return h5fail(h, obj, "cannot open the object for an attribute", err, errlen);
-    if (H5Aexists(o, name) > 0)
-        H5Adelete(o, name);
     hsize_t dim = (hsize_t)n;
     hid_t sp = n > 0 ? H5Screate_simple(1, &dim, NULL) : H5Screate(H5S_SCALAR);
-    hid_t a = H5Acreate2(o, name, type, sp, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t a = -1;
+    if (H5Aexists(o, name) > 0) {
+        /* An attribute of the same type and shape is overwritten in place: the object
+         * header keeps its size and nothing new is allocated, so setting `complete` = 1
+         * after a successful flush dirties only that header (runner/assemble.c). */
+        a = H5Aopen(o, name, H5P_DEFAULT);
+        hid_t at = a >= 0 ? H5Aget_type(a) : -1, as = a >= 0 ? H5Aget_space(a) : -1;
+        int same = at >= 0 && as >= 0 && H5Tequal(at, type) > 0 &&
+                   H5Sget_simple_extent_type(as) == H5Sget_simple_extent_type(sp) &&
+                   H5Sget_simple_extent_npoints(as) == H5Sget_simple_extent_npoints(sp);
+        if (at >= 0)
+            H5Tclose(at);
+        if (as >= 0)
+            H5Sclose(as);
+        if (!same) {
+            if (a >= 0)
+                H5Aclose(a);
+            a = -1;
+            H5Adelete(o, name);
+        }
+    }
+    if (a < 0)
+        a = H5Acreate2(o, name, type, sp, H5P_DEFAULT, H5P_DEFAULT);
     int rc = 0;
     if (a < 0 || H5Awrite(a, type, val) < 0)
         rc = h5fail(h, obj, name, err, errlen);
@@ -364,6 +541,12 @@ static int write_attr_n(H5Out *h, const char *obj, const char *name, hid_t type,
     H5Sclose(sp);
     H5Oclose(o);
     return rc;
+}
+
+static int write_attr_n(H5Out *h, const char *obj, const char *name, hid_t type, const void *val, int n,
+                        char *err, size_t errlen)
+{
+    return agree(h, write_attr_local(h, obj, name, type, val, n, err, errlen) == 0, err, errlen);
 }
 
 static int write_attr(H5Out *h, const char *obj, const char *name, hid_t type, const void *val, char *err,

@@ -11,7 +11,9 @@
  * plus h5out_write_rows calls. Memory and file types are the same (little-endian,
  * as on x86-64/aarch64), so no type conversion breaks collective I/O; float16
  * data is passed as IEEE half bits (h5out_f32_to_f16). Errors: -1 / NULL with a
- * message naming the file and dataset in err. */
+ * message naming the file and dataset in err; the collective functions return the same
+ * value on every rank (a write can fail on one rank only), with the message of the lowest
+ * failing rank. */
 #ifndef ATTRUN_H5OUT_H
 #define ATTRUN_H5OUT_H
 #include <mpi.h>
@@ -26,8 +28,22 @@ typedef struct H5Out H5Out;
 H5Out *h5out_create_parallel(const char *path, MPI_Comm comm, char *err, size_t errlen);
 /* One process: creates (truncate = 1) or opens for writing (truncate = 0). */
 H5Out *h5out_open_serial(const char *path, int truncate, char *err, size_t errlen);
-/* Flushes and closes (collective for parallel files). Returns 0 or -1. */
+/* Writes everything HDF5 still caches (chunks, metadata) to the file and, for parallel
+ * files, agrees on the outcome: collective, every rank returns the same value; on failure
+ * every rank gets the message of the lowest failing rank. Returns 0 or -1 (a full disk
+ * says "disk full / file too large"). The file stays open and writable either way. */
+int h5out_flush(H5Out *h, char *err, size_t errlen);
+/* Flushes (h5out_flush) and closes (collective for parallel files); h is freed either way.
+ * Returns 0 or -1. When the flush fails the file is NOT closed but abandoned, open, in
+ * HDF5 (h5out_abandoned): HDF5 1.10.8 frees a file whose close fails yet keeps its id,
+ * and touching that id again segfaults. */
 int h5out_close(H5Out *h, char *err, size_t errlen);
+/* How many files this process abandoned (see h5out_close). HDF5 closes every open file in
+ * its own shutdown (exit() via atexit, and MPI_Finalize via an MPI_COMM_SELF attribute),
+ * which for an abandoned file crashes inside HDF5 (H5F__close_cb) whatever we do. So while
+ * this is > 0 the process must not shut HDF5 down: the caller (runner/) leaves with
+ * _exit() after printing its error, without MPI_Finalize or exit(). */
+int h5out_abandoned(void);
 
 /* Collective: a dataset of `rank` (1..3) dimensions; dims[0] are the rows split between
  * ranks. `doc` (may be NULL) is stored as the attribute "description". */

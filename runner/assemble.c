@@ -654,7 +654,7 @@ void iso_time_now(char *buf, size_t n)
     strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-/* Rank 0, serial: strings, skipped rows, attributes, complete = 1. */
+/* Rank 0, serial: strings, skipped rows, attributes, then complete = 1 last. */
 static int finish_serial(const AssembleInput *in, int nranks, char *err, size_t errlen)
 {
     const Examples *ex = in->ex;
@@ -678,12 +678,28 @@ static int finish_serial(const AssembleInput *in, int nranks, char *err, size_t 
              h5out_write_rows(h, "/examples/skipped_rows", 0, S, ex->skip_row, err, errlen) ||
              h5out_strings(h, "/examples/skipped_reasons", (const char *const *)ex->skip_reason, S,
                            "why each skipped row was skipped", err, errlen) ||
-             write_root_attrs(h, in, nranks, end, 1, err, errlen)
+             write_root_attrs(h, in, nranks, end, 0, err, errlen)
                  ? -1
                  : 0;
     free(tt);
-    if (h5out_close(h, rc ? NULL : err, errlen) && !rc)
+    /* `complete` = 1 only once everything else is on disk: HDF5 writes its cache in its own
+     * order, so setting the flag before a flush that fails (disk full) could leave a file
+     * that says complete = 1 without its data. After this flush the flag is overwritten in
+     * place (h5out_attr_int), and the close writes nothing but that one object header. */
+    if (!rc)
+        rc = h5out_flush(h, err, errlen) || h5out_attr_int(h, "/", "complete", 1, err, errlen) ? -1 : 0;
+    char cerr[1024];
+    if (h5out_close(h, cerr, sizeof cerr) && !rc) {
+        snprintf(err, errlen, "%s", cerr);
+        /* The close failed after the flag was set. Its flush writes only the flag's object
+         * header, so a failed flush most likely left 0 on disk; but close(2) itself can fail
+         * (NFS) after the flag reached the file. A failed close must not leave a file that
+         * claims to be complete: remove it (the spools are kept; --resume rebuilds it). */
+        if (remove(in->cfg->out) == 0)
+            snprintf(err + strlen(err), errlen - strlen(err), "; removed %s, which cannot be trusted",
+                     in->cfg->out);
         rc = -1;
+    }
     return rc;
 }
 

@@ -621,6 +621,21 @@ done:
     free(yaml_res);
     config_free(&cfg);
     free(a.sets);
+    /* A result file HDF5 could not flush (disk full) is left open in HDF5 (io/h5out.h), and
+     * HDF5's shutdown inside MPI_Finalize (or exit) would crash on it (HDF5 1.10.8: exit
+     * status 139 instead of 1). Every rank then leaves with _exit, the error already
+     * printed: Open MPI's mpirun reports the ranks' status 1, as does a run without it
+     * (MPI_Abort would print a page about aborting). All ranks reach this point together,
+     * so they agree first (a serial file is rank 0's alone). */
+    int mine = h5out_abandoned() > 0, any = 0;
+    MPI_Allreduce(&mine, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    if (any) {
+        if (code == EXIT_OK)
+            code = EXIT_RUNTIME;
+        fflush(stdout);
+        fflush(stderr);
+        _exit(code);
+    }
     MPI_Finalize();
     return code;
 }
