@@ -706,7 +706,13 @@ static void put(Buf *b, const char *fmt, ...)
     }
 }
 
-/* A string as a YAML double-quoted scalar (always safe to read back). */
+/* A string as a YAML double-quoted scalar (always safe to read back). The strings come
+ * from libyaml or --set (parsed by libyaml too), so they are valid UTF-8. Escaped: what
+ * YAML forbids in a stream (C0 controls, DEL, C1 controls, U+FFFE, U+FFFF: libyaml refuses
+ * them raw, "control characters are not allowed"), and YAML 1.1's extra line breaks: a raw
+ * NEL (U+0085) comes back from libyaml as a space, and LS/PS (U+2028/9) are breaks to other
+ * YAML 1.1 readers. Everything else is printed as is, so ordinary configurations keep their
+ * printed form (the spools' job.yaml that --resume compares). */
 static void put_q(Buf *b, const char *s)
 {
     if (!s) {
@@ -714,14 +720,24 @@ static void put_q(Buf *b, const char *s)
         return;
     }
     put(b, "\"");
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\')
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        unsigned ch = *p;
+        if (ch == '"' || ch == '\\') {
             put(b, "\\%c", ch);
-        else if (ch < 0x20)
+        } else if (ch < 0x20 || ch == 0x7F) {
             put(b, "\\x%02x", ch);
-        else
+        } else if (ch == 0xC2 && p[1] >= 0x80 && p[1] <= 0x9F) { /* U+0080..U+009F */
+            put(b, "\\u%04X", p[1]);
+            p++;
+        } else if (ch == 0xE2 && p[1] == 0x80 && (p[2] == 0xA8 || p[2] == 0xA9)) { /* U+2028, U+2029 */
+            put(b, "\\u%04X", 0x2000 + (p[2] - 0x80));
+            p += 2;
+        } else if (ch == 0xEF && p[1] == 0xBF && (p[2] == 0xBE || p[2] == 0xBF)) { /* U+FFFE, U+FFFF */
+            put(b, "\\u%04X", 0xFFC0 + (p[2] - 0x80));
+            p += 2;
+        } else {
             put(b, "%c", ch);
+        }
     }
     put(b, "\"");
 }

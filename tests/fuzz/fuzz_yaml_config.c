@@ -7,29 +7,8 @@
 #include "fuzz_util.h"
 #include "runner/config.h"
 
-/* Known bug, kept strict in tests/test_regress_config_print.c: config_to_yaml prints DEL,
- * C1 controls and U+FFFE/U+FFFF raw, which YAML forbids, so such a configuration does not
- * read back. Skipped here so that fuzzing goes on past it; remove once fixed. */
-static int unprintable(const char *s)
-{
-    for (const unsigned char *p = (const unsigned char *)s; p && *p; p++)
-        if (*p == 0x7F || (p[0] == 0xC2 && p[1] >= 0x80 && p[1] <= 0x9F && p[1] != 0x85) ||
-            (p[0] == 0xEF && p[1] == 0xBF && (p[2] == 0xBE || p[2] == 0xBF)))
-            return 1;
-    return 0;
-}
-
-static int known_print_bug(const RunConfig *c)
-{
-    return unprintable(c->model) || unprintable(c->corpus.path) || unprintable(c->corpus.text_field) ||
-           unprintable(c->corpus.pair_field) || unprintable(c->corpus.label_field) ||
-           unprintable(c->target_token) || unprintable(c->out);
-}
-
 static void roundtrip(const RunConfig *c, int results_only)
 {
-    if (known_print_bug(c))
-        return;
     char *y = config_to_yaml(c, results_only);
     RunConfig d;
     char err[1024] = "";
