@@ -47,7 +47,7 @@ def main():
         text = [t.decode() if isinstance(t, bytes) else t for t in f["tokens/text"][:]]
         score = f["attributions"][m]["token_sum"][:]
         # Attribution toward the explained class: flip the sign for examples explaining class 0
-        # of a binary sentiment model, so "positive" means "pushes toward positive sentiment".
+        # of a binary model, so a positive score pushes toward class 1.
         sign = np.ones_like(score)
         if f["examples/logits"].shape[1] == 2:
             for i in range(n):
@@ -60,7 +60,7 @@ def main():
             acc[t].append(float(s))
         rows = [(np.mean(v), len(v), t) for t, v in acc.items() if len(v) >= a.min_count]
         rows.sort()
-        what = "toward the positive class" if f["examples/logits"].shape[1] == 2 else "toward the target"
+        what = "toward class 1 (positive for SST-2)" if f["examples/logits"].shape[1] == 2 else "toward the target"
         print(f"\ntop {a.top} tokens by mean {m} attribution {what} (seen >= {a.min_count} times):")
         for s, c, t in rows[::-1][:a.top]:
             print(f"  {t:>16s}  {s:+.4f}  (n={c})")
