@@ -13,6 +13,28 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+int ops_prof_on;
+double ops_prof_s[PROF_N];
+const char *const ops_prof_name[PROF_N] = {
+    "embeddings fwd", "linear fwd", "attention fwd", "layernorm fwd", "activation fwd", "residual add",
+    "head fwd+bwd", "linear bwd", "attention bwd", "layernorm bwd", "activation bwd"};
+
+static double prof_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+/* Times `stmt` into class k when profiling (two clock reads per op: negligible). */
+#define PROF(k, stmt)                                    \
+    do {                                                 \
+        double t0_ = ops_prof_on ? prof_now() : 0;       \
+        stmt;                                            \
+        if (ops_prof_on)                                 \
+            ops_prof_s[k] += prof_now() - t0_;           \
+    } while (0)
 
 /* Per-layer tensors kept for the backward. */
 typedef struct {
@@ -30,7 +52,7 @@ typedef struct {
     float *h, *h1, *ctx, *a;    /* (N,D) scratch: layer input/output, after LN1, context, pre-LN sums */
     float *f;                   /* (N,FF) scratch: activation output, then its gradient */
     float *dh, *dx, *dq, *dk, *dv; /* (N,D) backward scratch */
-    float *dP;                  /* (T,T) attention backward scratch */
+    float *dP;                  /* (threads,T,T) attention backward scratch, one per thread */
     float *hc;                  /* (Bm,D) hidden state at the explained token */
     float *zpre;                /* (Bm,D) head dense output: activation backward / Rescale */
     float *z;                   /* (Bm,D) after head activation (and MLM LayerNorm) */
@@ -95,7 +117,7 @@ static size_t acts_layout(const ModelConfig *c, int Bm, int T, float *base, Acts
     TAKE(A->dq, N * D);
     TAKE(A->dk, N * D);
     TAKE(A->dv, N * D);
-    TAKE(A->dP, (size_t)T * T);
+    TAKE(A->dP, (size_t)ops_threads() * T * T);
     TAKE(A->hc, Bm * D);
     TAKE(A->zpre, Bm * D);
     TAKE(A->z, Bm * D);
@@ -137,7 +159,11 @@ void engine_free(Engine *e)
 }
 
 void engine_set_microbatch_tokens(Engine *e, int tokens) { e->mb_tokens = tokens > 0 ? tokens : 1; }
-void engine_set_threads(int threads) { openblas_set_num_threads(threads > 0 ? threads : 1); }
+void engine_set_threads(int threads)
+{
+    ops_set_threads(threads);
+    openblas_set_num_threads(threads > 0 ? threads : 1);
+}
 const Model *engine_model(const Engine *e) { return e->m; }
 const char *engine_error(const Engine *e) { return e->err; }
 
@@ -230,10 +256,15 @@ static void embeddings_forward(const Model *m, Acts *A, const float *x, const in
     layernorm_forward(A->h, A->emb_xhat, A->emb_rstd, A->h, m->emb_ln_g, m->emb_ln_b, m->cfg.ln_eps, N, D);
 }
 
-static void add_inplace(float *y, const float *x, size_t n)
+/* y += x over N rows of D. */
+static void add_rows(float *y, const float *x, int N, int D)
 {
-    for (size_t i = 0; i < n; i++)
-        y[i] += x[i];
+    for (int i = 0; i < N; i++) {
+        float *yi = y + (size_t)i * D;
+        const float *xi = x + (size_t)i * D;
+        for (int j = 0; j < D; j++)
+            yi[j] += xi[j];
+    }
 }
 
 /* One encoder layer, h (N,D) in, h (N,D) out. Keeps (in LayerActs) q, k, v, P, LN1's and
@@ -242,18 +273,18 @@ static void layer_forward(const ModelConfig *c, const LayerParams *p, LayerActs 
                           int Bm, int T)
 {
     int N = Bm * T, D = c->D, FF = c->FF;
-    linear_forward(L->q, A->h, p->q_w, p->q_b, N, D, D);
-    linear_forward(L->k, A->h, p->k_w, p->k_b, N, D, D);
-    linear_forward(L->v, A->h, p->v_w, p->v_b, N, D, D);
-    attention_forward(A->ctx, L->P, L->q, L->k, L->v, mask, Bm, T, D, c->NH);
-    linear_forward(A->a, A->ctx, p->o_w, p->o_b, N, D, D);
-    add_inplace(A->a, A->h, (size_t)N * D);
-    layernorm_forward(A->h1, L->ln1_xhat, L->ln1_rstd, A->a, p->ln1_g, p->ln1_b, c->ln_eps, N, D);
-    linear_forward(L->u, A->h1, p->ff1_w, p->ff1_b, N, D, FF);
-    act_forward(A->f, L->u, (long)N * FF, c->act);
-    linear_forward(A->a, A->f, p->ff2_w, p->ff2_b, N, FF, D);
-    add_inplace(A->a, A->h1, (size_t)N * D);
-    layernorm_forward(A->h, L->ln2_xhat, L->ln2_rstd, A->a, p->ln2_g, p->ln2_b, c->ln_eps, N, D);
+    PROF(PROF_LIN_F, linear_forward(L->q, A->h, p->q_w, p->q_b, N, D, D));
+    PROF(PROF_LIN_F, linear_forward(L->k, A->h, p->k_w, p->k_b, N, D, D));
+    PROF(PROF_LIN_F, linear_forward(L->v, A->h, p->v_w, p->v_b, N, D, D));
+    PROF(PROF_ATT_F, attention_forward(A->ctx, L->P, L->q, L->k, L->v, mask, Bm, T, D, c->NH));
+    PROF(PROF_LIN_F, linear_forward(A->a, A->ctx, p->o_w, p->o_b, N, D, D));
+    PROF(PROF_ADD, add_rows(A->a, A->h, N, D));
+    PROF(PROF_LN_F, layernorm_forward(A->h1, L->ln1_xhat, L->ln1_rstd, A->a, p->ln1_g, p->ln1_b, c->ln_eps, N, D));
+    PROF(PROF_LIN_F, linear_forward(L->u, A->h1, p->ff1_w, p->ff1_b, N, D, FF));
+    PROF(PROF_ACT_F, act_forward(A->f, L->u, (long)N * FF, c->act));
+    PROF(PROF_LIN_F, linear_forward(A->a, A->f, p->ff2_w, p->ff2_b, N, FF, D));
+    PROF(PROF_ADD, add_rows(A->a, A->h1, N, D));
+    PROF(PROF_LN_F, layernorm_forward(A->h, L->ln2_xhat, L->ln2_rstd, A->a, p->ln2_g, p->ln2_b, c->ln_eps, N, D));
 }
 
 /* Activation backward of Bm rows of `width` elements, plain or (rescale) with the pair's
@@ -276,16 +307,18 @@ static void layer_backward(const ModelConfig *c, const LayerParams *p, LayerActs
                            int Bm, int T, int rescale_ffn)
 {
     int N = Bm * T, D = c->D, FF = c->FF;
-    layernorm_backward(A->dx, A->dh, L->ln2_xhat, L->ln2_rstd, p->ln2_g, N, D);   /* ds2 */
-    linear_backward(A->f, A->dx, p->ff2_w, N, FF, D, 0);                          /* df */
-    act_backward_rows(A->f, A->f, L->u, Bm, (size_t)T * FF, c->act, rescale_ffn); /* du */
-    linear_backward(A->dx, A->f, p->ff1_w, N, D, FF, 1);                          /* dh1 = ds2 + du W1 */
-    layernorm_backward(A->dh, A->dx, L->ln1_xhat, L->ln1_rstd, p->ln1_g, N, D);   /* ds1 */
-    linear_backward(A->ctx, A->dh, p->o_w, N, D, D, 0);                           /* dctx */
-    attention_backward(A->dq, A->dk, A->dv, A->dP, dprobs, A->ctx, L->q, L->k, L->v, L->P, Bm, T, D, c->NH);
-    linear_backward(A->dh, A->dq, p->q_w, N, D, D, 1); /* dh = ds1 (residual) + dq Wq + dk Wk + dv Wv */
-    linear_backward(A->dh, A->dk, p->k_w, N, D, D, 1);
-    linear_backward(A->dh, A->dv, p->v_w, N, D, D, 1);
+    PROF(PROF_LN_B, layernorm_backward(A->dx, A->dh, L->ln2_xhat, L->ln2_rstd, p->ln2_g, N, D)); /* ds2 */
+    PROF(PROF_LIN_B, linear_backward(A->f, A->dx, p->ff2_w, N, FF, D, 0));                        /* df */
+    PROF(PROF_ACT_B, act_backward_rows(A->f, A->f, L->u, Bm, (size_t)T * FF, c->act, rescale_ffn)); /* du */
+    PROF(PROF_LIN_B, linear_backward(A->dx, A->f, p->ff1_w, N, D, FF, 1)); /* dh1 = ds2 + du W1 */
+    PROF(PROF_LN_B, layernorm_backward(A->dh, A->dx, L->ln1_xhat, L->ln1_rstd, p->ln1_g, N, D)); /* ds1 */
+    PROF(PROF_LIN_B, linear_backward(A->ctx, A->dh, p->o_w, N, D, D, 0));                        /* dctx */
+    PROF(PROF_ATT_B, attention_backward(A->dq, A->dk, A->dv, A->dP, dprobs, A->ctx, L->q, L->k, L->v, L->P, Bm,
+                                        T, D, c->NH));
+    /* dh = ds1 (residual) + dq Wq + dk Wk + dv Wv */
+    PROF(PROF_LIN_B, linear_backward(A->dh, A->dq, p->q_w, N, D, D, 1));
+    PROF(PROF_LIN_B, linear_backward(A->dh, A->dk, p->k_w, N, D, D, 1));
+    PROF(PROF_LIN_B, linear_backward(A->dh, A->dv, p->v_w, N, D, D, 1));
 }
 
 /* Rows [b0, b0+Bm) of the batch: forward, and the backward when out->grad. */
@@ -302,8 +335,8 @@ static void run_pass(Engine *e, const EngineBatch *in, EngineOutput *out, int b0
     const float *x = in->x + (size_t)b0 * T * D;
 
     if (in->layer == AT_WORD_EMB)
-        embeddings_forward(m, A, x, in->pos_ids + (size_t)b0 * T, in->type_ids ? in->type_ids + (size_t)b0 * T : NULL,
-                           N);
+        PROF(PROF_EMB, embeddings_forward(m, A, x, in->pos_ids + (size_t)b0 * T,
+                                          in->type_ids ? in->type_ids + (size_t)b0 * T : NULL, N));
     else
         memcpy(A->h, x, (size_t)N * D * sizeof(float));
 
@@ -323,6 +356,7 @@ static void run_pass(Engine *e, const EngineBatch *in, EngineOutput *out, int b0
 
     /* Head on one token per row. Keeps zpre (activation backward / Rescale), the MLM
      * LayerNorm's xhat/rstd, and prob for OUT_PROB. */
+    double t_head = ops_prof_on ? prof_now() : 0;
     for (int b = 0; b < Bm; b++) {
         int t = c->head == HEAD_MLM ? in->mlm_pos[b0 + b] : 0;
         memcpy(A->hc + (size_t)b * D, A->h + ((size_t)b * T + t) * D, (size_t)D * sizeof(float));
@@ -344,8 +378,11 @@ static void run_pass(Engine *e, const EngineBatch *in, EngineOutput *out, int b0
     }
     if (out->logits)
         memcpy(out->logits + (size_t)b0 * C, A->logits, (size_t)Bm * C * sizeof(float));
-    if (!out->grad)
+    if (!out->grad) {
+        if (ops_prof_on)
+            ops_prof_s[PROF_HEAD] += prof_now() - t_head;
         return;
+    }
 
     /* Head backward: dF/dlogits, then back to the explained token's hidden state. */
     memset(A->dlogits, 0, (size_t)Bm * C * sizeof(float));
@@ -371,6 +408,8 @@ static void run_pass(Engine *e, const EngineBatch *in, EngineOutput *out, int b0
         int t = c->head == HEAD_MLM ? in->mlm_pos[b0 + b] : 0;
         memcpy(A->dh + ((size_t)b * T + t) * D, A->dhc + (size_t)b * D, (size_t)D * sizeof(float));
     }
+    if (ops_prof_on)
+        ops_prof_s[PROF_HEAD] += prof_now() - t_head;
 
     for (int l = L - 1; l >= 0; l--) {
         if (out->dhidden)
@@ -381,7 +420,7 @@ static void run_pass(Engine *e, const EngineBatch *in, EngineOutput *out, int b0
 
     float *g = out->grad + (size_t)b0 * T * D;
     if (in->layer == AT_WORD_EMB)
-        layernorm_backward(g, A->dh, A->emb_xhat, A->emb_rstd, m->emb_ln_g, N, D);
+        PROF(PROF_EMB, layernorm_backward(g, A->dh, A->emb_xhat, A->emb_rstd, m->emb_ln_g, N, D));
     else
         memcpy(g, A->dh, (size_t)N * D * sizeof(float));
 }

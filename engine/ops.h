@@ -7,6 +7,24 @@
 #define ATTRUN_OPS_H
 #include "engine/model.h"
 
+/* ---- ops_pool.c: the engine's threads for work OpenBLAS does not thread ---- */
+/* Threads of that work: engine_set_threads()'s count, else OpenBLAS's. */
+int ops_threads(void);
+void ops_set_threads(int threads);
+/* Runs fn(ctx, i, tid) for every item i in [0, n) on up to `threads` threads (tid in
+ * [0, threads): the caller is 0); returns when all are done. Items are independent and
+ * each runs whole on one thread. One caller at a time (the engine is single-threaded). */
+typedef void (*ops_task_fn)(void *ctx, int item, int tid);
+void ops_parallel(int n, int threads, ops_task_fn fn, void *ctx);
+
+/* ---- engine.c: the per-op profile ---- */
+/* Wall-clock seconds per op class, summed while ops_prof_on (attrun bench --profile). */
+enum { PROF_EMB, PROF_LIN_F, PROF_ATT_F, PROF_LN_F, PROF_ACT_F, PROF_ADD, PROF_HEAD,
+       PROF_LIN_B, PROF_ATT_B, PROF_LN_B, PROF_ACT_B, PROF_N };
+extern int ops_prof_on;
+extern double ops_prof_s[PROF_N];
+extern const char *const ops_prof_name[PROF_N];
+
 /* ---- ops_linear.c: y = x W^T + b through cblas_sgemm ---- */
 /* x (N,IN), W (OUT,IN) PyTorch layout, b (OUT) or NULL, y (N,OUT).
  * Keeps nothing: the input gradient needs only W. */
@@ -31,8 +49,9 @@ void layernorm_backward(float *dx, const float *dy, const float *xhat, const flo
  * Keeps q, k, v and P for the backward (ctx is not needed: no weight gradients). */
 void attention_forward(float *ctx, float *P, const float *q, const float *k, const float *v,
                        const int *mask, int B, int T, int D, int NH);
-/* dq, dk, dv (B,T,D) from dctx (B,T,D). dPbuf: (T,T) scratch, or when dprobs != NULL
- * dF/dP is written there instead ((B,NH,T,T), the conductance tap). */
+/* dq, dk, dv (B,T,D) from dctx (B,T,D). dPbuf: (ops_threads(),T,T) scratch, one (T,T) per
+ * thread; when dprobs != NULL dF/dP is written there instead ((B,NH,T,T), the conductance tap).
+ * Both directions share the (row, head) pairs among ops_threads() threads. */
 void attention_backward(float *dq, float *dk, float *dv, float *dPbuf, float *dprobs,
                         const float *dctx, const float *q, const float *k, const float *v,
                         const float *P, int B, int T, int D, int NH);

@@ -144,7 +144,7 @@ static float act_grad_scalar(float x, Activation a)
     return 1.0f;
 }
 
-HOT void act_forward(float *y, const float *x, long n, Activation a)
+static HOT void act_forward_range(float *y, const float *x, long n, Activation a)
 {
     switch (a) {
     case ACT_GELU:
@@ -166,7 +166,7 @@ HOT void act_forward(float *y, const float *x, long n, Activation a)
     }
 }
 
-HOT void act_backward(float *dx, const float *dy, const float *x, long n, Activation a)
+static HOT void act_backward_range(float *dx, const float *dy, const float *x, long n, Activation a)
 {
     switch (a) {
     case ACT_GELU:
@@ -186,6 +186,42 @@ HOT void act_backward(float *dx, const float *dy, const float *x, long n, Activa
             dx[i] = dy[i] * act_grad_scalar(x[i], ACT_TANH);
         return;
     }
+}
+
+/* Element ranges of ACT_BLOCK are shared among ops_threads() threads (element-wise: the
+ * result is the same for any split). */
+#define ACT_BLOCK 65536L
+typedef struct {
+    float *y;
+    const float *x, *dy;
+    long n;
+    Activation a;
+} ActArgs;
+
+static void act_forward_item(void *arg, int blk, int tid)
+{
+    const ActArgs *a = arg;
+    long lo = blk * ACT_BLOCK, len = a->n - lo < ACT_BLOCK ? a->n - lo : ACT_BLOCK;
+    act_forward_range(a->y + lo, a->x + lo, len, a->a);
+}
+
+void act_forward(float *y, const float *x, long n, Activation a)
+{
+    ActArgs g = {.y = y, .x = x, .n = n, .a = a};
+    ops_parallel((int)((n + ACT_BLOCK - 1) / ACT_BLOCK), ops_threads(), act_forward_item, &g);
+}
+
+static void act_backward_item(void *arg, int blk, int tid)
+{
+    const ActArgs *a = arg;
+    long lo = blk * ACT_BLOCK, len = a->n - lo < ACT_BLOCK ? a->n - lo : ACT_BLOCK;
+    act_backward_range(a->y + lo, a->dy + lo, a->x + lo, len, a->a);
+}
+
+void act_backward(float *dx, const float *dy, const float *x, long n, Activation a)
+{
+    ActArgs g = {.y = dx, .dy = dy, .x = x, .n = n, .a = a};
+    ops_parallel((int)((n + ACT_BLOCK - 1) / ACT_BLOCK), ops_threads(), act_backward_item, &g);
 }
 
 /* The Rescale rule's f in double: the secant (f(x)-f(r))/(x-r) of float inputs is then

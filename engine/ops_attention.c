@@ -1,34 +1,148 @@
 /* Multi-head self-attention core: scores, masked softmax, context, and the backward.
  * Every (row, head) product is a cblas_sgemm on strided views of the (B,T,D) Q/K/V
- * tensors (head h = columns [h·hs, (h+1)·hs), leading dimension D). */
+ * tensors (head h = columns [h·hs, (h+1)·hs), leading dimension D).
+ *
+ * Why the (row, head) pairs run on the engine's pool (ops_pool.c) with OpenBLAS at one
+ * thread: a pair's products are small (T×T×hs), so OpenBLAS splitting each over its
+ * threads mostly waits (measured: single-threaded calls were as fast as two-threaded
+ * ones), and the softmax between them ran on one core. Now each pair runs whole on one
+ * thread, its products on single-threaded sgemm (OpenBLAS's pthreads build allows
+ * concurrent calls), so a pair's arithmetic does not depend on the thread count. */
+#pragma GCC optimize("O3", "no-trapping-math")
 #include "engine/ops.h"
 #include <cblas.h>
 #include <float.h>
 #include <math.h>
 
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(ATTRUN_NO_CLONES)
+#define HOT __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define HOT
+#endif
+
+/* Row sums over keys in LANES fixed partial sums (key j in lane j % LANES, lanes added in
+ * order): a plain serial sum cannot be vectorised without reordering it, this order is
+ * fixed per row whatever the batch, and it vectorises. */
+#define LANES 16
+
+static inline float sum_lanes(const float *x, int n)
+{
+    float acc[LANES] = {0};
+    int j = 0;
+    for (; j + LANES <= n; j += LANES)
+        for (int l = 0; l < LANES; l++)
+            acc[l] += x[j + l];
+    for (int l = 0; j < n; j++, l++)
+        acc[l] += x[j];
+    float s = 0;
+    for (int l = 0; l < LANES; l++)
+        s += acc[l];
+    return s;
+}
+
+/* max_j x[j] (exact in any order; lanes only so that it vectorises). */
+static inline float max_lanes(const float *x, int n)
+{
+    float acc[LANES];
+    for (int l = 0; l < LANES; l++)
+        acc[l] = x[0];
+    int j = 0;
+    for (; j + LANES <= n; j += LANES)
+        for (int l = 0; l < LANES; l++)
+            acc[l] = x[j + l] > acc[l] ? x[j + l] : acc[l];
+    for (int l = 0; j < n; j++, l++)
+        acc[l] = x[j] > acc[l] ? x[j] : acc[l];
+    float m = acc[0];
+    for (int l = 1; l < LANES; l++)
+        m = acc[l] > m ? acc[l] : m;
+    return m;
+}
+
+static inline float dot_lanes(const float *x, const float *y, int n)
+{
+    float acc[LANES] = {0};
+    int j = 0;
+    for (; j + LANES <= n; j += LANES)
+        for (int l = 0; l < LANES; l++)
+            acc[l] += x[j + l] * y[j + l];
+    for (int l = 0; j < n; j++, l++)
+        acc[l] += x[j] * y[j];
+    float s = 0;
+    for (int l = 0; l < LANES; l++)
+        s += acc[l];
+    return s;
+}
+
 /* Row-wise softmax of S (T,T) in place, after adding HF's additive mask
  * (1 - mask[j]) · finfo(float32).min to every score of key j. A fully masked row
  * ends up uniform, as in HF. */
-static void masked_softmax(float *S, const int *mask, int T)
+static HOT void masked_softmax(float *S, const int *mask, int T)
 {
     for (int i = 0; i < T; i++) {
         float *s = S + (size_t)i * T;
         if (mask)
             for (int j = 0; j < T; j++)
                 s[j] += mask[j] ? 0.0f : -FLT_MAX;
-        float mx = s[0];
-        for (int j = 1; j < T; j++)
-            mx = s[j] > mx ? s[j] : mx;
+        float mx = max_lanes(s, T);
         for (int j = 0; j < T; j++)
             s[j] -= mx;
         ops_exp_array(s, s, T);
-        float sum = 0;
-        for (int j = 0; j < T; j++)
-            sum += s[j];
+        float sum = sum_lanes(s, T);
         float inv = 1.0f / sum;
         for (int j = 0; j < T; j++)
             s[j] *= inv;
     }
+}
+
+/* OpenBLAS at one thread for the small per-(row, head) products; returns the count to restore. */
+static int blas_single_begin(void)
+{
+    int saved = openblas_get_num_threads();
+    if (saved != 1)
+        openblas_set_num_threads(1);
+    return saved;
+}
+
+static void blas_single_end(int saved)
+{
+    if (saved != 1)
+        openblas_set_num_threads(saved);
+}
+
+/* dS (T,T) = P ⊙ (dP - rowsum(P ⊙ dP)); dS may alias dP. */
+static HOT void softmax_backward_rows(float *dS, const float *P, const float *dP, int T)
+{
+    for (int i = 0; i < T; i++) {
+        const float *p = P + (size_t)i * T, *g = dP + (size_t)i * T;
+        float *s = dS + (size_t)i * T;
+        float dot = dot_lanes(p, g, T);
+        for (int j = 0; j < T; j++)
+            s[j] = p[j] * (g[j] - dot);
+    }
+}
+
+/* Arguments of one call, shared by the (row, head) items. */
+typedef struct {
+    float *ctx, *P, *dq, *dk, *dv, *dPbuf, *dprobs;
+    const float *q, *k, *v, *dctx, *Pc;
+    const int *mask;
+    int T, D, NH, hs;
+    float scale;
+} AttnArgs;
+
+static void attention_forward_item(void *arg, int bh, int tid)
+{
+    const AttnArgs *a = arg;
+    int T = a->T, D = a->D, hs = a->hs, b = bh / a->NH, h = bh % a->NH;
+    size_t off = (size_t)b * T * D + (size_t)h * hs;
+    float *S = a->P + (size_t)bh * T * T;
+    /* S (T,T) = scale · q_h (T,hs) k_h^T (hs,T) */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, a->scale, a->q + off, D, a->k + off, D, 0.0f,
+                S, T);
+    masked_softmax(S, a->mask ? a->mask + (size_t)b * T : NULL, T);
+    /* ctx_h (T,hs) = P (T,T) v_h (T,hs) */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, 1.0f, S, T, a->v + off, D, 0.0f,
+                a->ctx + off, D);
 }
 
 /* q, k, v (B,T,D) -> P (B,NH,T,T), ctx (B,T,D). Keeps q, k, v, P (the caller's
@@ -36,22 +150,31 @@ static void masked_softmax(float *S, const int *mask, int T)
 void attention_forward(float *ctx, float *P, const float *q, const float *k, const float *v,
                        const int *mask, int B, int T, int D, int NH)
 {
-    int hs = D / NH;
-    float scale = 1.0f / sqrtf((float)hs);
-    for (int b = 0; b < B; b++) {
-        const int *mb = mask ? mask + (size_t)b * T : NULL;
-        for (int h = 0; h < NH; h++) {
-            size_t off = (size_t)b * T * D + (size_t)h * hs;
-            float *S = P + ((size_t)b * NH + h) * T * T;
-            /* S (T,T) = scale · q_h (T,hs) k_h^T (hs,T) */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, scale, q + off, D, k + off, D,
-                        0.0f, S, T);
-            masked_softmax(S, mb, T);
-            /* ctx_h (T,hs) = P (T,T) v_h (T,hs) */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, 1.0f, S, T, v + off, D, 0.0f,
-                        ctx + off, D);
-        }
-    }
+    AttnArgs a = {.ctx = ctx, .P = P, .q = q, .k = k, .v = v, .mask = mask, .T = T, .D = D, .NH = NH,
+                  .hs = D / NH, .scale = 1.0f / sqrtf((float)(D / NH))};
+    int nt = ops_threads(), saved = blas_single_begin();
+    ops_parallel(B * NH, nt, attention_forward_item, &a);
+    blas_single_end(saved);
+}
+
+static void attention_backward_item(void *arg, int bh, int tid)
+{
+    const AttnArgs *a = arg;
+    int T = a->T, D = a->D, hs = a->hs, b = bh / a->NH, h = bh % a->NH;
+    size_t off = (size_t)b * T * D + (size_t)h * hs;
+    const float *Pb = a->Pc + (size_t)bh * T * T;
+    float *scratch = a->dPbuf + (size_t)tid * T * T;
+    float *dP = a->dprobs ? a->dprobs + (size_t)bh * T * T : scratch;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, 1.0f, a->dctx + off, D, a->v + off, D, 0.0f,
+                dP, T);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T, 1.0f, Pb, T, a->dctx + off, D, 0.0f,
+                a->dv + off, D);
+    float *dS = scratch;
+    softmax_backward_rows(dS, Pb, dP, T);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, a->scale, dS, T, a->k + off, D, 0.0f,
+                a->dq + off, D);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T, a->scale, dS, T, a->q + off, D, 0.0f,
+                a->dk + off, D);
 }
 
 /* dctx (B,T,D) -> dq, dk, dv (B,T,D):
@@ -62,31 +185,9 @@ void attention_backward(float *dq, float *dk, float *dv, float *dPbuf, float *dp
                         const float *dctx, const float *q, const float *k, const float *v,
                         const float *P, int B, int T, int D, int NH)
 {
-    int hs = D / NH;
-    float scale = 1.0f / sqrtf((float)hs);
-    for (int b = 0; b < B; b++) {
-        for (int h = 0; h < NH; h++) {
-            size_t off = (size_t)b * T * D + (size_t)h * hs;
-            const float *Pb = P + ((size_t)b * NH + h) * T * T;
-            float *dP = dprobs ? dprobs + ((size_t)b * NH + h) * T * T : dPbuf;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, 1.0f, dctx + off, D, v + off, D,
-                        0.0f, dP, T);
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T, 1.0f, Pb, T, dctx + off, D, 0.0f,
-                        dv + off, D);
-            float *dS = dPbuf;
-            for (int i = 0; i < T; i++) {
-                const float *p = Pb + (size_t)i * T, *g = dP + (size_t)i * T;
-                float *s = dS + (size_t)i * T;
-                float dot = 0;
-                for (int j = 0; j < T; j++)
-                    dot += p[j] * g[j];
-                for (int j = 0; j < T; j++)
-                    s[j] = p[j] * (g[j] - dot);
-            }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, scale, dS, T, k + off, D, 0.0f,
-                        dq + off, D);
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T, scale, dS, T, q + off, D, 0.0f,
-                        dk + off, D);
-        }
-    }
+    AttnArgs a = {.dq = dq, .dk = dk, .dv = dv, .dPbuf = dPbuf, .dprobs = dprobs, .dctx = dctx, .q = q, .k = k,
+                  .v = v, .Pc = P, .T = T, .D = D, .NH = NH, .hs = D / NH, .scale = 1.0f / sqrtf((float)(D / NH))};
+    int nt = ops_threads(), saved = blas_single_begin();
+    ops_parallel(B * NH, nt, attention_backward_item, &a);
+    blas_single_end(saved);
 }

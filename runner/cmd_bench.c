@@ -34,7 +34,8 @@ static double peak_rss_mib(void)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: attrun bench [--threads N] [--batch B] [--tokens T] [--layers L] [--microbatch TOKENS]\n"
+    fprintf(stderr, "usage: attrun bench [--threads N] [--batch B] [--tokens T] [--layers L] [--microbatch TOKENS] [--profile]\n"
+                    "  --profile: wall-clock seconds per op class of the forward+backward run\n"
                     "  defaults: threads 2, batch 50, tokens 128, layers 12, microbatch 2048 tokens\n");
 }
 
@@ -69,10 +70,14 @@ static int parse_int(const char *opt, const char *v, int *out)
 
 int cmd_bench(int argc, char **argv)
 {
-    int threads = 2, B = 50, T = 128, L = 12, mb = 2048;
+    int threads = 2, B = 50, T = 128, L = 12, mb = 2048, profile = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int rc;
+        if (!strcmp(a, "--profile")) {
+            profile = 1;
+            continue;
+        }
         if (!strcmp(a, "--threads"))
             rc = parse_int(a, v, &threads);
         else if (!strcmp(a, "--batch"))
@@ -195,17 +200,29 @@ int cmd_bench(int argc, char **argv)
         return 1;
     }
     double t_f = now() - t0;
+    memset(ops_prof_s, 0, sizeof ops_prof_s);
+    ops_prof_on = profile;
     t0 = now();
     if (engine_run(e, &in, &fb)) {
         fprintf(stderr, "attrun bench: %s\n", engine_error(e));
         return 1;
     }
     double t_fb = now() - t0;
+    ops_prof_on = 0;
     double fl_f = engine_flops(&c, B, T, 0), fl_fb = engine_flops(&c, B, T, 1);
     printf("  forward:          %7.3f s  %7.1f GFLOP/s  %5.1f%% of ceiling\n", t_f, fl_f / t_f * 1e-9,
            100.0 * fl_f / t_f * 1e-9 / ceiling);
     printf("  forward+backward: %7.3f s  %7.1f GFLOP/s  %5.1f%% of ceiling\n", t_fb, fl_fb / t_fb * 1e-9,
            100.0 * fl_fb / t_fb * 1e-9 / ceiling);
+    if (profile) {
+        double acc = 0;
+        printf("  profile of the forward+backward run (wall-clock):\n");
+        for (int k = 0; k < PROF_N; k++) {
+            acc += ops_prof_s[k];
+            printf("    %-16s %7.3f s  %5.1f%%\n", ops_prof_name[k], ops_prof_s[k], 100.0 * ops_prof_s[k] / t_fb);
+        }
+        printf("    %-16s %7.3f s  %5.1f%%\n", "other", t_fb - acc, 100.0 * (t_fb - acc) / t_fb);
+    }
     printf("  seconds per 50-step example (T %d): %.3f\n", T, t_fb * 50.0 / B);
     printf("  peak RSS: %.0f MiB (model %.0f MiB)\n", peak_rss_mib(), (double)m->storage_bytes / (1 << 20));
     free(ids);
