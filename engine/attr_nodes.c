@@ -8,6 +8,9 @@
  * are applied rounded to float32, so we return them rounded the same way. */
 #include "engine/attr_internal.h"
 #include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
 
 /* Legendre P_n and its derivative at x (long double: the roots come out to the last
  * bit of a double, like numpy's eigenvalue + Newton polish). */
@@ -80,12 +83,52 @@ static void torch_linspace_f32(double start_d, double end_d, int n, double *out)
         out[i] = i < half ? fmaf(step, (float)i, start) : fmaf(-step, (float)(n - 1 - i), end);
 }
 
+/* Gauss-Legendre nodes cost O(n^2) (Newton on the three-term recurrence: 0.8 s for n = 8000), and every
+ * work unit of an example asks for the same ones, so the last few (n -> nodes) are cached. The cache is
+ * shared by threads calling the methods concurrently, hence the mutex. */
+#define GL_CACHE 4
+static struct { int n; double *alpha, *weight; } gl_cache[GL_CACHE];
+static int gl_next;
+static pthread_mutex_t gl_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void gauss_legendre_cached(int n, double *alpha, double *weight)
+{
+    size_t bytes = (size_t)n * sizeof(double);
+    pthread_mutex_lock(&gl_lock);
+    for (int i = 0; i < GL_CACHE; i++)
+        if (gl_cache[i].n == n) {
+            memcpy(alpha, gl_cache[i].alpha, bytes);
+            memcpy(weight, gl_cache[i].weight, bytes);
+            pthread_mutex_unlock(&gl_lock);
+            return;
+        }
+    pthread_mutex_unlock(&gl_lock);
+    gauss_legendre(n, alpha, weight);
+    double *a = malloc(bytes), *w = malloc(bytes);
+    if (!a || !w) { /* caching is only an optimisation */
+        free(a);
+        free(w);
+        return;
+    }
+    memcpy(a, alpha, bytes);
+    memcpy(w, weight, bytes);
+    pthread_mutex_lock(&gl_lock);
+    int slot = gl_next;
+    gl_next = (gl_next + 1) % GL_CACHE;
+    free(gl_cache[slot].alpha);
+    free(gl_cache[slot].weight);
+    gl_cache[slot].n = n;
+    gl_cache[slot].alpha = a;
+    gl_cache[slot].weight = w;
+    pthread_mutex_unlock(&gl_lock);
+}
+
 void ig_nodes(IgRule rule, int n, double *alpha, double *weight)
 {
     if (n < 1)
         return;
     if (rule == RULE_GAUSSLEGENDRE) {
-        gauss_legendre(n, alpha, weight);
+        gauss_legendre_cached(n, alpha, weight);
         return;
     }
     double dn = (double)n;
