@@ -21,8 +21,13 @@ wait_records() {
     return 1
 }
 
+# Sections 1-3 interrupt a longer job than job.yaml (1.3 s): that one can finish before a
+# signal reaches the ranks, and the test would then see a complete file and fail by chance.
+write_config job3.yaml ref3.h5 "methods: [ig, saliency]" "ig: {steps: 256}" "chunk: 16"
+"$BIN" run job3.yaml --quiet || fail "reference run of the long job failed"
+
 # 1. kill -9 of rank 1
-$MPIRUN -np 2 "$BIN" run job.yaml --set out=k.h5 --quiet > log 2>&1 &
+$MPIRUN -np 2 "$BIN" run job3.yaml --set out=k.h5 --quiet > log 2>&1 &
 mp=$!
 pid=$(wait_records k.h5 1) || fail "rank 1 wrote no spool records"
 kill -9 "$pid"
@@ -31,13 +36,13 @@ wait $mp && fail "the job survived kill -9 of a rank"
 # the last record of rank 0's spool cut short, as if killed while writing
 f0=$(ls k.h5.spool/rank0-*.bin | head -1)
 truncate -s -100 "$f0"
-$MPIRUN -np 3 "$BIN" run job.yaml --set out=k.h5 --resume > log 2>&1 || { cat log; fail "resume after kill -9"; }
+$MPIRUN -np 3 "$BIN" run job3.yaml --set out=k.h5 --resume > log 2>&1 || { cat log; fail "resume after kill -9"; }
 grep -q "resuming" log || fail "resume did not report resuming"
-$H5CMP same ref.h5 k.h5 || fail "kill -9 + resume differs from the uninterrupted run"
+$H5CMP same ref3.h5 k.h5 || fail "kill -9 + resume differs from the uninterrupted run"
 [ ! -e k.h5.spool ] || fail "spools left after resume completed"
 
 # 2. SIGTERM to the ranks (as Slurm does): exit 3, complete = 0, spools kept
-$MPIRUN -np 2 "$BIN" run job.yaml --set out=t.h5 > log 2>&1 &
+$MPIRUN -np 2 "$BIN" run job3.yaml --set out=t.h5 > log 2>&1 &
 mp=$!
 wait_records t.h5 0 > /dev/null || fail "no spool records before SIGTERM"
 for f in t.h5.spool/rank*.bin; do p=${f##*-}; kill -TERM "${p%.bin}"; done
@@ -45,21 +50,21 @@ wait $mp; rc=$?
 [ $rc -eq 3 ] || { cat log; fail "SIGTERM to the ranks: exit $rc, expected 3"; }
 grep -q -- "--resume" log || fail "no resume instructions after SIGTERM"
 [ "$(complete_flag t.h5)" = 0 ] || fail "interrupted job: complete is not 0"
-"$BIN" run job.yaml --set out=t.h5 --quiet > log 2>&1; [ $? -eq 2 ] || fail "interrupted output not refused without --resume"
-"$BIN" run job.yaml --set out=t.h5 --set ig.steps=8 --resume > log 2>&1; rc=$?
+"$BIN" run job3.yaml --set out=t.h5 --quiet > log 2>&1; [ $? -eq 2 ] || fail "interrupted output not refused without --resume"
+"$BIN" run job3.yaml --set out=t.h5 --set ig.steps=8 --resume > log 2>&1; rc=$?
 [ $rc -ne 0 ] && grep -q "different configuration" log || fail "resume with other settings was not refused (exit $rc)"
-"$BIN" run job.yaml --set out=t.h5 --resume --quiet || fail "resume after SIGTERM"
-$H5CMP same ref.h5 t.h5 || fail "SIGTERM + resume differs"
+"$BIN" run job3.yaml --set out=t.h5 --resume --quiet || fail "resume after SIGTERM"
+$H5CMP same ref3.h5 t.h5 || fail "SIGTERM + resume differs"
 
 # 3. SIGTERM to mpirun
-$MPIRUN -np 2 "$BIN" run job.yaml --set out=m.h5 > log 2>&1 &
+$MPIRUN -np 2 "$BIN" run job3.yaml --set out=m.h5 > log 2>&1 &
 mp=$!
 wait_records m.h5 1 > /dev/null || fail "no spool records before SIGTERM to mpirun"
 kill -TERM $mp
 wait $mp && fail "job not interrupted by SIGTERM to mpirun"
-[ "$(complete_flag m.h5)" = 0 ] || fail "mpirun SIGTERM: complete is not 0"
-$MPIRUN -np 2 "$BIN" run job.yaml --set out=m.h5 --resume --quiet || fail "resume after SIGTERM to mpirun"
-$H5CMP same ref.h5 m.h5 || fail "SIGTERM to mpirun + resume differs"
+cf=$(complete_flag m.h5 2>&1); [ "$cf" = 0 ] || { cat log; fail "mpirun SIGTERM: complete is $cf, expected 0"; }
+$MPIRUN -np 2 "$BIN" run job3.yaml --set out=m.h5 --resume --quiet || fail "resume after SIGTERM to mpirun"
+$H5CMP same ref3.h5 m.h5 || fail "SIGTERM to mpirun + resume differs"
 
 # 4. --resume of a complete file does nothing; --overwrite replaces it
 before=$(stat -c %Y ref.h5)
