@@ -7,6 +7,14 @@
 #define ATTRUN_OPS_H
 #include "engine/model.h"
 
+/* HOT: element-wise kernels are compiled for AVX-512 and AVX2 as well as the project's x86-64-v2
+ * baseline, and the loader picks the best clone for the CPU (GCC target_clones). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(ATTRUN_NO_CLONES)
+#define HOT __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define HOT
+#endif
+
 /* ---- ops_pool.c: the engine's threads for work OpenBLAS does not thread ---- */
 /* Threads of that work: engine_set_threads()'s count, else OpenBLAS's. */
 int ops_threads(void);

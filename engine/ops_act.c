@@ -16,12 +16,6 @@
 #include <stdint.h>
 #include <string.h>
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(ATTRUN_NO_CLONES)
-#define HOT __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define HOT
-#endif
-
 /* exp(x) = 2^n · exp(r), n = round(x / ln2), r = x - n·ln2 in [-ln2/2, ln2/2] (Cody-Waite:
  * ln2 split in a 16-bit head, so n·LN2_HI is exact, and a tail). exp(r) by its Taylor
  * polynomial to r^7: truncation r^8/8! ≤ 5e-9 relative, below half an ulp. */

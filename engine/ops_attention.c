@@ -14,12 +14,6 @@
 #include <float.h>
 #include <math.h>
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(ATTRUN_NO_CLONES)
-#define HOT __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define HOT
-#endif
-
 /* Row sums over keys in LANES fixed partial sums (key j in lane j % LANES, lanes added in
  * order): a plain serial sum cannot be vectorised without reordering it, this order is
  * fixed per row whatever the batch, and it vectorises. */

@@ -10,12 +10,6 @@
 #include "engine/ops.h"
 #include <math.h>
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(ATTRUN_NO_CLONES)
-#define HOT __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define HOT
-#endif
-
 #define LANES 8
 
 /* Σ_j x[j] with the lane split above. */
