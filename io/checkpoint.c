@@ -14,6 +14,7 @@
  * All shapes are checked before anything is converted; then every tensor is converted to F32
  * into one malloc'ed block (Model.storage) and checked finite. Extra tensors are ignored. */
 #include "io/checkpoint.h"
+#include "io/errmsg.h"
 #include "io/safetensors.h"
 #include <jansson.h>
 #include <openssl/evp.h>
@@ -22,16 +23,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    if (err && errlen)
-        vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
 /* One tensor the model needs. */
 typedef struct {
@@ -190,12 +181,12 @@ static int read_tie(const char *dir, int *tied, char *err, size_t errlen)
     json_error_t je;
     json_t *root = json_load_file(path, 0, &je);
     if (!root)
-        return fail(err, errlen, "%s: cannot read: %s", path, je.text);
+        return io_fail(err, errlen, "%s: cannot read: %s", path, je.text);
     json_t *t = json_object_get(root, "tie_word_embeddings");
     int rc = 0;
     *tied = 1;
     if (t && !json_is_boolean(t))
-        rc = fail(err, errlen, "%s: key 'tie_word_embeddings' must be a boolean", path);
+        rc = io_fail(err, errlen, "%s: key 'tie_word_embeddings' must be a boolean", path);
     else if (t)
         *tied = json_is_true(t);
     json_decref(root);
@@ -219,17 +210,17 @@ static int resolve(const SafeTensors *st, Want *w, char *err, size_t errlen)
         t = st_find(st, w->alt);
     st_shape_str(w->ndim, w->shape, want_s, sizeof want_s);
     if (!t)
-        return fail(err, errlen, "%s: missing tensor '%s' (expected shape %s)", st->source, w->name, want_s);
+        return io_fail(err, errlen, "%s: missing tensor '%s' (expected shape %s)", st->source, w->name, want_s);
     int same = t->ndim == w->ndim;
     for (int i = 0; same && i < w->ndim; i++)
         same = t->shape[i] == w->shape[i];
     if (!same)
-        return fail(err, errlen, "%s: tensor '%s' has shape %s, expected %s", st_file_of(st, t), t->name,
+        return io_fail(err, errlen, "%s: tensor '%s' has shape %s, expected %s", st_file_of(st, t), t->name,
                     st_shape_str(t->ndim, t->shape, got_s, sizeof got_s), want_s);
     switch (t->dtype) {
     case ST_F32: case ST_F16: case ST_BF16: case ST_F64: break;
     default:
-        return fail(err, errlen, "%s: tensor '%s' has dtype %s; only F32, F16, BF16 and F64 weights are supported",
+        return io_fail(err, errlen, "%s: tensor '%s' has dtype %s; only F32, F16, BF16 and F64 weights are supported",
                     st_file_of(st, t), t->name, st_dtype_name(t->dtype));
     }
     w->t = t;
@@ -240,7 +231,7 @@ Model *checkpoint_load(const char *dir, char *err, size_t errlen)
 {
     Model *m = calloc(1, sizeof *m);
     if (!m) {
-        fail(err, errlen, "%s: out of memory", dir);
+        io_fail(err, errlen, "%s: out of memory", dir);
         return NULL;
     }
     SafeTensors st;
@@ -252,7 +243,7 @@ Model *checkpoint_load(const char *dir, char *err, size_t errlen)
     if (read_tie(dir, &tied, err, errlen) != 0)
         goto out;
     if (!(m->layer = calloc((size_t)m->cfg.L, sizeof *m->layer))) {
-        fail(err, errlen, "%s: out of memory", dir);
+        io_fail(err, errlen, "%s: out of memory", dir);
         goto out;
     }
     if (st_open_dir(&st, dir, err, errlen) != 0)
@@ -264,7 +255,7 @@ Model *checkpoint_load(const char *dir, char *err, size_t errlen)
     else
         want_bert_like(&wl, m, tied);
     if (wl.n != expected_wants(&m->cfg, tied)) {
-        fail(err, errlen, "%s: out of memory", dir);
+        io_fail(err, errlen, "%s: out of memory", dir);
         goto out;
     }
     size_t total = 0;
@@ -275,7 +266,7 @@ Model *checkpoint_load(const char *dir, char *err, size_t errlen)
     }
     float *all = malloc((total ? total : 1) * sizeof(float));
     if (!all) {
-        fail(err, errlen, "%s: out of memory for %zu weights", dir, total);
+        io_fail(err, errlen, "%s: out of memory for %zu weights", dir, total);
         goto out;
     }
     m->storage = all;
@@ -309,13 +300,13 @@ int checkpoint_weights_sha256(const char *dir, char hex[65], char *err, size_t e
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     unsigned char *buf = malloc(1 << 20);
     if (!ctx || !buf || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
-        fail(err, errlen, "%s: cannot start SHA-256", dir);
+        io_fail(err, errlen, "%s: cannot start SHA-256", dir);
         goto out;
     }
     for (int i = 0; i < n; i++) {
         FILE *f = fopen(paths[i], "rb");
         if (!f) {
-            fail(err, errlen, "%s: cannot open: %s", paths[i], strerror(errno));
+            io_fail(err, errlen, "%s: cannot open: %s", paths[i], strerror(errno));
             goto out;
         }
         size_t got;
@@ -324,14 +315,14 @@ int checkpoint_weights_sha256(const char *dir, char hex[65], char *err, size_t e
         int bad = ferror(f);
         fclose(f);
         if (bad) {
-            fail(err, errlen, "%s: read error", paths[i]);
+            io_fail(err, errlen, "%s: read error", paths[i]);
             goto out;
         }
     }
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
     if (EVP_DigestFinal_ex(ctx, md, &mdlen) != 1 || mdlen != 32) {
-        fail(err, errlen, "%s: SHA-256 failed", dir);
+        io_fail(err, errlen, "%s: SHA-256 failed", dir);
         goto out;
     }
     for (int i = 0; i < 32; i++)

@@ -4,22 +4,13 @@
  * position embeddings, sinusoidal DistilBERT positions, heads other than sequence
  * classification and masked LM. */
 #include "io/checkpoint.h"
+#include "io/errmsg.h"
 #include <jansson.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    if (err && errlen)
-        vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
 /* Largest dimension accepted: keeps every size product far from overflow. */
 #define MAX_DIM (1 << 24)
@@ -30,12 +21,12 @@ static int get_int(json_t *root, const char *path, const char *key, long long lo
 {
     json_t *v = json_object_get(root, key);
     if (!v)
-        return fail(err, errlen, "%s: missing key '%s'", path, key);
+        return io_fail(err, errlen, "%s: missing key '%s'", path, key);
     if (!json_is_integer(v))
-        return fail(err, errlen, "%s: key '%s' must be an integer", path, key);
+        return io_fail(err, errlen, "%s: key '%s' must be an integer", path, key);
     long long x = json_integer_value(v);
     if (x < lo || x > hi)
-        return fail(err, errlen, "%s: key '%s' = %lld is out of range [%lld, %lld]", path, key, x, lo, hi);
+        return io_fail(err, errlen, "%s: key '%s' = %lld is out of range [%lld, %lld]", path, key, x, lo, hi);
     *out = (int)x;
     return 0;
 }
@@ -44,9 +35,9 @@ static int get_str(json_t *root, const char *path, const char *key, const char *
 {
     json_t *v = json_object_get(root, key);
     if (!v)
-        return fail(err, errlen, "%s: missing key '%s'", path, key);
+        return io_fail(err, errlen, "%s: missing key '%s'", path, key);
     if (!json_is_string(v))
-        return fail(err, errlen, "%s: key '%s' must be a string", path, key);
+        return io_fail(err, errlen, "%s: key '%s' must be a string", path, key);
     *out = json_string_value(v);
     return 0;
 }
@@ -66,7 +57,7 @@ static int parse_act(const char *path, const char *key, const char *s, Activatio
     else if (!strcmp(s, "relu"))
         *a = ACT_RELU;
     else
-        return fail(err, errlen,
+        return io_fail(err, errlen,
                     "%s: key '%s' = \"%s\" is not supported (supported: gelu, gelu_python, gelu_new, "
                     "gelu_pytorch_tanh, gelu_fast, gelu_accurate, relu)",
                     path, key, s);
@@ -86,9 +77,9 @@ static int parse_head(json_t *root, const char *path, ModelConfig *c, const char
 {
     json_t *arch = json_object_get(root, "architectures");
     if (!arch)
-        return fail(err, errlen, "%s: missing key 'architectures'", path);
+        return io_fail(err, errlen, "%s: missing key 'architectures'", path);
     if (!json_is_array(arch) || json_array_size(arch) == 0 || !json_is_string(json_array_get(arch, 0)))
-        return fail(err, errlen, "%s: key 'architectures' must be a non-empty array of strings", path);
+        return io_fail(err, errlen, "%s: key 'architectures' must be a non-empty array of strings", path);
     const char *a = json_string_value(json_array_get(arch, 0));
     char cls[64], mlm[64];
     snprintf(cls, sizeof cls, "%sForSequenceClassification", family);
@@ -98,7 +89,7 @@ static int parse_head(json_t *root, const char *path, ModelConfig *c, const char
     else if (!strcmp(a, mlm))
         c->head = HEAD_MLM;
     else
-        return fail(err, errlen,
+        return io_fail(err, errlen,
                     "%s: key 'architectures' = \"%s\" is not supported for model_type \"%s\" (supported: %s, %s)",
                     path, a, c->model_type, cls, mlm);
     return 0;
@@ -112,23 +103,23 @@ static int parse_labels(json_t *root, const char *path, ModelConfig *c, char *er
     int n = 2;
     if (id2 && !json_is_null(id2)) {
         if (!json_is_object(id2) || json_object_size(id2) == 0)
-            return fail(err, errlen, "%s: key 'id2label' must be a non-empty object", path);
+            return io_fail(err, errlen, "%s: key 'id2label' must be a non-empty object", path);
         if (json_object_size(id2) > MAX_DIM)
-            return fail(err, errlen, "%s: key 'id2label' has too many entries", path);
+            return io_fail(err, errlen, "%s: key 'id2label' has too many entries", path);
         n = (int)json_object_size(id2);
     }
     if (nl && !json_is_null(nl)) {
         if (!json_is_integer(nl) || json_integer_value(nl) < 1 || json_integer_value(nl) > MAX_DIM)
-            return fail(err, errlen, "%s: key 'num_labels' must be a positive integer", path);
+            return io_fail(err, errlen, "%s: key 'num_labels' must be a positive integer", path);
         if (id2 && !json_is_null(id2) && json_integer_value(nl) != n)
-            return fail(err, errlen, "%s: key 'num_labels' = %lld disagrees with 'id2label' (%d entries)", path,
+            return io_fail(err, errlen, "%s: key 'num_labels' = %lld disagrees with 'id2label' (%d entries)", path,
                         (long long)json_integer_value(nl), n);
         n = (int)json_integer_value(nl);
     }
     c->C = n;
     c->labels = calloc((size_t)n, sizeof *c->labels);
     if (!c->labels)
-        return fail(err, errlen, "%s: out of memory", path);
+        return io_fail(err, errlen, "%s: out of memory", path);
     if (id2 && !json_is_null(id2)) {
         const char *k;
         json_t *v;
@@ -137,20 +128,20 @@ static int parse_labels(json_t *root, const char *path, ModelConfig *c, char *er
             char *end = NULL;
             long id = strtol(k, &end, 10);
             if (!*k || *end || id < 0 || id >= n)
-                return fail(err, errlen, "%s: key 'id2label' has key \"%s\", not an id in [0, %d)", path, k, n);
+                return io_fail(err, errlen, "%s: key 'id2label' has key \"%s\", not an id in [0, %d)", path, k, n);
             if (!json_is_string(v))
-                return fail(err, errlen, "%s: key 'id2label' entry \"%s\" must be a string", path, k);
+                return io_fail(err, errlen, "%s: key 'id2label' entry \"%s\" must be a string", path, k);
             if (c->labels[id])
-                return fail(err, errlen, "%s: key 'id2label' names id %ld twice", path, id);
+                return io_fail(err, errlen, "%s: key 'id2label' names id %ld twice", path, id);
             if (!(c->labels[id] = dup_str(json_string_value(v))))
-                return fail(err, errlen, "%s: out of memory", path);
+                return io_fail(err, errlen, "%s: out of memory", path);
         }
     } else {
         for (int i = 0; i < n; i++) {
             char name[32];
             snprintf(name, sizeof name, "LABEL_%d", i);
             if (!(c->labels[i] = dup_str(name)))
-                return fail(err, errlen, "%s: out of memory", path);
+                return io_fail(err, errlen, "%s: out of memory", path);
         }
     }
     return 0;
@@ -173,21 +164,21 @@ static int parse_bert_like(json_t *root, const char *path, ModelConfig *c, char 
         return -1;
     json_t *e = json_object_get(root, "layer_norm_eps");
     if (!e)
-        return fail(err, errlen, "%s: missing key 'layer_norm_eps'", path);
+        return io_fail(err, errlen, "%s: missing key 'layer_norm_eps'", path);
     if (!json_is_number(e))
-        return fail(err, errlen, "%s: key 'layer_norm_eps' must be a number", path);
+        return io_fail(err, errlen, "%s: key 'layer_norm_eps' must be a number", path);
     eps = json_number_value(e);
     if (!(eps > 0 && eps < 1))
-        return fail(err, errlen, "%s: key 'layer_norm_eps' = %g must be in (0, 1)", path, eps);
+        return io_fail(err, errlen, "%s: key 'layer_norm_eps' = %g must be in (0, 1)", path, eps);
     c->ln_eps = (float)eps;
     json_t *p = json_object_get(root, "position_embedding_type");
     if (p && !json_is_null(p)) {
         if (!json_is_string(p))
-            return fail(err, errlen, "%s: key 'position_embedding_type' must be a string", path);
+            return io_fail(err, errlen, "%s: key 'position_embedding_type' must be a string", path);
         pet = json_string_value(p);
     }
     if (strcmp(pet, "absolute") != 0)
-        return fail(err, errlen, "%s: key 'position_embedding_type' = \"%s\" is not supported (only \"absolute\")",
+        return io_fail(err, errlen, "%s: key 'position_embedding_type' = \"%s\" is not supported (only \"absolute\")",
                     path, pet);
     return 0;
 }
@@ -207,9 +198,9 @@ static int parse_distilbert(json_t *root, const char *path, ModelConfig *c, char
         return -1;
     json_t *s = json_object_get(root, "sinusoidal_pos_embds"); /* transformers' default: false */
     if (s && !json_is_boolean(s))
-        return fail(err, errlen, "%s: key 'sinusoidal_pos_embds' must be a boolean", path);
+        return io_fail(err, errlen, "%s: key 'sinusoidal_pos_embds' must be a boolean", path);
     if (s && json_is_true(s))
-        return fail(err, errlen, "%s: key 'sinusoidal_pos_embds' = true is not supported (learned positions only)",
+        return io_fail(err, errlen, "%s: key 'sinusoidal_pos_embds' = true is not supported (learned positions only)",
                     path);
     c->TV = 0;
     c->ln_eps = 1e-12f; /* DistilBERT's LayerNorms hard-code eps=1e-12 in transformers */
@@ -225,13 +216,13 @@ int checkpoint_read_config(const char *dir, ModelConfig *cfg, char *err, size_t 
     json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
     if (!root) {
         if (je.line < 0 || strstr(je.text, "unable to open"))
-            return fail(err, errlen, "%s: cannot read: %s", path, je.text);
-        return fail(err, errlen, "%s: not valid JSON (line %d: %s)", path, je.line, je.text);
+            return io_fail(err, errlen, "%s: cannot read: %s", path, je.text);
+        return io_fail(err, errlen, "%s: not valid JSON (line %d: %s)", path, je.line, je.text);
     }
     int rc = -1;
     const char *mt;
     if (!json_is_object(root)) {
-        fail(err, errlen, "%s: top level is not a JSON object", path);
+        io_fail(err, errlen, "%s: top level is not a JSON object", path);
         goto out;
     }
     if (get_str(root, path, "model_type", &mt, err, errlen))
@@ -248,7 +239,7 @@ int checkpoint_read_config(const char *dir, ModelConfig *cfg, char *err, size_t 
         cfg->arch = ARCH_DISTILBERT;
         family = "DistilBert";
     } else {
-        fail(err, errlen, "%s: key 'model_type' = \"%s\" is not supported (supported: bert, roberta, distilbert)",
+        io_fail(err, errlen, "%s: key 'model_type' = \"%s\" is not supported (supported: bert, roberta, distilbert)",
              path, mt);
         goto out;
     }
@@ -256,12 +247,12 @@ int checkpoint_read_config(const char *dir, ModelConfig *cfg, char *err, size_t 
                                      : parse_bert_like(root, path, cfg, err, errlen))
         goto out;
     if (cfg->D % cfg->NH != 0) {
-        fail(err, errlen, "%s: hidden size %d is not a multiple of the number of attention heads %d", path, cfg->D,
+        io_fail(err, errlen, "%s: hidden size %d is not a multiple of the number of attention heads %d", path, cfg->D,
              cfg->NH);
         goto out;
     }
     if (cfg->pad_id >= cfg->V) {
-        fail(err, errlen, "%s: key 'pad_token_id' = %d is not below vocab_size %d", path, cfg->pad_id, cfg->V);
+        io_fail(err, errlen, "%s: key 'pad_token_id' = %d is not below vocab_size %d", path, cfg->pad_id, cfg->V);
         goto out;
     }
     if (parse_head(root, path, cfg, family, err, errlen))
@@ -270,7 +261,7 @@ int checkpoint_read_config(const char *dir, ModelConfig *cfg, char *err, size_t 
      * position table rows 0..pad_id are never used and the longest input is P - pad_id - 1. */
     cfg->position_offset = cfg->arch == ARCH_ROBERTA ? cfg->pad_id + 1 : 0;
     if (cfg->position_offset >= cfg->P) {
-        fail(err, errlen,
+        io_fail(err, errlen,
              "%s: key 'max_position_embeddings' = %d leaves no positions after RoBERTa's offset pad_token_id + 1 = %d",
              path, cfg->P, cfg->position_offset);
         goto out;

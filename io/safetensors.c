@@ -3,6 +3,7 @@
  * st_read_f32 can trust every offset it is given. */
 #define _GNU_SOURCE
 #include "io/safetensors.h"
+#include "io/errmsg.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -29,16 +30,6 @@ static const struct {
 
 /* Largest header accepted; the reference Rust implementation uses the same 100 MB bound. */
 #define ST_MAX_HEADER (100u * 1000u * 1000u)
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    if (err && errlen)
-        vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
 const char *st_dtype_name(StDtype d)
 {
@@ -132,22 +123,22 @@ static int parse_entry(const char *path, const char *name, json_t *v, const unsi
                        size_t dsize, StTensor *t, char *err, size_t errlen)
 {
     if (!json_is_object(v))
-        return fail(err, errlen, "%s: tensor '%s': header entry is not a JSON object", path, name);
+        return io_fail(err, errlen, "%s: tensor '%s': header entry is not a JSON object", path, name);
     json_t *jd = json_object_get(v, "dtype"), *js = json_object_get(v, "shape"),
            *jo = json_object_get(v, "data_offsets");
     if (!json_is_string(jd))
-        return fail(err, errlen, "%s: tensor '%s': 'dtype' is missing or not a string", path, name);
+        return io_fail(err, errlen, "%s: tensor '%s': 'dtype' is missing or not a string", path, name);
     const char *ds = json_string_value(jd);
     int dt = -1;
     for (int i = 0; i < ST_NDTYPES; i++)
         if (strcmp(ds, DTYPES[i].name) == 0)
             dt = i;
     if (dt < 0)
-        return fail(err, errlen, "%s: tensor '%s': unknown dtype '%s'", path, name, ds);
+        return io_fail(err, errlen, "%s: tensor '%s': unknown dtype '%s'", path, name, ds);
     if (!json_is_array(js))
-        return fail(err, errlen, "%s: tensor '%s': 'shape' is missing or not an array", path, name);
+        return io_fail(err, errlen, "%s: tensor '%s': 'shape' is missing or not an array", path, name);
     if (json_array_size(js) > ST_MAX_DIMS)
-        return fail(err, errlen, "%s: tensor '%s': shape has %zu dimensions (at most %d supported)", path,
+        return io_fail(err, errlen, "%s: tensor '%s': shape has %zu dimensions (at most %d supported)", path,
                     name, json_array_size(js), ST_MAX_DIMS);
     t->ndim = (int)json_array_size(js);
     size_t numel = 1;
@@ -155,7 +146,7 @@ static int parse_entry(const char *path, const char *name, json_t *v, const unsi
     for (int i = 0; i < t->ndim; i++) {
         json_t *e = json_array_get(js, (size_t)i);
         if (!json_is_integer(e) || json_integer_value(e) < 0)
-            return fail(err, errlen, "%s: tensor '%s': shape entry %d is not a non-negative integer", path,
+            return io_fail(err, errlen, "%s: tensor '%s': shape entry %d is not a non-negative integer", path,
                         name, i);
         t->shape[i] = json_integer_value(e);
         size_t d = (size_t)t->shape[i];
@@ -166,20 +157,20 @@ static int parse_entry(const char *path, const char *name, json_t *v, const unsi
     }
     if (!json_is_array(jo) || json_array_size(jo) != 2 || !json_is_integer(json_array_get(jo, 0)) ||
         !json_is_integer(json_array_get(jo, 1)))
-        return fail(err, errlen, "%s: tensor '%s': 'data_offsets' is not an array of two integers", path, name);
+        return io_fail(err, errlen, "%s: tensor '%s': 'data_offsets' is not an array of two integers", path, name);
     json_int_t b = json_integer_value(json_array_get(jo, 0)), e = json_integer_value(json_array_get(jo, 1));
     if (b < 0 || e < b)
-        return fail(err, errlen, "%s: tensor '%s': data_offsets [%lld, %lld] are not a valid range", path, name,
+        return io_fail(err, errlen, "%s: tensor '%s': data_offsets [%lld, %lld] are not a valid range", path, name,
                     (long long)b, (long long)e);
     if ((unsigned long long)e > dsize)
-        return fail(err, errlen,
+        return io_fail(err, errlen,
                     "%s: tensor '%s': data_offsets [%lld, %lld] lie outside the data section (%zu bytes): "
                     "the file is truncated or the header is wrong",
                     path, name, (long long)b, (long long)e, dsize);
     size_t esz = DTYPES[dt].size;
     char sh[160];
     if (overflow || numel > SIZE_MAX / esz || numel * esz != (size_t)(e - b))
-        return fail(err, errlen, "%s: tensor '%s': data_offsets [%lld, %lld] hold %lld bytes, but %s %s needs %s%zu",
+        return io_fail(err, errlen, "%s: tensor '%s': data_offsets [%lld, %lld] hold %lld bytes, but %s %s needs %s%zu",
                     path, name, (long long)b, (long long)e, (long long)(e - b), DTYPES[dt].name,
                     st_shape_str(t->ndim, t->shape, sh, sizeof sh), overflow ? "more than " : "",
                     overflow ? SIZE_MAX : numel * esz);
@@ -195,22 +186,22 @@ static int open_one(const char *path, int file_idx, StFile *f, StTensor **ts, si
     memset(f, 0, sizeof *f);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        return io_fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
     struct stat sb;
     if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
         close(fd);
-        return fail(err, errlen, "%s: not a regular file", path);
+        return io_fail(err, errlen, "%s: not a regular file", path);
     }
     size_t size = (size_t)sb.st_size;
     if (size < 8) {
         close(fd);
-        return fail(err, errlen, "%s: file is %zu bytes, shorter than the 8-byte header length: truncated", path,
+        return io_fail(err, errlen, "%s: file is %zu bytes, shorter than the 8-byte header length: truncated", path,
                     size);
     }
     void *map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
     close(fd);
     if (map == MAP_FAILED)
-        return fail(err, errlen, "%s: mmap failed: %s", path, strerror(errno));
+        return io_fail(err, errlen, "%s: mmap failed: %s", path, strerror(errno));
     const unsigned char *base = map;
     uint64_t hlen = le64(base);
     json_t *root = NULL;
@@ -219,23 +210,23 @@ static int open_one(const char *path, int file_idx, StFile *f, StTensor **ts, si
     size_t nmine = 0;
     int rc = -1;
     if (hlen > size - 8) {
-        fail(err, errlen, "%s: header length %llu exceeds the file size (%zu bytes): truncated or not a safetensors file",
+        io_fail(err, errlen, "%s: header length %llu exceeds the file size (%zu bytes): truncated or not a safetensors file",
              path, (unsigned long long)hlen, size);
         goto out;
     }
     if (hlen > ST_MAX_HEADER) {
-        fail(err, errlen, "%s: header length %llu is larger than the %u bytes accepted", path,
+        io_fail(err, errlen, "%s: header length %llu is larger than the %u bytes accepted", path,
              (unsigned long long)hlen, ST_MAX_HEADER);
         goto out;
     }
     json_error_t je;
     root = json_loadb((const char *)base + 8, (size_t)hlen, JSON_REJECT_DUPLICATES, &je);
     if (!root) {
-        fail(err, errlen, "%s: header is not valid JSON (byte %d of the header: %s)", path, je.position, je.text);
+        io_fail(err, errlen, "%s: header is not valid JSON (byte %d of the header: %s)", path, je.position, je.text);
         goto out;
     }
     if (!json_is_object(root)) {
-        fail(err, errlen, "%s: header is not a JSON object", path);
+        io_fail(err, errlen, "%s: header is not a JSON object", path);
         goto out;
     }
     const unsigned char *data = base + 8 + hlen;
@@ -244,7 +235,7 @@ static int open_one(const char *path, int file_idx, StFile *f, StTensor **ts, si
     mine = calloc(cap ? cap : 1, sizeof *mine);
     spans = calloc(cap ? cap : 1, sizeof *spans);
     if (!mine || !spans) {
-        fail(err, errlen, "%s: out of memory", path);
+        io_fail(err, errlen, "%s: out of memory", path);
         goto out;
     }
     const char *key;
@@ -255,12 +246,12 @@ static int open_one(const char *path, int file_idx, StFile *f, StTensor **ts, si
             const char *mk;
             json_t *mv;
             if (!json_is_object(val)) {
-                fail(err, errlen, "%s: '__metadata__' is not a JSON object", path);
+                io_fail(err, errlen, "%s: '__metadata__' is not a JSON object", path);
                 goto out;
             }
             json_object_foreach(val, mk, mv) if (!json_is_string(mv))
             {
-                fail(err, errlen, "%s: '__metadata__' entry '%s' is not a string", path, mk);
+                io_fail(err, errlen, "%s: '__metadata__' entry '%s' is not a string", path, mk);
                 goto out;
             }
             continue;
@@ -270,7 +261,7 @@ static int open_one(const char *path, int file_idx, StFile *f, StTensor **ts, si
             goto out;
         t->file = file_idx;
         if (!(t->name = dup_str(key))) {
-            fail(err, errlen, "%s: out of memory", path);
+            io_fail(err, errlen, "%s: out of memory", path);
             goto out;
         }
         spans[nmine] = (Span){(size_t)(t->data - data), (size_t)(t->data - data) + t->nbytes, t->name};
@@ -284,7 +275,7 @@ static int open_one(const char *path, int file_idx, StFile *f, StTensor **ts, si
         if (spans[i].begin == spans[i].end)
             continue;
         if (last && spans[i].begin < last_end) {
-            fail(err, errlen, "%s: tensors '%s' and '%s' overlap in the data section (byte %zu)", path, last,
+            io_fail(err, errlen, "%s: tensors '%s' and '%s' overlap in the data section (byte %zu)", path, last,
                  spans[i].name, spans[i].begin);
             goto out;
         }
@@ -293,7 +284,7 @@ static int open_one(const char *path, int file_idx, StFile *f, StTensor **ts, si
     }
     StTensor *grown = realloc(*ts, (*nt + nmine + 1) * sizeof **ts);
     if (!grown) {
-        fail(err, errlen, "%s: out of memory", path);
+        io_fail(err, errlen, "%s: out of memory", path);
         goto out;
     }
     *ts = grown;
@@ -303,7 +294,7 @@ static int open_one(const char *path, int file_idx, StFile *f, StTensor **ts, si
     f->path = dup_str(path);
     f->map = map;
     f->size = size;
-    rc = f->path ? 0 : fail(err, errlen, "%s: out of memory", path);
+    rc = f->path ? 0 : io_fail(err, errlen, "%s: out of memory", path);
 out:
     json_decref(root);
     free(spans);
@@ -322,7 +313,7 @@ static int finish_table(SafeTensors *st, char *err, size_t errlen)
     qsort(st->tensors, st->ntensors, sizeof *st->tensors, tensor_cmp);
     for (size_t i = 1; i < st->ntensors; i++)
         if (strcmp(st->tensors[i - 1].name, st->tensors[i].name) == 0)
-            return fail(err, errlen, "%s: tensor '%s' appears in both %s and %s", st->source, st->tensors[i].name,
+            return io_fail(err, errlen, "%s: tensor '%s' appears in both %s and %s", st->source, st->tensors[i].name,
                         st->files[st->tensors[i - 1].file].path, st->files[st->tensors[i].file].path);
     return 0;
 }
@@ -334,7 +325,7 @@ int st_open_file(SafeTensors *st, const char *path, char *err, size_t errlen)
     st->source = dup_str(path);
     if (!st->files || !st->source) {
         st_close(st);
-        return fail(err, errlen, "%s: out of memory", path);
+        return io_fail(err, errlen, "%s: out of memory", path);
     }
     if (open_one(path, 0, &st->files[0], &st->tensors, &st->ntensors, err, errlen) != 0) {
         st_close(st);
@@ -354,12 +345,12 @@ static json_t *load_index(const char *index, json_t **weight_map, char *err, siz
     json_error_t je;
     json_t *root = json_load_file(index, JSON_REJECT_DUPLICATES, &je);
     if (!root) {
-        fail(err, errlen, "%s: not valid JSON (line %d: %s)", index, je.line, je.text);
+        io_fail(err, errlen, "%s: not valid JSON (line %d: %s)", index, je.line, je.text);
         return NULL;
     }
     json_t *wm = json_object_get(root, "weight_map");
     if (!json_is_object(wm)) {
-        fail(err, errlen, "%s: key 'weight_map' is missing or not an object", index);
+        io_fail(err, errlen, "%s: key 'weight_map' is missing or not an object", index);
         json_decref(root);
         return NULL;
     }
@@ -369,7 +360,7 @@ static json_t *load_index(const char *index, json_t **weight_map, char *err, siz
     {
         const char *s = json_is_string(v) ? json_string_value(v) : NULL;
         if (!s || !*s || s[0] == '/' || strstr(s, "..")) {
-            fail(err, errlen, "%s: weight_map entry for tensor '%s' is not a file name inside the directory", index,
+            io_fail(err, errlen, "%s: weight_map entry for tensor '%s' is not a file name inside the directory", index,
                  k);
             json_decref(root);
             return NULL;
@@ -410,7 +401,7 @@ static int no_weights(const char *dir, char *err, size_t errlen)
     char *bin = join_path(dir, "pytorch_model.bin");
     int has_bin = bin && file_exists(bin);
     free(bin);
-    return fail(err, errlen, "%s: no model.safetensors or model.safetensors.index.json found%s", dir,
+    return io_fail(err, errlen, "%s: no model.safetensors or model.safetensors.index.json found%s", dir,
                 has_bin ? " (pytorch_model.bin is not supported: save the model with safe_serialization=True)" : "");
 }
 
@@ -419,7 +410,7 @@ int st_open_dir(SafeTensors *st, const char *dir, char *err, size_t errlen)
     memset(st, 0, sizeof *st);
     char *single = join_path(dir, "model.safetensors");
     if (!single)
-        return fail(err, errlen, "%s: out of memory", dir);
+        return io_fail(err, errlen, "%s: out of memory", dir);
     if (file_exists(single)) {
         int rc = st_open_file(st, single, err, errlen);
         free(single);
@@ -428,7 +419,7 @@ int st_open_dir(SafeTensors *st, const char *dir, char *err, size_t errlen)
     free(single);
     char *index = join_path(dir, "model.safetensors.index.json");
     if (!index)
-        return fail(err, errlen, "%s: out of memory", dir);
+        return io_fail(err, errlen, "%s: out of memory", dir);
     if (!file_exists(index)) {
         free(index);
         return no_weights(dir, err, errlen);
@@ -444,18 +435,18 @@ int st_open_dir(SafeTensors *st, const char *dir, char *err, size_t errlen)
     const char **names = shard_names(wm, &ns);
     int rc = -1;
     if (!names || ns == 0) {
-        fail(err, errlen, "%s: weight_map is empty", index);
+        io_fail(err, errlen, "%s: weight_map is empty", index);
         goto out;
     }
     st->files = calloc((size_t)ns, sizeof *st->files);
     if (!st->files) {
-        fail(err, errlen, "%s: out of memory", index);
+        io_fail(err, errlen, "%s: out of memory", index);
         goto out;
     }
     for (int i = 0; i < ns; i++) {
         char *p = join_path(dir, names[i]);
         if (!p) {
-            fail(err, errlen, "%s: out of memory", index);
+            io_fail(err, errlen, "%s: out of memory", index);
             goto out;
         }
         if (!file_exists(p)) {
@@ -467,7 +458,7 @@ int st_open_dir(SafeTensors *st, const char *dir, char *err, size_t errlen)
                 who = k;
                 break;
             }
-            fail(err, errlen, "%s: shard '%s' (holding tensor '%s') does not exist", index, names[i], who);
+            io_fail(err, errlen, "%s: shard '%s' (holding tensor '%s') does not exist", index, names[i], who);
             free(p);
             goto out;
         }
@@ -491,7 +482,7 @@ int st_open_dir(SafeTensors *st, const char *dir, char *err, size_t errlen)
             if (strcmp(names[i], want) == 0)
                 idx = i;
         if (!t || t->file != idx) {
-            fail(err, errlen, "%s: weight_map places tensor '%s' in '%s', but that shard has no such tensor", index,
+            io_fail(err, errlen, "%s: weight_map places tensor '%s' in '%s', but that shard has no such tensor", index,
                  k, want);
             goto out;
         }
@@ -511,12 +502,12 @@ int st_weight_files(const char *dir, char ***paths, int *n, char *err, size_t er
     *n = 0;
     char *single = join_path(dir, "model.safetensors");
     if (!single)
-        return fail(err, errlen, "%s: out of memory", dir);
+        return io_fail(err, errlen, "%s: out of memory", dir);
     if (file_exists(single)) {
         *paths = malloc(sizeof **paths);
         if (!*paths) {
             free(single);
-            return fail(err, errlen, "%s: out of memory", dir);
+            return io_fail(err, errlen, "%s: out of memory", dir);
         }
         (*paths)[0] = single;
         *n = 1;
@@ -525,7 +516,7 @@ int st_weight_files(const char *dir, char ***paths, int *n, char *err, size_t er
     free(single);
     char *index = join_path(dir, "model.safetensors.index.json");
     if (!index)
-        return fail(err, errlen, "%s: out of memory", dir);
+        return io_fail(err, errlen, "%s: out of memory", dir);
     if (!file_exists(index)) {
         free(index);
         return no_weights(dir, err, errlen);
@@ -541,11 +532,11 @@ int st_weight_files(const char *dir, char ***paths, int *n, char *err, size_t er
     char **out = names ? calloc((size_t)ns + 1, sizeof *out) : NULL;
     int rc = 0;
     if (!out) {
-        rc = fail(err, errlen, "%s: out of memory", index);
+        rc = io_fail(err, errlen, "%s: out of memory", index);
     } else {
         for (int i = 0; i < ns && rc == 0; i++)
             if (!(out[i] = join_path(dir, names[i])))
-                rc = fail(err, errlen, "%s: out of memory", index);
+                rc = io_fail(err, errlen, "%s: out of memory", index);
         if (rc == 0)
             qsort(out, (size_t)ns, sizeof *out, str_cmp);
     }
@@ -661,12 +652,12 @@ int st_read_f32(const SafeTensors *st, const StTensor *t, float *out, char *err,
         }
         break;
     default:
-        return fail(err, errlen, "%s: tensor '%s' has dtype %s; only F32, F16, BF16 and F64 weights are supported",
+        return io_fail(err, errlen, "%s: tensor '%s' has dtype %s; only F32, F16, BF16 and F64 weights are supported",
                     st_file_of(st, t), t->name, st_dtype_name(t->dtype));
     }
     for (size_t i = 0; i < n; i++)
         if (!isfinite(out[i]))
-            return fail(err, errlen, "%s: tensor '%s' has a non-finite value (%s) at flat index %zu",
+            return io_fail(err, errlen, "%s: tensor '%s' has a non-finite value (%s) at flat index %zu",
                         st_file_of(st, t), t->name, isnan(out[i]) ? "nan" : "inf", i);
     return 0;
 }
