@@ -405,30 +405,49 @@ static int no_weights(const char *dir, char *err, size_t errlen)
                 has_bin ? " (pytorch_model.bin is not supported: save the model with safe_serialization=True)" : "");
 }
 
+/* Where a checkpoint's weights are: *single = <dir>/model.safetensors when it exists, else
+ * *index = <dir>/model.safetensors.index.json loaded into *root (its weight_map in *wm).
+ * Returns -1 with a message when neither exists or the index does not load. */
+static int locate_weights(const char *dir, char **single, char **index, json_t **root, json_t **wm,
+                          char *err, size_t errlen)
+{
+    *single = *index = NULL;
+    *root = *wm = NULL;
+    char *p = join_path(dir, "model.safetensors");
+    if (!p)
+        return io_fail(err, errlen, "%s: out of memory", dir);
+    if (file_exists(p)) {
+        *single = p;
+        return 0;
+    }
+    free(p);
+    p = join_path(dir, "model.safetensors.index.json");
+    if (!p)
+        return io_fail(err, errlen, "%s: out of memory", dir);
+    if (!file_exists(p)) {
+        free(p);
+        return no_weights(dir, err, errlen);
+    }
+    *root = load_index(p, wm, err, errlen);
+    if (!*root) {
+        free(p);
+        return -1;
+    }
+    *index = p;
+    return 0;
+}
+
 int st_open_dir(SafeTensors *st, const char *dir, char *err, size_t errlen)
 {
     memset(st, 0, sizeof *st);
-    char *single = join_path(dir, "model.safetensors");
-    if (!single)
-        return io_fail(err, errlen, "%s: out of memory", dir);
-    if (file_exists(single)) {
+    char *single, *index;
+    json_t *root, *wm;
+    if (locate_weights(dir, &single, &index, &root, &wm, err, errlen))
+        return -1;
+    if (single) {
         int rc = st_open_file(st, single, err, errlen);
         free(single);
         return rc;
-    }
-    free(single);
-    char *index = join_path(dir, "model.safetensors.index.json");
-    if (!index)
-        return io_fail(err, errlen, "%s: out of memory", dir);
-    if (!file_exists(index)) {
-        free(index);
-        return no_weights(dir, err, errlen);
-    }
-    json_t *wm = NULL;
-    json_t *root = load_index(index, &wm, err, errlen);
-    if (!root) {
-        free(index);
-        return -1;
     }
     st->source = index;
     int ns = 0;
@@ -500,10 +519,11 @@ int st_weight_files(const char *dir, char ***paths, int *n, char *err, size_t er
 {
     *paths = NULL;
     *n = 0;
-    char *single = join_path(dir, "model.safetensors");
-    if (!single)
-        return io_fail(err, errlen, "%s: out of memory", dir);
-    if (file_exists(single)) {
+    char *single, *index;
+    json_t *root, *wm;
+    if (locate_weights(dir, &single, &index, &root, &wm, err, errlen))
+        return -1;
+    if (single) {
         *paths = malloc(sizeof **paths);
         if (!*paths) {
             free(single);
@@ -512,20 +532,6 @@ int st_weight_files(const char *dir, char ***paths, int *n, char *err, size_t er
         (*paths)[0] = single;
         *n = 1;
         return 0;
-    }
-    free(single);
-    char *index = join_path(dir, "model.safetensors.index.json");
-    if (!index)
-        return io_fail(err, errlen, "%s: out of memory", dir);
-    if (!file_exists(index)) {
-        free(index);
-        return no_weights(dir, err, errlen);
-    }
-    json_t *wm = NULL;
-    json_t *root = load_index(index, &wm, err, errlen);
-    if (!root) {
-        free(index);
-        return -1;
     }
     int ns = 0;
     const char **names = shard_names(wm, &ns);
