@@ -3,7 +3,8 @@
  * a bad value is an error that names the file, the line and the key. Paths are
  * kept as written; relative paths resolve against the current directory (users
  * run jobs from the repository root), not against the config file's directory.
- * Defaults and meanings of all keys: configs/README.md. */
+ * Every key (type, range, default, docs) is a row of runner/config_keys.c; configs/README.md's
+ * key table is generated from it (attrun config --keys-markdown). */
 #ifndef ATTRUN_CONFIG_H
 #define ATTRUN_CONFIG_H
 #include "engine/attribution.h"
