@@ -1,8 +1,10 @@
 /* runner/config: a good config with every key, defaults, --set overrides, and
  * each bad case: the message must name the key and the line where it is. */
 #include "runner/config.h"
+#include "runner/config_keys.h"
 #include "tests/testutil.h"
 #include <CUnit/CUnit.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -249,6 +251,67 @@ static void test_file(void)
     config_free(&c);
 }
 
+
+/* The key table against the engine: defaults are Captum's (method_spec_default), the rule
+ * words are the engine's names, every allowed word is documented, every bounded number shows
+ * its range in the docs, and every default is printed back as it is written in the table. */
+static void test_key_table(void)
+{
+    RunConfig c;
+    config_init(&c);
+    for (int m = 0; m < M_NUM_METHODS; m++) {
+        MethodSpec want, got;
+        method_spec_default(&want, (MethodKind)m);
+        config_method_spec(&c, (MethodKind)m, &got);
+        CU_ASSERT_EQUAL(got.steps, want.steps);
+        CU_ASSERT_EQUAL(got.rule, want.rule);
+        CU_ASSERT_EQUAL(got.samples, want.samples);
+        CU_ASSERT_DOUBLE_EQUAL(got.stdevs, want.stdevs, 0);
+        CU_ASSERT_EQUAL(got.seed, want.seed);
+        CU_ASSERT_EQUAL(got.dl_rules, want.dl_rules);
+        CU_ASSERT_EQUAL(got.smooth_base, want.smooth_base);
+        CU_ASSERT_EQUAL(got.layer, want.layer);
+        CU_ASSERT_EQUAL(got.output, want.output);
+        CU_ASSERT_EQUAL(got.nbaselines, want.nbaselines);
+        CU_ASSERT_EQUAL(got.baselines[0], want.baselines[0]);
+    }
+    const ConfigKey *rule = config_key_find("ig.rule");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(rule);
+    int nrules = 0;
+    for (; rule->words[nrules]; nrules++)
+        CU_ASSERT_EQUAL(rule_from_name(rule->words[nrules]), rule->vals[nrules]);
+    CU_ASSERT_STRING_EQUAL(rule_name((IgRule)nrules), "?"); /* the engine has no rule the table lacks */
+    char *y = config_to_yaml(&c, 0);
+    for (int i = 0; i < CONFIG_NKEYS; i++) {
+        const ConfigKey *k = &CONFIG_KEYS[i];
+        if (k->type == CK_WORD)
+            for (int w = 0; k->words[w]; w++) {
+                char tick[64];
+                snprintf(tick, sizeof tick, "`%s`", k->words[w]);
+                if (!strstr(k->doc, tick))
+                    printf("\n  %s: word %s not in its doc\n", k->key, tick);
+                CU_ASSERT_PTR_NOT_NULL(strstr(k->doc, tick));
+            }
+        if ((k->type == CK_INT && k->ihi < INT_MAX) || (k->type == CK_DOUBLE && k->dhi < 1e300)) {
+            if (!strstr(k->doc, "{range}"))
+                printf("\n  %s: bounded but its doc does not show {range}\n", k->key);
+            CU_ASSERT_PTR_NOT_NULL(strstr(k->doc, "{range}"));
+        }
+        /* a default written as printed: "steps: 50", "format: auto" (not for stdevs 0.0 / 1.0
+         * nor the quoted-or-null strings, whose printed forms differ in spelling only) */
+        if (k->def && k->type != CK_DOUBLE && k->type != CK_STR) {
+            const char *dot = strchr(k->key, '.');
+            char line[300];
+            snprintf(line, sizeof line, "%s%s: %s\n", dot ? "  " : "", dot ? dot + 1 : k->key, k->def);
+            if (!strstr(y, line))
+                printf("\n  default of %s prints differently from '%s'\n", k->key, k->def);
+            CU_ASSERT_PTR_NOT_NULL(strstr(y, line));
+        }
+    }
+    free(y);
+    config_free(&c);
+}
+
 int main(void)
 {
     CU_initialize_registry();
@@ -257,5 +320,6 @@ int main(void)
     CU_add_test(s, "defaults and --set overrides", test_defaults_and_set);
     CU_add_test(s, "bad keys and values name key and line", test_bad);
     CU_add_test(s, "config_load: file plus overrides", test_file);
+    CU_add_test(s, "the key table agrees with the engine and its docs", test_key_table);
     return test_run_registry();
 }
