@@ -214,6 +214,25 @@ int config_set(RunConfig *c, const char *assignment, char *err, size_t errlen)
 
 /* ---- checks across keys ---- */
 
+/* What the engine would refuse for one method, named by the keys that set it. */
+static int check_method(const RunConfig *c, MethodKind m, const char *src, char *err, size_t errlen)
+{
+    MethodSpec s;
+    config_method_spec(c, m, &s);
+    if (m == M_SMOOTHGRAD && s.smooth_base == M_IG && method_items(&s) > METHOD_MAX_ITEMS) {
+        snprintf(err, errlen, "%s: smoothgrad.samples: SmoothGrad over IG runs samples x ig.steps = %d x %d = %lld "
+                 "items per example, more than the engine's %ld; lower smoothgrad.samples or ig.steps", src,
+                 s.samples, s.steps, (long long)method_items(&s), METHOD_MAX_ITEMS);
+        return -1;
+    }
+    const char *why = NULL;
+    if (method_spec_check(&s, &why)) { /* a limit the key table does not know (kept in step by tests) */
+        snprintf(err, errlen, "%s: methods: %s: %s", src, config_method_name(m), why);
+        return -1;
+    }
+    return 0;
+}
+
 int config_check(const RunConfig *c, char *err, size_t errlen)
 {
     const char *src = c->source ? c->source : "config";
@@ -241,6 +260,10 @@ int config_check(const RunConfig *c, char *err, size_t errlen)
                  "has only conductance); add one, e.g. methods: [ig, conductance], or set it to false", src);
         return -1;
     }
+    /* every value the engine will see: what passes here runs (no job fails in its first unit) */
+    for (int i = 0; i < c->n_methods; i++)
+        if (check_method(c, c->methods[i], src, err, errlen))
+            return -1;
     return 0;
 }
 

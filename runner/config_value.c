@@ -305,11 +305,14 @@ char *config_keys_markdown(void)
         else
             config_buf_put(&b, "required");
         config_buf_put(&b, " | ");
-        /* placeholder: {range} the key's range */
+        /* placeholders: {range} the key's range, {max_items} the engine's items per example */
         for (const char *d = k->doc; *d;) {
             if (!strncmp(d, "{range}", 7)) {
                 put_range(&b, k);
                 d += 7;
+            } else if (!strncmp(d, "{max_items}", 11)) {
+                put_bound(&b, (double)METHOD_MAX_ITEMS);
+                d += 11;
             } else {
                 config_buf_put(&b, "%c", *d++);
             }

@@ -210,7 +210,56 @@ static const Bad BAD[] = {
     {"out: o.h5\ncorpus: c.tsv\n", "model", NULL},
     {"model: m\ncorpus: c.tsv\n", "out", NULL},
     {"model: m\nout: o.h5\n", "corpus.path", NULL},
+    /* the engine's limits (engine/attribution.h), refused when the config is read */
+    {"model: m\nout: o.h5\ncorpus: c.tsv\nig: {steps: 150000}\n", "ig.steps", "job.yaml:4:"},
+    {"model: m\nout: o.h5\ncorpus: c.tsv\ngradshap: {samples: 1048576}\n", "gradshap.samples", "job.yaml:4:"},
+    {"model: m\nout: o.h5\ncorpus: c.tsv\nsmoothgrad: {samples: 1048576}\n", "smoothgrad.samples", "job.yaml:4:"},
+    {"model: m\nout: o.h5\ncorpus: c.tsv\nconductance: {steps: 200000}\n", "conductance.steps", "job.yaml:4:"},
+    {"model: m\nout: o.h5\ncorpus: c.tsv\ngradshap: {stdevs: inf}\n", "gradshap.stdevs", "job.yaml:4:"},
+    {"model: m\nout: o.h5\ncorpus: c.tsv\nsmoothgrad: {stdevs: 2e6}\n", "smoothgrad.stdevs", "job.yaml:4:"},
+    {"model: m\nout: o.h5\ncorpus: c.tsv\nmethods: [smoothgrad]\nsmoothgrad: {samples: 2000, base: ig}\n"
+     "ig: {steps: 100000}\n", "samples x ig.steps = 2000 x 100000", NULL},
+    {"model: m\nout: o.h5\ncorpus: c.tsv\nmethods: [smoothgrad]\nsmoothgrad: {samples: 1000000, base: ig}\n"
+     "ig: {steps: 3000}\n", "= 3000000000 items", NULL},
 };
+
+/* The largest values the engine takes are accepted, and each spec passes method_spec_check:
+ * a configuration that passes config_check runs. */
+static void test_engine_limits(void)
+{
+    static const char *const EDGE[] = {
+        "methods: [ig, conductance, gradshap]\nig: {steps: 100000}\nconductance: {steps: 100000}\n"
+        "gradshap: {samples: 1000000, stdevs: 1e6}\n",
+        "methods: [smoothgrad]\nsmoothgrad: {samples: 1000, base: ig, stdevs: 1e6}\nig: {steps: 100000}\n",
+        "methods: [smoothgrad]\nsmoothgrad: {samples: 1000000}\n",
+    };
+    for (size_t i = 0; i < sizeof EDGE / sizeof *EDGE; i++) {
+        char yaml[512], err[1024] = "";
+        snprintf(yaml, sizeof yaml, "model: m\nout: o.h5\ncorpus: c.tsv\n%s", EDGE[i]);
+        RunConfig c;
+        int rc = parse(&c, yaml, err, sizeof err);
+        if (rc)
+            printf("\n  edge case %zu refused: %s\n", i, err);
+        CU_ASSERT_EQUAL(rc, 0);
+        for (int m = 0; !rc && m < c.n_methods; m++) {
+            MethodSpec s;
+            const char *why = NULL;
+            config_method_spec(&c, c.methods[m], &s);
+            CU_ASSERT_EQUAL(method_spec_check(&s, &why), 0);
+            CU_ASSERT(method_items(&s) <= METHOD_MAX_ITEMS);
+        }
+        config_free(&c);
+    }
+    /* 64-bit item counts: 1000000 x 3000 does not wrap around */
+    MethodSpec s;
+    method_spec_default(&s, M_SMOOTHGRAD);
+    s.smooth_base = M_IG;
+    s.samples = 1000000;
+    s.steps = 3000;
+    CU_ASSERT_EQUAL(method_items(&s), 3000000000LL);
+    const char *why = NULL;
+    CU_ASSERT_EQUAL(method_spec_check(&s, &why), -1);
+}
 
 static void test_bad(void)
 {
@@ -320,6 +369,7 @@ int main(void)
     CU_add_test(s, "defaults and --set overrides", test_defaults_and_set);
     CU_add_test(s, "bad keys and values name key and line", test_bad);
     CU_add_test(s, "config_load: file plus overrides", test_file);
+    CU_add_test(s, "the engine's largest values are accepted and run", test_engine_limits);
     CU_add_test(s, "the key table agrees with the engine and its docs", test_key_table);
     return test_run_registry();
 }
