@@ -10,6 +10,11 @@
 #include <string.h>
 #include <yaml.h>
 
+/* Deepest nesting a configuration may have. A job needs 3 levels (top map, section map, a flow
+ * list); the cap stops a hostile file early: libyaml's scanner is quadratic in the depth of
+ * flow collections (a 200 000-deep file took minutes). */
+#define MAX_YAML_DEPTH 32
+
 void config_init(RunConfig *c)
 {
     memset(c, 0, sizeof *c);
@@ -53,6 +58,19 @@ int config_method_from_name(const char *name)
 
 static int apply(ConfigCtx *x, RunConfig *c, const char *key, const yaml_node_t *keynode, const yaml_node_t *n);
 
+/* The pair before `p` in the same map with the same key, or NULL. YAML forbids duplicate
+ * keys; libyaml does not check, and the later value silently won. */
+static const yaml_node_t *earlier_key(ConfigCtx *x, const yaml_node_t *map, const yaml_node_pair_t *p,
+                                      const char *name)
+{
+    for (const yaml_node_pair_t *q = map->data.mapping.pairs.start; q < p; q++) {
+        const yaml_node_t *k = yaml_document_get_node(x->doc, q->key);
+        if (k->type == YAML_SCALAR_NODE && !strcmp((const char *)k->data.scalar.value, name))
+            return k;
+    }
+    return NULL;
+}
+
 /* Applies the pairs of a map: the top level (section "") or a section such as "ig". */
 static int apply_map(ConfigCtx *x, RunConfig *c, const char *section, const yaml_node_t *map)
 {
@@ -65,6 +83,10 @@ static int apply_map(ConfigCtx *x, RunConfig *c, const char *section, const yaml
         const char *name = (const char *)k->data.scalar.value;
         char full[256];
         snprintf(full, sizeof full, "%s%s%s", section, *section ? "." : "", name);
+        const yaml_node_t *first = earlier_key(x, map, p, name);
+        if (first)
+            return config_fail(x, k, full, "duplicate key (first given at line %zu); give each key once",
+                               first->start_mark.line + 1);
         if (strchr(name, '.')) {
             if (!*section)
                 return config_fail(x, k, name, "unknown key (use nested maps, e.g. ig: {steps: 50})");
@@ -114,9 +136,49 @@ static int apply(ConfigCtx *x, RunConfig *c, const char *key, const yaml_node_t 
 
 /* ---- YAML documents ---- */
 
+/* Walks the events before building the document: one document only, nesting capped. Syntax
+ * errors are left to yaml_parser_load, which reports them with its own message. */
+static int check_events(const char *text, size_t len, const char *name, char *err, size_t errlen)
+{
+    yaml_parser_t p;
+    yaml_parser_initialize(&p);
+    yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
+    int depth = 0, docs = 0, rc = 0;
+    for (;;) {
+        yaml_event_t ev;
+        if (!yaml_parser_parse(&p, &ev))
+            break;
+        yaml_event_type_t t = ev.type;
+        size_t line = ev.start_mark.line + 1;
+        yaml_event_delete(&ev);
+        if (t == YAML_STREAM_END_EVENT)
+            break;
+        if (t == YAML_DOCUMENT_START_EVENT && ++docs > 1) {
+            snprintf(err, errlen, "%s:%zu: a second YAML document ('---'): a job configuration is one document",
+                     name, line);
+            rc = -1;
+            break;
+        }
+        if (t == YAML_MAPPING_START_EVENT || t == YAML_SEQUENCE_START_EVENT) {
+            if (++depth > MAX_YAML_DEPTH) {
+                snprintf(err, errlen, "%s:%zu: YAML nested deeper than %d levels (a job configuration needs 3)",
+                         name, line, MAX_YAML_DEPTH);
+                rc = -1;
+                break;
+            }
+        } else if (t == YAML_MAPPING_END_EVENT || t == YAML_SEQUENCE_END_EVENT) {
+            depth--;
+        }
+    }
+    yaml_parser_delete(&p);
+    return rc;
+}
+
 static int load_doc(yaml_document_t *doc, const char *text, size_t len, const char *name, char *err,
                     size_t errlen)
 {
+    if (check_events(text, len, name, err, errlen))
+        return -1;
     yaml_parser_t p;
     yaml_parser_initialize(&p);
     yaml_parser_set_input_string(&p, (const unsigned char *)text, len);

@@ -165,6 +165,13 @@ static void test_defaults_and_set(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "--set"));
     CU_ASSERT_EQUAL(config_set(&c, "ig.stepz=3", err, sizeof err), -1);
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "ig.stepz"));
+    CU_ASSERT_EQUAL(config_set(&c, "ig={steps: 3, steps: 4}", err, sizeof err), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "duplicate key"));
+    CU_ASSERT_EQUAL(config_set(&c, "ig.steps=3\n---\n4", err, sizeof err), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "second YAML document"));
+    /* an explicit single document is fine */
+    CU_ASSERT_EQUAL(config_set(&c, "ig.steps=--- 9\n...\n", err, sizeof err), 0);
+    CU_ASSERT_EQUAL(c.ig.steps, 9);
     CU_ASSERT_EQUAL(config_set(&c, "nokey", err, sizeof err), -1);
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "key=value"));
     config_free(&c);
@@ -210,6 +217,13 @@ static const Bad BAD[] = {
     {"out: o.h5\ncorpus: c.tsv\n", "model", NULL},
     {"model: m\ncorpus: c.tsv\n", "out", NULL},
     {"model: m\nout: o.h5\n", "corpus.path", NULL},
+    /* YAML quirks: each key once, one document, bounded nesting */
+    {"model: m\nout: o.h5\ncorpus: c.tsv\nmodel: n\n", "model: duplicate key (first given at line 1)", "job.yaml:4:"},
+    {"model: m\nout: o.h5\ncorpus: c.tsv\nig:\n  steps: 3\n  steps: 4\n", "ig.steps: duplicate key", "job.yaml:6:"},
+    {"model: m\nout: o.h5\ncorpus: {path: a.tsv, \"path\": b.tsv}\n", "corpus.path: duplicate key", "job.yaml:3:"},
+    {"model: m\nout: o.h5\ncorpus: c.tsv\n---\nmodel: n\n", "second YAML document", "job.yaml:4:"},
+    {"model: m\nout: o.h5\ncorpus: c.tsv\nig: [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]\n",
+     "nested deeper than 32", "job.yaml:4:"},
     /* the engine's limits (engine/attribution.h), refused when the config is read */
     {"model: m\nout: o.h5\ncorpus: c.tsv\nig: {steps: 150000}\n", "ig.steps", "job.yaml:4:"},
     {"model: m\nout: o.h5\ncorpus: c.tsv\ngradshap: {samples: 1048576}\n", "gradshap.samples", "job.yaml:4:"},
