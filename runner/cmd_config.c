@@ -73,6 +73,8 @@ int cmd_config(int argc, char **argv)
     if (config_load(&c, path, sets, nsets, msg, sizeof msg)) {
         fprintf(stderr, "attrun config: %s\n", msg);
     } else {
+        if (config_warnings(&c, msg, sizeof msg))
+            fprintf(stderr, "attrun config: warning: %s\n", msg);
         char *y = config_to_yaml(&c, 0);
         fputs(y, stdout);
         free(y);

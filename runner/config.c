@@ -2,12 +2,15 @@
  * walking the maps onto the key table (runner/config_keys.c), --set overrides (parsed as
  * YAML too, through the same setters), cross-key checks against the engine's limits, and
  * the resolved configuration written back as YAML for the result file. */
+#define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
 #include "runner/config.h"
 #include "runner/config_keys.h"
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <yaml.h>
 
 /* Deepest nesting a configuration may have. A job needs 3 levels (top map, section map, a flow
@@ -338,6 +341,31 @@ int config_load(RunConfig *c, const char *path, char *const *sets, int nsets, ch
         if (config_set(c, sets[i], err, errlen))
             return -1;
     return config_check(c, err, errlen);
+}
+
+/* The CPUs this process may run on (its affinity mask: a Slurm or cgroup allocation), else
+ * the online CPUs. */
+static int available_cpus(void)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+        return CPU_COUNT(&set);
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+int config_warnings(const RunConfig *c, char *msg, size_t len)
+{
+    int cpus = available_cpus();
+    if (c->threads > cpus) {
+        snprintf(msg, len, "%s: threads: %d OpenBLAS threads per rank, but this process may run on only %d CPU%s "
+                 "(its affinity mask): the threads share cores and run slower than threads: %d would. Give each "
+                 "rank %d cores (mpirun --map-by slot:PE=%d, or srun --cpus-per-task=%d; mpirun binds a rank to "
+                 "one core by default) or lower threads", c->source ? c->source : "config", c->threads, cpus,
+                 cpus > 1 ? "s" : "", cpus, c->threads, c->threads, c->threads);
+        return 1;
+    }
+    return 0;
 }
 
 /* ---- resolved YAML ---- */

@@ -271,7 +271,9 @@ const ConfigKey CONFIG_KEYS[] = {
     STRK("out", out, .missing = "the output .h5 file",
          .doc = "output `.h5`; `<out>.spool/` holds the checkpoints while the job runs"),
     INTK("threads", threads, 1, 1024, .def = "1", .flags = CKF_RUNTIME,
-         .doc = "{range}: OpenBLAS threads per rank (ranks × threads ≤ cores)"),
+         .doc = "{range}: OpenBLAS threads per rank (ranks × threads ≤ cores). More threads than the CPUs the "
+                "rank may run on (its affinity mask: mpirun binds a rank to one core unless given "
+                "`--map-by slot:PE=N`; Slurm gives `--cpus-per-task`) is warned about at the start"),
     INTK("chunk", chunk, 0, INT_MAX, .def = "0", .flags = CKF_RUNTIME,
          .doc = "items per work unit (IG steps, samples, ...); `0` = automatic: an example's items are split only "
                 "when ranks would otherwise idle (fewer examples than 4 × ranks, or one example would straggle). "
