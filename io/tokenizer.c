@@ -3,6 +3,7 @@
  * in the text, model per segment, truncation, [CLS]/<s> framing), accessors,
  * and the small containers the models use (string map, token list). */
 #include "io/tokenizer_internal.h"
+#include "io/json_load.h"
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -250,7 +251,7 @@ Tokenizer *tokenizer_load(const char *dir, char *err, size_t errlen)
     json_t *cfg = NULL;
     if (file_exists(cfgp)) {
         json_error_t je;
-        cfg = json_load_file(cfgp, 0, &je);
+        cfg = io_json_load_file(cfgp, 0, &je);
         if (!cfg) {
             snprintf(err, errlen, "%s:%d:%d: invalid JSON: %s", cfgp, je.line, je.column, je.text);
             goto fail;
