@@ -17,6 +17,7 @@ typedef struct {
     int skip_errors;          /* on_error: skip (1) or fail (0) */
     char **label_names;       /* id2label names, to map string labels (may be NULL) */
     int n_labels;
+    int n_classes;            /* numeric labels must be 0 .. n_classes-1 (0: only >= 0 is checked) */
 } CorpusSpec;
 
 typedef struct {

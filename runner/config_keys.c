@@ -195,7 +195,10 @@ const ConfigKey CONFIG_KEYS[] = {
          .doc = "second segment of a pair (`[SEP]`-joined)"),
     STRK("corpus.label_field", corpus.label_field, .flags = CKF_NULLABLE, .def = "null",
          .def_doc = "`label` when present",
-         .doc = "integer labels, or names from the model's `id2label`"),
+         .doc = "a label is a class index 0 … C−1 (C: the model's classes; for a masked-LM model, a token id "
+                "below the vocabulary size), as an integer (`1`; a zero fraction such as `1.0` is accepted in "
+                "every format), or a name from the model's `id2label`. Any other label (`-3`, `7` for a 2-class "
+                "model, `1.5`) makes the row bad whatever the `target` (see `corpus.on_error`)"),
     INTK("corpus.max_length", corpus.max_length, 0, INT_MAX, .def = "0", .def_doc = "`0` = model maximum",
          .doc = "tokens per example, specials included (longer inputs are truncated; the number is in the root "
                 "attribute `n_truncated`)"),
@@ -203,7 +206,7 @@ const ConfigKey CONFIG_KEYS[] = {
           .doc = "at most this many rows"),
     LONGK("corpus.offset", corpus.offset, 0, LONG_MAX, .def = "0", .doc = "skip this many data rows"),
     WORDK("corpus.on_error", corpus.skip_errors, ON_ERROR, NULL, .def = "fail",
-          .doc = "`fail` \\| `skip`: bad rows (unparsable, invalid UTF-8, no label for "
+          .doc = "`fail` \\| `skip`: bad rows (unparsable, invalid UTF-8, a bad label, no label for "
                  "`target: label`, no mask for MLM) are listed in `/examples/skipped_rows` and "
                  "`/examples/skipped_reasons`"),
     CUSTOM("methods", set_methods, print_methods, .def = "[ig]",

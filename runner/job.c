@@ -118,6 +118,7 @@ int examples_load(Examples *ex, const RunConfig *c, const Model *m, const Tokeni
     cs.skip_errors = c->corpus.skip_errors;
     cs.label_names = mlm ? NULL : mc->labels;
     cs.n_labels = mlm ? 0 : mc->C;
+    cs.n_classes = mc->C; /* classes, or a masked LM's vocabulary: the same rule for every target */
     Corpus *cp = corpus_open(&cs, err, errlen);
     if (!cp)
         return -1;
