@@ -498,7 +498,7 @@ static int record_json(Corpus *c, CorpusRecord *r, char *why, size_t wlen)
     }
     const char *tk = c->text_key;
     if (!tk)
-        tk = !json_object_get(c->json, "text") && json_object_get(c->json, "sentence") ? "sentence" : "text";
+        tk = json_object_get(c->json, "sentence") ? "sentence" : "text"; /* as for TSV/CSV headers */
     const char *keys[2] = {tk, c->pair_key};
     char **dst[2] = {&r->text, &r->text_pair};
     for (int k = 0; k < 2; k++) {

@@ -10,7 +10,7 @@ typedef enum { CORPUS_AUTO = 0, CORPUS_TSV, CORPUS_CSV, CORPUS_JSONL, CORPUS_TEX
 typedef struct {
     const char *path;
     CorpusFormat format;      /* AUTO: by extension (.tsv, .csv, .jsonl/.json, else text) */
-    const char *text_field;   /* default "sentence" for TSV/CSV if present, else "text" */
+    const char *text_field;   /* default "sentence" if the header (TSV/CSV) or the record (JSONL) has it, else "text" */
     const char *pair_field;   /* optional second segment (NULL: none) */
     const char *label_field;  /* optional (NULL: default "label" when the column exists) */
     long offset, limit;       /* row range: skip `offset` rows, then at most `limit` (<= 0: all) */

@@ -190,7 +190,9 @@ const ConfigKey CONFIG_KEYS[] = {
     WORDK("corpus.format", corpus.format, FORMATS, FORMAT_VALS, .def = "auto",
           .doc = "`auto` (by extension) \\| `tsv` \\| `csv` \\| `jsonl` \\| `text`"),
     STRK("corpus.text_field", corpus.text_field, .flags = CKF_NULLABLE, .def = "null",
-         .def_doc = "reader default (`sentence` if present, else `text`)", .doc = "column / field name"),
+         .def_doc = "`sentence` if present, else `text`",
+         .doc = "column (TSV/CSV) or field (JSONL) name. The default is the same for every format: a TSV/CSV "
+                "header, or each JSONL record, is read at `sentence` when it has one, else at `text`"),
     STRK("corpus.pair_field", corpus.pair_field, .flags = CKF_NULLABLE, .def = "null", .def_doc = "none",
          .doc = "second segment of a pair (`[SEP]`-joined)"),
     STRK("corpus.label_field", corpus.label_field, .flags = CKF_NULLABLE, .def = "null",
