@@ -203,7 +203,9 @@ const ConfigKey CONFIG_KEYS[] = {
                 "model, `1.5`) makes the row bad whatever the `target` (see `corpus.on_error`)"),
     INTK("corpus.max_length", corpus.max_length, 0, INT_MAX, .def = "0", .def_doc = "`0` = model maximum",
          .doc = "tokens per example, specials included (longer inputs are truncated; the number is in the root "
-                "attribute `n_truncated`)"),
+                "attribute `n_truncated`). At least one text token per segment must fit besides the special "
+                "tokens the tokenizer adds: BERT and RoBERTa need ≥ 3 (pairs: BERT ≥ 5, RoBERTa ≥ 6); smaller "
+                "values are refused when the tokenizer is loaded"),
     LONGK("corpus.limit", corpus.limit, 0, LONG_MAX, .def = "0", .def_doc = "`0` = all",
           .doc = "at most this many rows"),
     LONGK("corpus.offset", corpus.offset, 0, LONG_MAX, .def = "0", .doc = "skip this many data rows"),
