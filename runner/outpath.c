@@ -203,8 +203,9 @@ int out_precheck(const RunConfig *c, const char *config_path, const char *spool,
         int ours = fmt && !strncmp(fmt, "attrun/", 7);
         free(fmt);
         if (!ours) {
-            snprintf(msg, n, "%s: out: %s exists and is not an attrun result (no format = \"attrun/...\" "
-                     "attribute); attrun replaces or resumes only its own results: choose another out", c->source,
+            snprintf(msg, n, "%s: out: %s already exists and is not an attrun result (no format = "
+                     "\"attrun/...\" attribute); attrun replaces or resumes only its own results: choose another "
+                     "out", c->source,
                      c->out);
             return EXIT_USAGE;
         }
@@ -272,5 +273,52 @@ int out_not_held(const char *out, char *msg, size_t n)
         flock(fd, LOCK_UN);
     }
     close(fd);
+    return rc;
+}
+
+/* Whether the spool directory holds any non-empty rank file. */
+static int has_records(const char *spool)
+{
+    DIR *d = opendir(spool);
+    if (!d)
+        return 0;
+    struct dirent *de;
+    int any = 0;
+    while (!any && (de = readdir(d))) {
+        size_t L = strlen(de->d_name);
+        if (strncmp(de->d_name, "rank", 4) || L < 5 || strcmp(de->d_name + L - 4, ".bin"))
+            continue;
+        size_t k = strlen(spool) + L + 2;
+        char *p = malloc(k);
+        snprintf(p, k, "%s/%s", spool, de->d_name);
+        struct stat st;
+        any = stat(p, &st) == 0 && st.st_size > 0;
+        free(p);
+    }
+    closedir(d);
+    return any;
+}
+
+int out_bind_spool(const char *spool, const char *yaml_res, const char *inputs, const InputsDigest *d,
+                   const RunConfig *c, char *msg, size_t n)
+{
+    char *job = spool_read_file(spool, "job.yaml"), *inp = spool_read_file(spool, "inputs.txt");
+    int rc = 0;
+    if ((!job || !inp) && has_records(spool)) {
+        snprintf(msg, n, "%s holds spool records but no %s: they cannot be checked against this job; start "
+                 "again with --overwrite", spool, !job ? "job.yaml" : "inputs.txt (spools of an older attrun?)");
+        rc = EXIT_USAGE;
+    } else if (job && strcmp(job, yaml_res)) {
+        snprintf(msg, n, "%s holds the spools of a different configuration (see %s/job.yaml); resume with the "
+                 "same settings or start again with --overwrite", spool, spool);
+        rc = EXIT_USAGE;
+    } else if (inp && inputs_compare(inp, d, c->model, c->corpus.path, msg, n)) {
+        rc = EXIT_USAGE;
+    } else if ((!job && spool_write_file(spool, "job.yaml", yaml_res, msg, n)) ||
+               (!inp && spool_write_file(spool, "inputs.txt", inputs, msg, n))) {
+        rc = EXIT_RUNTIME;
+    }
+    free(job);
+    free(inp);
     return rc;
 }

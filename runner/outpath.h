@@ -12,6 +12,7 @@
 #ifndef ATTRUN_OUTPATH_H
 #define ATTRUN_OUTPATH_H
 #include "runner/config.h"
+#include "runner/inputs_digest.h"
 #include <stddef.h>
 
 enum { OUT_GO = 0, OUT_COMPLETE = 4 };
@@ -26,6 +27,14 @@ int out_precheck(const RunConfig *c, const char *config_path, const char *spool,
  * system cannot lock, warning printed) or an exit status with msg. */
 int out_claim(const RunConfig *c, const char *config_path, const char *spool, int overwrite, int *lockfd,
               char *msg, size_t n);
+/* Rank 0, after out_claim: binds the spools to the job. The results-relevant configuration
+ * (job.yaml) and the inputs' digests (inputs.txt, runner/inputs_digest.h) are stored when
+ * the spool is new, atomically (temp + rename: a full disk never leaves a torn file), and
+ * compared when it is resumed: any difference refuses the resume (exit 2) naming what
+ * changed, before anything is computed. Spools with records but without these files are
+ * refused too (they cannot be checked). Returns 0 or an exit status with msg. */
+int out_bind_spool(const char *spool, const char *yaml_res, const char *inputs, const InputsDigest *d,
+                   const RunConfig *c, char *msg, size_t n);
 /* Whether another process holds out open with HDF5 file locking (an h5py reader): 0 when
  * not, -1 with a message saying how to avoid it. */
 int out_not_held(const char *out, char *msg, size_t n);
