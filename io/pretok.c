@@ -312,6 +312,38 @@ static void byte_init(void)
         byte_char[b] = bytelevel_char(b);
 }
 
+/* s[a..b) as a new piece of byte stand-ins, each keeping its character's range. */
+static void bytes_piece(const NStr *s, int a, int b, NList *out)
+{
+    if (b <= a)
+        return;
+    NStr *x = nl_add(out);
+    int nb = 0;
+    for (int k = a; k < b; k++)
+        nb += s->c[k] < 0x80 ? 1 : s->c[k] < 0x800 ? 2 : s->c[k] < 0x10000 ? 3 : 4;
+    x->cap = nb;
+    x->c = malloc((size_t)nb * sizeof *x->c);
+    x->al = malloc((size_t)nb * sizeof *x->al);
+    for (int k = a; k < b; k++) {
+        uint32_t c = s->c[k];
+        if (c < 0x80) {
+            x->c[x->n] = byte_char[c];
+            x->al[x->n][0] = s->al[k][0];
+            x->al[x->n][1] = s->al[k][1];
+            x->n++;
+            continue;
+        }
+        char u[4];
+        int m = utf8_put(c, u);
+        for (int j = 0; j < m; j++) {
+            x->c[x->n] = byte_char[(unsigned char)u[j]];
+            x->al[x->n][0] = s->al[k][0];
+            x->al[x->n][1] = s->al[k][1];
+            x->n++;
+        }
+    }
+}
+
 /* Optional prefix space, the GPT-2 split (bpe.c's matcher of that fixed regex),
  * then every byte of every character as its printable stand-in, each keeping
  * the range of the character it belongs to. */
@@ -330,33 +362,19 @@ static void bytelevel(const PreTok *p, NList *l)
             *s = x;
         }
         if (!p->use_regex) {
-            slice(s, 0, s->n, &o);
+            bytes_piece(s, 0, s->n, &o);
             continue;
         }
         unsigned char *cls = malloc((size_t)s->n + 1);
         bpe_classes(s->c, s->n, cls);
         for (int a = 0; a < s->n;) {
             int len = bpe_pretok_match(s->c, cls, a, s->n);
-            slice(s, a, a + len, &o);
+            bytes_piece(s, a, a + len, &o);
             a += len;
         }
         free(cls);
     }
     nl_free(l);
-    for (int i = 0; i < o.n; i++) {
-        NStr *s = &o.v[i], x = {0};
-        x.cap = s->n * 2 + 4;
-        x.c = malloc(x.cap * sizeof *x.c);
-        x.al = malloc(x.cap * sizeof *x.al);
-        for (int k = 0; k < s->n; k++) {
-            char u[4];
-            int nb = utf8_put(s->c[k], u);
-            for (int j = 0; j < nb; j++)
-                ns_push(&x, byte_char[(unsigned char)u[j]], s->al[k][0], s->al[k][1]);
-        }
-        ns_free(s);
-        *s = x;
-    }
     *l = o;
 }
 

@@ -125,8 +125,11 @@ typedef struct TjPipeline {
 /* tokjson_load.c: fills t (vocab, merges, id_to_tok, t->tj) from a tokenizer.json. */
 int tokjson_load(Tokenizer *t, const char *path, char *err, size_t errlen);
 void tokjson_free(TjPipeline *p);
-/* tokjson_model.c: tokens of one pre-token s, appended to out with original offsets. */
-void tjmodel_encode(const Tokenizer *t, const NStr *s, TokList *out);
+/* tokjson_model.c: tokens of one pre-token s, appended to out with original offsets.
+ * *scratch: buffers reused across calls (NULL at first; tjscratch_free at the end). */
+typedef struct TjScratch TjScratch;
+void tjmodel_encode(const Tokenizer *t, const NStr *s, TokList *out, TjScratch **scratch);
+void tjscratch_free(TjScratch *w);
 /* tokjson_encode.c: the whole encode for tokenizer.json pipelines (tokenizer_encode's contract). */
 int tokjson_encode(const Tokenizer *t, const uint32_t *cp1, int n1, const uint32_t *cp2, int n2, int has_pair,
                    int max_length, Encoding *out);

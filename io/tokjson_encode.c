@@ -74,8 +74,10 @@ static void encode_text(const Tokenizer *t, NStr *s, TokList *out)
     memset(s, 0, sizeof *s);
     if (p->pre)
         pretok_apply(p->pre, &l);
+    TjScratch *w = NULL;
     for (int i = 0; i < l.n; i++)
-        tjmodel_encode(t, &l.v[i], out);
+        tjmodel_encode(t, &l.v[i], out, &w);
+    tjscratch_free(w);
     nl_free(&l);
 }
 

@@ -331,7 +331,15 @@ static int parse_pretok(Ctx *c, json_t *o, const char *path, PreTok *pt)
 
 /* ---- vocabulary and model ---- */
 
-static int add_token(Tokenizer *t, const char *s, int id)
+/* Id of a token of the model's vocabulary or of the added tokens (kept apart: the
+ * model never produces an added-only token, as in HF), -1 when absent. */
+static int any_id(const Tokenizer *t, const char *s)
+{
+    int id = strmap_get(&t->vocab, s, strlen(s));
+    return id >= 0 ? id : strmap_get(&t->cont, s, strlen(s));
+}
+
+static int add_token(Tokenizer *t, const char *s, int id, int added_only)
 {
     if (id >= t->vocab_size) {
         t->id_to_tok = realloc(t->id_to_tok, ((size_t)id + 1) * sizeof(char *));
@@ -340,7 +348,7 @@ static int add_token(Tokenizer *t, const char *s, int id)
         t->vocab_size = id + 1;
     }
     t->id_to_tok[id] = strdup(s);
-    strmap_put(&t->vocab, s, strlen(s), id);
+    strmap_put(added_only ? &t->cont : &t->vocab, s, strlen(s), id);
     return 0;
 }
 
@@ -372,7 +380,7 @@ static int parse_vocab(Ctx *c, Tokenizer *t, json_t *v)
         free(cp);
         if (t->id_to_tok[id])
             return fail(c, "model.vocab", "id %d is used by both '%.80s' and '%.80s'", id, t->id_to_tok[id], key);
-        add_token(t, key, id);
+        add_token(t, key, id, 0);
         int len = (int)strlen(key);
         if (len > t->tj->max_tok_bytes)
             t->tj->max_tok_bytes = len;
@@ -524,13 +532,13 @@ static int parse_added(Ctx *c, Tokenizer *t, json_t *a)
         sub(q, sizeof q, path, "content");
         if (!*content)
             return fail(c, q, "empty");
-        int have = strmap_get(&t->vocab, content, strlen(content));
+        int have = any_id(t, content);
         if (have >= 0 && have != id)
-            return fail(c, q, "'%.80s' has id %d in model.vocab, not %d", content, have, id);
+            return fail(c, q, "'%.80s' has id %d already, not %d", content, have, id);
         if (have < 0) {
             if (id < t->vocab_size && t->id_to_tok[id])
                 return fail(c, q, "id %d of '%.80s' is '%.80s' in model.vocab", id, content, t->id_to_tok[id]);
-            add_token(t, content, id);
+            add_token(t, content, id, 1);
         }
         uint32_t *cp;
         int n;
@@ -690,6 +698,7 @@ int tokjson_load(Tokenizer *t, const char *path, char *err, size_t errlen)
         return -1;
     }
     TjPipeline *p = t->tj = calloc(1, sizeof *p);
+    strmap_init(&t->cont, 64); /* added tokens outside model.vocab */
     snprintf(p->path, sizeof p->path, "%s", path);
     int rc = -1;
     json_t *v;
@@ -822,7 +831,7 @@ static const char *cfg_token(json_t *cfg, const char *key)
 static int added_named(const Tokenizer *t, const char *const *names)
 {
     for (; *names; names++) {
-        int id = strmap_get(&t->vocab, *names, strlen(*names));
+        int id = any_id(t, *names);
         if (id >= 0)
             return id;
     }
@@ -861,7 +870,7 @@ static int special_ids(Tokenizer *t, json_t *cfg, const char *cfgp, char *err, s
         }
         if (!name)
             continue;
-        int id = strmap_get(&t->vocab, name, strlen(name));
+        int id = any_id(t, name);
         if (id < 0) {
             snprintf(err, errlen, "%s: %s '%s' is not in the vocabulary of %s", cfgp, keys[k], name, p->path);
             return -1;
