@@ -312,18 +312,18 @@ static void byte_init(void)
         byte_char[b] = bytelevel_char(b);
 }
 
-/* s[a..b) as a new piece of byte stand-ins, each keeping its character's range. */
-static void bytes_piece(const NStr *s, int a, int b, NList *out)
+/* s[a..b) as byte stand-ins in x (reusing its buffers), each keeping its character's range. */
+static void bytes_fill(const NStr *s, int a, int b, NStr *x)
 {
-    if (b <= a)
-        return;
-    NStr *x = nl_add(out);
     int nb = 0;
     for (int k = a; k < b; k++)
         nb += s->c[k] < 0x80 ? 1 : s->c[k] < 0x800 ? 2 : s->c[k] < 0x10000 ? 3 : 4;
-    x->cap = nb;
-    x->c = malloc((size_t)nb * sizeof *x->c);
-    x->al = malloc((size_t)nb * sizeof *x->al);
+    if (nb > x->cap) {
+        x->cap = 2 * nb;
+        x->c = realloc(x->c, (size_t)x->cap * sizeof *x->c);
+        x->al = realloc(x->al, (size_t)x->cap * sizeof *x->al);
+    }
+    x->n = 0;
     for (int k = a; k < b; k++) {
         uint32_t c = s->c[k];
         if (c < 0x80) {
@@ -342,6 +342,12 @@ static void bytes_piece(const NStr *s, int a, int b, NList *out)
             x->n++;
         }
     }
+}
+
+static void bytes_piece(const NStr *s, int a, int b, NList *out)
+{
+    if (b > a)
+        bytes_fill(s, a, b, nl_add(out));
 }
 
 /* Optional prefix space, the GPT-2 split (bpe.c's matcher of that fixed regex),
@@ -376,6 +382,34 @@ static void bytelevel(const PreTok *p, NList *l)
     }
     nl_free(l);
     *l = o;
+}
+
+/* ByteLevel with use_regex as the whole pre-tokenizer: the same pieces, handed to fn one
+ * at a time in one reused buffer (the common GPT-2 / RoBERTa case, without a piece list). */
+void pretok_bytelevel_each(const PreTok *p, const NStr *in, void (*fn)(const NStr *piece, void *ctx), void *ctx)
+{
+    pthread_once(&byte_once, byte_init);
+    NStr pre = {0};
+    const NStr *s = in;
+    if (p->add_prefix_space && in->n && in->c[0] != ' ') {
+        ns_push(&pre, ' ', in->al[0][0], in->al[0][1]);
+        for (int k = 0; k < in->n; k++)
+            ns_push(&pre, in->c[k], in->al[k][0], in->al[k][1]);
+        s = &pre;
+    }
+    NStr x = {0};
+    unsigned char cls_buf[256], *cls = s->n < 256 ? cls_buf : malloc((size_t)s->n + 1);
+    bpe_classes(s->c, s->n, cls);
+    for (int a = 0; a < s->n;) {
+        int len = bpe_pretok_match(s->c, cls, a, s->n);
+        bytes_fill(s, a, a + len, &x);
+        fn(&x, ctx);
+        a += len;
+    }
+    if (cls != cls_buf)
+        free(cls);
+    ns_free(&x);
+    ns_free(&pre);
 }
 
 /* ---- Metaspace ----------------------------------------------------------------------------- */

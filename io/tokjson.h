@@ -78,6 +78,8 @@ typedef struct PreTok {
 /* Splits every piece of l in place (pieces may become several, or vanish). */
 void pretok_apply(const PreTok *p, NList *l);
 void pretok_free(PreTok *p);
+/* A ByteLevel (use_regex) pre-tokenizer over one piece, each pre-token handed to fn. */
+void pretok_bytelevel_each(const PreTok *p, const NStr *in, void (*fn)(const NStr *piece, void *ctx), void *ctx);
 /* GPT-2's bytes_to_unicode stand-in of byte b. */
 uint32_t bytelevel_char(int b);
 

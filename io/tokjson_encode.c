@@ -63,12 +63,30 @@ static int added_find(const TjPipeline *p, const uint32_t *c, int n, int want_no
     return nm;
 }
 
+typedef struct {
+    const Tokenizer *t;
+    TokList *out;
+    TjScratch *w;
+} ModelCtx;
+
+static void model_piece(const NStr *piece, void *ctx)
+{
+    ModelCtx *m = ctx;
+    tjmodel_encode(m->t, piece, m->out, &m->w);
+}
+
 /* Normalized text piece -> pre-tokens -> model tokens. */
 static void encode_text(const Tokenizer *t, NStr *s, TokList *out)
 {
     const TjPipeline *p = t->tj;
     if (s->n == 0)
         return;
+    if (p->pre && p->pre->kind == PT_BYTELEVEL && p->pre->use_regex) {
+        ModelCtx m = {t, out, NULL};
+        pretok_bytelevel_each(p->pre, s, model_piece, &m);
+        tjscratch_free(m.w);
+        return;
+    }
     NList l = {0};
     *nl_add(&l) = *s;
     memset(s, 0, sizeof *s);
