@@ -115,6 +115,7 @@ typedef struct TjPipeline {
     AddedTok *added;
     int nadded;
     int any_normalized_added;
+    uint64_t added_first[2];        /* bit (first character & 63) of the [non-normalized, normalized] ones */
     /* post-processor */
     int pp_kind;
     TplPiece *single, *pair;

@@ -22,6 +22,8 @@ static int added_find(const TjPipeline *p, const uint32_t *c, int n, int want_no
     *out = NULL;
     for (int i = 0; i < n; i++) {
         int best = -1, best_len = 0;
+        if (!(p->added_first[want_norm] >> (c[i] & 63) & 1))
+            continue; /* no added token starts with this character */
         for (int k = 0; k < p->nadded; k++) {
             const AddedTok *a = &p->added[k];
             if (a->normalized != want_norm || a->cp[0] != c[i] || a->ncp > n - i || a->ncp <= best_len)

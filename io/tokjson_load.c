@@ -18,7 +18,7 @@ typedef struct {
 
 static int fail(Ctx *c, const char *path, const char *fmt, ...)
 {
-    char msg[700];
+    char msg[1400];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
@@ -28,8 +28,8 @@ static int fail(Ctx *c, const char *path, const char *fmt, ...)
 }
 
 /* path + "." + key, or path + "[i]" */
-static void sub(char *out, size_t n, const char *path, const char *key) { snprintf(out, n, "%s%s%s", path, *path ? "." : "", key); }
-static void idx(char *out, size_t n, const char *path, size_t i) { snprintf(out, n, "%s[%zu]", path, i); }
+static void sub(char *out, size_t n, const char *path, const char *key) { snprintf(out, n, "%.400s%s%.150s", path, *path ? "." : "", key); }
+static void idx(char *out, size_t n, const char *path, size_t i) { snprintf(out, n, "%.400s[%zu]", path, i); }
 
 /* Optional boolean (absent / null: dflt). Returns -1 with an error. */
 static int get_bool(Ctx *c, json_t *o, const char *path, const char *key, int dflt, int *out)
@@ -562,6 +562,7 @@ static int parse_added(Ctx *c, Tokenizer *t, json_t *a)
         at->ncp = n;
         at->id = id;
         p->any_normalized_added |= at->normalized;
+        p->added_first[at->normalized ? 1 : 0] |= 1ull << (cp[0] & 63);
         p->nadded++;
     }
     return 0;
@@ -910,6 +911,17 @@ int tokjson_config(Tokenizer *t, void *config_json, const char *cfgp, char *err,
     }
     if (special_ids(t, cfg, cfgp, err, errlen))
         return -1;
+    /* add_prefix_space: GPT2TokenizerFast / RobertaTokenizerFast (and Bart's) rebuild their
+     * ByteLevel pre-tokenizer (and Roberta's processor) when the config says otherwise */
+    const char *klass = cfg_token(cfg, "tokenizer_class");
+    json_t *aps = cfg ? json_object_get(cfg, "add_prefix_space") : NULL;
+    if (klass && json_is_boolean(aps) && p->pre && p->pre->kind == PT_BYTELEVEL &&
+        (!strncmp(klass, "GPT2Tokenizer", 13) || !strncmp(klass, "RobertaTokenizer", 16) ||
+         !strncmp(klass, "BartTokenizer", 13))) {
+        p->pre->add_prefix_space = json_is_true(aps);
+        if (p->pp_kind == PP_ROBERTA)
+            p->trim_add_prefix_space = json_is_true(aps);
+    }
     /* add_bos_token / add_eos_token: the Llama-family fast tokenizers rewrite their template */
     const char *cls = cfg_token(cfg, "tokenizer_class");
     static const char *llama_like[] = {"LlamaTokenizer", "CodeLlamaTokenizer", "GemmaTokenizer", NULL};
