@@ -481,6 +481,43 @@ static void test_specials_and_spans(void)
     encoding_free(&e);
 }
 
+/* add_prefix_space from tokenizer_config.json (RobertaTokenizerFast rebuilds its ByteLevel
+ * pre-tokenizer): "Hello world" then encodes as the legacy tokenizer encodes " Hello world",
+ * the prefix space belonging to no character of the text (the first token keeps its start, as
+ * ByteLevel's trim_offsets with add_prefix_space does). */
+static void test_add_prefix_space(void)
+{
+    CU_ASSERT_PTR_NOT_NULL_FATAL(leg_rob);
+    char cmd[3000];
+    const char *d = mkcase("roberta_aps");
+    snprintf(cmd, sizeof cmd, "cp '%s/roberta/tokenizer.json' '%s/'", tmpdir, d);
+    CU_ASSERT_EQUAL_FATAL(system(cmd), 0);
+    write_file(d, "tokenizer_config.json", "{\"tokenizer_class\": \"RobertaTokenizer\", \"add_prefix_space\": true}");
+    Tokenizer *t = load_dir(d);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+    const char *texts[] = {"Hello world", "a  b", " x", ""};
+    for (int i = 0; i < 4; i++) {
+        char spaced[64];
+        snprintf(spaced, sizeof spaced, "%s%s", texts[i][0] == ' ' || !texts[i][0] ? "" : " ", texts[i]);
+        Encoding e1, e2;
+        CU_ASSERT_EQUAL_FATAL(tokenizer_encode(t, texts[i], NULL, 0, &e1), 0);
+        CU_ASSERT_EQUAL_FATAL(tokenizer_encode(leg_rob, spaced, NULL, 0, &e2), 0);
+        int same = e1.n == e2.n;
+        for (int k = 0; same && k < e1.n; k++)
+            same = e1.ids[k] == e2.ids[k];
+        if (!same)
+            fprintf(stderr, "\nadd_prefix_space: '%s' differs from legacy '%s'\n", texts[i], spaced);
+        CU_ASSERT_TRUE(same);
+        if (i == 0 && e1.n == 4) { /* <s> ĠHello Ġworld </s> */
+            CU_ASSERT(e1.offsets[1][0] == 0 && e1.offsets[1][1] == 5);
+            CU_ASSERT(e1.offsets[2][0] == 6 && e1.offsets[2][1] == 11);
+        }
+        encoding_free(&e1);
+        encoding_free(&e2);
+    }
+    tokenizer_free(t);
+}
+
 /* ---- errors ---- */
 
 static void expect_error(const char *name, const char *json, const char *want)
@@ -625,6 +662,7 @@ int main(void)
     CU_add_test(s, "post_processors", test_post_processors);
     CU_add_test(s, "bpe_options", test_bpe_options);
     CU_add_test(s, "specials_and_spans", test_specials_and_spans);
+    CU_add_test(s, "add_prefix_space", test_add_prefix_space);
     CU_add_test(s, "errors", test_errors);
     CU_add_test(s, "sst2_speed", test_sst2_speed);
     int rc = test_run_registry();
