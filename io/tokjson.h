@@ -122,7 +122,8 @@ typedef struct TjPipeline {
     int nsingle, npair;
     int trim_offsets, trim_add_prefix_space; /* ByteLevel / Roberta offset trimming */
     int cls_id, sep_id;                      /* Bert / Roberta */
-    int truncation_max;                      /* tokenizer.json "truncation.max_length", 0: none */
+    int truncation_max;                      /* tokenizer.json "truncation.max_length" (validated; HF's
+                                                encode ignores it unless truncation is asked for) */
 } TjPipeline;
 
 /* tokjson_load.c: fills t (vocab, merges, id_to_tok, t->tj) from a tokenizer.json. */

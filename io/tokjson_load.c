@@ -885,7 +885,8 @@ int tokjson_config(Tokenizer *t, void *config_json, const char *cfgp, char *err,
 {
     json_t *cfg = config_json;
     TjPipeline *p = t->tj;
-    t->model_max_length = p->truncation_max;
+    /* transformers turns the backend's own "truncation" off unless asked: no limit by default */
+    t->model_max_length = 0;
     json_t *mml = cfg ? json_object_get(cfg, "model_max_length") : NULL;
     if (mml && !json_is_null(mml)) {
         if (!json_is_number(mml) || json_number_value(mml) < 1) {
