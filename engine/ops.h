@@ -51,18 +51,39 @@ void layernorm_backward(float *dx, const float *dy, const float *xhat, const flo
                         const float *g, int N, int D);
 
 /* ---- ops_attention.c: multi-head self-attention core (after Q,K,V projections) ---- */
-/* q, k, v, ctx (B,T,D) with head h in columns [h·hs, (h+1)·hs); P (B,NH,T,T);
- * mask (B,T) of 1/0 or NULL. scores = q k^T / sqrt(hs) + (1-mask)·(-FLT_MAX) (HF adds
- * finfo.min), P = softmax over keys, ctx = P v.
+/* The attention's shape: NH query heads, NKV key/value heads (GQA: query head h reads
+ * key/value head h / (NH/NKV)), head size hs; causal mask and sliding window (0: none). */
+typedef struct {
+    int NH, NKV, hs, causal, window;
+} AttnShape;
+/* q, ctx (B,T,NH·hs) with head h in columns [h·hs, (h+1)·hs); k, v (B,T,NKV·hs);
+ * P (B,NH,T,T); mask (B,T) of 1/0 or NULL. scores = q k^T / sqrt(hs) + (1-mask)·(-FLT_MAX)
+ * (HF adds finfo.min; causal / window masks likewise), P = softmax over keys, ctx = P v.
  * Keeps q, k, v and P for the backward (ctx is not needed: no weight gradients). */
 void attention_forward(float *ctx, float *P, const float *q, const float *k, const float *v,
-                       const int *mask, int B, int T, int D, int NH);
-/* dq, dk, dv (B,T,D) from dctx (B,T,D). dPbuf: (ops_threads(),T,T) scratch, one (T,T) per
+                       const int *mask, const AttnShape *sh, int B, int T);
+/* dq (B,T,NH·hs), dk, dv (B,T,NKV·hs) from dctx (B,T,NH·hs). dPbuf: (ops_threads(),T,T) scratch, one (T,T) per
  * thread; when dprobs != NULL dF/dP is written there instead ((B,NH,T,T), the conductance tap).
  * Both directions share the (row, head) pairs among ops_threads() threads. */
 void attention_backward(float *dq, float *dk, float *dv, float *dPbuf, float *dprobs,
                         const float *dctx, const float *q, const float *k, const float *v,
-                        const float *P, int B, int T, int D, int NH);
+                        const float *P, const AttnShape *sh, int B, int T);
+
+/* ---- ops_rmsnorm.c: y = g · x / sqrt(mean(x²) + eps) (HF's LlamaRMSNorm, float32 variance) ---- */
+/* x, y, xhat (N,D); rstd (N). Keeps xhat = x·rstd and rstd for the backward; y may alias x. */
+void rmsnorm_forward(float *y, float *xhat, float *rstd, const float *x, const float *g, float eps, int N, int D);
+/* dx = rstd · (g·dy - xhat · mean(g·dy·xhat)); dx may alias dy. */
+void rmsnorm_backward(float *dx, const float *dy, const float *xhat, const float *rstd, const float *g, int N,
+                      int D);
+
+/* ---- ops_rope.c: rotary position embedding on HF's rotate_half layout ---- */
+/* cos, sin (N, hs/2) for the positions pos (N): angle_i = pos · inv_freq_i, computed in float32
+ * as transformers does (inv_freq with rope_theta and rope_scaling default / linear / llama3). */
+void rope_tables(float *cos_t, float *sin_t, const int *pos, int N, const ModelConfig *c);
+/* x (N, nh·hs) in place: each head's halves (x1, x2) -> (x1·cos - x2·sin, x2·cos + x1·sin).
+ * Keeps nothing but the tables. The backward is the inverse (transposed) rotation. */
+void rope_forward(float *x, const float *cos_t, const float *sin_t, int N, int nh, int hs);
+void rope_backward(float *dx, const float *cos_t, const float *sin_t, int N, int nh, int hs);
 
 /* ---- ops_act.c: element-wise activations ---- */
 /* y = act(x), n elements (y may alias x). Keeps nothing itself: the caller keeps x
