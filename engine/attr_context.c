@@ -5,15 +5,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Replacement id for BASE_MASK / BASE_UNK: the caller's (tokenizer) id, or the usual
- * id of the family's vocabulary. */
+/* Replacement id for BASE_MASK / BASE_UNK: the caller's (tokenizer) id, or the model's
+ * (ModelConfig.mask_id / unk_id, filled by io/ for the family's vocabulary); BASE_TOKEN:
+ * the example's fill id. */
 static int replacement_id(const Model *m, BaselineKind kind, const Example *ex)
 {
-    int arch = m->cfg.arch;
     if (kind == BASE_MASK)
-        return ex->mask_id > 0 ? ex->mask_id : arch == ARCH_ROBERTA ? m->cfg.V - 1 : 103;
+        return ex->mask_id > 0 ? ex->mask_id : m->cfg.mask_id;
     if (kind == BASE_UNK)
-        return ex->unk_id > 0 ? ex->unk_id : arch == ARCH_ROBERTA ? 3 : 100;
+        return ex->unk_id > 0 ? ex->unk_id : m->cfg.unk_id;
+    if (kind == BASE_TOKEN)
+        return ex->fill_id;
     return m->cfg.pad_id;
 }
 
@@ -31,7 +33,12 @@ int baseline_ids(const Model *m, BaselineKind kind, const Example *ex, int *out)
             out[t] = m->cfg.pad_id;
         return 1;
     }
-    if (kind != BASE_PAD && kind != BASE_MASK && kind != BASE_UNK)
+    if (kind == BASE_TOKEN && !ex->special) { /* nothing to keep (no BOS) */
+        for (int t = 0; t < ex->T; t++)
+            out[t] = rep;
+        return 1;
+    }
+    if (kind != BASE_PAD && kind != BASE_MASK && kind != BASE_UNK && kind != BASE_TOKEN)
         return -1;
     if (!ex->special)
         return -1;

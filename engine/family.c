@@ -98,6 +98,10 @@ void family_describe(ModelConfig *c)
         c->hs = c->D / c->NH;
     if (c->rope_theta <= 0)
         c->rope_theta = 10000.0f;
+    if (enc) { /* the usual special ids of the families' vocabularies (a tokenizer's ids override them) */
+        c->mask_id = c->arch == ARCH_ROBERTA ? c->V - 1 : 103;
+        c->unk_id = c->arch == ARCH_ROBERTA ? 3 : 100;
+    }
 }
 
 void layout_free(Layout *lo)
