@@ -6,8 +6,7 @@
  * acts_layout() from (rows, T) and reused across calls: nothing is allocated in the
  * hot path. What each forward keeps for the backward is said where it is computed. */
 #include "engine/engine.h"
-#include "engine/ops.h"
-#include <cblas.h>
+#include "engine/backend.h"
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -49,6 +48,7 @@ typedef struct {
 /* Everything else of one pass: the embedding LayerNorm's saved values, the head's,
  * and scratch that lives only within one layer (forward or backward). */
 typedef struct {
+    const Backend *be;          /* the engine's backend, for the block functions */
     float *emb_xhat, *emb_rstd; /* (N,D), (N): embedding LN backward (AT_WORD_EMB) */
     float *h, *h1, *ctx, *a;    /* (N,D) scratch: layer input/output, after LN1, context (N,QD), pre-LN sums */
     float *f;                   /* (N,FF) scratch: activation output, then its gradient */
@@ -66,6 +66,7 @@ typedef struct {
 
 struct Engine {
     const Model *m;
+    const Backend *be;
     int mb_tokens;
     float *arena;
     size_t arena_floats;
@@ -124,7 +125,7 @@ static size_t acts_layout(const ModelConfig *c, int Bm, int T, float *base, Acts
     TAKE(A->dv, N * KD);
     TAKE(A->rcos, N * HR);
     TAKE(A->rsin, N * HR);
-    TAKE(A->dP, (size_t)ops_threads() * T * T);
+    TAKE(A->dP, (size_t)A->be->scratch_threads() * T * T);
     TAKE(A->hc, Bm * D);
     TAKE(A->zpre, Bm * D);
     TAKE(A->z, Bm * D);
@@ -149,6 +150,7 @@ Engine *engine_create(const Model *m)
     if (!e)
         return NULL;
     e->m = m;
+    e->be = e->A.be = backend_select(NULL);
     e->mb_tokens = 2048;
     e->la = calloc((size_t)m->cfg.L, sizeof *e->la);
     if (!e->la) {
@@ -162,17 +164,14 @@ void engine_free(Engine *e)
 {
     if (!e)
         return;
-    free(e->arena);
+    if (e->arena)
+        e->be->free(e->arena);
     free(e->la);
     free(e);
 }
 
 void engine_set_microbatch_tokens(Engine *e, int tokens) { e->mb_tokens = tokens > 0 ? tokens : 1; }
-void engine_set_threads(int threads)
-{
-    ops_set_threads(threads);
-    openblas_set_num_threads(threads > 0 ? threads : 1);
-}
+void engine_set_threads(int threads) { backend_select(NULL)->set_threads(threads); }
 const Model *engine_model(const Engine *e) { return e->m; }
 const char *engine_error(const Engine *e) { return e->err; }
 
@@ -181,8 +180,9 @@ static int arena_reserve(Engine *e, int Bm, int T)
 {
     size_t need = acts_layout(&e->m->cfg, Bm, T, NULL, &e->A, e->la);
     if (need > e->arena_floats) {
-        free(e->arena);
-        e->arena = malloc(need * sizeof(float));
+        if (e->arena)
+            e->be->free(e->arena);
+        e->arena = e->be->alloc(need * sizeof(float));
         e->arena_floats = e->arena ? need : 0;
         if (!e->arena)
             return set_err(e, "engine: out of memory for the activation arena (%zu MiB for %d rows x %d tokens)",
@@ -268,7 +268,7 @@ static void embeddings_forward(const Model *m, Acts *A, const float *x, const in
             hi[j] = xi[j] + pe[j] + (te ? te[j] : 0.0f);
     }
     if (m->cfg.emb_norm)
-        layernorm_forward(A->h, A->emb_xhat, A->emb_rstd, A->h, m->emb_ln_g, m->emb_ln_b, m->cfg.ln_eps, N, D);
+        A->be->layernorm_forward(A->h, A->emb_xhat, A->emb_rstd, A->h, m->emb_ln_g, m->emb_ln_b, m->cfg.ln_eps, N, D);
 }
 
 static AttnShape attn_shape(const ModelConfig *c)
@@ -278,33 +278,22 @@ static AttnShape attn_shape(const ModelConfig *c)
 }
 
 /* The block's norm (LayerNorm with bias, or RMSNorm without) forward and backward. */
-static void norm_forward(const ModelConfig *c, float *y, float *xhat, float *rstd, const float *x, const float *g,
+static void norm_forward(const Backend *be, const ModelConfig *c, float *y, float *xhat, float *rstd, const float *x, const float *g,
                          const float *b, int N)
 {
     if (c->norm == NORM_RMS)
-        rmsnorm_forward(y, xhat, rstd, x, g, c->ln_eps, N, c->D);
+        be->rmsnorm_forward(y, xhat, rstd, x, g, c->ln_eps, N, c->D);
     else
-        layernorm_forward(y, xhat, rstd, x, g, b, c->ln_eps, N, c->D);
+        be->layernorm_forward(y, xhat, rstd, x, g, b, c->ln_eps, N, c->D);
 }
 
-static void norm_backward(const ModelConfig *c, float *dx, const float *dy, const float *xhat, const float *rstd,
+static void norm_backward(const Backend *be, const ModelConfig *c, float *dx, const float *dy, const float *xhat, const float *rstd,
                           const float *g, int N)
 {
     if (c->norm == NORM_RMS)
-        rmsnorm_backward(dx, dy, xhat, rstd, g, N, c->D);
+        be->rmsnorm_backward(dx, dy, xhat, rstd, g, N, c->D);
     else
-        layernorm_backward(dx, dy, xhat, rstd, g, N, c->D);
-}
-
-/* y += x over N rows of D. */
-static void add_rows(float *y, const float *x, int N, int D)
-{
-    for (int i = 0; i < N; i++) {
-        float *yi = y + (size_t)i * D;
-        const float *xi = x + (size_t)i * D;
-        for (int j = 0; j < D; j++)
-            yi[j] += xi[j];
-    }
+        be->layernorm_backward(dx, dy, xhat, rstd, g, N, c->D);
 }
 
 /* One encoder layer, h (N,D) in, h (N,D) out. Keeps (in LayerActs) q, k, v, P, LN1's and
@@ -313,33 +302,33 @@ static void layer_forward(const ModelConfig *c, const LayerParams *p, LayerActs 
                           int Bm, int T)
 {
     int N = Bm * T, D = c->D, FF = c->FF;
-    PROF(PROF_LIN_F, linear_forward(L->q, A->h, p->q_w, p->q_b, N, D, D));
-    PROF(PROF_LIN_F, linear_forward(L->k, A->h, p->k_w, p->k_b, N, D, D));
-    PROF(PROF_LIN_F, linear_forward(L->v, A->h, p->v_w, p->v_b, N, D, D));
+    PROF(PROF_LIN_F, A->be->linear_forward(L->q, A->h, p->q_w, p->q_b, N, D, D));
+    PROF(PROF_LIN_F, A->be->linear_forward(L->k, A->h, p->k_w, p->k_b, N, D, D));
+    PROF(PROF_LIN_F, A->be->linear_forward(L->v, A->h, p->v_w, p->v_b, N, D, D));
     AttnShape sh = attn_shape(c);
-    PROF(PROF_ATT_F, attention_forward(A->ctx, L->P, L->q, L->k, L->v, mask, &sh, Bm, T));
-    PROF(PROF_LIN_F, linear_forward(A->a, A->ctx, p->o_w, p->o_b, N, D, D));
-    PROF(PROF_ADD, add_rows(A->a, A->h, N, D));
-    PROF(PROF_LN_F, layernorm_forward(A->h1, L->ln1_xhat, L->ln1_rstd, A->a, p->ln1_g, p->ln1_b, c->ln_eps, N, D));
-    PROF(PROF_LIN_F, linear_forward(L->u, A->h1, p->ff1_w, p->ff1_b, N, D, FF));
-    PROF(PROF_ACT_F, act_forward(A->f, L->u, (long)N * FF, c->act));
-    PROF(PROF_LIN_F, linear_forward(A->a, A->f, p->ff2_w, p->ff2_b, N, FF, D));
-    PROF(PROF_ADD, add_rows(A->a, A->h1, N, D));
-    PROF(PROF_LN_F, layernorm_forward(A->h, L->ln2_xhat, L->ln2_rstd, A->a, p->ln2_g, p->ln2_b, c->ln_eps, N, D));
+    PROF(PROF_ATT_F, A->be->attention_forward(A->ctx, L->P, L->q, L->k, L->v, mask, &sh, Bm, T));
+    PROF(PROF_LIN_F, A->be->linear_forward(A->a, A->ctx, p->o_w, p->o_b, N, D, D));
+    PROF(PROF_ADD, A->be->add(A->a, A->h, (long)N * D));
+    PROF(PROF_LN_F, A->be->layernorm_forward(A->h1, L->ln1_xhat, L->ln1_rstd, A->a, p->ln1_g, p->ln1_b, c->ln_eps, N, D));
+    PROF(PROF_LIN_F, A->be->linear_forward(L->u, A->h1, p->ff1_w, p->ff1_b, N, D, FF));
+    PROF(PROF_ACT_F, A->be->act_forward(A->f, L->u, (long)N * FF, c->act));
+    PROF(PROF_LIN_F, A->be->linear_forward(A->a, A->f, p->ff2_w, p->ff2_b, N, FF, D));
+    PROF(PROF_ADD, A->be->add(A->a, A->h1, (long)N * D));
+    PROF(PROF_LN_F, A->be->layernorm_forward(A->h, L->ln2_xhat, L->ln2_rstd, A->a, p->ln2_g, p->ln2_b, c->ln_eps, N, D));
 }
 
 /* Activation backward of Bm rows of `width` elements, plain or (rescale) with the pair's
  * Rescale multipliers. dy may alias dx. */
-static void act_backward_rows(float *dx, const float *dy, const float *x, int Bm, size_t width, Activation a,
+static void act_backward_rows(const Backend *be, float *dx, const float *dy, const float *x, int Bm, size_t width, Activation a,
                               int rescale)
 {
     if (!rescale) {
-        act_backward(dx, dy, x, (long)(Bm * width), a);
+        be->act_backward(dx, dy, x, (long)(Bm * width), a);
         return;
     }
     for (int b = 0; b + 1 < Bm; b += 2) {
         size_t o0 = (size_t)b * width, o1 = o0 + width;
-        act_backward_rescale(dx + o0, dx + o1, dy + o0, dy + o1, x + o0, x + o1, (long)width, a);
+        be->act_backward_rescale(dx + o0, dx + o1, dy + o0, dy + o1, x + o0, x + o1, (long)width, a);
     }
 }
 
@@ -348,19 +337,19 @@ static void layer_backward(const ModelConfig *c, const LayerParams *p, LayerActs
                            int Bm, int T, int rescale_ffn)
 {
     int N = Bm * T, D = c->D, FF = c->FF;
-    PROF(PROF_LN_B, layernorm_backward(A->dx, A->dh, L->ln2_xhat, L->ln2_rstd, p->ln2_g, N, D)); /* ds2 */
-    PROF(PROF_LIN_B, linear_backward(A->f, A->dx, p->ff2_w, N, FF, D, 0));                        /* df */
-    PROF(PROF_ACT_B, act_backward_rows(A->f, A->f, L->u, Bm, (size_t)T * FF, c->act, rescale_ffn)); /* du */
-    PROF(PROF_LIN_B, linear_backward(A->dx, A->f, p->ff1_w, N, D, FF, 1)); /* dh1 = ds2 + du W1 */
-    PROF(PROF_LN_B, layernorm_backward(A->dh, A->dx, L->ln1_xhat, L->ln1_rstd, p->ln1_g, N, D)); /* ds1 */
-    PROF(PROF_LIN_B, linear_backward(A->ctx, A->dh, p->o_w, N, D, D, 0));                        /* dctx */
+    PROF(PROF_LN_B, A->be->layernorm_backward(A->dx, A->dh, L->ln2_xhat, L->ln2_rstd, p->ln2_g, N, D)); /* ds2 */
+    PROF(PROF_LIN_B, A->be->linear_backward(A->f, A->dx, p->ff2_w, N, FF, D, 0));                        /* df */
+    PROF(PROF_ACT_B, act_backward_rows(A->be, A->f, A->f, L->u, Bm, (size_t)T * FF, c->act, rescale_ffn)); /* du */
+    PROF(PROF_LIN_B, A->be->linear_backward(A->dx, A->f, p->ff1_w, N, D, FF, 1)); /* dh1 = ds2 + du W1 */
+    PROF(PROF_LN_B, A->be->layernorm_backward(A->dh, A->dx, L->ln1_xhat, L->ln1_rstd, p->ln1_g, N, D)); /* ds1 */
+    PROF(PROF_LIN_B, A->be->linear_backward(A->ctx, A->dh, p->o_w, N, D, D, 0));                        /* dctx */
     AttnShape sh = attn_shape(c);
-    PROF(PROF_ATT_B, attention_backward(A->dq, A->dk, A->dv, A->dP, dprobs, A->ctx, L->q, L->k, L->v, L->P, &sh,
+    PROF(PROF_ATT_B, A->be->attention_backward(A->dq, A->dk, A->dv, A->dP, dprobs, A->ctx, L->q, L->k, L->v, L->P, &sh,
                                         Bm, T));
     /* dh = ds1 (residual) + dq Wq + dk Wk + dv Wv */
-    PROF(PROF_LIN_B, linear_backward(A->dh, A->dq, p->q_w, N, D, D, 1));
-    PROF(PROF_LIN_B, linear_backward(A->dh, A->dk, p->k_w, N, D, D, 1));
-    PROF(PROF_LIN_B, linear_backward(A->dh, A->dv, p->v_w, N, D, D, 1));
+    PROF(PROF_LIN_B, A->be->linear_backward(A->dh, A->dq, p->q_w, N, D, D, 1));
+    PROF(PROF_LIN_B, A->be->linear_backward(A->dh, A->dk, p->k_w, N, D, D, 1));
+    PROF(PROF_LIN_B, A->be->linear_backward(A->dh, A->dv, p->v_w, N, D, D, 1));
 }
 
 /* FFN of a pre-norm block on x = A->h1 (N,D), result into A->a (N,D). Plain: ff2(act(ff1 x));
@@ -369,17 +358,15 @@ static void ffn_forward(const ModelConfig *c, const LayerParams *p, LayerActs *L
 {
     int D = c->D, FF = c->FF;
     if (!c->ffn_gated) {
-        PROF(PROF_LIN_F, linear_forward(L->u, A->h1, p->ff1_w, p->ff1_b, N, D, FF));
-        PROF(PROF_ACT_F, act_forward(A->f, L->u, (long)N * FF, c->act));
+        PROF(PROF_LIN_F, A->be->linear_forward(L->u, A->h1, p->ff1_w, p->ff1_b, N, D, FF));
+        PROF(PROF_ACT_F, A->be->act_forward(A->f, L->u, (long)N * FF, c->act));
     } else {
-        PROF(PROF_LIN_F, linear_forward(L->u, A->h1, p->ffg_w, p->ffg_b, N, D, FF));
-        PROF(PROF_LIN_F, linear_forward(L->up, A->h1, p->ff1_w, p->ff1_b, N, D, FF));
-        PROF(PROF_ACT_F, act_forward(A->f, L->u, (long)N * FF, c->act));
-        size_t n = (size_t)N * FF;
-        for (size_t i = 0; i < n; i++)
-            A->f[i] *= L->up[i];
+        PROF(PROF_LIN_F, A->be->linear_forward(L->u, A->h1, p->ffg_w, p->ffg_b, N, D, FF));
+        PROF(PROF_LIN_F, A->be->linear_forward(L->up, A->h1, p->ff1_w, p->ff1_b, N, D, FF));
+        PROF(PROF_ACT_F, A->be->act_forward(A->f, L->u, (long)N * FF, c->act));
+        A->be->mul(A->f, L->up, (long)N * FF);
     }
-    PROF(PROF_LIN_F, linear_forward(A->a, A->f, p->ff2_w, p->ff2_b, N, FF, D));
+    PROF(PROF_LIN_F, A->be->linear_forward(A->a, A->f, p->ff2_w, p->ff2_b, N, FF, D));
 }
 
 /* A->a holds dF/d(FFN output) (N,D); adds dF/d(FFN input) into A->dx (N,D). f, h1 scratch. */
@@ -387,28 +374,26 @@ static void ffn_backward(const ModelConfig *c, const LayerParams *p, LayerActs *
                          int rescale)
 {
     int N = Bm * T, D = c->D, FF = c->FF;
-    PROF(PROF_LIN_B, linear_backward(A->f, A->a, p->ff2_w, N, FF, D, 0)); /* df */
+    PROF(PROF_LIN_B, A->be->linear_backward(A->f, A->a, p->ff2_w, N, FF, D, 0)); /* df */
     if (!c->ffn_gated) {
-        PROF(PROF_ACT_B, act_backward_rows(A->f, A->f, L->u, Bm, (size_t)T * FF, c->act, rescale));
-        PROF(PROF_LIN_B, linear_backward(A->dx, A->f, p->ff1_w, N, D, FF, 1));
+        PROF(PROF_ACT_B, act_backward_rows(A->be, A->f, A->f, L->u, Bm, (size_t)T * FF, c->act, rescale));
+        PROF(PROF_LIN_B, A->be->linear_backward(A->dx, A->f, p->ff1_w, N, D, FF, 1));
         return;
     }
-    /* f = act(u)·up: d(up) = df·act(u) (into up: its value is no longer needed after this),
-     * du = df·up·act'(u). act(u) is recomputed into h1's place... as (N,FF) it needs FF
-     * floats per token, so it is computed in up's buffer element by element. */
+    /* f = act(u)·up: d(act u) = df·up and d(up) = df·act(u). up's value is not needed after
+     * this, so its buffer takes df (for d(up)) while A->f becomes df·up. */
     size_t n = (size_t)N * FF;
     float *upv = L->up, *df = A->f;
     for (size_t i = 0; i < n; i++) {
         float t = upv[i];
-        upv[i] = df[i];  /* keep df for the up-gradient below */
-        df[i] *= t;      /* df·up: gradient of act(u) */
+        upv[i] = df[i];
+        df[i] *= t;
     }
-    PROF(PROF_ACT_B, act_backward_rows(A->f, A->f, L->u, Bm, (size_t)T * FF, c->act, rescale)); /* du */
-    PROF(PROF_LIN_B, linear_backward(A->dx, A->f, p->ffg_w, N, D, FF, 1));
-    PROF(PROF_ACT_F, act_forward(A->f, L->u, (long)n, c->act)); /* act(u) */
-    for (size_t i = 0; i < n; i++)
-        A->f[i] *= upv[i]; /* d(up) = df·act(u) */
-    PROF(PROF_LIN_B, linear_backward(A->dx, A->f, p->ff1_w, N, D, FF, 1));
+    PROF(PROF_ACT_B, act_backward_rows(A->be, A->f, A->f, L->u, Bm, (size_t)T * FF, c->act, rescale)); /* du */
+    PROF(PROF_LIN_B, A->be->linear_backward(A->dx, A->f, p->ffg_w, N, D, FF, 1));
+    PROF(PROF_ACT_F, A->be->act_forward(A->f, L->u, (long)n, c->act)); /* act(u) */
+    A->be->mul(A->f, upv, (long)n);                                      /* d(up) = df·act(u) */
+    PROF(PROF_LIN_B, A->be->linear_backward(A->dx, A->f, p->ff1_w, N, D, FF, 1));
 }
 
 /* One pre-norm decoder layer (GPT-2, Llama family), h (N,D) in and out:
@@ -420,21 +405,21 @@ static void prelayer_forward(const ModelConfig *c, const LayerParams *p, LayerAc
 {
     int N = Bm * T, D = c->D, QD = c->NH * c->hs, KD = c->NKV * c->hs;
     AttnShape sh = attn_shape(c);
-    PROF(PROF_LN_F, norm_forward(c, A->h1, L->ln1_xhat, L->ln1_rstd, A->h, p->ln1_g, p->ln1_b, N));
-    PROF(PROF_LIN_F, linear_forward(L->q, A->h1, p->q_w, p->q_b, N, D, QD));
-    PROF(PROF_LIN_F, linear_forward(L->k, A->h1, p->k_w, p->k_b, N, D, KD));
-    PROF(PROF_LIN_F, linear_forward(L->v, A->h1, p->v_w, p->v_b, N, D, KD));
+    PROF(PROF_LN_F, norm_forward(A->be, c, A->h1, L->ln1_xhat, L->ln1_rstd, A->h, p->ln1_g, p->ln1_b, N));
+    PROF(PROF_LIN_F, A->be->linear_forward(L->q, A->h1, p->q_w, p->q_b, N, D, QD));
+    PROF(PROF_LIN_F, A->be->linear_forward(L->k, A->h1, p->k_w, p->k_b, N, D, KD));
+    PROF(PROF_LIN_F, A->be->linear_forward(L->v, A->h1, p->v_w, p->v_b, N, D, KD));
     if (c->pos == POS_ROPE) {
-        rope_forward(L->q, A->rcos, A->rsin, N, c->NH, c->hs);
-        rope_forward(L->k, A->rcos, A->rsin, N, c->NKV, c->hs);
+        A->be->rope_forward(L->q, A->rcos, A->rsin, N, c->NH, c->hs);
+        A->be->rope_forward(L->k, A->rcos, A->rsin, N, c->NKV, c->hs);
     }
-    PROF(PROF_ATT_F, attention_forward(A->ctx, L->P, L->q, L->k, L->v, mask, &sh, Bm, T));
-    PROF(PROF_LIN_F, linear_forward(A->dx, A->ctx, p->o_w, p->o_b, N, QD, D));
-    PROF(PROF_ADD, add_rows(A->dx, A->h, N, D)); /* a = h + attn */
-    PROF(PROF_LN_F, norm_forward(c, A->h1, L->ln2_xhat, L->ln2_rstd, A->dx, p->ln2_g, p->ln2_b, N));
+    PROF(PROF_ATT_F, A->be->attention_forward(A->ctx, L->P, L->q, L->k, L->v, mask, &sh, Bm, T));
+    PROF(PROF_LIN_F, A->be->linear_forward(A->dx, A->ctx, p->o_w, p->o_b, N, QD, D));
+    PROF(PROF_ADD, A->be->add(A->dx, A->h, (long)N * D)); /* a = h + attn */
+    PROF(PROF_LN_F, norm_forward(A->be, c, A->h1, L->ln2_xhat, L->ln2_rstd, A->dx, p->ln2_g, p->ln2_b, N));
     ffn_forward(c, p, L, A, N);
     memcpy(A->h, A->dx, (size_t)N * D * sizeof(float));
-    PROF(PROF_ADD, add_rows(A->h, A->a, N, D)); /* h = a + ffn */
+    PROF(PROF_ADD, A->be->add(A->h, A->a, (long)N * D)); /* h = a + ffn */
 }
 
 /* Pre-norm layer backward: A->dh holds dF/d(layer output) on entry, dF/d(layer input) on exit. */
@@ -446,20 +431,20 @@ static void prelayer_backward(const ModelConfig *c, const LayerParams *p, LayerA
     memcpy(A->a, A->dh, (size_t)N * D * sizeof(float)); /* dF/d(ffn out) */
     memset(A->dx, 0, (size_t)N * D * sizeof(float));
     ffn_backward(c, p, L, A, Bm, T, rescale_ffn);      /* dx = dF/d(norm2 out) */
-    PROF(PROF_LN_B, norm_backward(c, A->dx, A->dx, L->ln2_xhat, L->ln2_rstd, p->ln2_g, N));
-    PROF(PROF_ADD, add_rows(A->dh, A->dx, N, D));      /* da = dh + norm2 path */
-    PROF(PROF_LIN_B, linear_backward(A->ctx, A->dh, p->o_w, N, QD, D, 0)); /* dctx */
-    PROF(PROF_ATT_B, attention_backward(A->dq, A->dk, A->dv, A->dP, dprobs, A->ctx, L->q, L->k, L->v, L->P, &sh,
+    PROF(PROF_LN_B, norm_backward(A->be, c, A->dx, A->dx, L->ln2_xhat, L->ln2_rstd, p->ln2_g, N));
+    PROF(PROF_ADD, A->be->add(A->dh, A->dx, (long)N * D));      /* da = dh + norm2 path */
+    PROF(PROF_LIN_B, A->be->linear_backward(A->ctx, A->dh, p->o_w, N, QD, D, 0)); /* dctx */
+    PROF(PROF_ATT_B, A->be->attention_backward(A->dq, A->dk, A->dv, A->dP, dprobs, A->ctx, L->q, L->k, L->v, L->P, &sh,
                                         Bm, T));
     if (c->pos == POS_ROPE) {
-        rope_backward(A->dq, A->rcos, A->rsin, N, c->NH, c->hs);
-        rope_backward(A->dk, A->rcos, A->rsin, N, c->NKV, c->hs);
+        A->be->rope_backward(A->dq, A->rcos, A->rsin, N, c->NH, c->hs);
+        A->be->rope_backward(A->dk, A->rcos, A->rsin, N, c->NKV, c->hs);
     }
-    PROF(PROF_LIN_B, linear_backward(A->dx, A->dq, p->q_w, N, D, QD, 0));
-    PROF(PROF_LIN_B, linear_backward(A->dx, A->dk, p->k_w, N, D, KD, 1));
-    PROF(PROF_LIN_B, linear_backward(A->dx, A->dv, p->v_w, N, D, KD, 1));
-    PROF(PROF_LN_B, norm_backward(c, A->dx, A->dx, L->ln1_xhat, L->ln1_rstd, p->ln1_g, N));
-    PROF(PROF_ADD, add_rows(A->dh, A->dx, N, D));      /* dh = da + norm1 path */
+    PROF(PROF_LIN_B, A->be->linear_backward(A->dx, A->dq, p->q_w, N, D, QD, 0));
+    PROF(PROF_LIN_B, A->be->linear_backward(A->dx, A->dk, p->k_w, N, D, KD, 1));
+    PROF(PROF_LIN_B, A->be->linear_backward(A->dx, A->dv, p->v_w, N, D, KD, 1));
+    PROF(PROF_LN_B, norm_backward(A->be, c, A->dx, A->dx, L->ln1_xhat, L->ln1_rstd, p->ln1_g, N));
+    PROF(PROF_ADD, A->be->add(A->dh, A->dx, (long)N * D));      /* dh = da + norm1 path */
 }
 
 /* The token the head reads in row b: token 0 (encoder classifiers) or the batch's
@@ -477,19 +462,19 @@ static void head_forward(const Model *m, Acts *A, const EngineBatch *in, EngineO
     const ModelConfig *c = &m->cfg;
     int D = c->D, C = c->C;
     if (c->norm_place == NORM_PRE) {
-        norm_forward(c, A->z, A->hd_xhat, A->hd_rstd, A->hc, m->final_g, m->final_b, Bm);
+        norm_forward(A->be, c, A->z, A->hd_xhat, A->hd_rstd, A->hc, m->final_g, m->final_b, Bm);
     } else {
-        linear_forward(A->zpre, A->hc, m->head_dense_w, m->head_dense_b, Bm, D, D);
-        act_forward(A->z, A->zpre, (long)Bm * D, c->head_act);
+        A->be->linear_forward(A->zpre, A->hc, m->head_dense_w, m->head_dense_b, Bm, D, D);
+        A->be->act_forward(A->z, A->zpre, (long)Bm * D, c->head_act);
         if (c->head == HEAD_MLM)
-            layernorm_forward(A->z, A->hd_xhat, A->hd_rstd, A->z, m->head_ln_g, m->head_ln_b, c->ln_eps, Bm, D);
+            A->be->layernorm_forward(A->z, A->hd_xhat, A->hd_rstd, A->z, m->head_ln_g, m->head_ln_b, c->ln_eps, Bm, D);
     }
-    linear_forward(A->logits, A->z, m->head_out_w, m->head_out_b, Bm, D, C);
+    A->be->linear_forward(A->logits, A->z, m->head_out_w, m->head_out_b, Bm, D, C);
     for (int b = 0; b < Bm; b++) {
         const float *lg = A->logits + (size_t)b * C;
         int tg = in->target[b0 + b];
         if (in->output == OUT_PROB) {
-            softmax_forward(A->prob + (size_t)b * C, lg, C);
+            A->be->softmax_forward(A->prob + (size_t)b * C, lg, C);
             out->F[b0 + b] = A->prob[(size_t)b * C + tg];
         } else {
             out->F[b0 + b] = lg[tg];
@@ -518,15 +503,15 @@ static void head_backward(const Model *m, Acts *A, const EngineBatch *in, int b0
         }
     }
     if (c->norm_place == NORM_PRE) {
-        linear_backward(A->dz, A->dlogits, m->head_out_w, Bm, D, C, 0);
-        norm_backward(c, A->dhc, A->dz, A->hd_xhat, A->hd_rstd, m->final_g, Bm);
+        A->be->linear_backward(A->dz, A->dlogits, m->head_out_w, Bm, D, C, 0);
+        norm_backward(A->be, c, A->dhc, A->dz, A->hd_xhat, A->hd_rstd, m->final_g, Bm);
         return;
     }
-    linear_backward(A->dz, A->dlogits, m->head_out_w, Bm, D, C, 0);
+    A->be->linear_backward(A->dz, A->dlogits, m->head_out_w, Bm, D, C, 0);
     if (c->head == HEAD_MLM)
-        layernorm_backward(A->dz, A->dz, A->hd_xhat, A->hd_rstd, m->head_ln_g, Bm, D);
-    act_backward_rows(A->dz, A->dz, A->zpre, Bm, (size_t)D, c->head_act, (in->rescale & RESCALE_HEAD_ACT) != 0);
-    linear_backward(A->dhc, A->dz, m->head_dense_w, Bm, D, D, 0);
+        A->be->layernorm_backward(A->dz, A->dz, A->hd_xhat, A->hd_rstd, m->head_ln_g, Bm, D);
+    act_backward_rows(A->be, A->dz, A->dz, A->zpre, Bm, (size_t)D, c->head_act, (in->rescale & RESCALE_HEAD_ACT) != 0);
+    A->be->linear_backward(A->dhc, A->dz, m->head_dense_w, Bm, D, D, 0);
 }
 
 /* Copies the per-layer taps of layer l (attention probabilities, hidden states). */
@@ -561,7 +546,7 @@ static void run_pass(Engine *e, const EngineBatch *in, EngineOutput *out, int b0
         int *pp = (int *)A->dv; /* dv is backward scratch of at least N ints: borrowed for the positions */
         for (int i = 0; i < N; i++)
             pp[i] = pos ? pos[i] : i % T;
-        rope_tables(A->rcos, A->rsin, pp, N, c);
+        A->be->rope_tables(A->rcos, A->rsin, pp, N, c);
     }
     if (in->layer == AT_WORD_EMB)
         PROF(PROF_EMB, embeddings_forward(m, A, x, pos, in->type_ids ? in->type_ids + (size_t)b0 * T : NULL, N));
@@ -610,7 +595,7 @@ static void run_pass(Engine *e, const EngineBatch *in, EngineOutput *out, int b0
 
     float *g = out->grad + (size_t)b0 * T * D;
     if (in->layer == AT_WORD_EMB && c->emb_norm)
-        PROF(PROF_EMB, layernorm_backward(g, A->dh, A->emb_xhat, A->emb_rstd, m->emb_ln_g, N, D));
+        PROF(PROF_EMB, A->be->layernorm_backward(g, A->dh, A->emb_xhat, A->emb_rstd, m->emb_ln_g, N, D));
     else
         memcpy(g, A->dh, (size_t)N * D * sizeof(float));
 }
@@ -669,8 +654,8 @@ int engine_layer_values(const Model *m, AttrLayer layer, const int *ids, const i
         for (int j = 0; j < D; j++)
             xt[j] += m->pos_emb[(size_t)p * D + j] + (m->type_emb ? m->type_emb[(size_t)ty * D + j] : 0.0f);
     }
-    if (!rc && c->emb_norm)
-        layernorm_forward(x, xhat, rstd, x, m->emb_ln_g, m->emb_ln_b, c->ln_eps, T, D);
+    if (!rc && c->emb_norm) /* a host-side utility on the model: the CPU backend's LayerNorm */
+        backend_cpu.layernorm_forward(x, xhat, rstd, x, m->emb_ln_g, m->emb_ln_b, c->ln_eps, T, D);
     free(xhat);
     free(rstd);
     return rc;

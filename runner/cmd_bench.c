@@ -8,7 +8,7 @@
  * (IG with 50 nodes = 50 rows forward+backward) and peak RSS. Also times glibc erff
  * against the engine's vectorised erf on one layer's worth of GELU inputs. */
 #include "engine/engine.h"
-#include "engine/ops.h"
+#include "engine/backend_cpu.h"
 #include "runner/commands.h"
 #include <cblas.h>
 #include <math.h>

@@ -10,7 +10,7 @@
  * are O(0.1..1), so a correct backward lands around 1e-4 of max|grad|; a wrong term
  * (missed residual, transposed product, wrong mask) is O(1) off. We require 2e-3. */
 #include "engine/engine.h"
-#include "engine/ops.h"
+#include "engine/backend_cpu.h"
 #include "tests/testutil.h"
 #include <CUnit/Basic.h>
 #include <math.h>

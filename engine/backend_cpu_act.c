@@ -11,7 +11,7 @@
  * of unknown trip count; these few hot loops ask for O3 and are cloned for AVX2 and
  * AVX-512 (picked at load time), since the project's baseline is x86-64-v2. */
 #pragma GCC optimize("O3", "no-trapping-math")
-#include "engine/ops.h"
+#include "engine/backend_cpu.h"
 #include <math.h>
 #include <stdint.h>
 #include <string.h>

@@ -2,14 +2,14 @@
  * Every (row, head) product is a cblas_sgemm on strided views of the (B,T,D) Q/K/V
  * tensors (head h = columns [h·hs, (h+1)·hs), leading dimension D).
  *
- * Why the (row, head) pairs run on the engine's pool (ops_pool.c) with OpenBLAS at one
+ * Why the (row, head) pairs run on the engine's pool (backend_cpu_pool.c) with OpenBLAS at one
  * thread: a pair's products are small (T×T×hs), so OpenBLAS splitting each over its
  * threads mostly waits (measured: single-threaded calls were as fast as two-threaded
  * ones), and the softmax between them ran on one core. Now each pair runs whole on one
  * thread, its products on single-threaded sgemm (OpenBLAS's pthreads build allows
  * concurrent calls), so a pair's arithmetic does not depend on the thread count. */
 #pragma GCC optimize("O3", "no-trapping-math")
-#include "engine/ops.h"
+#include "engine/backend_cpu.h"
 #include <cblas.h>
 #include <float.h>
 #include <math.h>

@@ -1,7 +1,7 @@
 /* Rotary position embedding on transformers' layout (rotate_half): head vector
  * x = (x1, x2) halves of hs/2, x' = x·cos + rotate_half(x)·sin, rotate_half(x) = (-x2, x1),
  * cos/sin of angle_i = pos · inv_freq_i repeated over both halves. */
-#include "engine/ops.h"
+#include "engine/backend_cpu.h"
 #include <math.h>
 #include <stdlib.h>
 

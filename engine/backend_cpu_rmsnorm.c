@@ -1,8 +1,8 @@
 /* RMSNorm over the last dimension, as transformers' LlamaRMSNorm (Mistral and Qwen2 use
  * the same module): the variance mean(x²) is taken in float32 or wider (here double, in
- * LANES fixed partial sums as in ops_layernorm.c), y = g · (x · rsqrt(var + eps)). */
+ * LANES fixed partial sums as in backend_cpu_layernorm.c), y = g · (x · rsqrt(var + eps)). */
 #pragma GCC optimize("O3", "no-trapping-math")
-#include "engine/ops.h"
+#include "engine/backend_cpu.h"
 #include <math.h>
 
 #define LANES 8
