@@ -74,7 +74,7 @@ typedef struct {
     /* Replacement ids of BASE_MASK / BASE_UNK (tokenizer_special_id). 0 or less: the family's
      * usual ids (BERT/DistilBERT vocab: [MASK] 103, [UNK] 100; RoBERTa: <mask> V-1, <unk> 3). */
     int mask_id, unk_id;
-    int fill_id;              /* BASE_TOKEN's replacement id (>= 0) */
+    int fill_id;              /* BASE_TOKEN's replacement id (>= 0); decoders: every token baseline's */
 } Example;
 
 /* Baseline token ids for kind (T ints); BASE_ZERO returns 0 and fills nothing (zero vector). */
