@@ -86,7 +86,7 @@ static int set_baselines(ConfigCtx *x, RunConfig *c, const yaml_node_t *n, const
             return -1;
         int b = baseline_from_name(v);
         if (b < 0)
-            return config_fail(x, items[i], key, "unknown baseline '%s' (pad, mask, unk, pad_all, zero)", v);
+            return config_fail(x, items[i], key, "unknown baseline '%s' (pad, mask, unk, pad_all, zero, token)", v);
         bs[i] = (BaselineKind)b;
     }
     c->nbaselines = k;
@@ -190,20 +190,27 @@ const ConfigKey CONFIG_KEYS[] = {
     WORDK("corpus.format", corpus.format, FORMATS, FORMAT_VALS, .def = "auto",
           .doc = "`auto` (by extension) \\| `tsv` \\| `csv` \\| `jsonl` \\| `text`"),
     STRK("corpus.text_field", corpus.text_field, .flags = CKF_NULLABLE, .def = "null",
-         .def_doc = "reader default (`sentence` if present, else `text`)", .doc = "column / field name"),
+         .def_doc = "`sentence` if present, else `text`",
+         .doc = "column (TSV/CSV) or field (JSONL) name. The default is the same for every format: a TSV/CSV "
+                "header, or each JSONL record, is read at `sentence` when it has one, else at `text`"),
     STRK("corpus.pair_field", corpus.pair_field, .flags = CKF_NULLABLE, .def = "null", .def_doc = "none",
          .doc = "second segment of a pair (`[SEP]`-joined)"),
     STRK("corpus.label_field", corpus.label_field, .flags = CKF_NULLABLE, .def = "null",
          .def_doc = "`label` when present",
-         .doc = "integer labels, or names from the model's `id2label`"),
+         .doc = "a label is a class index 0 … C−1 (C: the model's classes; for a masked-LM model, a token id "
+                "below the vocabulary size), as an integer (`1`; a zero fraction such as `1.0` is accepted in "
+                "every format), or a name from the model's `id2label`. Any other label (`-3`, `7` for a 2-class "
+                "model, `1.5`) makes the row bad whatever the `target` (see `corpus.on_error`)"),
     INTK("corpus.max_length", corpus.max_length, 0, INT_MAX, .def = "0", .def_doc = "`0` = model maximum",
          .doc = "tokens per example, specials included (longer inputs are truncated; the number is in the root "
-                "attribute `n_truncated`)"),
+                "attribute `n_truncated`). At least one text token per segment must fit besides the special "
+                "tokens the tokenizer adds: BERT and RoBERTa need ≥ 3 (pairs: BERT ≥ 5, RoBERTa ≥ 6); smaller "
+                "values are refused when the tokenizer is loaded"),
     LONGK("corpus.limit", corpus.limit, 0, LONG_MAX, .def = "0", .def_doc = "`0` = all",
           .doc = "at most this many rows"),
     LONGK("corpus.offset", corpus.offset, 0, LONG_MAX, .def = "0", .doc = "skip this many data rows"),
     WORDK("corpus.on_error", corpus.skip_errors, ON_ERROR, NULL, .def = "fail",
-          .doc = "`fail` \\| `skip`: bad rows (unparsable, invalid UTF-8, no label for "
+          .doc = "`fail` \\| `skip`: bad rows (unparsable, invalid UTF-8, a bad label, no label for "
                  "`target: label`, no mask for MLM) are listed in `/examples/skipped_rows` and "
                  "`/examples/skipped_reasons`"),
     CUSTOM("methods", set_methods, print_methods, .def = "[ig]",
@@ -211,7 +218,10 @@ const ConfigKey CONFIG_KEYS[] = {
                   "`smoothgrad`, `conductance` (each once)"),
     CUSTOM("target", set_target, print_target, .def = "predicted",
            .doc = "`predicted` (argmax of the input's logits), `label` (from the corpus), a class index, or for "
-                  "masked-LM models a token string such as `\"good\"` (explained at the first mask)"),
+                  "masked-LM models a token string such as `\"good\"` (explained at the first mask). Causal-LM "
+                  "models (gpt2, llama, mistral, qwen2 *ForCausalLM): the next token after the text, explained "
+                  "at the last position: `predicted` = argmax, a token string or id, or `label` = the row's "
+                  "label as a token or id"),
     WORDK("layer", layer, LAYERS, LAYER_VALS, .def = "word_embeddings",
           .doc = "`word_embeddings` (output of the word-embedding lookup) \\| `embeddings` (after the embedding "
                  "LayerNorm)"),
@@ -221,7 +231,12 @@ const ConfigKey CONFIG_KEYS[] = {
            .doc = "`pad`, `mask`, `unk` (every token but specials replaced), `pad_all`, `zero`; or a list: "
                   "`gradshap` and `deepliftshap` use all, others the first. RoBERTa models with `pad`/`pad_all`: "
                   "the job warns that the baseline's position ids differ from the input's and Captum-equal "
-                  "deltas will be large; prefer `mask` or `unk` (docs/models.md)"),
+                  "deltas will be large; prefer `mask` or `unk` (docs/models.md). Decoder models (gpt2, llama, "
+                  "mistral, qwen2): `zero`, or `pad`/`unk`/`mask`/`token` = every token but a leading BOS "
+                  "replaced by that token (`token`: `baseline_token`)"),
+    STRK("baseline_token", baseline_token, .flags = CKF_NULLABLE, .def = "null", .def_doc = "none",
+         .doc = "decoder models, for `baseline: token`: a vocabulary token, an id, or `eos`, `bos`, `unk`, `pad` "
+                "(the tokenizer's special token; a config error names one the tokenizer lacks)"),
     SECTION("ig"),
     INTK("ig.steps", ig.steps, 1, METHOD_MAX_STEPS, .def = "50", .doc = "{range} (≥ 2 for Riemann rules)"),
     WORDK("ig.rule", ig.rule, RULES, RULE_VALS, .noun = "rule", .def = "gausslegendre",
