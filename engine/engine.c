@@ -49,6 +49,7 @@ typedef struct {
  * and scratch that lives only within one layer (forward or backward). */
 typedef struct {
     const Backend *be;          /* the engine's backend, for the block functions */
+    float *hin;                 /* (L,N,D) recompute mode: each layer's input, for re-running its forward */
     float *emb_xhat, *emb_rstd; /* (N,D), (N): embedding LN backward (AT_WORD_EMB) */
     float *h, *h1, *ctx, *a;    /* (N,D) scratch: layer input/output, after LN1, context (N,QD), pre-LN sums */
     float *f;                   /* (N,FF) scratch: activation output, then its gradient */
@@ -68,6 +69,8 @@ struct Engine {
     const Model *m;
     const Backend *be;
     int mb_tokens;
+    size_t budget;      /* activation bytes of one pass above which the backward recomputes (0: never) */
+    int recompute;      /* this run's passes recompute each layer's forward in the backward */
     float *arena;
     size_t arena_floats;
     LayerActs *la; /* L entries, pointing into the arena */
@@ -86,7 +89,8 @@ static int set_err(Engine *e, const char *fmt, ...)
 
 /* Lays out (or, with base == NULL, only sizes) the arena for Bm rows of T tokens.
  * Every tensor starts on a 64-byte boundary. Returns the number of floats. */
-static size_t acts_layout(const ModelConfig *c, int Bm, int T, float *base, Acts *A, LayerActs *la)
+static size_t acts_layout(const ModelConfig *c, int Bm, int T, int recompute, float *base, Acts *A,
+                          LayerActs *la)
 {
     size_t N = (size_t)Bm * T, D = (size_t)c->D, FF = (size_t)c->FF, C = (size_t)c->C;
     size_t QD = (size_t)c->NH * c->hs, KD = (size_t)c->NKV * c->hs, XD = QD > D ? QD : D;
@@ -98,7 +102,11 @@ static size_t acts_layout(const ModelConfig *c, int Bm, int T, float *base, Acts
             (ptr) = base + off;            \
         off += ((size_t)(n) + 15) & ~(size_t)15; \
     } while (0)
-    for (int l = 0; l < c->L; l++) {
+    /* recompute: one layer's tensors (the backward re-runs each layer's forward from its
+     * saved input, hin) instead of every layer's */
+    int nl = recompute ? 1 : c->L;
+    TAKE(A->hin, recompute ? (size_t)c->L * N * D : 0);
+    for (int l = 0; l < nl; l++) {
         LayerActs *L = &la[l];
         TAKE(L->q, N * QD);
         TAKE(L->k, N * KD);
@@ -152,6 +160,7 @@ Engine *engine_create(const Model *m)
     e->m = m;
     e->be = e->A.be = backend_select(NULL);
     e->mb_tokens = 2048;
+    e->budget = (size_t)4 << 30;
     e->la = calloc((size_t)m->cfg.L, sizeof *e->la);
     if (!e->la) {
         free(e);
@@ -171,14 +180,21 @@ void engine_free(Engine *e)
 }
 
 void engine_set_microbatch_tokens(Engine *e, int tokens) { e->mb_tokens = tokens > 0 ? tokens : 1; }
+void engine_set_activation_budget(Engine *e, size_t bytes) { e->budget = bytes; }
 void engine_set_threads(int threads) { backend_select(NULL)->set_threads(threads); }
 const Model *engine_model(const Engine *e) { return e->m; }
 const char *engine_error(const Engine *e) { return e->err; }
 
-/* Grows the arena to hold a pass of Bm rows × T tokens (never shrinks: reused). */
+/* Grows the arena to hold a pass of Bm rows × T tokens (never shrinks: reused). When every
+ * layer's tensors would exceed the budget, the passes keep one layer's and each layer's
+ * input instead, and the backward re-runs the layer's forward (about one more forward of
+ * work; the recomputed values are the same bits, so results do not depend on the mode). */
 static int arena_reserve(Engine *e, int Bm, int T)
 {
-    size_t need = acts_layout(&e->m->cfg, Bm, T, NULL, &e->A, e->la);
+    size_t need = acts_layout(&e->m->cfg, Bm, T, 0, NULL, &e->A, e->la);
+    e->recompute = e->budget && need * sizeof(float) > e->budget;
+    if (e->recompute)
+        need = acts_layout(&e->m->cfg, Bm, T, 1, NULL, &e->A, e->la);
     if (need > e->arena_floats) {
         if (e->arena)
             e->be->free(e->arena);
@@ -537,7 +553,8 @@ static void run_pass(Engine *e, const EngineBatch *in, EngineOutput *out, int b0
     int T = in->T, D = c->D, NH = c->NH, L = c->L, B = in->B;
     int N = Bm * T, pre = c->norm_place == NORM_PRE;
     size_t tt = (size_t)NH * T * T;
-    acts_layout(c, Bm, T, e->arena, A, e->la);
+    int rec = e->recompute && out->grad;
+    acts_layout(c, Bm, T, e->recompute, e->arena, A, e->la);
     const int *mask = in->mask ? in->mask + (size_t)b0 * T : NULL;
     const float *x = in->x + (size_t)b0 * T * D;
     const int *pos = in->pos_ids ? in->pos_ids + (size_t)b0 * T : NULL;
@@ -556,7 +573,9 @@ static void run_pass(Engine *e, const EngineBatch *in, EngineOutput *out, int b0
     for (int l = 0; l < L; l++) {
         /* Forward only: nothing is kept for a backward, so every layer reuses layer 0's
          * tensors (less memory touched, warmer caches). */
-        LayerActs *La = &e->la[out->grad ? l : 0];
+        LayerActs *La = &e->la[out->grad && !rec ? l : 0];
+        if (rec)
+            memcpy(A->hin + (size_t)l * N * D, A->h, (size_t)N * D * sizeof(float));
         if (pre)
             prelayer_forward(c, &m->layer[l], La, A, mask, Bm, T);
         else
@@ -587,10 +606,18 @@ static void run_pass(Engine *e, const EngineBatch *in, EngineOutput *out, int b0
             memcpy(out->dhidden + ((size_t)l * B + b0) * T * D, A->dh, (size_t)N * D * sizeof(float));
         float *dprobs = out->dprobs ? out->dprobs + ((size_t)l * B + b0) * tt : NULL;
         int rs = (in->rescale & RESCALE_FFN_ACT) != 0;
+        LayerActs *La = &e->la[rec ? 0 : l];
+        if (rec) { /* re-run layer l's forward from its input: its tensors into la[0]; dh is untouched */
+            memcpy(A->h, A->hin + (size_t)l * N * D, (size_t)N * D * sizeof(float));
+            if (pre)
+                prelayer_forward(c, &m->layer[l], La, A, mask, Bm, T);
+            else
+                layer_forward(c, &m->layer[l], La, A, mask, Bm, T);
+        }
         if (pre)
-            prelayer_backward(c, &m->layer[l], &e->la[l], A, dprobs, Bm, T, rs);
+            prelayer_backward(c, &m->layer[l], La, A, dprobs, Bm, T, rs);
         else
-            layer_backward(c, &m->layer[l], &e->la[l], A, dprobs, Bm, T, rs);
+            layer_backward(c, &m->layer[l], La, A, dprobs, Bm, T, rs);
     }
 
     float *g = out->grad + (size_t)b0 * T * D;

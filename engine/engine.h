@@ -61,6 +61,10 @@ Engine *engine_create(const Model *m);
 void engine_free(Engine *e);
 /* Largest number of tokens (rows × T) per internal pass; default 2048. */
 void engine_set_microbatch_tokens(Engine *e, int tokens);
+/* Activation bytes of one pass above which the backward recomputes each layer's forward from
+ * its saved input instead of keeping every layer's tensors (default 4 GiB; 0 = never). The
+ * results are bitwise the same either way; recomputing costs about one more forward. */
+void engine_set_activation_budget(Engine *e, size_t bytes);
 /* OpenBLAS threads used by this process. */
 void engine_set_threads(int threads);
 const Model *engine_model(const Engine *e);

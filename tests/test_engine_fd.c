@@ -357,6 +357,60 @@ static void test_decoder_masks_and_rope_scaling(void)
     batch_free(&tb);
 }
 
+/* Recompute mode (activation budget exceeded): the backward re-runs each layer's forward;
+ * F, the gradient and every tap must be the same bits as with all layers kept. */
+static void recompute_case(const char *name, Model *m)
+{
+    const ModelConfig *c = &m->cfg;
+    int B = 2, T = 7, L = c->L, NH = c->NH, D = c->D;
+    TestBatch tb;
+    batch_make(&tb, m, B, T, AT_WORD_EMB, OUT_PROB);
+    size_t nh = (size_t)L * B * T * D, np = (size_t)L * B * NH * T * T, ng = (size_t)B * T * D;
+    float *buf[2][6];
+    for (int k = 0; k < 2; k++) {
+        Engine *e = engine_create(m);
+        engine_set_activation_budget(e, k ? 1 : 0);
+        float **o = buf[k];
+        o[0] = malloc(B * sizeof(float));
+        o[1] = malloc(ng * sizeof(float));
+        o[2] = malloc(nh * sizeof(float));
+        o[3] = malloc(nh * sizeof(float));
+        o[4] = malloc(np * sizeof(float));
+        o[5] = malloc(np * sizeof(float));
+        EngineOutput out = {.F = o[0], .grad = o[1], .hidden = o[2], .dhidden = o[3], .probs = o[4], .dprobs = o[5]};
+        CU_ASSERT_EQUAL_FATAL(engine_run(e, &tb.in, &out), 0);
+        engine_free(e);
+    }
+    size_t n[6] = {(size_t)B, ng, nh, nh, np, np};
+    int same = 1;
+    for (int i = 0; i < 6; i++) {
+        same &= memcmp(buf[0][i], buf[1][i], n[i] * sizeof(float)) == 0;
+        free(buf[0][i]);
+        free(buf[1][i]);
+    }
+    printf("\n  recompute == keep-all (%s): %s", name, same ? "bitwise" : "DIFFERENT");
+    CU_ASSERT(same);
+    batch_free(&tb);
+}
+
+static void test_recompute_mode(void)
+{
+    ModelConfig c = small_cfg(ARCH_BERT, HEAD_CLASSIFIER, ACT_GELU);
+    Model *m = model_random(&c, 51, 0.3f);
+    recompute_case("bert classifier", m);
+    model_free(m);
+    DecCase d = {ARCH_LLAMA, HEAD_LM, ACT_SILU, 1, 12, 1, 1, 0, ROPE_DEFAULT};
+    c = dec_cfg(&d);
+    m = model_random(&c, 52, 0.3f);
+    recompute_case("llama GQA lm", m);
+    model_free(m);
+    DecCase g = {ARCH_GPT2, HEAD_SCORE, ACT_GELU_TANH, 0, 0, 0, 0, 0, ROPE_DEFAULT};
+    c = dec_cfg(&g);
+    m = model_random(&c, 53, 0.3f);
+    recompute_case("gpt2 score", m);
+    model_free(m);
+}
+
 /* RoBERTa position ids: pad_id + 1 + running count of non-pad tokens; pads at pad_id. */
 static void test_position_ids(void)
 {
@@ -720,6 +774,7 @@ int main(void)
     CU_add_test(s, "FD mistral-like sliding window", test_fd_mistral_window);
     CU_add_test(s, "FD llama score head, llama3 RoPE", test_fd_llama_score);
     CU_add_test(s, "decoder causal/sliding-window mask, linear RoPE scaling", test_decoder_masks_and_rope_scaling);
+    CU_add_test(s, "recompute mode is bitwise the keep-all mode", test_recompute_mode);
     CU_add_test(s, "position ids", test_position_ids);
     CU_add_test(s, "conductance taps", test_taps);
     CU_add_test(s, "micro-batch invariance", test_microbatch_invariance);
