@@ -395,7 +395,8 @@ int cmd_run(int argc, char **argv)
     }
     ok = 1;
     if (rank == 0) {
-        {
+        ok = out_not_held(cfg.out, msg, sizeof msg) == 0;
+        if (ok) {
             H5Out *h = h5out_open_serial(cfg.out, 1, msg, sizeof msg);
             ok = h && write_root_attrs(h, &ain, nranks, NULL, 0, msg, sizeof msg) == 0;
             if (h && h5out_close(h, msg, sizeof msg))
