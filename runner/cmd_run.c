@@ -548,13 +548,15 @@ int cmd_run(int argc, char **argv)
     }
 
     /* 8. summary */
-    double busy[3] = {ws.busy, ws.flops, (double)ws.units};
-    double *all = rank == 0 ? malloc(sizeof(double) * 3 * nranks) : NULL;
-    MPI_Gather(busy, 3, MPI_DOUBLE, all, 3, MPI_DOUBLE, 0, MPI_COMM_WORLD);
+    double busy[4] = {ws.busy, ws.flops, (double)ws.units, (double)w.bytes};
+    double *all = rank == 0 ? malloc(sizeof(double) * 4 * nranks) : NULL;
+    MPI_Gather(busy, 4, MPI_DOUBLE, all, 4, MPI_DOUBLE, 0, MPI_COMM_WORLD);
     if (rank == 0 && !a.quiet) {
-        double flops = 0;
-        for (int r = 0; r < nranks; r++)
-            flops += all[3 * r + 1];
+        double flops = 0, spooled = 0;
+        for (int r = 0; r < nranks; r++) {
+            flops += all[4 * r + 1];
+            spooled += all[4 * r + 3];
+        }
         double wall = now() - t_start;
         fprintf(stderr, "attrun: done in %.2f s: %ld examples, %.2f examples/s; compute %.2f s at %.2f GFLOP/s "
                 "(estimated), assembly %.2f s (HDF5 %.2f s, %.1f MB, %.1f MB/s; file %.1f MB)\n", wall, ex.n,
@@ -563,9 +565,11 @@ int cmd_run(int argc, char **argv)
                 ast.file_bytes / 1e6);
         fprintf(stderr, "attrun: busy share per rank:");
         for (int r = 0; r < nranks; r++)
-            fprintf(stderr, " %d:%.0f%% (%.0f units)", r, work_s > 0 ? 100 * all[3 * r] / work_s : 0,
-                    all[3 * r + 2]);
-        fprintf(stderr, "\nattrun: wrote %s\n", cfg.out);
+            fprintf(stderr, " %d:%.0f%% (%.0f units)", r, work_s > 0 ? 100 * all[4 * r] / work_s : 0,
+                    all[4 * r + 2]);
+        /* this run's spool writes (a resumed run adds to what earlier runs spooled) */
+        fprintf(stderr, "\nattrun: spooled %.1f MB (%.1f x the result file)\nattrun: wrote %s\n", spooled / 1e6,
+                ast.file_bytes > 0 ? spooled / ast.file_bytes : 0, cfg.out);
     }
     free(all);
     schedule_free(&sched);
