@@ -531,11 +531,11 @@ int cmd_run(int argc, char **argv)
     }
     ok = assemble(&ain, &ast, msg, sizeof msg) == 0;
     if (!ok) {
-        char held[2048] = "";
+        char held[2048];
+        int is_held = rank == 0 && out_not_held(cfg.out, held, sizeof held) != 0; /* a reader came meanwhile */
         if (rank == 0)
             fprintf(stderr, "attrun run: assembly failed: %s\n%s%s(spools kept in %s; rerun with: %s)\n", msg,
-                    out_not_held(cfg.out, held, sizeof held) ? held : "", held[0] && strstr(held, "held") ? "\n" : "",
-                    spool, a.resume_cmd);
+                    is_held ? held : "", is_held ? "\n" : "", spool, a.resume_cmd);
         code = EXIT_RUNTIME;
         schedule_free(&sched);
         goto done;

@@ -42,12 +42,12 @@ check_outcome() { # after run_at: 0 + complete, or 1 + a space message + not com
 }
 
 # coarse over the whole range; on 2 ranks also fine steps where the result alone does not
-# fit (before the fix: hung at 1250 KiB; spools take 936 KiB, the result 388 KiB) and
-# around the reserve's threshold (~2900 KiB)
+# fit (before the fix: hung at 1250 KiB with 936 KiB of spools and a 388 KiB result) and
+# around the reserve's threshold
 for np in 1 2; do
     ok_seen=0 fail_seen=0 n=0
     sizes=$(seq 700 300 3100)
-    [ $np = 2 ] && sizes="$sizes $(seq 1180 20 1380) $(seq 2750 50 3050)"
+    [ $np = 2 ] && sizes="$sizes $(seq 1180 20 1380) $(seq 2150 50 2450)"
     for kb in $sizes; do
         run_at $kb $np
         if check_outcome "np $np, ${kb} KiB"; then ok_seen=1; else
