@@ -32,9 +32,9 @@ rm -f r.h5
 printf 'sentence\tlabel\n' > bad.tsv
 for i in 1 2 3 4 5 6 7; do printf 'row %d\t7\n' $i >> bad.tsv; done
 "$BIN" run job.yaml --set corpus.path="$WORK/bad.tsv" --set target=label --set corpus.on_error=skip > log 2>&1; rc=$?
-[ $rc -eq 1 ] && grep -q "every one of the 7 corpus rows was skipped" log && grep -q "bad.tsv:2: label is out of range" log ||
+[ $rc -eq 1 ] && grep -q "every one of the 7 corpus rows was skipped" log && grep -q "bad.tsv:2: label.*out of range" log ||
     { cat log; fail "all rows skipped: exit $rc, expected 1 with reasons"; }
-[ "$(grep -c 'label is out of range' log)" -le 5 ] || fail "all rows skipped: more than 5 reasons printed"
+[ "$(grep -c "out of range" log)" -le 5 ] || fail "all rows skipped: more than 5 reasons printed"
 nothing_left "all rows skipped"
 
 # 3. signals during set-up: exit 3 at once, nothing written
