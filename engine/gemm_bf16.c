@@ -10,7 +10,7 @@
  * weights of dy W. Primitives are cached per shape (the last micro-batch of a run has
  * its own N). Single-threaded use, like the rest of the engine. */
 #include "engine/gemm_bf16.h"
-#include "engine/ops.h"
+#include "engine/backend_cpu.h"
 #include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -110,16 +110,6 @@ const char *gemm_bf16_isa(void)
     return "built without oneDNN headers (Debian libdnnl-dev)";
 #endif
 }
-
-static int g_enabled;
-
-int gemm_bf16_enable(int on)
-{
-    g_enabled = on && gemm_bf16_available();
-    return g_enabled;
-}
-
-int gemm_bf16_enabled(void) { return g_enabled; }
 
 /* ---- conversions ---- */
 /* Round to nearest even on the upper 16 bits; a NaN keeps a set quiet bit so it stays NaN. */
@@ -286,7 +276,7 @@ static Prim *prim_get(int M, int K, int Nn, int trans, int bias, int accum)
 static int matmul(float *dst, const float *src, const float *W, const float *bias, int M, int K, int Nn,
                   int trans, int accum)
 {
-    if (!g_enabled && !gemm_bf16_available())
+    if (!gemm_bf16_available())
         return -1;
     if (M <= 0 || K <= 0 || Nn <= 0)
         return -1;

@@ -7,7 +7,8 @@
  *
  * Weights are converted to bf16 once (round to nearest even) and cached by address;
  * activations are converted per call; the products accumulate in fp32 and write fp32.
- * Shapes as in engine/ops.h: x (N,IN), W (OUT,IN) PyTorch layout. */
+ * The engine reaches it through the "cpu-bf16" backend (backend_cpu_bf16.c).
+ * Shapes as in engine/backend_cpu.h: x (N,IN), W (OUT,IN) PyTorch layout. */
 #ifndef ATTRUN_GEMM_BF16_H
 #define ATTRUN_GEMM_BF16_H
 #include <stddef.h>
@@ -19,12 +20,6 @@ int gemm_bf16_available(void);
 /* Why bf16 is unavailable, or the ISA oneDNN dispatches to ("avx512_core_amx",
  * "avx512_core_bf16"). */
 const char *gemm_bf16_isa(void);
-
-/* Turns bf16 on for linear_forward / linear_backward (engine/ops_linear.c). Returns the
- * precision now in force: 1 bf16, 0 fp32 (asked for fp32, or bf16 is unavailable). */
-int gemm_bf16_enable(int on);
-/* 1 while linear layers run in bf16. */
-int gemm_bf16_enabled(void);
 
 /* y (N,OUT) = x W^T + b (b (OUT) or NULL). Returns 0 on success, -1 if bf16 is not
  * available or oneDNN failed (the caller then runs fp32). */

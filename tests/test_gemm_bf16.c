@@ -1,5 +1,5 @@
 /* bf16 products (engine/gemm_bf16.h) against an fp64 reference GEMM, and the fp32
- * fallback of linear_forward / linear_backward when bf16 is unavailable.
+ * fp32 fallback of precision bf16 when it is unavailable.
  *
  * Error bound, per output element c = Σ_k a_k b_k (+ bias), K terms:
  *   - each input is rounded to bf16 (8 significant bits, unit roundoff u = 2^-8):
@@ -13,7 +13,9 @@
  * For K = 3072 that is ≈ 8.0e-3 of the absolute sum. The test also checks that the error
  * is NOT at fp32 level (≥ 1e-2 of the bound somewhere), which would mean bf16 never ran. */
 #include "engine/gemm_bf16.h"
-#include "engine/ops.h"
+#include "engine/backend.h"
+#include "engine/backend_cpu.h"
+#include "engine/engine.h"
 #include "tests/testutil.h"
 #include <CUnit/Basic.h>
 #include <cblas.h>
@@ -140,26 +142,31 @@ static void test_products(void)
     CU_ASSERT(worst > 1e-2);
 }
 
-/* linear_forward / linear_backward with bf16 switched on: bf16 when available (close to
- * fp32), else bitwise the fp32 OpenBLAS product. */
-static void test_linear_switch(void)
+/* precision bf16 through the backend seam: the "cpu-bf16" backend's linear layers are
+ * bf16 (close to fp32, not equal) when available; else the precision stays fp32. */
+static void test_precision_switch(void)
 {
     const int M = 20, IN = 96, OUT = 40;
     float *x = randv((size_t)M * IN, 1.0f), *W = randv((size_t)OUT * IN, 0.1f), *b = randv(OUT, 0.1f);
     float *y32 = malloc((size_t)M * OUT * 4), *y = malloc((size_t)M * OUT * 4);
-    CU_ASSERT_EQUAL(gemm_bf16_enable(0), 0);
-    linear_forward(y32, x, W, b, M, IN, OUT);
-    int on = gemm_bf16_enable(1);
-    CU_ASSERT_EQUAL(on, gemm_bf16_available());
-    CU_ASSERT_EQUAL(gemm_bf16_enabled(), on);
-    linear_forward(y, x, W, b, M, IN, OUT);
-    if (on) {
+    CU_ASSERT_EQUAL(engine_set_precision("fp32"), 0);
+    CU_ASSERT_STRING_EQUAL(engine_precision(), "fp32");
+    backend_select(NULL)->linear_forward(y32, x, W, b, M, IN, OUT);
+    int rc = engine_set_precision("bf16");
+    CU_ASSERT_EQUAL(rc, gemm_bf16_available() ? 0 : -1);
+    CU_ASSERT_STRING_EQUAL(engine_precision(), rc == 0 ? "bf16" : "fp32");
+    CU_ASSERT_EQUAL(engine_set_precision("fp16"), -1);
+    const Backend *be = backend_select(NULL);
+    be->linear_forward(y, x, W, b, M, IN, OUT);
+    if (rc == 0) {
+        CU_ASSERT_STRING_EQUAL(be->name, "cpu-bf16");
         CU_ASSERT(check(y, NULL, x, W, 1, b, M, IN, OUT) <= 1.0);
         CU_ASSERT(memcmp(y, y32, (size_t)M * OUT * 4) != 0);
     } else {
+        CU_ASSERT_PTR_NULL(backend_select("cpu-bf16"));
         CU_ASSERT(memcmp(y, y32, (size_t)M * OUT * 4) == 0);
     }
-    gemm_bf16_enable(0);
+    engine_set_precision("fp32");
     gemm_bf16_forget_weights();
     free(x), free(W), free(b), free(y32), free(y);
 }
@@ -172,7 +179,8 @@ static void test_expect_unavailable(void)
     if (!getenv("ATTRUN_EXPECT_NO_BF16"))
         return;
     CU_ASSERT_EQUAL(gemm_bf16_available(), 0);
-    CU_ASSERT_EQUAL(gemm_bf16_enable(1), 0);
+    CU_ASSERT_EQUAL(engine_set_precision("bf16"), -1);
+    CU_ASSERT_STRING_EQUAL(engine_precision(), "fp32");
     float x[4] = {1, 2, 3, 4}, W[4] = {1, 0, 0, 1}, y[4];
     CU_ASSERT_EQUAL(gemm_bf16_xwt(y, x, W, NULL, 2, 2, 2), -1);
     printf("\n  unavailable as expected: %s", gemm_bf16_isa());
@@ -185,7 +193,7 @@ int main(void)
     CU_pSuite s = CU_add_suite("gemm_bf16", NULL, NULL);
     CU_add_test(s, "fp32 -> bf16 round to nearest even", test_rounding);
     CU_add_test(s, "bf16 products vs fp64 within the bf16 bound", test_products);
-    CU_add_test(s, "linear layers switch to bf16, fall back to fp32", test_linear_switch);
+    CU_add_test(s, "precision bf16 through the backend, fp32 fallback", test_precision_switch);
     CU_add_test(s, "unavailable when the CPU lacks bf16", test_expect_unavailable);
     return test_run_registry();
 }

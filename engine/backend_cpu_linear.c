@@ -1,7 +1,6 @@
 /* Linear layers on OpenBLAS: every matrix product of the encoder and the heads
  * runs through cblas_sgemm over a whole micro-batch (N = rows × tokens). */
-#include "engine/gemm_bf16.h"
-#include "engine/ops.h"
+#include "engine/backend_cpu.h"
 #include <cblas.h>
 #include <string.h>
 
@@ -9,8 +8,6 @@
  * The bias is broadcast into y first so sgemm adds the product with beta = 1. */
 void linear_forward(float *y, const float *x, const float *W, const float *b, int N, int IN, int OUT)
 {
-    if (gemm_bf16_enabled() && gemm_bf16_xwt(y, x, W, b, N, IN, OUT) == 0)
-        return; /* precision bf16; on a oneDNN failure the product is redone in fp32 */
     float beta = 0.0f;
     if (b) {
         for (int i = 0; i < N; i++)
@@ -23,8 +20,6 @@ void linear_forward(float *y, const float *x, const float *W, const float *b, in
 /* dy (N,OUT), W (OUT,IN) -> dx (N,IN) (+)= dy W. */
 void linear_backward(float *dx, const float *dy, const float *W, int N, int IN, int OUT, int accumulate)
 {
-    if (gemm_bf16_enabled() && gemm_bf16_dyw(dx, dy, W, N, IN, OUT, accumulate) == 0)
-        return;
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, IN, OUT, 1.0f, dy, OUT, W, IN,
                 accumulate ? 1.0f : 0.0f, dx, IN);
 }
