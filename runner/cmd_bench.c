@@ -106,6 +106,45 @@ static double time_gemm_bf16(int M, int IN, int OUT, int trans_w, const float *a
     return best;
 }
 
+/* bf16 against fp32 on the benchmark's random model: the first rows (up to 4) of the
+ * batch through a fresh fp32 engine; prints max |bf16 - fp32| / max |fp32| of the output F
+ * and of the gradient's token sums (sum over D, what attributions report). */
+static void bf16_error(const Model *m, const EngineBatch *in, const float *F16, const float *g16, int mb)
+{
+    int B = in->B < 4 ? in->B : 4, T = in->T, D = m->cfg.D;
+    float *F = malloc((size_t)B * sizeof *F), *g = malloc((size_t)B * T * D * sizeof *g);
+    engine_set_precision("fp32");
+    Engine *e = engine_create(m);
+    EngineBatch sub = *in;
+    sub.B = B;
+    EngineOutput o = {.F = F, .grad = g};
+    if (F && g && e) {
+        engine_set_microbatch_tokens(e, mb);
+        if (engine_run(e, &sub, &o) == 0) {
+            double dF = 0, mF = 0, dS = 0, mS = 0;
+            for (int b = 0; b < B; b++) {
+                dF = fmax(dF, fabs((double)F16[b] - F[b]));
+                mF = fmax(mF, fabs((double)F[b]));
+                for (int t = 0; t < T; t++) {
+                    double s16 = 0, s32 = 0;
+                    for (int d = 0; d < D; d++) {
+                        s16 += g16[((size_t)b * T + t) * D + d];
+                        s32 += g[((size_t)b * T + t) * D + d];
+                    }
+                    dS = fmax(dS, fabs(s16 - s32));
+                    mS = fmax(mS, fabs(s32));
+                }
+            }
+            printf("  bf16 vs fp32 on this random model (%d rows): output rel err %.2e, gradient token sums "
+                   "rel err %.2e (max |x - ref| / max |ref|)\n", B, dF / mF, dS / mS);
+        }
+    }
+    engine_free(e);
+    engine_set_precision("bf16");
+    free(F);
+    free(g);
+}
+
 static int parse_int(const char *opt, const char *v, int *out)
 {
     char *end;
@@ -300,6 +339,8 @@ int cmd_bench(int argc, char **argv)
         printf("    %-16s %7.3f s  %5.1f%%\n", "other", t_fb - acc, 100.0 * (t_fb - acc) / t_fb);
     }
     printf("  seconds per 50-step example (T %d): %.3f\n", T, t_fb * 50.0 / B);
+    if (!strcmp(precision, "bf16"))
+        bf16_error(m, &in, F, grad, mb);
     printf("  peak RSS: %.0f MiB (model %.0f MiB)\n", peak_rss_mib(), (double)m->storage_bytes / (1 << 20));
     free(ids);
     free(pos);
