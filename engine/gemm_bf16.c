@@ -178,6 +178,22 @@ static const uint16_t *weights_bf16(const float *W, size_t n)
     return bf;
 }
 
+/* Activation conversion on the engine's threads: for a K = 3072 product it is ~15 % of
+ * the AMX product's time when run on one thread. */
+typedef struct {
+    uint16_t *dst;
+    const float *src;
+    size_t n;
+} ConvJob;
+#define CONV_BLOCK ((size_t)1 << 16)
+
+static void conv_task(void *ctx, int item, int tid)
+{
+    const ConvJob *j = ctx;
+    size_t lo = (size_t)item * CONV_BLOCK, len = j->n - lo < CONV_BLOCK ? j->n - lo : CONV_BLOCK;
+    gemm_bf16_from_f32(j->dst + lo, j->src + lo, len);
+}
+
 /* The activations of one call in bf16 (one buffer, grown as needed). */
 static uint16_t *act_bf16(const float *x, size_t n)
 {
@@ -190,7 +206,8 @@ static uint16_t *act_bf16(const float *x, size_t n)
         buf = nb;
         cap = n;
     }
-    gemm_bf16_from_f32(buf, x, n);
+    ConvJob j = {buf, x, n};
+    ops_parallel((int)((n + CONV_BLOCK - 1) / CONV_BLOCK), ops_threads(), conv_task, &j);
     return buf;
 }
 
