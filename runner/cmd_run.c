@@ -329,6 +329,10 @@ int cmd_run(int argc, char **argv)
     }
     if (ok) /* every rank: the ranks must agree on it (step 3b) */
         ok = checkpoint_weights_sha256(cfg.model, dig.weights, msg, sizeof msg) == 0;
+    if (ok && engine_set_precision(cfg.precision ? "bf16" : "fp32")) {
+        snprintf(msg, sizeof msg, "precision: bf16 is unavailable here: %s", engine_bf16_status());
+        ok = 0;
+    }
     if (ok) {
         engine_set_threads(cfg.threads);
         eng = engine_create(model);

@@ -46,6 +46,7 @@ typedef struct {
     struct { int stats, rollout, agreement, faithfulness; } analysis;
     int save_full;
     char *out;                    /* output HDF5 path (required) */
+    int precision;                /* 0 fp32, 1 bf16 linear layers (engine_set_precision) */
     int threads;                  /* OpenBLAS threads per rank */
     int chunk;                    /* items per work unit; 0 = auto */
     char *source;                 /* the config file's path, for messages */

@@ -30,9 +30,11 @@ EXCLUDED = {
 # Additions after the redesign: regular expressions over object paths ("/group/dataset") and attribute
 # names ("/path@attr"), and leaf keys of the printed config, that may exist only in the new file.
 ADDED = {
+    r"/@precision": "issue 17 (bf16): the precision of the linear layers, fp32 or bf16",
 }
 ADDED_CONFIG_KEYS = {
     "baseline_token": "issue 14 (decoders): the token of `baseline: token`",
+    "precision": "issue 17 (bf16): `precision: fp32 | bf16`",
 }
 
 
