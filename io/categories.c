@@ -8,9 +8,17 @@
 int categories_assign(const int (*span)[2], const int *special, int T, const LexSpan *spans, int n,
                       int special_cat, int unknown_cat, int16_t *out)
 {
+    return categories_assign_segment(span, special, NULL, 0, T, spans, n, special_cat, unknown_cat, out);
+}
+
+int categories_assign_segment(const int (*span)[2], const int *special, const int *type_ids, int seg, int T,
+                              const LexSpan *spans, int n, int special_cat, int unknown_cat, int16_t *out)
+{
     if (T < 0 || n < 0 || (T > 0 && (!span || !special || !out)) || (n > 0 && !spans))
         return -1;
     for (int t = 0; t < T; t++) {
+        if (type_ids && type_ids[t] != seg)
+            continue;
         if (special[t]) {
             out[t] = (int16_t)special_cat;
             continue;
@@ -30,11 +38,17 @@ int categories_assign(const int (*span)[2], const int *special, int T, const Lex
 
 int categories_java(const char *text, const int (*span)[2], const int *special, int T, int16_t *out)
 {
+    return categories_java_segment(text, span, special, NULL, 0, T, out);
+}
+
+int categories_java_segment(const char *text, const int (*span)[2], const int *special, const int *type_ids,
+                            int seg, int T, int16_t *out)
+{
     LexSpan *s = NULL;
     int n = 0;
     if (lex_java_utf8(text, &s, &n))
         return -1;
-    int rc = categories_assign(span, special, T, s, n, LEXJ_SPECIAL, LEXJ_UNKNOWN, out);
+    int rc = categories_assign_segment(span, special, type_ids, seg, T, s, n, LEXJ_SPECIAL, LEXJ_UNKNOWN, out);
     free(s);
     return rc;
 }

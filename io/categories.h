@@ -20,9 +20,17 @@
 int categories_assign(const int (*span)[2], const int *special, int T, const LexSpan *spans, int n,
                       int special_cat, int unknown_cat, int16_t *out);
 
+/* The same for the tokens t with type_ids[t] == seg only (the others are left as they are):
+ * a pair input's second segment has offsets into text_pair. */
+int categories_assign_segment(const int (*span)[2], const int *special, const int *type_ids, int seg, int T,
+                              const LexSpan *spans, int n, int special_cat, int unknown_cat, int16_t *out);
+
 /* Categories of the `java` lexer for one text: lexes text and assigns (LEXJ_* indices).
  * Returns 0, or -1 on invalid UTF-8 or out of memory. */
 int categories_java(const char *text, const int (*span)[2], const int *special, int T, int16_t *out);
+/* The same for the tokens of segment seg (type_ids, see categories_assign_segment). */
+int categories_java_segment(const char *text, const int (*span)[2], const int *special, const int *type_ids,
+                            int seg, int T, int16_t *out);
 
 /* Label table of a `field:` source: names in order of first appearance, then "special"
  * and "unknown" appended when the corpus did not use them as labels. */

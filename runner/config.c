@@ -44,6 +44,10 @@ void config_init(RunConfig *c)
     c->analysis.rollout = 1;
     c->analysis.agreement = 1;
     c->analysis.faithfulness = 0;
+    c->analysis.categories = ANALYSIS_CAT_NONE;
+    c->analysis.sink_epsilon = 0.3;
+    c->analysis.massive = 1;
+    c->analysis.save_hidden = 0;
     c->save_full = 0;
     c->threads = 1;
     c->chunk = 0;
@@ -57,6 +61,7 @@ void config_free(RunConfig *c)
     free(c->corpus.pair_field);
     free(c->corpus.label_field);
     free(c->target_token);
+    free(c->analysis.category_field);
     free(c->out);
     free(c->source);
     memset(c, 0, sizeof *c);
@@ -280,7 +285,7 @@ static const char *section_keys(const char *sec)
     if (!strcmp(sec, "attention"))
         return "save, dtype";
     if (!strcmp(sec, "analysis"))
-        return "stats, rollout, agreement, faithfulness";
+        return "stats, rollout, agreement, faithfulness, categories, sink_epsilon, massive, save_hidden";
     return TOP_KEYS;
 }
 
@@ -334,6 +339,27 @@ static int set_baselines(Ctx *x, RunConfig *c, const yaml_node_t *n, const char 
     }
     c->nbaselines = k;
     return 0;
+}
+
+/* analysis.categories: none | java | field:<name> (docs/analysis.md §6). */
+static int set_categories(Ctx *x, RunConfig *c, const yaml_node_t *n, const char *key)
+{
+    const char *v = scalar(x, n, key);
+    if (!v)
+        return -1;
+    free(c->analysis.category_field);
+    c->analysis.category_field = NULL;
+    if (!strcmp(v, "none") || !strcmp(v, "java")) {
+        c->analysis.categories = v[0] == 'j' ? ANALYSIS_CAT_JAVA : ANALYSIS_CAT_NONE;
+        return 0;
+    }
+    if (!strncmp(v, "field:", 6) && v[6]) {
+        c->analysis.categories = ANALYSIS_CAT_FIELD;
+        c->analysis.category_field = strdup(v + 6);
+        return 0;
+    }
+    return fail(x, n, key, "unknown source '%s' (none, java, or field:<name> of a JSONL corpus field of "
+                "[[start, end, \"label\"], ...])", v);
 }
 
 static int set_target(Ctx *x, RunConfig *c, const yaml_node_t *n, const char *key)
@@ -469,6 +495,17 @@ static int set_leaf(Ctx *x, RunConfig *c, const char *key, const yaml_node_t *n)
         return get_bool(x, n, key, &c->analysis.agreement);
     if (!strcmp(key, "analysis.faithfulness"))
         return get_bool(x, n, key, &c->analysis.faithfulness);
+    if (!strcmp(key, "analysis.categories"))
+        return set_categories(x, c, n, key);
+    if (!strcmp(key, "analysis.sink_epsilon")) {
+        if (get_double(x, n, key, 0.0, &c->analysis.sink_epsilon))
+            return -1;
+        return c->analysis.sink_epsilon < 1.0 ? 0 : fail(x, n, key, "must be in [0, 1) (an attention mass)");
+    }
+    if (!strcmp(key, "analysis.massive"))
+        return get_bool(x, n, key, &c->analysis.massive);
+    if (!strcmp(key, "analysis.save_hidden"))
+        return get_bool(x, n, key, &c->analysis.save_hidden);
     if (!strcmp(key, "save_full"))
         return get_bool(x, n, key, &c->save_full);
     if (!strcmp(key, "threads"))
@@ -786,6 +823,10 @@ char *config_to_yaml(const RunConfig *c, int results_only)
     put(&b, "analysis:\n  stats: %s\n  rollout: %s\n  agreement: %s\n  faithfulness: %s\n",
         c->analysis.stats ? "true" : "false", c->analysis.rollout ? "true" : "false",
         c->analysis.agreement ? "true" : "false", c->analysis.faithfulness ? "true" : "false");
+    put(&b, "  categories: %s%s\n  sink_epsilon: %.17g\n  massive: %s\n  save_hidden: %s\n",
+        c->analysis.categories == ANALYSIS_CAT_JAVA ? "java" : c->analysis.categories == ANALYSIS_CAT_FIELD ? "field:" : "none",
+        c->analysis.categories == ANALYSIS_CAT_FIELD ? c->analysis.category_field : "", c->analysis.sink_epsilon,
+        c->analysis.massive ? "true" : "false", c->analysis.save_hidden ? "true" : "false");
     put(&b, "save_full: %s\nout: ", c->save_full ? "true" : "false");
     put_q(&b, c->out);
     put(&b, "\n");
