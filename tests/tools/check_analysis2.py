@@ -6,7 +6,7 @@ result in numpy, from the file's raw data and an independent lexer, never from t
   /attention/categories/received    from /attention/probs and those categories
   /conductance/categories/received  from /conductance/attention (when present)
   /attributions/<m>/category_mass   from /attributions/<m>/token_sum
-  /tokens/category_count
+  /examples/category_count
   /attention/stats/first, bos, sink from /attention/probs (epsilon from the attribute)
   /hidden/massive/*                 from /hidden/states (analysis.save_hidden)
 
@@ -96,7 +96,7 @@ for e in range(N):
     alpha = P[..., 0:, 0].mean(-1)  # Gu et al. k = 0: queries i >= 0
     sink = np.where(alpha > eps, 1.0, 0.0)
     assert (f["attention/stats/sink"][e] == sink).all(), f"example {e} sink"
-    assert (f["tokens/category_count"][e] == np.bincount(c, minlength=K)).all(), f"example {e} counts"
+    assert (f["examples/category_count"][e] == np.bincount(c, minlength=K)).all(), f"example {e} counts"
     for m in f["attributions"]:
         if "category_mass" not in f["attributions"][m]:
             continue
