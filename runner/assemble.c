@@ -443,7 +443,7 @@ static void define_analysis2_columns(Ctx *x)
     }
     if (ex->category) {
         col_add(x, "/tokens/category", ROW_TOKEN, H5O_I16, 0, 0, "token category: index into the attribute names");
-        col_add(x, "/tokens/category_count", ROW_EXAMPLE, H5O_I32, K, 0, "tokens of each category, [example][k]");
+        col_add(x, "/examples/category_count", ROW_EXAMPLE, H5O_I32, K, 0, "tokens of each category, [example][k]");
         col_add3(x, "/attention/categories/received", ROW_EXAMPLE, H5O_F32, mc->L, mc->NH, K,
                  "attention received by each category's tokens: sum over its keys, mean over queries, "
                  "[example][layer][head][k]");
@@ -513,7 +513,7 @@ static int fill_analysis2_rows(Ctx *x, long e, const ExResult *o, uint64_t r, ui
         if (spooled(e, "category attentions", b->n_cat, (long)LH * K, err, errlen))
             return -1;
         memcpy(col_row(col_find(x, "/tokens/category"), tr), ex->category + ex->off[e], sizeof(int16_t) * T);
-        memcpy(col_row(col_find(x, "/tokens/category_count"), r), o->an.cat_count, sizeof(int32_t) * K);
+        memcpy(col_row(col_find(x, "/examples/category_count"), r), o->an.cat_count, sizeof(int32_t) * K);
         put_f(col_find(x, "/attention/categories/received"), r, b->cat_recv);
         if (o->an.cond_cat)
             put_f(col_find(x, "/conductance/categories/received"), r, o->an.cond_cat);
