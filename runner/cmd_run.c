@@ -409,7 +409,7 @@ int cmd_run(int argc, char **argv)
     if (rank == 0 && !a.quiet)
         fprintf(stderr, "attrun: %d rank%s, %ld examples (%ld tokens, %ld skipped, %d truncated), %d method%s, "
                 "tokenized in %.2f s\n", nranks, nranks > 1 ? "s" : "", ex.n, examples_tokens(&ex), ex.nskipped,
-                ex.n_truncated, cfg.n_methods, cfg.n_methods > 1 ? "s" : "", t_tok);
+                ex.n_truncated, cfg.n_methods, cfg.n_methods != 1 ? "s" : "", t_tok);
 
     /* 5. work units: what the spools do not hold yet */
     SpoolIndex done_idx;

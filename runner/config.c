@@ -297,8 +297,10 @@ static int set_methods(Ctx *x, RunConfig *c, const yaml_node_t *n, const char *k
         return fail(x, n, key, "expected a method name or a list of them");
     if (k == -2)
         return fail(x, n, key, "a method is listed twice");
-    if (k == 0)
-        return fail(x, n, key, "the list is empty");
+    if (k == 0) { /* a forward-only job: the base forward and its analysis (docs/analysis.md §9) */
+        c->n_methods = 0;
+        return 0;
+    }
     MethodKind m[M_NUM_METHODS];
     for (int i = 0; i < k; i++) {
         const char *v = scalar(x, items[i], key);
@@ -703,7 +705,8 @@ int config_check(const RunConfig *c, char *err, size_t errlen)
         per_token |= c->methods[i] != M_CONDUCTANCE;
     if (c->analysis.faithfulness && !per_token) {
         snprintf(err, errlen, "%s: analysis.faithfulness: needs a method with per-token attributions (methods "
-                 "has only conductance); add one, e.g. methods: [ig, conductance], or set it to false", src);
+                 "%s); add one, e.g. methods: [ig, conductance], or set it to false", src,
+                 c->n_methods ? "has only conductance" : "is empty: a forward-only job");
         return -1;
     }
     return 0;

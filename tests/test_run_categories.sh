@@ -43,6 +43,25 @@ for k in ("first", "bos"):
 assert (a["attention/stats/first"][:] == a["attention/stats/bos"][:]).all(), "RoBERTa: <s> is at position 0"
 PYEOF
 
+# ---- forward-only job: methods: [] gives the same base-unit analysis, no attributions ----
+"$BIN" run cloze.yaml --quiet --set "methods=[]" --set out=$WORK/fo.h5 || fail "forward-only run"
+$H5CMP check fo.h5 || fail "forward-only: file invariants"
+$PY - fo.h5 c1.h5 <<'PYEOF' || fail "forward-only datasets"
+import sys, h5py
+a, b = h5py.File(sys.argv[1], "r"), h5py.File(sys.argv[2], "r")
+assert set(a["attributions"]) == {"rollout"}, list(a["attributions"])
+assert "conductance" not in a and "agreement" not in a
+same = ["tokens/category", "examples/category_count", "attention/categories/received", "attention/probs",
+        "hidden/states", "attributions/rollout/token_sum", "examples/target"] + \
+       [f"attention/stats/{k}" for k in b["attention/stats"]] + [f"hidden/massive/{k}" for k in b["hidden/massive"]]
+for k in same:
+    assert a[k][:].tobytes() == b[k][:].tobytes(), k
+print(f"forward-only: {len(same)} datasets bitwise equal to the attribution job's")
+PYEOF
+"$BIN" run cloze.yaml --quiet --set "methods=[]" --set out=$WORK/fo2.h5 --set analysis.faithfulness=true > log 2>&1 \
+    && fail "faithfulness without a method accepted"
+grep -q "methods is empty: a forward-only job" log || { cat log; fail "forward-only faithfulness message"; }
+
 # ---- categories from a corpus field ----
 $PY - <<'PYEOF'
 import json
