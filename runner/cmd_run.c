@@ -291,6 +291,8 @@ int cmd_run(int argc, char **argv)
         code = EXIT_USAGE;
         goto done;
     }
+    if (rank == 0 && config_warnings(&cfg, msg, sizeof msg))
+        fprintf(stderr, "attrun run: warning: %s\n", msg);
     yaml = config_to_yaml(&cfg, 0);
     yaml_res = config_to_yaml(&cfg, 1);
     spool = out_spool_path(cfg.out);

@@ -130,5 +130,5 @@ grep -q "field 'spans' (analysis.categories) needs a JSONL corpus, not tsv" log 
 "$BIN" run field.yaml --quiet --set out=$WORK/fj.h5 --set analysis.categories=jav > log 2>&1; [ $? = 2 ] || fail "bad categories: exit code"
 grep -q "analysis.categories: unknown source 'jav' (none, java, or field:<name>" log || { cat log; fail "bad categories message"; }
 "$BIN" run field.yaml --quiet --set out=$WORK/fe.h5 --set analysis.sink_epsilon=1.5 > log 2>&1; [ $? = 2 ] || fail "sink_epsilon 1.5: exit code"
-grep -q "analysis.sink_epsilon: must be in \[0, 1)" log || { cat log; fail "sink_epsilon message"; }
+grep -q "analysis.sink_epsilon: must be in \[0, 0.999999\] (got 1.5)" log || { cat log; fail "sink_epsilon message"; }
 echo "PASS"
