@@ -227,6 +227,62 @@ static void test_corpus_vs_python(void)
     remove(dump);
 }
 
+/* Random texts from an alphabet of the lexer's hard cases (quotes, escapes, comment starts,
+ * number forms, non-ASCII, line ends): every non-whitespace character is covered by exactly
+ * one token, tokens are in order and within the text; and the Python lexer agrees on each. */
+static void test_random_texts(void)
+{
+    static const char *const pieces[] = {"a", "_x", "$", "9", "0x1F", "0b1", "07", "1.5e-3f", ".5", "1_0L", "'", "\"",
+                                         "\\", "\\u0041", "//", "/*", "*/", "/", "*", "(", ")", ";", ".", "..", "...",
+                                         ">>>=", ">", "<", "-", "->", "::", ":", "@", "#", "`", " ", "  ", "\n", "\r",
+                                         "\t", "é", "名", "，", "\u00a0", "if", "int", "true", "null", "<mask>", "e", "p"};
+    enum { NP = sizeof pieces / sizeof *pieces, NTEXT = 400 };
+    unsigned long long r = 0x9E3779B97F4A7C15ULL;
+    FILE *jl = fopen("test_lex_java.random.jsonl", "w"), *dump = fopen("test_lex_java.random.tokens", "w");
+    CU_ASSERT_FATAL(jl && dump);
+    for (int k = 0; k < NTEXT; k++) {
+        char text[512] = "";
+        int len = (int)(r % 24);
+        for (int q = 0; q < len; q++) {
+            r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+            strcat(text, pieces[r % NP]);
+        }
+        r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+        utf8proc_int32_t cp[512];
+        int n = 0;
+        for (size_t p = 0, tl = strlen(text); p < tl;)
+            p += (size_t)utf8proc_iterate((const utf8proc_uint8_t *)text + p, (utf8proc_ssize_t)(tl - p), &cp[n++]);
+        LexSpan *t;
+        int nt;
+        CU_ASSERT_FATAL(lex_java_utf8(text, &t, &nt) == 0);
+        int covered[512] = {0}, prev_end = 0;
+        for (int i = 0; i < nt; i++) {
+            CU_ASSERT(t[i].start >= prev_end && t[i].end > t[i].start && t[i].end <= n);
+            prev_end = t[i].end;
+            for (int c = t[i].start; c < t[i].end && c < n; c++)
+                covered[c]++;
+            fprintf(dump, "%d %d %d %s\n", k, t[i].start, t[i].end, lex_java_names[t[i].cat]);
+        }
+        for (int c = 0; c < n; c++) {
+            int space = cp[c] == ' ' || cp[c] == '\n' || cp[c] == '\r' || cp[c] == '\t' || cp[c] == 0xa0;
+            CU_ASSERT(covered[c] == 1 || (space && covered[c] == 0));
+        }
+        free(t);
+        json_t *o = json_pack("{s:s}", "text", text);
+        char *line = json_dumps(o, JSON_COMPACT);
+        fprintf(jl, "%s\n", line);
+        free(line);
+        json_decref(o);
+    }
+    fclose(jl);
+    fclose(dump);
+    if (!corpus_skipped)
+        CU_ASSERT_EQUAL(system("python3 tests/tools/javalex.py --compare test_lex_java.random.jsonl "
+                               "test_lex_java.random.tokens"), 0);
+    remove("test_lex_java.random.jsonl");
+    remove("test_lex_java.random.tokens");
+}
+
 int main(void)
 {
     if (CU_initialize_registry() != CUE_SUCCESS)
@@ -241,6 +297,7 @@ int main(void)
     CU_add_test(s, "sub-tokens by span", test_assign);
     CU_add_test(s, "field spans", test_field);
     CU_add_test(s, "cloze corpus vs independent lexer", test_corpus_vs_python);
+    CU_add_test(s, "random texts: coverage, independent lexer", test_random_texts);
     int rc = test_run_registry();
     return rc == 0 && corpus_skipped ? TEST_SKIP_CODE : rc;
 }
