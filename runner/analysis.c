@@ -124,7 +124,8 @@ int analysis_base(const RunConfig *c, const ModelConfig *mc, const Examples *ex,
     int want_roll = c->analysis.rollout || c->analysis.agreement;
     if (!c->analysis.stats && !want_roll && !ex->category && !analysis_wants_hidden(c))
         return 0;
-    if (T > 0 && (c->analysis.stats || want_roll || ex->category) && (!r->attn || r->n_attn != (int64_t)L * NH * T * T)) {
+    int need_attn = c->analysis.stats || want_roll || ex->category;
+    if (need_attn && (!r->attn || r->n_attn != (int64_t)L * NH * T * T)) {
         snprintf(err, errlen, "example %ld: the base forward has no attention probabilities to analyse", e);
         return -1;
     }

@@ -245,8 +245,8 @@ const ConfigKey CONFIG_KEYS[] = {
                  "`/examples/skipped_reasons`"),
     CUSTOM("methods", set_methods, print_methods, .def = "[ig]",
            .doc = "list of `ig`, `gradshap`, `deeplift`, `deepliftshap`, `saliency`, `inputxgradient`, "
-                  "`smoothgrad`, `conductance` (each once); `[]`: a forward-only job (the base forward and its analysis, "
-                  "docs/analysis.md §9)"),
+                  "`smoothgrad`, `conductance` (each once); `[]`: a forward-only job (the base forward and its "
+                  "analysis, docs/analysis.md §9)"),
     CUSTOM("target", set_target, print_target, .def = "predicted",
            .doc = "`predicted` (argmax of the input's logits), `label` (from the corpus), a class index, or for "
                   "masked-LM models a token string such as `\"good\"` (explained at the first mask)"),
