@@ -166,6 +166,20 @@ int examples_load(Examples *ex, const RunConfig *c, const Model *m, const Tokeni
                  maxlen, pmax);
         return -2;
     }
+    /* Room for at least one text token per segment besides the special tokens the tokenizer
+     * adds ([CLS] .. [SEP], <s> .. </s></s> .. </s>): below the specials HF's tokenizers refuse
+     * to truncate, and at exactly the specials every example would hold no text at all. */
+    Encoding frame;
+    if (tokenizer_encode(tok, "", c->corpus.pair_field ? "" : NULL, 0, &frame) == 0) {
+        int need = frame.n + (c->corpus.pair_field ? 2 : 1);
+        encoding_free(&frame);
+        if (maxlen < need) {
+            snprintf(err, errlen, "%s: corpus.max_length: %d leaves no room for text: the tokenizer adds %d "
+                     "special tokens%s, so at least %d are needed", c->source, maxlen, need - (c->corpus.pair_field
+                     ? 2 : 1), c->corpus.pair_field ? " to a pair (and each segment needs one token)" : "", need);
+            return -1;
+        }
+    }
 
     CorpusSpec cs = {0};
     cs.path = c->corpus.path;
@@ -183,6 +197,7 @@ int examples_load(Examples *ex, const RunConfig *c, const Model *m, const Tokeni
     cs.skip_errors = c->corpus.skip_errors;
     cs.label_names = mlm ? NULL : mc->labels;
     cs.n_labels = mlm ? 0 : mc->C;
+    cs.n_classes = mc->C; /* classes, or a masked LM's vocabulary: the same rule for every target */
     Corpus *cp = corpus_open(&cs, err, errlen);
     if (!cp)
         return -2;
