@@ -48,6 +48,7 @@ ADDED_CONFIG_KEYS = {
     "sink_epsilon": "issue 16: analysis.sink_epsilon",
     "massive": "issue 16: analysis.massive",
     "save_hidden": "issue 16: analysis.save_hidden",
+    "baseline_token": "issue 14 (decoders): the token of `baseline: token`",
 }
 
 
