@@ -123,6 +123,25 @@ r = [x.decode() if isinstance(x, bytes) else x for x in f["examples/skipped_reas
 assert "missing field 'spans' (analysis.categories)" in r[1], r
 PYEOF
 
+# ---- decoders (reference models, when present): GPT-2 adds no BOS (bos all NaN), Llama adds <s> ----
+for m in tiny-gpt2 tiny-llama; do
+    D=$SHARED/reference/models/$m
+    [ -f "$D/model.safetensors" ] || { echo "decoder check skipped: $D absent"; continue; }
+    "$BIN" run cloze.yaml --quiet --set model=$D --set baseline=zero --set "methods=[saliency]" --set corpus.limit=6 \
+        --set corpus.max_length=128 --set out=$WORK/$m.h5 || fail "$m run"
+    $H5CMP check $m.h5 || fail "$m: file invariants"
+    $PY "$SRC/tests/tools/check_analysis2.py" $m.h5 1e-6 || fail "$m: recomputation"
+    $PY - $m.h5 $m <<'PYEOF' || fail "$m: bos"
+import sys, h5py, numpy as np
+f = h5py.File(sys.argv[1], "r")
+bos, first = f["attention/stats/bos"][:], f["attention/stats/first"][:]
+if sys.argv[2] == "tiny-gpt2":
+    assert np.isnan(bos).all() and np.isfinite(first).all(), "GPT-2 adds no BOS"
+else:
+    assert (bos == first).all(), "Llama adds <s> at position 0"
+PYEOF
+done
+
 # ---- refusals ----
 write_tsv corpus.tsv 3
 "$BIN" run field.yaml --quiet --set corpus.path=$WORK/corpus.tsv --set out=$WORK/ft.h5 > log 2>&1 && fail "field categories on a TSV accepted"
