@@ -52,7 +52,8 @@ static void usage(FILE *f)
             "  --help           this text\n"
             "\n"
             "exit status: 0 done, 1 runtime error, 2 bad usage or configuration,\n"
-            "             3 interrupted by SIGTERM/SIGUSR1/SIGINT (rerun with --resume)\n");
+            "             3 interrupted by SIGTERM/SIGUSR1/SIGINT (rerun with --resume; to stop an mpirun\n"
+            "             job with status 3 send mpirun SIGUSR1: Open MPI's mpirun exits 1 itself on SIGTERM)\n");
 }
 
 static double now(void)
@@ -397,7 +398,8 @@ int cmd_run(int argc, char **argv)
     }
     ok = 1;
     if (rank == 0) {
-        {
+        ok = out_not_held(cfg.out, msg, sizeof msg) == 0;
+        if (ok) {
             H5Out *h = h5out_open_serial(cfg.out, 1, msg, sizeof msg);
             ok = h && write_root_attrs(h, &ain, nranks, NULL, 0, msg, sizeof msg) == 0;
             if (h && h5out_close(h, msg, sizeof msg))
@@ -530,11 +532,11 @@ int cmd_run(int argc, char **argv)
     }
     ok = assemble(&ain, &ast, msg, sizeof msg) == 0;
     if (!ok) {
-        char held[2048] = "";
+        char held[2048];
+        int is_held = rank == 0 && out_not_held(cfg.out, held, sizeof held) != 0; /* a reader came meanwhile */
         if (rank == 0)
             fprintf(stderr, "attrun run: assembly failed: %s\n%s%s(spools kept in %s; rerun with: %s)\n", msg,
-                    out_not_held(cfg.out, held, sizeof held) ? held : "", held[0] && strstr(held, "held") ? "\n" : "",
-                    spool, a.resume_cmd);
+                    is_held ? held : "", is_held ? "\n" : "", spool, a.resume_cmd);
         code = EXIT_RUNTIME;
         schedule_free(&sched);
         goto done;
@@ -547,13 +549,15 @@ int cmd_run(int argc, char **argv)
     }
 
     /* 8. summary */
-    double busy[3] = {ws.busy, ws.flops, (double)ws.units};
-    double *all = rank == 0 ? malloc(sizeof(double) * 3 * nranks) : NULL;
-    MPI_Gather(busy, 3, MPI_DOUBLE, all, 3, MPI_DOUBLE, 0, MPI_COMM_WORLD);
+    double busy[4] = {ws.busy, ws.flops, (double)ws.units, (double)w.bytes};
+    double *all = rank == 0 ? malloc(sizeof(double) * 4 * nranks) : NULL;
+    MPI_Gather(busy, 4, MPI_DOUBLE, all, 4, MPI_DOUBLE, 0, MPI_COMM_WORLD);
     if (rank == 0 && !a.quiet) {
-        double flops = 0;
-        for (int r = 0; r < nranks; r++)
-            flops += all[3 * r + 1];
+        double flops = 0, spooled = 0;
+        for (int r = 0; r < nranks; r++) {
+            flops += all[4 * r + 1];
+            spooled += all[4 * r + 3];
+        }
         double wall = now() - t_start;
         fprintf(stderr, "attrun: done in %.2f s: %ld examples, %.2f examples/s; compute %.2f s at %.2f GFLOP/s "
                 "(estimated), assembly %.2f s (HDF5 %.2f s, %.1f MB, %.1f MB/s; file %.1f MB)\n", wall, ex.n,
@@ -562,9 +566,11 @@ int cmd_run(int argc, char **argv)
                 ast.file_bytes / 1e6);
         fprintf(stderr, "attrun: busy share per rank:");
         for (int r = 0; r < nranks; r++)
-            fprintf(stderr, " %d:%.0f%% (%.0f units)", r, work_s > 0 ? 100 * all[3 * r] / work_s : 0,
-                    all[3 * r + 2]);
-        fprintf(stderr, "\nattrun: wrote %s\n", cfg.out);
+            fprintf(stderr, " %d:%.0f%% (%.0f units)", r, work_s > 0 ? 100 * all[4 * r] / work_s : 0,
+                    all[4 * r + 2]);
+        /* this run's spool writes (a resumed run adds to what earlier runs spooled) */
+        fprintf(stderr, "\nattrun: spooled %.1f MB (%.1f x the result file)\nattrun: wrote %s\n", spooled / 1e6,
+                ast.file_bytes > 0 ? spooled / ast.file_bytes : 0, cfg.out);
     }
     free(all);
     schedule_free(&sched);
