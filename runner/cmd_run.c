@@ -386,7 +386,7 @@ int cmd_run(int argc, char **argv)
     signals_defer();
     int claim = 0;
     if (rank == 0) {
-        claim = out_claim(&cfg, a.config_path, spool, a.overwrite, &lockfd, msg, sizeof msg);
+        claim = out_claim(&cfg, a.config_path, spool, a.resume, a.overwrite, &lockfd, msg, sizeof msg);
         if (!claim) {
             char *inputs = inputs_text(&dig);
             claim = out_bind_spool(spool, yaml_res, inputs, &dig, &cfg, msg, sizeof msg);
