@@ -6,7 +6,7 @@ static const char *const METHOD_NAMES[M_NUM_METHODS] = {
     "ig", "gradshap", "deeplift", "deepliftshap", "saliency", "inputxgrad", "smoothgrad", "conductance"};
 static const char *const RULE_NAMES[] = {"gausslegendre", "riemann_left", "riemann_right",
                                          "riemann_middle", "riemann_trapezoid"};
-static const char *const BASELINE_NAMES[] = {"pad", "mask", "unk", "pad_all", "zero"};
+static const char *const BASELINE_NAMES[] = {"pad", "mask", "unk", "pad_all", "zero", "token"};
 #define NRULES ((int)(sizeof RULE_NAMES / sizeof *RULE_NAMES))
 #define NBASES ((int)(sizeof BASELINE_NAMES / sizeof *BASELINE_NAMES))
 
@@ -69,13 +69,13 @@ int baseline_from_name(const char *name)
     return -1;
 }
 
-int method_items(const MethodSpec *s)
+int64_t method_items(const MethodSpec *s)
 {
     switch (s->kind) {
     case M_IG: case M_CONDUCTANCE: return s->steps;
     case M_GRADSHAP: return s->samples;
     case M_DEEPLIFTSHAP: return s->nbaselines;
-    case M_SMOOTHGRAD: return s->smooth_base == M_IG ? s->samples * s->steps : s->samples;
+    case M_SMOOTHGRAD: return s->smooth_base == M_IG ? (int64_t)s->samples * s->steps : s->samples;
     default: return 1;
     }
 }
@@ -93,17 +93,17 @@ int method_spec_check(const MethodSpec *s, const char **err)
         e = "method spec: unknown integration rule";
     else if ((s->kind == M_IG || s->kind == M_CONDUCTANCE ||
               (s->kind == M_SMOOTHGRAD && s->smooth_base == M_IG)) &&
-             (s->steps < 1 || s->steps > 100000 || (s->rule != RULE_GAUSSLEGENDRE && s->steps < 2)))
+             (s->steps < 1 || s->steps > METHOD_MAX_STEPS || (s->rule != RULE_GAUSSLEGENDRE && s->steps < 2)))
         e = "method spec: steps must be in 1..100000 (2.. for the Riemann rules, as Captum asserts)";
     else if (s->kind == M_CONDUCTANCE && s->rule != RULE_GAUSSLEGENDRE && s->steps + 1 < 2)
         e = "method spec: conductance needs at least 1 step";
-    else if ((s->kind == M_GRADSHAP || s->kind == M_SMOOTHGRAD) && (s->samples < 1 || s->samples > 1000000))
+    else if ((s->kind == M_GRADSHAP || s->kind == M_SMOOTHGRAD) && (s->samples < 1 || s->samples > METHOD_MAX_SAMPLES))
         e = "method spec: samples must be in 1..1000000";
-    else if (!(s->stdevs >= 0.0) || s->stdevs > 1e6)
+    else if (!(s->stdevs >= 0.0) || s->stdevs > METHOD_MAX_STDEVS)
         e = "method spec: stdevs must be a finite number >= 0";
     else if (s->kind == M_SMOOTHGRAD && s->smooth_base != M_SALIENCY && s->smooth_base != M_IG)
         e = "method spec: smoothgrad works over saliency or ig only";
-    else if (s->kind == M_SMOOTHGRAD && s->smooth_base == M_IG && (long)s->samples * s->steps > 100000000L)
+    else if (s->kind == M_SMOOTHGRAD && s->smooth_base == M_IG && method_items(s) > METHOD_MAX_ITEMS)
         e = "method spec: smoothgrad over ig: samples x steps too large";
     else if (s->dl_rules != DL_RESCALE && s->dl_rules != DL_CAPTUM)
         e = "method spec: unknown deeplift rules";

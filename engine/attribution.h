@@ -20,7 +20,9 @@ typedef enum { M_IG = 0, M_GRADSHAP, M_DEEPLIFT, M_DEEPLIFTSHAP, M_SALIENCY, M_I
                M_SMOOTHGRAD, M_CONDUCTANCE, M_NUM_METHODS } MethodKind;
 typedef enum { RULE_GAUSSLEGENDRE = 0, RULE_RIEMANN_LEFT, RULE_RIEMANN_RIGHT, RULE_RIEMANN_MIDDLE,
                RULE_RIEMANN_TRAPEZOID } IgRule;
-typedef enum { BASE_PAD = 0, BASE_MASK, BASE_UNK, BASE_PAD_ALL, BASE_ZERO } BaselineKind;
+/* BASE_TOKEN (decoders): every token but the kept ones (a leading BOS) replaced by
+ * Example.fill_id (a named token: eos, unk, pad or any id, resolved by the caller). */
+typedef enum { BASE_PAD = 0, BASE_MASK, BASE_UNK, BASE_PAD_ALL, BASE_ZERO, BASE_TOKEN } BaselineKind;
 typedef enum { DL_RESCALE = 0, DL_CAPTUM } DeepLiftRules;
 
 #define MAX_BASELINES 8
@@ -47,7 +49,13 @@ const char *rule_name(IgRule r);
 int rule_from_name(const char *name);
 const char *baseline_name(BaselineKind b);
 int baseline_from_name(const char *name);
-/* Validates a spec (ranges of steps, samples, stdevs, baselines...). 0, or -1 with *err set. */
+/* Validates a spec (ranges of steps, samples, stdevs, baselines...). 0, or -1 with *err set.
+ * The limits below are the engine's; the job configuration checks its keys against the same
+ * constants (runner/config_keys.c), so a configuration that is accepted also runs. */
+#define METHOD_MAX_STEPS 100000       /* IG / conductance / SmoothGrad-over-IG nodes */
+#define METHOD_MAX_SAMPLES 1000000    /* Gradient SHAP / SmoothGrad samples */
+#define METHOD_MAX_STDEVS 1e6         /* Gaussian noise std (finite, >= 0) */
+#define METHOD_MAX_ITEMS 100000000L   /* items of one example (SmoothGrad over IG: samples x steps) */
 int method_spec_check(const MethodSpec *s, const char **err);
 
 /* Captum's nodes and weights for `rule` with n steps (alphas ascending for Gauss-Legendre,
@@ -59,19 +67,23 @@ typedef struct {
     long index;               /* corpus row: keys the random streams */
     int T;
     const int *ids, *type_ids; /* (T); type_ids may be NULL */
-    int target;               /* class index or (MLM) token id; resolved before attribution */
-    int mlm_pos;              /* MLM: first mask position */
+    int target;               /* class index or (MLM, causal LM) token id; resolved before attribution */
+    int mlm_pos;              /* the position the head reads: MLM: first mask; causal LM: the
+                                 explained (last) position; score head: last non-pad token */
     const int *special;       /* (T) 1 for tokens kept by the pad/mask/unk baselines ([CLS],[SEP],[PAD]...) */
     /* Replacement ids of BASE_MASK / BASE_UNK (tokenizer_special_id). 0 or less: the family's
      * usual ids (BERT/DistilBERT vocab: [MASK] 103, [UNK] 100; RoBERTa: <mask> V-1, <unk> 3). */
     int mask_id, unk_id;
+    int fill_id;              /* BASE_TOKEN's replacement id (>= 0); decoders: every token baseline's */
 } Example;
 
 /* Baseline token ids for kind (T ints); BASE_ZERO returns 0 and fills nothing (zero vector). */
 int baseline_ids(const Model *m, BaselineKind kind, const Example *ex, int *out);
 
-/* Number of items of a method on an example (steps, samples, baselines, ...). */
-int method_items(const MethodSpec *s);
+/* Number of items of a method on an example (steps, samples, baselines, ...). Computed in
+ * 64 bits (samples x steps overflows an int); method_spec_check refuses a spec with more than
+ * METHOD_MAX_ITEMS, so the count of a checked spec also fits an int. */
+int64_t method_items(const MethodSpec *s);
 
 typedef struct {
     int T, D, n_items;

@@ -5,6 +5,7 @@
  * table's business (runner/schema.c); this file only moves rows. */
 #include "runner/assemble.h"
 #include "runner/analysis.h"
+#include "runner/diskspace.h"
 #include "runner/schema.h"
 #include "runner/spool.h"
 #include <limits.h>
@@ -89,6 +90,34 @@ static int write_group_attrs(Ctx *x, char *err, size_t errlen)
     return 0;
 }
 
+/* Rank 0: reserves the result's size bound before the collective phase (diskspace.h):
+ * every parallel dataset's raw bytes plus the strings rank 0 adds serially afterwards. */
+static int reserve_space(const Ctx *x, char *err, size_t errlen)
+{
+    const Examples *ex = x->in->ex;
+    double raw = 0;
+    int nparallel = 0;
+    for (int i = 0; i < x->ncols; i++) {
+        const Column *c = &x->col[i];
+        uint64_t first, total;
+        if (c->serial)
+            continue;
+        block_rows(x, c, 0, ex->n, 1, &first, &total);
+        raw += (double)total * row_bytes(c);
+        nparallel++;
+    }
+    /* variable-length strings: the text, a 16-byte reference and a heap entry header each */
+    long M = ex->off[ex->n];
+    for (long t = 0; t < M; t++)
+        raw += strlen(tokenizer_id_to_token(x->in->tok, ex->ids[t])) + 32;
+    for (long i = 0; i < ex->n; i++)
+        raw += (ex->text ? strlen(ex->text[i]) : 0) + (ex->pair ? strlen(ex->pair[i]) + 32 : 0) + 32;
+    for (long i = 0; i < ex->nskipped; i++)
+        raw += strlen(ex->skip_reason[i]) + 40;
+    raw += strlen(x->in->config_yaml) + 4096; /* root attributes */
+    return diskspace_reserve(x->in->spool_dir, diskspace_bound(raw, nparallel + 6), err, errlen);
+}
+
 /* Collective: the file the job created at its start, and every parallel dataset of the schema. */
 static int open_and_create(Ctx *x, char *err, size_t errlen)
 {
@@ -97,7 +126,6 @@ static int open_and_create(Ctx *x, char *err, size_t errlen)
     x->h5 = h5out_open_parallel(x->in->cfg->out, x->in->comm, err, errlen);
     if (!x->h5)
         return -1;
-    x->ncols = schema_columns(&x->job, x->col);
     int rc = 0;
     for (int i = 0; i < x->ncols && !rc; i++) {
         Column *c = &x->col[i];
@@ -431,6 +459,13 @@ static int first_round(Ctx *x, const ExResult *res, long nex, int ok, char *err,
     /* a failure agreed on here leaves every rank failed: nobody fills rows */
     if (agree(x->in->comm, x->rank, ok, err, errlen))
         return -1;
+    x->ncols = schema_columns(&x->job, x->col);
+    /* the space first: a full disk inside HDF5's collective flush hangs (diskspace.h) */
+    ok = x->rank != 0 || reserve_space(x, err, errlen) == 0;
+    if (agree(x->in->comm, x->rank, ok, err, errlen))
+        return -1;
+    if (x->rank == 0)
+        diskspace_release(x->in->spool_dir);
     ok = open_and_create(x, err, errlen) == 0;
     return agree(x->in->comm, x->rank, ok, err, errlen);
 }
@@ -479,7 +514,7 @@ int assemble(const AssembleInput *in, AssembleStats *st, char *err, size_t errle
     char myerr[1024] = "";
 
     SpoolIndex idx;
-    int ok = spool_scan(in->spool_dir, 0, &idx, myerr, sizeof myerr) == 0;
+    int ok = spool_scan(in->spool_dir, &idx, myerr, sizeof myerr) == 0;
     int rc = agree(in->comm, x->rank, ok, myerr, sizeof myerr);
     if (!rc)
         rc = rounds(x, &idx, myerr, sizeof myerr);

@@ -14,8 +14,12 @@
 #include "runner/assemble.h"
 #include "runner/commands.h"
 #include "runner/config.h"
+#include "runner/inputs_digest.h"
 #include "runner/job.h"
+#include "runner/lock.h"
+#include "runner/outpath.h"
 #include "runner/schedule.h"
+#include "runner/signals.h"
 #include "runner/spool.h"
 #include <errno.h>
 #include <limits.h>
@@ -29,13 +33,6 @@
 #include <unistd.h>
 
 enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2, EXIT_INTERRUPTED = 3 };
-
-static volatile sig_atomic_t g_stop = 0;
-
-static void on_signal(int sig)
-{
-    g_stop = sig;
-}
 
 static void usage(FILE *f)
 {
@@ -55,7 +52,8 @@ static void usage(FILE *f)
             "  --help           this text\n"
             "\n"
             "exit status: 0 done, 1 runtime error, 2 bad usage or configuration,\n"
-            "             3 interrupted by SIGTERM/SIGUSR1/SIGINT (rerun with --resume)\n");
+            "             3 interrupted by SIGTERM/SIGUSR1/SIGINT (rerun with --resume; to stop an mpirun\n"
+            "             job with status 3 send mpirun SIGUSR1: Open MPI's mpirun exits 1 itself on SIGTERM)\n");
 }
 
 static double now(void)
@@ -142,98 +140,6 @@ static int parse_args(int argc, char **argv, Args *a)
         snprintf(a->resume_cmd + strlen(a->resume_cmd), sizeof a->resume_cmd - strlen(a->resume_cmd),
                  " --set '%s'", a->sets[i]);
     snprintf(a->resume_cmd + strlen(a->resume_cmd), sizeof a->resume_cmd - strlen(a->resume_cmd), " --resume");
-    return 0;
-}
-
-static int exists(const char *p)
-{
-    struct stat st;
-    return stat(p, &st) == 0;
-}
-
-/* Rank 0: decides what to do with an existing output and makes sure it can be written.
- * Returns 0 (go on), 4 (nothing to do: already complete), or an exit code with msg. */
-static int prepare_output(const RunConfig *c, const char *spool, const Args *a, char *msg, size_t n)
-{
-    struct stat st;
-    if (stat(c->out, &st) == 0 && S_ISDIR(st.st_mode)) {
-        snprintf(msg, n, "%s: out: %s is a directory; give a file name such as %s/result.h5", c->source, c->out,
-                 c->out);
-        return EXIT_USAGE;
-    }
-    int have_out = exists(c->out), have_spool = exists(spool);
-    if (a->resume && have_out && !have_spool) {
-        int64_t done = 0;
-        if (h5out_read_root_int(c->out, "complete", &done) == 0 && done == 1) {
-            snprintf(msg, n, "%s is already complete; nothing to resume", c->out);
-            return 4;
-        }
-    }
-    if ((have_out || have_spool) && !a->resume && !a->overwrite) {
-        snprintf(msg, n, "%s already exists%s; use --overwrite to replace it or --resume to continue it", 
-                 have_out ? c->out : spool, have_out && have_spool ? " (with spools)" : "");
-        return EXIT_USAGE;
-    }
-    if (a->overwrite) {
-        if (have_spool && spool_remove_dir(spool)) {
-            snprintf(msg, n, "cannot remove the old spools %s: %s", spool, strerror(errno));
-            return EXIT_RUNTIME;
-        }
-        if (have_out && unlink(c->out)) {
-            snprintf(msg, n, "cannot remove the old output %s: %s", c->out, strerror(errno));
-            return EXIT_RUNTIME;
-        }
-    }
-    /* the directory must exist and be writable */
-    char dir[1100];
-    snprintf(dir, sizeof dir, "%s", c->out);
-    char *slash = strrchr(dir, '/');
-    if (slash == dir)
-        dir[1] = 0;
-    else if (slash)
-        *slash = 0;
-    else
-        snprintf(dir, sizeof dir, ".");
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        snprintf(msg, n, "%s: out: directory %s does not exist (create it first)", c->source, dir);
-        return EXIT_USAGE;
-    }
-    if (access(dir, W_OK | X_OK)) {
-        snprintf(msg, n, "%s: out: directory %s is not writable: %s", c->source, dir, strerror(errno));
-        return EXIT_USAGE;
-    }
-    if (!exists(spool) && mkdir(spool, 0777)) {
-        snprintf(msg, n, "cannot create the spool directory %s: %s", spool, strerror(errno));
-        return EXIT_RUNTIME;
-    }
-    return 0;
-}
-
-/* Rank 0: the spools must belong to this configuration (results-relevant keys). */
-static int check_job_file(const char *spool, const char *yaml, int resume, char *msg, size_t n)
-{
-    char path[1200];
-    snprintf(path, sizeof path, "%s/job.yaml", spool);
-    FILE *f = fopen(path, "rb");
-    if (f) {
-        char *old = calloc(1, strlen(yaml) + 2);
-        size_t k = fread(old, 1, strlen(yaml) + 1, f);
-        fclose(f);
-        int same = k == strlen(yaml) && !memcmp(old, yaml, k);
-        free(old);
-        if (!same) {
-            snprintf(msg, n, "%s holds the spools of a different configuration (see %s); resume with the same "
-                     "settings or start again with --overwrite", spool, path);
-            return -1;
-        }
-        return 0;
-    }
-    (void)resume;
-    f = fopen(path, "wb");
-    if (!f || fputs(yaml, f) < 0 || fclose(f)) {
-        snprintf(msg, n, "cannot write %s: %s", path, strerror(errno));
-        return -1;
-    }
     return 0;
 }
 
@@ -364,13 +270,7 @@ int cmd_run(int argc, char **argv)
     int rank, nranks;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &nranks);
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sa.sa_flags = SA_RESTART;
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGUSR1, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
+    signals_install(); /* from here a signal ends the set-up at once (exit 3) */
 
     int code = EXIT_OK;
     char msg[8192] = "";
@@ -380,7 +280,10 @@ int cmd_run(int argc, char **argv)
     Engine *eng = NULL;
     Examples ex;
     memset(&ex, 0, sizeof ex);
-    char *yaml = NULL, *yaml_res = NULL, spool[1100] = "", sha[65] = "", start_iso[64];
+    char *yaml = NULL, *yaml_res = NULL, *spool = NULL, start_iso[64];
+    InputsDigest dig;
+    memset(&dig, 0, sizeof dig);
+    int lockfd = -1;
     iso_time_now(start_iso, sizeof start_iso);
 
     /* 1. configuration (every rank parses the same file) */
@@ -389,16 +292,19 @@ int cmd_run(int argc, char **argv)
         code = EXIT_USAGE;
         goto done;
     }
+    if (rank == 0 && config_warnings(&cfg, msg, sizeof msg))
+        fprintf(stderr, "attrun run: warning: %s\n", msg);
     yaml = config_to_yaml(&cfg, 0);
     yaml_res = config_to_yaml(&cfg, 1);
-    snprintf(spool, sizeof spool, "%s.spool", cfg.out);
+    spool = out_spool_path(cfg.out);
 
-    /* 2. the output: refuse, replace or resume (rank 0 decides, everyone follows) */
+    /* 2. the output: refuse, replace or resume (rank 0 decides, everyone follows); nothing is
+     *    written before everything is loaded, so a failed start leaves nothing behind */
     int prep = 0;
     if (rank == 0)
-        prep = prepare_output(&cfg, spool, &a, msg, sizeof msg);
+        prep = out_precheck(&cfg, a.config_path, spool, a.resume, a.overwrite, yaml_res, msg, sizeof msg);
     MPI_Bcast(&prep, 1, MPI_INT, 0, MPI_COMM_WORLD);
-    if (prep == 4) {
+    if (prep == OUT_COMPLETE) {
         if (rank == 0)
             fprintf(stderr, "attrun run: %s\n", msg);
         goto done;
@@ -411,14 +317,18 @@ int cmd_run(int argc, char **argv)
     }
 
     /* 3. model, tokenizer, engine, examples (every rank) */
+    if (!all_ok(rank, corpus_shareable(cfg.corpus.path, nranks, msg, sizeof msg) == 0, msg)) {
+        code = EXIT_USAGE;
+        goto done;
+    }
     model = checkpoint_load(cfg.model, msg, sizeof msg);
     ok = model != NULL;
     if (ok) {
         tok = tokenizer_load(cfg.model, msg, sizeof msg);
         ok = tok != NULL;
     }
-    if (ok && rank == 0)
-        ok = checkpoint_weights_sha256(cfg.model, sha, msg, sizeof msg) == 0;
+    if (ok) /* every rank: the ranks must agree on it (step 3b) */
+        ok = checkpoint_weights_sha256(cfg.model, dig.weights, msg, sizeof msg) == 0;
     if (ok) {
         engine_set_threads(cfg.threads);
         eng = engine_create(model);
@@ -432,8 +342,29 @@ int cmd_run(int argc, char **argv)
         goto done;
     }
     double t_tok = now();
-    ok = examples_load(&ex, &cfg, model, tok, rank == 0, msg, sizeof msg) == 0;
-    if (!all_ok(rank, ok, msg)) {
+    int lr = examples_load(&ex, &cfg, model, tok, rank == 0, msg, sizeof msg);
+    int cfg_err = lr == -2, any_cfg_err;
+    MPI_Allreduce(&cfg_err, &any_cfg_err, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    if (!all_ok(rank, lr == 0, msg)) {
+        code = any_cfg_err ? EXIT_USAGE : EXIT_RUNTIME;
+        goto done;
+    }
+    if (ex.n == 0 && ex.nskipped > 0) { /* every row skipped: nothing to explain is an error */
+        if (rank == 0) {
+            fprintf(stderr, "attrun run: every one of the %ld corpus rows was skipped (corpus.on_error: skip); "
+                    "the first reasons:\n", ex.nskipped);
+            for (long i = 0; i < ex.nskipped && i < 5; i++)
+                fprintf(stderr, "  %s\n", ex.skip_reason[i]);
+        }
+        code = EXIT_RUNTIME;
+        goto done;
+    }
+    /* 3b. every rank read the same inputs (a pipe, or node-local copies that differ, would
+     *     otherwise give each rank its own example list and hang or mix the results) */
+    ok = inputs_digest(cfg.model, &ex, &dig, msg, sizeof msg) == 0;
+    if (!all_ok(rank, ok, msg) || !inputs_agree(&dig, MPI_COMM_WORLD, msg, sizeof msg)) {
+        if (rank == 0 && ok)
+            fprintf(stderr, "attrun run: %s\n", msg);
         code = EXIT_RUNTIME;
         goto done;
     }
@@ -444,11 +375,30 @@ int cmd_run(int argc, char **argv)
     for (int i = 0; i < cfg.n_methods; i++)
         config_method_spec(&cfg, cfg.methods[i], &specs[i]);
 
-    AssembleInput ain = {&cfg, model, eng, tok, &ex, specs, spool, MPI_COMM_WORLD, yaml, sha, start_iso};
-    /* 4. the spools' job file, and an incomplete result file so the job is visible (rank 0) */
+    AssembleInput ain = {&cfg, model, eng, tok, &ex, specs, spool, MPI_COMM_WORLD, yaml, dig.weights, start_iso};
+    /* 4. claim the output (lock, --overwrite), bind the spools to this job's configuration and
+     *    inputs, and an incomplete result file so the job is visible (rank 0). From here on a
+     *    signal stops the job at a unit boundary. */
+    signals_defer();
+    int claim = 0;
+    if (rank == 0) {
+        claim = out_claim(&cfg, a.config_path, spool, a.overwrite, &lockfd, msg, sizeof msg);
+        if (!claim) {
+            char *inputs = inputs_text(&dig);
+            claim = out_bind_spool(spool, yaml_res, inputs, &dig, &cfg, msg, sizeof msg);
+            free(inputs);
+        }
+    }
+    MPI_Bcast(&claim, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    if (claim) {
+        if (rank == 0)
+            fprintf(stderr, "attrun run: %s\n", msg);
+        code = claim;
+        goto done;
+    }
     ok = 1;
     if (rank == 0) {
-        ok = check_job_file(spool, yaml_res, a.resume, msg, sizeof msg) == 0;
+        ok = out_not_held(cfg.out, msg, sizeof msg) == 0;
         if (ok) {
             H5Out *h = h5out_open_serial(cfg.out, 1, msg, sizeof msg);
             ok = h && write_root_attrs(h, &ain, nranks, NULL, 0, msg, sizeof msg) == 0;
@@ -468,7 +418,7 @@ int cmd_run(int argc, char **argv)
     /* 5. work units: what the spools do not hold yet */
     SpoolIndex done_idx;
     memset(&done_idx, 0, sizeof done_idx);
-    ok = !a.resume || spool_scan(spool, 1, &done_idx, msg, sizeof msg) == 0;
+    ok = !a.resume || spool_scan(spool, &done_idx, msg, sizeof msg) == 0;
     Schedule sched;
     memset(&sched, 0, sizeof sched);
     if (ok)
@@ -500,7 +450,7 @@ int cmd_run(int argc, char **argv)
     double t_work = now(), last_print = t_work;
     int failed = 0;
     for (;;) {
-        if (g_stop) {
+        if (signals_pending()) {
             counters_stop(&ctr, sched.n);
             break;
         }
@@ -528,7 +478,7 @@ int cmd_run(int argc, char **argv)
         for (;;) {
             int64_t ud, ed;
             counters_progress(&ctr, &ud, &ed);
-            if (ud >= sched.n || g_stop)
+            if (ud >= sched.n || signals_pending())
                 break;
             int64_t next, zero = 0;
             MPI_Fetch_and_op(&zero, &next, MPI_INT64_T, 0, 0, MPI_NO_OP, ctr.win);
@@ -552,7 +502,7 @@ int cmd_run(int argc, char **argv)
     MPI_Barrier(MPI_COMM_WORLD);
     double work_s = now() - t_work;
     counters_free(&ctr);
-    int stopped = g_stop != 0, any_stopped;
+    int stopped = signals_pending() != 0, any_stopped;
     MPI_Allreduce(&stopped, &any_stopped, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
     if (!all_ok(rank, !failed, msg)) {
         if (rank == 0)
@@ -572,28 +522,42 @@ int cmd_run(int argc, char **argv)
         goto done;
     }
 
-    /* 7. assembly into the HDF5 file */
+    /* 7. assembly into the HDF5 file (not while a reader holds it open: HDF5's lock) */
     AssembleStats ast;
-    ok = assemble(&ain, &ast, msg, sizeof msg) == 0;
-    if (!ok) {
-        if (rank == 0)
-            fprintf(stderr, "attrun run: assembly failed: %s\n(spools kept in %s; rerun with: %s)\n", msg,
-                    spool, a.resume_cmd);
+    ok = rank != 0 || out_not_held(cfg.out, msg, sizeof msg) == 0;
+    if (!all_ok(rank, ok, msg)) {
         code = EXIT_RUNTIME;
         schedule_free(&sched);
         goto done;
     }
-    if (rank == 0)
-        spool_remove_dir(spool);
+    ok = assemble(&ain, &ast, msg, sizeof msg) == 0;
+    if (!ok) {
+        char held[2048];
+        int is_held = rank == 0 && out_not_held(cfg.out, held, sizeof held) != 0; /* a reader came meanwhile */
+        if (rank == 0)
+            fprintf(stderr, "attrun run: assembly failed: %s\n%s%s(spools kept in %s; rerun with: %s)\n", msg,
+                    is_held ? held : "", is_held ? "\n" : "", spool, a.resume_cmd);
+        code = EXIT_RUNTIME;
+        schedule_free(&sched);
+        goto done;
+    }
+    if (rank == 0 && spool_remove_dir(spool, 0, msg, sizeof msg))
+        fprintf(stderr, "attrun run: warning: %s\n", msg);
+    if (rank == 0) {
+        spool_unlock(lockfd, spool); /* the lock file is gone with the directory; release */
+        lockfd = -1;
+    }
 
     /* 8. summary */
-    double busy[3] = {ws.busy, ws.flops, (double)ws.units};
-    double *all = rank == 0 ? malloc(sizeof(double) * 3 * nranks) : NULL;
-    MPI_Gather(busy, 3, MPI_DOUBLE, all, 3, MPI_DOUBLE, 0, MPI_COMM_WORLD);
+    double busy[4] = {ws.busy, ws.flops, (double)ws.units, (double)w.bytes};
+    double *all = rank == 0 ? malloc(sizeof(double) * 4 * nranks) : NULL;
+    MPI_Gather(busy, 4, MPI_DOUBLE, all, 4, MPI_DOUBLE, 0, MPI_COMM_WORLD);
     if (rank == 0 && !a.quiet) {
-        double flops = 0;
-        for (int r = 0; r < nranks; r++)
-            flops += all[3 * r + 1];
+        double flops = 0, spooled = 0;
+        for (int r = 0; r < nranks; r++) {
+            flops += all[4 * r + 1];
+            spooled += all[4 * r + 3];
+        }
         double wall = now() - t_start;
         fprintf(stderr, "attrun: done in %.2f s: %ld examples, %.2f examples/s; compute %.2f s at %.2f GFLOP/s "
                 "(estimated), assembly %.2f s (HDF5 %.2f s, %.1f MB, %.1f MB/s; file %.1f MB)\n", wall, ex.n,
@@ -602,9 +566,11 @@ int cmd_run(int argc, char **argv)
                 ast.file_bytes / 1e6);
         fprintf(stderr, "attrun: busy share per rank:");
         for (int r = 0; r < nranks; r++)
-            fprintf(stderr, " %d:%.0f%% (%.0f units)", r, work_s > 0 ? 100 * all[3 * r] / work_s : 0,
-                    all[3 * r + 2]);
-        fprintf(stderr, "\nattrun: wrote %s\n", cfg.out);
+            fprintf(stderr, " %d:%.0f%% (%.0f units)", r, work_s > 0 ? 100 * all[4 * r] / work_s : 0,
+                    all[4 * r + 2]);
+        /* this run's spool writes (a resumed run adds to what earlier runs spooled) */
+        fprintf(stderr, "\nattrun: spooled %.1f MB (%.1f x the result file)\nattrun: wrote %s\n", spooled / 1e6,
+                ast.file_bytes > 0 ? spooled / ast.file_bytes : 0, cfg.out);
     }
     free(all);
     schedule_free(&sched);
@@ -619,6 +585,7 @@ done:
     examples_free(&ex);
     free(yaml);
     free(yaml_res);
+    free(spool);
     config_free(&cfg);
     free(a.sets);
     /* A result file HDF5 could not flush (disk full) is left open in HDF5 (io/h5out.h), and

@@ -19,10 +19,12 @@ static void usage(FILE *f)
                "Offsets are [start, end) in Unicode code points of the text (of text_pair for the\n"
                "second segment), [0, 0] for added special tokens, as HF's offset_mapping.\n"
                "\n"
-               "  --model DIR        checkpoint directory with vocab.txt (WordPiece) or\n"
-               "                     vocab.json + merges.txt (byte-level BPE), and tokenizer_config.json\n"
+               "  --model DIR        checkpoint directory with tokenizer.json (Hugging Face's tokenizers\n"
+               "                     pipeline: WordPiece or BPE, read whenever present), else vocab.txt\n"
+               "                     (WordPiece) or vocab.json + merges.txt (byte-level BPE); and\n"
+               "                     tokenizer_config.json\n"
                "  --max-length N     truncate to N tokens, specials included (default: the\n"
-               "                     tokenizer's model_max_length)\n"
+               "                     tokenizer's model_max_length; none when it has none)\n"
                "  -h, --help         this help\n"
                "\n"
                "Exit status: 0 on success, 1 on a bad input line (the message names the line), 2 on\n"
@@ -106,7 +108,7 @@ int cmd_tokenize(int argc, char **argv)
     while ((len = getline(&line, &cap, stdin)) >= 0) {
         lineno++;
         json_error_t je;
-        json_t *j = json_loadb(line, (size_t)len, 0, &je);
+        json_t *j = json_loadb(line, (size_t)len, JSON_ALLOW_NUL, &je);
         const char *why = NULL;
         char whybuf[300];
         json_t *text = NULL, *pair = NULL;
@@ -119,9 +121,6 @@ int cmd_tokenize(int argc, char **argv)
             why = text ? "\"text\" is not a string" : "missing \"text\"";
         else if ((pair = json_object_get(j, "text_pair")) && !json_is_null(pair) && !json_is_string(pair))
             why = "\"text_pair\" is not a string";
-        else if (strlen(json_string_value(text)) != json_string_length(text) ||
-                 (json_is_string(pair) && strlen(json_string_value(pair)) != json_string_length(pair)))
-            why = "text holds a NUL character (\\u0000), which attrun cannot pass on";
         if (why) {
             fprintf(stderr, "attrun tokenize: stdin:%ld: %s\n", lineno, why);
             json_decref(j);
@@ -129,8 +128,9 @@ int cmd_tokenize(int argc, char **argv)
             break;
         }
         Encoding e;
-        if (tokenizer_encode(tok, json_string_value(text), json_is_string(pair) ? json_string_value(pair) : NULL,
-                             max_length, &e)) {
+        if (tokenizer_encode_n(tok, json_string_value(text), json_string_length(text),
+                               json_is_string(pair) ? json_string_value(pair) : NULL,
+                               json_is_string(pair) ? json_string_length(pair) : 0, max_length, &e)) {
             fprintf(stderr, "attrun tokenize: stdin:%ld: text is not valid UTF-8\n", lineno);
             json_decref(j);
             rc = 1;

@@ -57,42 +57,127 @@ static void add_skip(Examples *ex, size_t *cap, long row, const char *why)
     ex->nskipped++;
 }
 
+/* A token named in the config: eos / bos / unk / pad (the tokenizer's), a vocabulary token,
+ * or an id below V. -1 when there is none. */
+static int named_token(const Tokenizer *tok, const ModelConfig *mc, const char *name)
+{
+    static const struct { const char *name; SpecialToken which; } S[] = {
+        {"eos", TOK_EOS}, {"bos", TOK_BOS}, {"unk", TOK_UNK}, {"pad", TOK_PAD}, {"mask", TOK_MASK}};
+    for (size_t i = 0; i < sizeof S / sizeof *S; i++)
+        if (!strcmp(name, S[i].name)) {
+            int id = tokenizer_special_id(tok, S[i].which);
+            if (id < 0 && S[i].which == TOK_PAD)
+                id = mc->pad_id;
+            if (id < 0 && S[i].which == TOK_EOS)
+                id = mc->eos_id;
+            if (id < 0 && S[i].which == TOK_BOS)
+                id = mc->bos_id;
+            return id;
+        }
+    int id = tokenizer_token_to_id(tok, name);
+    if (id >= 0)
+        return id;
+    char *end;
+    long v = strtol(name, &end, 10);
+    return *name && !*end && v >= 0 && v < mc->V ? (int)v : -1;
+}
+
+/* The fill id of the token baselines: `baseline: token` (baseline_token) on any model; on
+ * decoders also pad / unk / mask (the tokenizer's token). Decoders take one token kind per
+ * job (one fill id). Returns 0, or -2 with a config error naming what is missing. */
+static int resolve_fill(Examples *ex, const RunConfig *c, const ModelConfig *mc, const Tokenizer *tok, char *err,
+                        size_t errlen)
+{
+    ex->fill_id = -1;
+    const char *kind = NULL;
+    for (int j = 0; j < c->nbaselines; j++) {
+        BaselineKind b = c->baselines[j];
+        const char *name = b == BASE_TOKEN ? c->baseline_token
+                           : !mc->causal || b == BASE_ZERO ? NULL
+                           : b == BASE_PAD || b == BASE_PAD_ALL ? "pad" : b == BASE_UNK ? "unk" : "mask";
+        if (b == BASE_TOKEN && !name) {
+            snprintf(err, errlen, "%s: baseline: token needs baseline_token (a token, an id, eos, bos, unk or pad)",
+                     c->source);
+            return -2;
+        }
+        if (!name)
+            continue;
+        int id = named_token(tok, mc, name);
+        if (id < 0 || id >= mc->V) {
+            snprintf(err, errlen, "%s: baseline: '%s' needs a %s token, and %s's tokenizer has none (use "
+                     "baseline: zero, or baseline: token with baseline_token)", c->source, baseline_name(b), name,
+                     c->model);
+            return -2;
+        }
+        if (kind && id != ex->fill_id) {
+            snprintf(err, errlen, "%s: baseline: decoder models take one token baseline per job ('%s' and '%s' "
+                     "differ)", c->source, kind, name);
+            return -2;
+        }
+        kind = name;
+        ex->fill_id = id;
+    }
+    return 0;
+}
+
+/* The position the head reads: the first mask (MLM), the last token (causal LM), the last
+ * token that is not pad_token_id (score head; 0 when all are pad, the last without a pad id). */
+static int head_position(const ModelConfig *mc, const Encoding *enc, int mask_id)
+{
+    if (mc->head == HEAD_MLM) {
+        for (int t = 0; t < enc->n; t++)
+            if (enc->ids[t] == mask_id)
+                return t;
+        return -1;
+    }
+    if (mc->head == HEAD_SCORE && mc->pad_id >= 0) {
+        for (int t = enc->n - 1; t >= 0; t--)
+            if (enc->ids[t] != mc->pad_id)
+                return t;
+        return 0;
+    }
+    return mc->head == HEAD_CLASSIFIER ? 0 : enc->n - 1;
+}
+
 int examples_load(Examples *ex, const RunConfig *c, const Model *m, const Tokenizer *tok, int keep_text,
                   char *err, size_t errlen)
 {
     memset(ex, 0, sizeof *ex);
     const ModelConfig *mc = &m->cfg;
-    int mlm = mc->head == HEAD_MLM;
+    int mlm = mc->head == HEAD_MLM, lm = mc->head == HEAD_LM, vocab = mlm || lm;
     ex->mask_id = tokenizer_special_id(tok, TOK_MASK);
     ex->unk_id = tokenizer_special_id(tok, TOK_UNK);
     ex->cls_id = tokenizer_special_id(tok, TOK_CLS);
     ex->sep_id = tokenizer_special_id(tok, TOK_SEP);
+    if (resolve_fill(ex, c, mc, tok, err, errlen))
+        return -2;
 
     /* The fixed target, checked against the model once. */
     int fixed = -1;
     if (c->target == TARGET_INDEX) {
         if (c->target_index >= mc->C) {
             snprintf(err, errlen, "%s: target: %d is out of range: the model has %d %s", c->source,
-                     c->target_index, mc->C, mlm ? "vocabulary entries" : "classes");
-            return -1;
+                     c->target_index, mc->C, vocab ? "vocabulary entries" : "classes");
+            return -2;
         }
         fixed = c->target_index;
     } else if (c->target == TARGET_TOKEN) {
-        if (!mlm) {
+        if (!vocab) {
             snprintf(err, errlen, "%s: target: '%s' is not predicted, label or a class index (token targets "
-                     "need a masked-LM model; %s is a classifier)", c->source, c->target_token, c->model);
-            return -1;
+                     "need a masked-LM or causal-LM model; %s is a classifier)", c->source, c->target_token,
+                     c->model);
+            return -2;
         }
         fixed = tokenizer_token_to_id(tok, c->target_token);
         if (fixed < 0) {
             snprintf(err, errlen, "%s: target: token '%s' is not in the vocabulary of %s", c->source,
                      c->target_token, c->model);
-            return -1;
+            return -2;
         }
     } else if (c->target == TARGET_LABEL && mlm) {
         snprintf(err, errlen, "%s: target: label needs a sequence-classification model (%s is a masked LM)",
                  c->source, c->model);
-        return -1;
+        return -2;
     }
 
     /* Longest input: max_length, else what both the tokenizer and the position table allow. */
@@ -104,7 +189,21 @@ int examples_load(Examples *ex, const RunConfig *c, const Model *m, const Tokeni
     if (maxlen > pmax) {
         snprintf(err, errlen, "%s: corpus.max_length: %d is more than the model's %d positions", c->source,
                  maxlen, pmax);
-        return -1;
+        return -2;
+    }
+    /* Room for at least one text token per segment besides the special tokens the tokenizer
+     * adds ([CLS] .. [SEP], <s> .. </s></s> .. </s>): below the specials HF's tokenizers refuse
+     * to truncate, and at exactly the specials every example would hold no text at all. */
+    Encoding frame;
+    if (tokenizer_encode(tok, "", c->corpus.pair_field ? "" : NULL, 0, &frame) == 0) {
+        int need = frame.n + (c->corpus.pair_field ? 2 : 1);
+        encoding_free(&frame);
+        if (maxlen < need) {
+            snprintf(err, errlen, "%s: corpus.max_length: %d leaves no room for text: the tokenizer adds %d "
+                     "special tokens%s, so at least %d are needed", c->source, maxlen, need - (c->corpus.pair_field
+                     ? 2 : 1), c->corpus.pair_field ? " to a pair (and each segment needs one token)" : "", need);
+            return -2;
+        }
     }
 
     CorpusSpec cs = {0};
@@ -116,11 +215,19 @@ int examples_load(Examples *ex, const RunConfig *c, const Model *m, const Tokeni
     cs.offset = c->corpus.offset;
     cs.limit = c->corpus.limit;
     cs.skip_errors = c->corpus.skip_errors;
-    cs.label_names = mlm ? NULL : mc->labels;
-    cs.n_labels = mlm ? 0 : mc->C;
+    /* causal LM: a label is the row's target token (a vocabulary token or an id) */
+    char **vnames = NULL;
+    if (lm && c->target == TARGET_LABEL && (vnames = calloc((size_t)mc->V, sizeof *vnames)))
+        for (int v = 0; v < mc->V; v++)
+            vnames[v] = (char *)tokenizer_id_to_token(tok, v);
+    cs.label_names = mlm ? NULL : lm ? vnames : mc->labels;
+    cs.n_labels = mlm || (lm && !vnames) ? 0 : mc->C;
+    cs.n_classes = mc->C; /* classes, or a masked LM's vocabulary: the same rule for every target */
     Corpus *cp = corpus_open(&cs, err, errlen);
-    if (!cp)
-        return -1;
+    if (!cp) {
+        free(vnames);
+        return -2;
+    }
 
     size_t cap_ex = 0, cap_tok = 0, cap_skip = 0;
     size_t cap[10] = {0};
@@ -160,18 +267,15 @@ int examples_load(Examples *ex, const RunConfig *c, const Model *m, const Tokeni
             if (rec.label < 0)
                 bad = "target is label but the row has no label";
             else if (rec.label >= mc->C)
-                bad = "label is out of range for the model's classes";
+                bad = lm ? "label is not a token id of the model's vocabulary"
+                         : "label is out of range for the model's classes";
             target = rec.label;
         }
-        if (!bad && mlm) {
-            mpos = -1;
-            for (int t = 0; t < enc.n; t++)
-                if (enc.ids[t] == ex->mask_id) {
-                    mpos = t;
-                    break;
-                }
+        if (!bad) {
+            mpos = head_position(mc, &enc, ex->mask_id);
             if (mpos < 0)
-                bad = "no mask token in the text (a masked-LM model explains the first mask)";
+                bad = mlm ? "no mask token in the text (a masked-LM model explains the first mask)"
+                          : "the text has no tokens";
         }
         if (bad) {
             snprintf(why, sizeof why, "%s:%ld: %s", c->corpus.path, rec.line, bad);
@@ -228,6 +332,7 @@ int examples_load(Examples *ex, const RunConfig *c, const Model *m, const Tokeni
     }
     (void)cap_ex;
     corpus_close(cp);
+    free(vnames);
     if (rc) {
         examples_free(ex);
         return -1;
@@ -260,6 +365,7 @@ void examples_view(const Examples *ex, long e, Example *out)
     out->mlm_pos = ex->mlm_pos[e];
     out->mask_id = ex->mask_id;
     out->unk_id = ex->unk_id;
+    out->fill_id = ex->fill_id;
 }
 
 /* ---- base forward ---- */

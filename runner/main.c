@@ -1,6 +1,7 @@
 /* attrun: distributed attribution job runner. Dispatches to sub-commands. */
 #include "runner/commands.h"
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static void usage(FILE *f)
@@ -13,6 +14,8 @@ static void usage(FILE *f)
             "commands:\n"
             "  run CONFIG.yaml [--set key=value ...] [--resume] [--overwrite] [--quiet]\n"
             "                   run an attribution job (under mpirun/srun or alone)\n"
+            "  config CONFIG.yaml [--set key=value ...]\n"
+            "                   check a job configuration and print it resolved (no model loaded)\n"
             "  tokenize --model DIR [--max-length N]\n"
             "                   JSONL {\"text\": ...} on stdin -> ids, tokens, offsets on stdout\n"
             "  bench [--threads N] [--batch B] [--tokens T]\n"
@@ -25,6 +28,12 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+    /* Open MPI 4.1's shared-file-pointer component "lockedfile" copies the file name into a
+     * fixed buffer when MPI-IO opens a file: an output path of ~241+ characters aborts
+     * ("buffer overflow detected") inside H5Fcreate after all the compute. attrun uses no
+     * shared file pointers, so that component is excluded for its own runs (read by
+     * MPI_Init; a value the user set is kept). */
+    setenv("OMPI_MCA_sharedfp", "^lockedfile", 0);
     if (argc < 2) {
         usage(stderr);
         return 2;
@@ -40,6 +49,8 @@ int main(int argc, char **argv)
     }
     if (!strcmp(cmd, "run"))
         return cmd_run(argc - 1, argv + 1);
+    if (!strcmp(cmd, "config"))
+        return cmd_config(argc - 1, argv + 1);
     if (!strcmp(cmd, "tokenize"))
         return cmd_tokenize(argc - 1, argv + 1);
     if (!strcmp(cmd, "bench"))

@@ -10,7 +10,7 @@
  * are O(0.1..1), so a correct backward lands around 1e-4 of max|grad|; a wrong term
  * (missed residual, transposed product, wrong mask) is O(1) off. We require 2e-3. */
 #include "engine/engine.h"
-#include "engine/ops.h"
+#include "engine/backend_cpu.h"
 #include "tests/testutil.h"
 #include <CUnit/Basic.h>
 #include <math.h>
@@ -208,6 +208,207 @@ static void test_fd_roberta_mlm_prob(void)
 static void test_fd_distilbert_mlm_embeddings(void)
 {
     fd_case("distilbert mlm relu logit embeddings", ARCH_DISTILBERT, HEAD_MLM, ACT_RELU, AT_EMBEDDINGS, OUT_LOGIT, 8);
+}
+
+/* Decoder families: a small random GPT-2 (learned positions, LayerNorm) or Llama-family model
+ * (RMSNorm, RoPE, SwiGLU) with a causal-LM or score head; nkv < NH is GQA, hs != D/NH a
+ * separate head_dim; qkv_bias Qwen2's biases; window Mistral's sliding window. */
+typedef struct {
+    ModelArch arch;
+    ModelHead head;
+    Activation act;
+    int nkv, hs, qkv_bias, untied, window;
+    RopeScaling rope;
+} DecCase;
+
+static ModelConfig dec_cfg(const DecCase *d)
+{
+    ModelConfig c;
+    memset(&c, 0, sizeof c);
+    c.arch = d->arch;
+    c.head = d->head;
+    c.V = 40;
+    c.P = 24;
+    c.D = 16;
+    c.L = 2;
+    c.NH = 2;
+    c.NKV = d->nkv;
+    c.hs = d->hs;
+    c.FF = 24;
+    c.C = d->head == HEAD_LM ? c.V : 3;
+    c.act = d->act;
+    c.ln_eps = 1e-5f;
+    c.pad_id = 0;
+    c.qkv_bias = d->qkv_bias;
+    c.untied = d->untied;
+    c.window = d->window;
+    c.rope_scaling = d->rope;
+    c.rope_theta = 10000.0f;
+    c.rope_factor = 8.0f;
+    c.rope_low_freq = 1.0f;
+    c.rope_high_freq = 4.0f;
+    c.rope_orig_P = 8;
+    snprintf(c.model_type, sizeof c.model_type, "%s", d->arch == ARCH_GPT2 ? "gpt2" : "llama");
+    return c;
+}
+
+static void fd_dec_case(const char *name, const DecCase *d, AttrLayer layer, OutputKind output,
+                        unsigned long long seed)
+{
+    ModelConfig c = dec_cfg(d);
+    Model *m = model_random(&c, seed, 0.3f);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    Engine *e = engine_create(m);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+    TestBatch tb;
+    batch_make(&tb, m, 2, 7, layer, output);
+    double gmax, err = fd_rel_err(e, &tb, &gmax);
+    printf("\n  %-44s max|grad| %.3e  FD rel err %.2e", name, gmax, err);
+    CU_ASSERT(gmax > 1e-4);
+    CU_ASSERT(err <= FD_TOL);
+    batch_free(&tb);
+    engine_free(e);
+    model_free(m);
+}
+
+static void test_fd_gpt2_lm(void)
+{
+    DecCase d = {ARCH_GPT2, HEAD_LM, ACT_GELU_TANH, 0, 0, 0, 0, 0, ROPE_DEFAULT};
+    fd_dec_case("gpt2 lm gelu_new logit word_emb", &d, AT_WORD_EMB, OUT_LOGIT, 31);
+}
+static void test_fd_gpt2_score(void)
+{
+    DecCase d = {ARCH_GPT2, HEAD_SCORE, ACT_GELU_TANH, 0, 0, 0, 0, 0, ROPE_DEFAULT};
+    fd_dec_case("gpt2 score prob embeddings", &d, AT_EMBEDDINGS, OUT_PROB, 32);
+}
+static void test_fd_llama_gqa(void)
+{
+    DecCase d = {ARCH_LLAMA, HEAD_LM, ACT_SILU, 1, 12, 0, 1, 0, ROPE_DEFAULT};
+    fd_dec_case("llama lm GQA head_dim 12 untied logit", &d, AT_WORD_EMB, OUT_LOGIT, 33);
+}
+static void test_fd_qwen2_bias(void)
+{
+    DecCase d = {ARCH_LLAMA, HEAD_LM, ACT_SILU, 1, 0, 1, 0, 0, ROPE_LINEAR};
+    fd_dec_case("qwen2-like lm qkv bias tied linear-rope prob", &d, AT_WORD_EMB, OUT_PROB, 34);
+}
+static void test_fd_mistral_window(void)
+{
+    DecCase d = {ARCH_LLAMA, HEAD_LM, ACT_SILU, 2, 0, 0, 1, 3, ROPE_DEFAULT};
+    fd_dec_case("mistral-like lm sliding window 3 logit", &d, AT_WORD_EMB, OUT_LOGIT, 35);
+}
+static void test_fd_llama_score(void)
+{
+    DecCase d = {ARCH_LLAMA, HEAD_SCORE, ACT_SILU, 1, 0, 0, 0, 0, ROPE_LLAMA3};
+    fd_dec_case("llama score llama3-rope GQA logit", &d, AT_WORD_EMB, OUT_LOGIT, 36);
+}
+
+/* Forward semantics the FD checks cannot see: the causal + sliding-window mask (P[q][k] = 0
+ * unless q - window < k <= q, rows sum to 1), and linear RoPE scaling: factor 2 at positions
+ * 0, 2, 4, ... is exactly the default RoPE at 0, 1, 2, ... (inv_freq/2 · 2p = inv_freq · p in
+ * float32, both products exact scalings by 2), so F and the attention agree bit for bit. */
+static void test_decoder_masks_and_rope_scaling(void)
+{
+    DecCase d = {ARCH_LLAMA, HEAD_LM, ACT_SILU, 1, 0, 0, 0, 3, ROPE_DEFAULT};
+    ModelConfig c = dec_cfg(&d);
+    Model *m = model_random(&c, 41, 0.3f);
+    Engine *e = engine_create(m);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+    int T = 8, L = c.L, NH = c.NH;
+    TestBatch tb;
+    batch_make(&tb, m, 1, T, AT_WORD_EMB, OUT_LOGIT);
+    float F, *attn = malloc((size_t)L * NH * T * T * sizeof(float));
+    EngineOutput out = {.F = &F, .attn = attn};
+    CU_ASSERT_EQUAL_FATAL(engine_run(e, &tb.in, &out), 0);
+    int bad = 0;
+    for (int lh = 0; lh < L * NH; lh++)
+        for (int q = 0; q < T; q++) {
+            double sum = 0;
+            for (int k = 0; k < T; k++) {
+                float p = attn[((size_t)lh * T + q) * T + k];
+                sum += p;
+                bad += (k > q || k <= q - 3) ? p != 0.0f : !(p > 0.0f);
+            }
+            bad += fabs(sum - 1.0) > 1e-5;
+        }
+    CU_ASSERT_EQUAL(bad, 0);
+    engine_free(e);
+    model_free(m);
+
+    /* linear factor 2 at even positions == default at their halves */
+    d.window = 0;
+    float Fs[2], *att2 = malloc((size_t)L * NH * T * T * sizeof(float));
+    for (int k = 0; k < 2; k++) {
+        d.rope = k ? ROPE_LINEAR : ROPE_DEFAULT;
+        c = dec_cfg(&d);
+        c.rope_factor = 2.0f;
+        m = model_random(&c, 42, 0.3f);
+        e = engine_create(m);
+        for (int t = 0; t < T; t++)
+            tb.pos[t] = k ? 2 * t : t;
+        EngineOutput o = {.F = &Fs[k], .attn = k ? att2 : attn};
+        CU_ASSERT_EQUAL_FATAL(engine_run(e, &tb.in, &o), 0);
+        engine_free(e);
+        model_free(m);
+    }
+    CU_ASSERT_EQUAL(Fs[0], Fs[1]);
+    CU_ASSERT_EQUAL(memcmp(attn, att2, (size_t)L * NH * T * T * sizeof(float)), 0);
+    free(attn);
+    free(att2);
+    batch_free(&tb);
+}
+
+/* Recompute mode (activation budget exceeded): the backward re-runs each layer's forward;
+ * F, the gradient and every tap must be the same bits as with all layers kept. */
+static void recompute_case(const char *name, Model *m)
+{
+    const ModelConfig *c = &m->cfg;
+    int B = 2, T = 7, L = c->L, NH = c->NH, D = c->D;
+    TestBatch tb;
+    batch_make(&tb, m, B, T, AT_WORD_EMB, OUT_PROB);
+    size_t nh = (size_t)L * B * T * D, np = (size_t)L * B * NH * T * T, ng = (size_t)B * T * D;
+    float *buf[2][6];
+    for (int k = 0; k < 2; k++) {
+        Engine *e = engine_create(m);
+        engine_set_activation_budget(e, k ? 1 : 0);
+        float **o = buf[k];
+        o[0] = malloc(B * sizeof(float));
+        o[1] = malloc(ng * sizeof(float));
+        o[2] = malloc(nh * sizeof(float));
+        o[3] = malloc(nh * sizeof(float));
+        o[4] = malloc(np * sizeof(float));
+        o[5] = malloc(np * sizeof(float));
+        EngineOutput out = {.F = o[0], .grad = o[1], .hidden = o[2], .dhidden = o[3], .probs = o[4], .dprobs = o[5]};
+        CU_ASSERT_EQUAL_FATAL(engine_run(e, &tb.in, &out), 0);
+        engine_free(e);
+    }
+    size_t n[6] = {(size_t)B, ng, nh, nh, np, np};
+    int same = 1;
+    for (int i = 0; i < 6; i++) {
+        same &= memcmp(buf[0][i], buf[1][i], n[i] * sizeof(float)) == 0;
+        free(buf[0][i]);
+        free(buf[1][i]);
+    }
+    printf("\n  recompute == keep-all (%s): %s", name, same ? "bitwise" : "DIFFERENT");
+    CU_ASSERT(same);
+    batch_free(&tb);
+}
+
+static void test_recompute_mode(void)
+{
+    ModelConfig c = small_cfg(ARCH_BERT, HEAD_CLASSIFIER, ACT_GELU);
+    Model *m = model_random(&c, 51, 0.3f);
+    recompute_case("bert classifier", m);
+    model_free(m);
+    DecCase d = {ARCH_LLAMA, HEAD_LM, ACT_SILU, 1, 12, 1, 1, 0, ROPE_DEFAULT};
+    c = dec_cfg(&d);
+    m = model_random(&c, 52, 0.3f);
+    recompute_case("llama GQA lm", m);
+    model_free(m);
+    DecCase g = {ARCH_GPT2, HEAD_SCORE, ACT_GELU_TANH, 0, 0, 0, 0, 0, ROPE_DEFAULT};
+    c = dec_cfg(&g);
+    m = model_random(&c, 53, 0.3f);
+    recompute_case("gpt2 score", m);
+    model_free(m);
 }
 
 /* RoBERTa position ids: pad_id + 1 + running count of non-pad tokens; pads at pad_id. */
@@ -566,6 +767,14 @@ int main(void)
     CU_add_test(s, "FD bert mlm logit", test_fd_bert_mlm_logit);
     CU_add_test(s, "FD roberta mlm prob", test_fd_roberta_mlm_prob);
     CU_add_test(s, "FD distilbert mlm at embeddings", test_fd_distilbert_mlm_embeddings);
+    CU_add_test(s, "FD gpt2 causal LM", test_fd_gpt2_lm);
+    CU_add_test(s, "FD gpt2 sequence classification", test_fd_gpt2_score);
+    CU_add_test(s, "FD llama GQA head_dim untied", test_fd_llama_gqa);
+    CU_add_test(s, "FD qwen2-like biases, linear RoPE", test_fd_qwen2_bias);
+    CU_add_test(s, "FD mistral-like sliding window", test_fd_mistral_window);
+    CU_add_test(s, "FD llama score head, llama3 RoPE", test_fd_llama_score);
+    CU_add_test(s, "decoder causal/sliding-window mask, linear RoPE scaling", test_decoder_masks_and_rope_scaling);
+    CU_add_test(s, "recompute mode is bitwise the keep-all mode", test_recompute_mode);
     CU_add_test(s, "position ids", test_position_ids);
     CU_add_test(s, "conductance taps", test_taps);
     CU_add_test(s, "micro-batch invariance", test_microbatch_invariance);
