@@ -133,9 +133,10 @@ static int open_and_create(Ctx *x, char *err, size_t errlen)
             continue;
         uint64_t first, total;
         block_rows(x, c, 0, ex->n, 1, &first, &total);
-        uint64_t dims[3] = {c->kind == ROW_OFFSETS ? (uint64_t)ex->n + 1 : total, c->inner[0], c->inner[1]};
+        uint64_t dims[4] = {c->kind == ROW_OFFSETS ? (uint64_t)ex->n + 1 : total, c->inner[0], c->inner[1],
+                            c->inner[2]};
         rc = h5out_dataset(x->h5, c->path, c->type, c->rank, dims, c->doc, err, errlen) ||
-             schema_write_attrs(c, x->h5, err, errlen);
+             schema_write_attrs(c, &x->job, x->h5, err, errlen);
         c->dset = h5out_handle(x->h5, c->path);
     }
     if (!rc)
@@ -244,6 +245,12 @@ static void free_block(ExResult *r, long n, int nm)
     }
 }
 
+static int spooled(long e, const char *what, long n, long want, char *err, size_t errlen)
+{
+    snprintf(err, errlen, "example %ld: spooled %s have %ld values, expected %ld", e, what, n, want);
+    return -1;
+}
+
 /* Example e's results have the sizes the datasets were created with (spools of another
  * configuration or a damaged spool would otherwise write out of bounds). */
 static int check_example(const Ctx *x, long e, const ExResult *o, char *err, size_t errlen)
@@ -265,6 +272,14 @@ static int check_example(const Ctx *x, long e, const ExResult *o, char *err, siz
     if (cfg->analysis.rollout && o->base.n_roll != T)
         return snprintf(err, errlen, "example %ld: spooled rollout has %d values, expected %d", e, o->base.n_roll,
                         T), -1;
+    if (cfg->analysis.stats && o->base.n_sink != 3 * LH)
+        return spooled(e, "sink statistics", o->base.n_sink, 3L * LH, err, errlen);
+    if (ex->category && o->base.n_cat != (long)LH * ex->n_categories)
+        return spooled(e, "category attentions", o->base.n_cat, (long)LH * ex->n_categories, err, errlen);
+    if (cfg->analysis.massive && o->base.n_massive != mc->L)
+        return spooled(e, "massive activations", o->base.n_massive, mc->L, err, errlen);
+    if (cfg->analysis.save_hidden && (long)o->base.n_hidden != (long)mc->L * T * mc->D)
+        return spooled(e, "hidden states", (long)o->base.n_hidden, (long)mc->L * T * mc->D, err, errlen);
     for (int mi = 0; mi < cfg->n_methods; mi++) {
         const AttrResult *a = &o->res[mi];
         const char *m = config_method_name(cfg->methods[mi]);
@@ -355,6 +370,7 @@ int write_root_attrs(H5Out *h, const AssembleInput *in, int nranks, const char *
         h5out_attr_str(h, "/", "weights_sha256", in->weights_sha256, err, errlen) ||
         h5out_attr_str(h, "/", "corpus", cfg->corpus.path, err, errlen) ||
         h5out_attr_str(h, "/", "methods", methods, err, errlen) ||
+        h5out_attr_str(h, "/", "precision", cfg->precision ? "bf16" : "fp32", err, errlen) ||
         h5out_attr_str(h, "/", "config", in->config_yaml, err, errlen) ||
         h5out_attr_int(h, "/", "ranks", nranks, err, errlen) ||
         h5out_attr_int(h, "/", "n_examples", in->ex->n, err, errlen) ||

@@ -184,7 +184,7 @@ static int run_unit(Engine *eng, const Model *m, const Examples *ex, const RunCo
     size_t bytes = 0;
     if (u->method == SPOOL_BASE) {
         BaseResult r;
-        if (base_run(eng, ex, u->example, analysis_wants_attention(cfg), &r, &why)) {
+        if (base_run(eng, ex, u->example, analysis_wants_attention(cfg), analysis_wants_hidden(cfg), &r, &why)) {
             snprintf(msg, n, "example %d (corpus row %ld), forward: %s", u->example, ex->row[u->example],
                      why ? why : "failed");
             return -1;
@@ -329,6 +329,10 @@ int cmd_run(int argc, char **argv)
     }
     if (ok) /* every rank: the ranks must agree on it (step 3b) */
         ok = checkpoint_weights_sha256(cfg.model, dig.weights, msg, sizeof msg) == 0;
+    if (ok && engine_set_precision(cfg.precision ? "bf16" : "fp32")) {
+        snprintf(msg, sizeof msg, "precision: bf16 is unavailable here: %s", engine_bf16_status());
+        ok = 0;
+    }
     if (ok) {
         engine_set_threads(cfg.threads);
         eng = engine_create(model);
@@ -413,7 +417,7 @@ int cmd_run(int argc, char **argv)
     if (rank == 0 && !a.quiet)
         fprintf(stderr, "attrun: %d rank%s, %ld examples (%ld tokens, %ld skipped, %d truncated), %d method%s, "
                 "tokenized in %.2f s\n", nranks, nranks > 1 ? "s" : "", ex.n, examples_tokens(&ex), ex.nskipped,
-                ex.n_truncated, cfg.n_methods, cfg.n_methods > 1 ? "s" : "", t_tok);
+                ex.n_truncated, cfg.n_methods, cfg.n_methods != 1 ? "s" : "", t_tok);
 
     /* 5. work units: what the spools do not hold yet */
     SpoolIndex done_idx;

@@ -2,6 +2,7 @@
  * mask-position checks; and the base forward of an example (see job.h). */
 #include "runner/job.h"
 #include "engine/attn_stats.h"
+#include "io/categories.h"
 #include "io/corpus.h"
 #include <math.h>
 #include <stdio.h>
@@ -40,6 +41,10 @@ void examples_free(Examples *ex)
     free(ex->special);
     free(ex->span);
     free(ex->punct);
+    free(ex->category);
+    for (int k = 0; k < ex->n_categories; k++)
+        free(ex->category_names[k]);
+    free(ex->category_names);
     free(ex->aoff);
     free(ex->text);
     free(ex->pair);
@@ -55,6 +60,61 @@ static void add_skip(Examples *ex, size_t *cap, long row, const char *why)
     ex->skip_row[ex->nskipped] = row;
     ex->skip_reason[ex->nskipped] = strdup(why);
     ex->nskipped++;
+}
+
+/* Token categories of one encoded row (docs/analysis.md §6) into out (enc->n). For a field
+ * source, special and unknown get the codes -1 and -2 until the whole corpus has given its
+ * labels (finish_categories). Returns 0, or -1 with why. */
+static int row_categories(const RunConfig *c, const CorpusRecord *rec, const Encoding *enc, CategoryNames *names,
+                          int16_t *out, char *why, size_t wlen)
+{
+    if (c->analysis.categories == ANALYSIS_CAT_JAVA) {
+        if (categories_java_segment(rec->text, (const int(*)[2])enc->offsets, enc->special, enc->type_ids, 0,
+                                    enc->n, out) ||
+            (rec->text_pair && categories_java_segment(rec->text_pair, (const int(*)[2])enc->offsets,
+                                                       enc->special, enc->type_ids, 1, enc->n, out))) {
+            snprintf(why, wlen, "out of memory in the Java lexer");
+            return -1;
+        }
+        return 0;
+    }
+    LexSpan *sp = NULL;
+    int n = 0;
+    char perr[256];
+    if (categories_parse_field(rec->extra, names, &sp, &n, perr, sizeof perr)) {
+        snprintf(why, wlen, "field '%s': %s", c->analysis.category_field, perr);
+        return -1;
+    }
+    for (int t = 0; t < enc->n; t++)
+        out[t] = -2; /* pair tokens: the field's spans index the text only */
+    int rc = categories_assign_segment((const int(*)[2])enc->offsets, enc->special, enc->type_ids, 0, enc->n, sp,
+                                       n, -1, -2, out);
+    free(sp);
+    if (rc)
+        snprintf(why, wlen, "field '%s': bad spans", c->analysis.category_field);
+    return rc;
+}
+
+/* Field categories: append special and unknown to the labels and resolve their codes. */
+static int finish_categories(Examples *ex, const RunConfig *c, CategoryNames *names)
+{
+    if (c->analysis.categories == ANALYSIS_CAT_JAVA) {
+        ex->n_categories = LEXJ_NUM;
+        ex->category_names = malloc(sizeof(char *) * LEXJ_NUM);
+        for (int k = 0; k < LEXJ_NUM; k++)
+            ex->category_names[k] = strdup(lex_java_names[k]);
+        return 0;
+    }
+    int sc = category_names_index(names, "special"), uc = category_names_index(names, "unknown");
+    if (sc < 0 || uc < 0 || names->n > 32767)
+        return -1;
+    for (long t = 0; t < (long)ex->off[ex->n]; t++)
+        ex->category[t] = ex->category[t] == -1 ? (int16_t)sc : ex->category[t] == -2 ? (int16_t)uc : ex->category[t];
+    ex->n_categories = names->n;
+    ex->category_names = names->names;
+    names->names = NULL;
+    names->n = 0;
+    return 0;
 }
 
 /* A token named in the config: eos / bos / unk / pad (the tokenizer's), a vocabulary token,
@@ -212,6 +272,11 @@ int examples_load(Examples *ex, const RunConfig *c, const Model *m, const Tokeni
     cs.text_field = c->corpus.text_field;
     cs.pair_field = c->corpus.pair_field;
     cs.label_field = c->corpus.label_field;
+    cs.extra_field = c->analysis.categories == ANALYSIS_CAT_FIELD ? c->analysis.category_field : NULL;
+    int want_cat = c->analysis.categories != ANALYSIS_CAT_NONE;
+    CategoryNames names = {0};
+    int16_t *rowcat = NULL;
+    size_t cap_rowcat = 0;
     cs.offset = c->corpus.offset;
     cs.limit = c->corpus.limit;
     cs.skip_errors = c->corpus.skip_errors;
@@ -271,6 +336,12 @@ int examples_load(Examples *ex, const RunConfig *c, const Model *m, const Tokeni
                          : "label is out of range for the model's classes";
             target = rec.label;
         }
+        char catwhy[400];
+        if (!bad && want_cat) {
+            GROW(rowcat, cap_rowcat, enc.n + 1);
+            if (row_categories(c, &rec, &enc, &names, rowcat, catwhy, sizeof catwhy))
+                bad = catwhy;
+        }
         if (!bad) {
             mpos = head_position(mc, &enc, ex->mask_id);
             if (mpos < 0)
@@ -319,12 +390,16 @@ int examples_load(Examples *ex, const RunConfig *c, const Model *m, const Tokeni
             ex->type_ids = realloc(ex->type_ids, nc * sizeof(int));
             ex->special = realloc(ex->special, nc * sizeof(int));
             ex->span = realloc(ex->span, nc * sizeof *ex->span);
+            if (want_cat)
+                ex->category = realloc(ex->category, nc * sizeof *ex->category);
             cap_tok = nc;
         }
         memcpy(ex->ids + t0, enc.ids, sizeof(int) * enc.n);
         memcpy(ex->type_ids + t0, enc.type_ids, sizeof(int) * enc.n);
         memcpy(ex->special + t0, enc.special, sizeof(int) * enc.n);
         memcpy(ex->span + t0, enc.offsets, sizeof *ex->span * enc.n);
+        if (want_cat)
+            memcpy(ex->category + t0, rowcat, sizeof *rowcat * enc.n);
         ex->off[i + 1] = t0 + enc.n;
         ex->n_truncated += enc.truncated;
         ex->n++;
@@ -332,6 +407,12 @@ int examples_load(Examples *ex, const RunConfig *c, const Model *m, const Tokeni
     }
     (void)cap_ex;
     corpus_close(cp);
+    free(rowcat);
+    if (!rc && want_cat && finish_categories(ex, c, &names)) {
+        snprintf(err, errlen, "%s: analysis.categories: out of memory or more than 32765 labels", c->source);
+        rc = -1;
+    }
+    category_names_free(&names);
     free(vnames);
     if (rc) {
         examples_free(ex);
@@ -371,7 +452,7 @@ void examples_view(const Examples *ex, long e, Example *out)
 /* ---- base forward ---- */
 
 static int forward(Engine *eng, const Examples *ex, long e, int target, float *logits, float *attn,
-                   const char **err)
+                   float *hidden, const char **err)
 {
     const Model *m = engine_model(eng);
     Example x;
@@ -401,6 +482,7 @@ static int forward(Engine *eng, const Examples *ex, long e, int target, float *l
         out.F = &F;
         out.logits = logits;
         out.attn = attn;
+        out.hidden = hidden; /* (L,1,T,D): the conductance taps, forward only */
         if (engine_run(eng, &in, &out)) {
             *err = engine_error(eng);
             rc = -1;
@@ -428,14 +510,15 @@ int resolve_target(Engine *eng, const Examples *ex, long e, int *target, const c
     }
     int C = engine_model(eng)->cfg.C;
     float *logits = malloc(sizeof(float) * C);
-    int rc = forward(eng, ex, e, 0, logits, NULL, err);
+    int rc = forward(eng, ex, e, 0, logits, NULL, NULL, err);
     if (!rc)
         *target = argmax(logits, C);
     free(logits);
     return rc;
 }
 
-int base_run(Engine *eng, const Examples *ex, long e, int want_attn, BaseResult *r, const char **err)
+int base_run(Engine *eng, const Examples *ex, long e, int want_attn, int want_hidden, BaseResult *r,
+             const char **err)
 {
     const ModelConfig *mc = &engine_model(eng)->cfg;
     memset(r, 0, sizeof *r);
@@ -445,8 +528,12 @@ int base_run(Engine *eng, const Examples *ex, long e, int want_attn, BaseResult 
         r->n_attn = ex->aoff[e + 1] - ex->aoff[e];
         r->attn = malloc(sizeof(float) * (r->n_attn ? r->n_attn : 1));
     }
+    if (want_hidden) {
+        r->n_hidden = (int64_t)mc->L * (ex->off[e + 1] - ex->off[e]) * mc->D;
+        r->hidden = malloc(sizeof(float) * (r->n_hidden ? r->n_hidden : 1));
+    }
     int t0 = ex->target[e] >= 0 ? ex->target[e] : 0;
-    if (forward(eng, ex, e, t0, logits, r->attn, err)) {
+    if (forward(eng, ex, e, t0, logits, r->attn, r->hidden, err)) {
         free(logits);
         base_free(r);
         return -1;
@@ -480,11 +567,75 @@ int base_run(Engine *eng, const Examples *ex, long e, int want_attn, BaseResult 
 
 /* Payload: int32 target, mlm, C, 0; float logits[C] | int32 top_ids[5] float top_probs[5];
  * int64 n_attn; float attn[n_attn]; int32 n_stats, n_roll; float stats[n_stats],
- * rollout[n_roll], cls_attn[n_roll]. */
+ * rollout[n_roll], cls_attn[n_roll]; then the second round: int32 n_cat, n_sink, n_massive, 0;
+ * int64 n_hidden; float cat_recv[n_cat], sinks[n_sink], mass_values[3 n_massive];
+ * int32 mass_pos[3 n_massive], mass_dim[3 n_massive]; float mass_median[n_massive],
+ * hidden[n_hidden]. */
+static size_t second_bytes(const BaseResult *r)
+{
+    return 24 + 4 * ((size_t)r->n_cat + (size_t)r->n_sink + 10 * (size_t)r->n_massive + (size_t)r->n_hidden);
+}
+
 size_t base_bytes(const BaseResult *r)
 {
     return 16 + (r->mlm ? 40 : 4 * (size_t)r->C) + 8 + 4 * (size_t)r->n_attn + 8 + 4 * (size_t)r->n_stats +
-           8 * (size_t)r->n_roll;
+           8 * (size_t)r->n_roll + second_bytes(r);
+}
+
+static char *put_n(char *p, const void *src, size_t bytes)
+{
+    if (bytes)
+        memcpy(p, src, bytes);
+    return p + bytes;
+}
+
+static void pack_second(const BaseResult *r, char *p)
+{
+    int32_t h[4] = {r->n_cat, r->n_sink, r->n_massive, 0};
+    p = put_n(p, h, 16);
+    p = put_n(p, &r->n_hidden, 8);
+    p = put_n(p, r->cat_recv, 4 * (size_t)r->n_cat);
+    p = put_n(p, r->sinks, 4 * (size_t)r->n_sink);
+    size_t m3 = 12 * (size_t)r->n_massive;
+    p = put_n(p, r->mass_values, m3);
+    p = put_n(p, r->mass_pos, m3);
+    p = put_n(p, r->mass_dim, m3);
+    p = put_n(p, r->mass_median, 4 * (size_t)r->n_massive);
+    put_n(p, r->hidden, 4 * (size_t)r->n_hidden);
+}
+
+/* A copy of n bytes at *p (NULL for 0 bytes), advancing *p. */
+static void *take(const char **p, size_t bytes)
+{
+    void *v = bytes ? malloc(bytes) : NULL;
+    if (v)
+        memcpy(v, *p, bytes);
+    *p += bytes;
+    return v;
+}
+
+/* The second-round part at p, with `left` bytes to the end of the payload. */
+static int unpack_second(BaseResult *r, const char *p, size_t left)
+{
+    if (left < 24)
+        return -1;
+    int32_t h[4];
+    memcpy(h, p, 16);
+    memcpy(&r->n_hidden, p + 16, 8);
+    p += 24;
+    r->n_cat = h[0], r->n_sink = h[1], r->n_massive = h[2];
+    if (r->n_cat < 0 || r->n_sink < 0 || r->n_massive < 0 || r->n_hidden < 0 ||
+        (uint64_t)r->n_hidden > left / 4 || second_bytes(r) != left)
+        return -1;
+    r->cat_recv = take(&p, 4 * (size_t)r->n_cat);
+    r->sinks = take(&p, 4 * (size_t)r->n_sink);
+    size_t m3 = 12 * (size_t)r->n_massive;
+    r->mass_values = take(&p, m3);
+    r->mass_pos = take(&p, m3);
+    r->mass_dim = take(&p, m3);
+    r->mass_median = take(&p, 4 * (size_t)r->n_massive);
+    r->hidden = take(&p, 4 * (size_t)r->n_hidden);
+    return 0;
 }
 
 void base_pack(const BaseResult *r, void *buf)
@@ -516,6 +667,7 @@ void base_pack(const BaseResult *r, void *buf)
         memcpy(p, r->rollout, 4 * (size_t)r->n_roll);
         memcpy(p + 4 * (size_t)r->n_roll, r->cls_attn, 4 * (size_t)r->n_roll);
     }
+    pack_second(r, p + 8 * (size_t)r->n_roll);
 }
 
 int base_unpack(const void *buf, size_t n, BaseResult *r)
@@ -559,7 +711,9 @@ int base_unpack(const void *buf, size_t n, BaseResult *r)
     p += 8;
     r->n_stats = na[0];
     r->n_roll = na[1];
-    if (r->n_stats < 0 || r->n_roll < 0 || base_bytes(r) != n) {
+    size_t at = (size_t)(p - (const char *)buf) + 4 * (size_t)r->n_stats + 8 * (size_t)r->n_roll;
+    if (r->n_stats < 0 || r->n_roll < 0 || (uint64_t)r->n_stats > n / 4 || (uint64_t)r->n_roll > n / 8 || at > n ||
+        unpack_second(r, (const char *)buf + at, n - at) || base_bytes(r) != n) {
         base_free(r);
         return -1;
     }
@@ -584,9 +738,20 @@ void base_free(BaseResult *r)
     free(r->stats);
     free(r->rollout);
     free(r->cls_attn);
+    free(r->cat_recv);
+    free(r->sinks);
+    free(r->mass_values);
+    free(r->mass_pos);
+    free(r->mass_dim);
+    free(r->mass_median);
+    free(r->hidden);
     r->logits = NULL;
     r->attn = NULL;
     r->stats = r->rollout = r->cls_attn = NULL;
     r->n_attn = 0;
     r->n_stats = r->n_roll = 0;
+    r->cat_recv = r->sinks = r->mass_values = r->mass_median = r->hidden = NULL;
+    r->mass_pos = r->mass_dim = NULL;
+    r->n_cat = r->n_sink = r->n_massive = 0;
+    r->n_hidden = 0;
 }

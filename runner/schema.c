@@ -6,9 +6,10 @@
 #include <string.h>
 
 /* Element types: the h5out types, plus the two the job decides or that are strings. */
-typedef enum { ST_F32, ST_I32, ST_I64, ST_ATTN /* attention.dtype */, ST_STR } SchemaType;
-/* Dimensions after the rows. D_K: K deltas per example, stored as [N] when K = 1. */
-typedef enum { D_NONE = 0, D_C, D_L, D_H, D_D, D_5, D_2, D_NK, D_K } DimKind;
+typedef enum { ST_F32, ST_I32, ST_I64, ST_ATTN /* attention.dtype */, ST_STR, ST_I16 } SchemaType;
+/* Dimensions after the rows. D_K: K deltas per example, stored as [N] when K = 1; D_CAT: the K token
+ * categories (analysis.categories). */
+typedef enum { D_NONE = 0, D_C, D_L, D_H, D_D, D_5, D_2, D_NK, D_K, D_3, D_CAT } DimKind;
 /* What an entry is repeated over: once per job, per method of the job, per attention statistic. */
 typedef enum { EACH_ONCE, EACH_METHOD, EACH_STAT } Each;
 
@@ -16,13 +17,13 @@ struct SchemaEntry {
     const char *path;  /* "%s" = the method's or statistic's name */
     RowKind kind;
     SchemaType type;
-    DimKind d1, d2;
+    DimKind d1, d2, d3;
     int (*present)(const SchemaJob *j, int idx);      /* NULL: always */
     void (*fill)(const SchemaRow *r, const Column *c, void *dst);
     int (*write)(const Column *c, const SchemaJob *j, H5Out *h, char *err, size_t errlen); /* serial */
     const char *doc;
     const char *(*doc_of)(const SchemaJob *j, int idx); /* instead of doc when set */
-    int k_percent;     /* carries the attribute k_percent = faith_k_percent */
+    int (*attrs)(const Column *c, const SchemaJob *j, H5Out *h, char *err, size_t errlen); /* more attributes */
 };
 
 typedef struct {
@@ -162,6 +163,63 @@ static int w_skipped_reasons(const Column *c, const SchemaJob *j, H5Out *h, char
                          errlen);
 }
 
+/* ---- attributes beyond the description ---- */
+
+static int a_k_percent(const Column *c, UNUSED const SchemaJob *j, H5Out *h, char *err, size_t errlen)
+{
+    int64_t k[FAITH_NK];
+    for (int q = 0; q < FAITH_NK; q++)
+        k[q] = faith_k_percent[q];
+    return h5out_attr_int_array(h, c->path, "k_percent", k, FAITH_NK, err, errlen);
+}
+static int a_epsilon(const Column *c, const SchemaJob *j, H5Out *h, char *err, size_t errlen)
+{
+    return h5out_attr_double(h, c->path, "epsilon", j->cfg->analysis.sink_epsilon, err, errlen);
+}
+static int a_names(const Column *c, const SchemaJob *j, H5Out *h, char *err, size_t errlen)
+{
+    return h5out_attr_str_array(h, c->path, "names", (const char *const *)j->ex->category_names,
+                                j->ex->n_categories, err, errlen);
+}
+
+/* ---- second-round analysis (docs/analysis.md §6-8): categories, sinks, massive activations ---- */
+
+PRED(has_cat, i) { return j->ex->category != NULL; }
+PRED(cat_method, mi) { return has_cat(j, mi) && per_token_method(j, mi); }
+PRED(cat_cond, i) { return has_cat(j, i) && has_cond(j, i); }
+PRED(massive_on, i) { return j->cfg->analysis.massive; }
+PRED(hidden_on, i) { return j->cfg->analysis.save_hidden; }
+
+FILL(f_first) { memcpy(dst, r->o->base.sinks, ROW_BYTES(c)); }
+FILL(f_bos) { memcpy(dst, r->o->base.sinks + LH(r), ROW_BYTES(c)); }
+FILL(f_sink) { memcpy(dst, r->o->base.sinks + 2 * LH(r), ROW_BYTES(c)); }
+FILL(f_category) { memcpy(dst, r->j->ex->category + r->j->ex->off[r->e], sizeof(int16_t) * r->T); }
+FILL(f_cat_count) { memcpy(dst, r->o->an.cat_count, ROW_BYTES(c)); }
+FILL(f_cat_recv) { memcpy(dst, r->o->base.cat_recv, ROW_BYTES(c)); }
+static void copy_or_zero(void *dst, const void *src, size_t n)
+{
+    if (src)
+        memcpy(dst, src, n);
+    else
+        memset(dst, 0, n);
+}
+FILL(f_cond_cat) { copy_or_zero(dst, r->o->an.cond_cat, ROW_BYTES(c)); }
+FILL(f_cat_mass) { copy_or_zero(dst, r->o->an.cat_mass[c->idx], ROW_BYTES(c)); }
+FILL(f_mass_values) { memcpy(dst, r->o->base.mass_values, ROW_BYTES(c)); }
+FILL(f_mass_pos) { memcpy(dst, r->o->base.mass_pos, ROW_BYTES(c)); }
+FILL(f_mass_dim) { memcpy(dst, r->o->base.mass_dim, ROW_BYTES(c)); }
+FILL(f_mass_median) { memcpy(dst, r->o->base.mass_median, ROW_BYTES(c)); }
+FILL(f_hidden)
+{
+    /* (L,T,D) -> token-major [T][L][D] */
+    const float *h = r->o->base.hidden;
+    int L = r->j->mc->L, D = r->j->mc->D, T = r->T;
+    float *d = dst;
+    for (int t = 0; t < T; t++)
+        for (int l = 0; l < L; l++)
+            memcpy(d + ((size_t)t * L + l) * D, h + ((size_t)l * T + t) * D, sizeof(float) * D);
+}
+
 /* ---- descriptions that depend on the job ---- */
 
 static const char *doc_target(const SchemaJob *j, UNUSED int i)
@@ -183,16 +241,18 @@ static const char *doc_stat(UNUSED const SchemaJob *j, int s) { return STAT_DOCS
 
 /* ---- the table (creation order) ---- */
 
-/* Entry constructors: a parallel dataset; one whose description depends on the job (doc_of);
- * one that carries k_percent; a serial one written whole by rank 0. */
+/* Entry constructors: a parallel dataset (DS3: rows of three dimensions); one whose description
+ * depends on the job (doc_of); one with more attributes; a serial one written whole by rank 0. */
 #define DS(path, kind, type, d1, d2, present, fill, doc) \
-    {path, kind, type, d1, d2, present, fill, NULL, doc, NULL, 0}
+    {path, kind, type, d1, d2, D_NONE, present, fill, NULL, doc, NULL, NULL}
+#define DS3(path, kind, type, d1, d2, d3, present, fill, doc) \
+    {path, kind, type, d1, d2, d3, present, fill, NULL, doc, NULL, NULL}
 #define DS_DOCF(path, kind, type, d1, d2, present, fill, doc_of) \
-    {path, kind, type, d1, d2, present, fill, NULL, NULL, doc_of, 0}
-#define DS_K(path, kind, type, d1, d2, present, fill, doc) \
-    {path, kind, type, d1, d2, present, fill, NULL, doc, NULL, 1}
+    {path, kind, type, d1, d2, D_NONE, present, fill, NULL, NULL, doc_of, NULL}
+#define DS_ATTR(path, kind, type, d1, d2, present, fill, doc, attrs) \
+    {path, kind, type, d1, d2, D_NONE, present, fill, NULL, doc, NULL, attrs}
 #define SER(path, kind, type, present, write, doc) \
-    {path, kind, type, D_NONE, D_NONE, present, NULL, write, doc, NULL, 0}
+    {path, kind, type, D_NONE, D_NONE, D_NONE, present, NULL, write, doc, NULL, NULL}
 
 static const SchemaEntry EXAMPLES[] = {
     DS("/examples/index", ROW_EXAMPLE, ST_I64, D_NONE, D_NONE, NULL, f_index,
@@ -261,14 +321,47 @@ static const SchemaEntry ANALYSIS[] = { /* per method */
     DS("/agreement/%s/cls_attention_spearman", ROW_EXAMPLE, ST_F32, D_NONE, D_NONE, agreement_on, f_agree2,
        SPEARMAN_DOC),
     DS("/agreement/%s/cls_attention_top5", ROW_EXAMPLE, ST_F32, D_NONE, D_NONE, agreement_on, f_agree3, TOP5_DOC),
-    DS_K("/faithfulness/%s/comprehensiveness", ROW_EXAMPLE, ST_F32, D_NK, D_NONE, faith_on, f_comp,
-        "F(x) - F(x without its top k% tokens), columns k = k_percent"),
-    DS_K("/faithfulness/%s/sufficiency", ROW_EXAMPLE, ST_F32, D_NK, D_NONE, faith_on, f_suff,
-        "F(x) - F(x with only its top k% tokens), columns k = k_percent"),
+    DS_ATTR("/faithfulness/%s/comprehensiveness", ROW_EXAMPLE, ST_F32, D_NK, D_NONE, faith_on, f_comp,
+        "F(x) - F(x without its top k% tokens), columns k = k_percent", a_k_percent),
+    DS_ATTR("/faithfulness/%s/sufficiency", ROW_EXAMPLE, ST_F32, D_NK, D_NONE, faith_on, f_suff,
+        "F(x) - F(x with only its top k% tokens), columns k = k_percent", a_k_percent),
     DS("/faithfulness/%s/aopc_comprehensiveness", ROW_EXAMPLE, ST_F32, D_NONE, D_NONE, faith_on, f_aopc_comp,
         "mean of comprehensiveness over the k's"),
     DS("/faithfulness/%s/aopc_sufficiency", ROW_EXAMPLE, ST_F32, D_NONE, D_NONE, faith_on, f_aopc_suff,
         "mean of sufficiency over the k's"),
+};
+static const SchemaEntry ANALYSIS2[] = {
+    DS("/attention/stats/first", ROW_EXAMPLE, ST_F32, D_L, D_H, stats_on, f_first,
+       "mean over query rows of the attention on position 0, [example][layer][head]"),
+    DS("/attention/stats/bos", ROW_EXAMPLE, ST_F32, D_L, D_H, stats_on, f_bos,
+       "mean over query rows of the attention on the BOS token the tokenizer added; NaN without one"),
+    DS_ATTR("/attention/stats/sink", ROW_EXAMPLE, ST_F32, D_L, D_H, stats_on, f_sink,
+            "Gu et al.'s sink indicator: 1 when the mean attention on key 0 over queries i >= 0 is above "
+            "the attribute epsilon, else 0", a_epsilon),
+    DS_ATTR("/tokens/category", ROW_TOKEN, ST_I16, D_NONE, D_NONE, has_cat, f_category,
+            "token category: index into the attribute names", a_names),
+    DS("/examples/category_count", ROW_EXAMPLE, ST_I32, D_CAT, D_NONE, has_cat, f_cat_count,
+       "tokens of each category, [example][k]"),
+    DS3("/attention/categories/received", ROW_EXAMPLE, ST_F32, D_L, D_H, D_CAT, has_cat, f_cat_recv,
+        "attention received by each category's tokens: sum over its keys, mean over queries, "
+        "[example][layer][head][k]"),
+};
+static const SchemaEntry CATEGORY_MASS[] = { /* per method */
+    DS("/attributions/%s/category_mass", ROW_EXAMPLE, ST_F32, D_CAT, D_NONE, cat_method, f_cat_mass,
+       "sum of |token_sum| over the category's tokens / sum over all tokens, [example][k]"),
+};
+static const SchemaEntry ANALYSIS3[] = {
+    DS3("/conductance/categories/received", ROW_EXAMPLE, ST_F32, D_L, D_H, D_CAT, cat_cond, f_cond_cat,
+        "the same sum of the attention conductance, [example][layer][head][k]"),
+    DS("/hidden/massive/top_values", ROW_EXAMPLE, ST_F32, D_L, D_3, massive_on, f_mass_values,
+       "the 3 largest |hidden state| values of each layer's output, decreasing, [example][layer][3]"),
+    DS("/hidden/massive/top_positions", ROW_EXAMPLE, ST_I32, D_L, D_3, massive_on, f_mass_pos,
+       "their token positions"),
+    DS("/hidden/massive/top_dims", ROW_EXAMPLE, ST_I32, D_L, D_3, massive_on, f_mass_dim, "their hidden dimensions"),
+    DS("/hidden/massive/median_abs", ROW_EXAMPLE, ST_F32, D_L, D_NONE, massive_on, f_mass_median,
+       "median |hidden state| of each layer's output, [example][layer]"),
+    DS("/hidden/states", ROW_TOKEN, ST_F32, D_L, D_D, hidden_on, f_hidden,
+       "output hidden states of each encoder layer, [token][layer][D]"),
 };
 static const SchemaEntry CONDUCTANCE[] = {
     DS("/conductance/hidden/token_sum", ROW_TOKEN, ST_F32, D_L, D_NONE, has_cond, f_cond_sum,
@@ -298,6 +391,8 @@ static const Section TABLE[] = {
     {EACH_METHOD, ATTRIBUTIONS, COUNT(ATTRIBUTIONS)}, {EACH_ONCE, ATTENTION, COUNT(ATTENTION)},
     {EACH_STAT, STATS, COUNT(STATS)},           {EACH_STAT, COND_STATS, COUNT(COND_STATS)},
     {EACH_ONCE, ROLLOUT, COUNT(ROLLOUT)},       {EACH_METHOD, ANALYSIS, COUNT(ANALYSIS)},
+    {EACH_ONCE, ANALYSIS2, COUNT(ANALYSIS2)},   {EACH_METHOD, CATEGORY_MASS, COUNT(CATEGORY_MASS)},
+    {EACH_ONCE, ANALYSIS3, COUNT(ANALYSIS3)},
     {EACH_ONCE, CONDUCTANCE, COUNT(CONDUCTANCE)}, {EACH_ONCE, SERIAL, COUNT(SERIAL)},
 };
 
@@ -305,7 +400,7 @@ static const Section TABLE[] = {
 
 size_t schema_type_size(H5OutType t)
 {
-    return t == H5O_F16 ? 2 : t == H5O_I64 ? 8 : 4;
+    return t == H5O_F16 || t == H5O_I16 ? 2 : t == H5O_I64 ? 8 : 4;
 }
 
 static uint64_t dim_value(const SchemaJob *j, DimKind d, int idx)
@@ -320,6 +415,8 @@ static uint64_t dim_value(const SchemaJob *j, DimKind d, int idx)
     case D_2: return 2;
     case D_NK: return FAITH_NK;
     case D_K: return j->ndelta[idx] > 1 ? j->ndelta[idx] : 0;
+    case D_3: return 3;
+    case D_CAT: return j->ex->n_categories;
     }
     return 0;
 }
@@ -331,12 +428,18 @@ static void instance(const SchemaJob *j, const SchemaEntry *s, int idx, const ch
     c->idx = idx;
     snprintf(c->path, sizeof c->path, s->path, name);
     c->kind = s->kind;
-    c->type = s->type == ST_I32 ? H5O_I32 : s->type == ST_I64 ? H5O_I64
+    c->type = s->type == ST_I32 ? H5O_I32 : s->type == ST_I64 ? H5O_I64 : s->type == ST_I16 ? H5O_I16
             : s->type == ST_ATTN && j->cfg->attention.float16 ? H5O_F16 : H5O_F32;
     c->inner[0] = dim_value(j, s->d1, idx);
     c->inner[1] = dim_value(j, s->d2, idx);
-    c->rank = 1 + (c->inner[0] > 0) + (c->inner[1] > 0);
-    c->width = (c->inner[0] ? c->inner[0] : 1) * (c->inner[1] ? c->inner[1] : 1);
+    c->inner[2] = dim_value(j, s->d3, idx);
+    c->rank = 1;
+    c->width = 1;
+    for (int d = 0; d < 3; d++)
+        if (c->inner[d]) {
+            c->rank++;
+            c->width *= c->inner[d];
+        }
     c->doc = s->doc_of ? s->doc_of(j, idx) : s->doc;
     c->serial = s->write != NULL;
     c->dset = -1;
@@ -377,23 +480,18 @@ int schema_write_serial(const Column *c, const SchemaJob *j, H5Out *h, char *err
     return c->def->write(c, j, h, err, errlen);
 }
 
-int schema_write_attrs(const Column *c, H5Out *h, char *err, size_t errlen)
+int schema_write_attrs(const Column *c, const SchemaJob *j, H5Out *h, char *err, size_t errlen)
 {
-    if (!c->def->k_percent)
-        return 0;
-    int64_t k[FAITH_NK];
-    for (int q = 0; q < FAITH_NK; q++)
-        k[q] = faith_k_percent[q];
-    return h5out_attr_int_array(h, c->path, "k_percent", k, FAITH_NK, err, errlen);
+    return c->def->attrs ? c->def->attrs(c, j, h, err, errlen) : 0;
 }
 
 /* ---- the table in the notation of docs/hdf5-schema.md ---- */
 
 void schema_describe(void (*f)(const char *path, const char *type_shape, void *arg), void *arg)
 {
-    static const char *const TYPES[] = {"float32", "int32", "int64", "float32 or float16", "vlen UTF-8"};
+    static const char *const TYPES[] = {"float32", "int32", "int64", "float32 or float16", "vlen UTF-8", "int16"};
     static const char *const ROWS[] = {"N", "M", "Σ L·H·T·T", "N+1", "S"};
-    static const char *const DIMS[] = {"", "C", "L", "H", "D", "5", "2", "3", "K"};
+    static const char *const DIMS[] = {"", "C", "L", "H", "D", "5", "2", "3", "K", "3", "K"};
     for (int t = 0; t < COUNT(TABLE); t++)
         for (int k = 0; k < TABLE[t].n; k++) {
             const SchemaEntry *s = &TABLE[t].e[k];
@@ -403,8 +501,8 @@ void schema_describe(void (*f)(const char *path, const char *type_shape, void *a
             if (s->d1 == D_K) /* stored without the K axis when K = 1 */
                 snprintf(ts, sizeof ts, "%s [%s] or [%s, K]", TYPES[s->type], ROWS[s->kind], ROWS[s->kind]);
             else
-                snprintf(ts, sizeof ts, "%s [%s%s%s%s%s]", TYPES[s->type], ROWS[s->kind], s->d1 ? ", " : "",
-                         DIMS[s->d1], s->d2 ? ", " : "", DIMS[s->d2]);
+                snprintf(ts, sizeof ts, "%s [%s%s%s%s%s%s%s]", TYPES[s->type], ROWS[s->kind], s->d1 ? ", " : "",
+                         DIMS[s->d1], s->d2 ? ", " : "", DIMS[s->d2], s->d3 ? ", " : "", DIMS[s->d3]);
             f(path, ts, arg);
         }
 }

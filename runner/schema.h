@@ -60,8 +60,8 @@ typedef struct {
     int idx;            /* method index (per-method entries), statistic index, else -1 */
     RowKind kind;
     H5OutType type;
-    int rank;           /* 1..3 */
-    uint64_t inner[2];  /* dims[1], dims[2] (0 = absent) */
+    int rank;           /* 1..4 */
+    uint64_t inner[3];  /* dims[1], dims[2], dims[3] (0 = absent) */
     size_t width;       /* elements per row */
     const char *doc;
     int serial;         /* written by rank 0 in the serial file (strings), not in the collective rounds */
@@ -80,8 +80,8 @@ void schema_fill(const Column *c, const SchemaRow *r, void *dst);
 void schema_fill_offsets(const Column *c, const SchemaJob *j, void *dst);
 /* Serial columns: creates and writes the whole dataset in h (rank 0). Returns 0 or -1. */
 int schema_write_serial(const Column *c, const SchemaJob *j, H5Out *h, char *err, size_t errlen);
-/* Attributes a column carries besides its description (k_percent). Collective. */
-int schema_write_attrs(const Column *c, H5Out *h, char *err, size_t errlen);
+/* Attributes a column carries besides its description (k_percent, epsilon, names). Collective. */
+int schema_write_attrs(const Column *c, const SchemaJob *j, H5Out *h, char *err, size_t errlen);
 
 /* The table as docs/hdf5-schema.md writes it: for each dataset, its path (`<method>`,
  * `<name>` for the per-method and per-statistic ones) and "type [shape]" (e.g.
