@@ -130,49 +130,6 @@ static void h5_free(H5Out *h)
     free(h);
 }
 
-H5Out *h5out_create_parallel(const char *path, MPI_Comm comm, char *err, size_t errlen)
-{
-    errno = 0;
-    H5Out *h = h5_new(path);
-    h->parallel = 1;
-    h->comm = comm;
-    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-    H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL);
-    H5Pset_all_coll_metadata_ops(fapl, 1);
-    H5Pset_coll_metadata_write(fapl, 1);
-    H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_LATEST);
-    h->file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
-    H5Pclose(fapl);
-    if (h->file < 0) {
-        h5fail(h, NULL, "cannot create the HDF5 file (parallel)", err, errlen);
-        h5_free(h);
-        return NULL;
-    }
-    h->dxpl = H5Pcreate(H5P_DATASET_XFER);
-    H5Pset_dxpl_mpio(h->dxpl, H5FD_MPIO_COLLECTIVE);
-    return h;
-}
-
-H5Out *h5out_open_serial(const char *path, int truncate, char *err, size_t errlen)
-{
-    errno = 0;
-    H5Out *h = h5_new(path);
-    if (truncate) {
-        hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-        H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_LATEST);
-        h->file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
-        H5Pclose(fapl);
-    } else {
-        h->file = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
-    }
-    if (h->file < 0) {
-        h5fail(h, NULL, truncate ? "cannot create the HDF5 file" : "cannot open the HDF5 file", err, errlen);
-        h5_free(h);
-        return NULL;
-    }
-    return h;
-}
-
 /* Parallel files: the same outcome on every rank, with the lowest failing rank's message. */
 static int agree(H5Out *h, int ok, char *err, size_t errlen)
 {
@@ -194,6 +151,65 @@ static int agree(H5Out *h, int ok, char *err, size_t errlen)
     if (err && errlen)
         snprintf(err, errlen, "%s", msg);
     return -1;
+}
+
+static H5Out *parallel_file(const char *path, MPI_Comm comm, int create, char *err, size_t errlen)
+{
+    errno = 0;
+    H5Out *h = h5_new(path);
+    h->parallel = 1;
+    h->comm = comm;
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL);
+    H5Pset_all_coll_metadata_ops(fapl, 1);
+    H5Pset_coll_metadata_write(fapl, 1);
+    H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_LATEST);
+    h->file = create ? H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl) : H5Fopen(path, H5F_ACC_RDWR, fapl);
+    H5Pclose(fapl);
+    /* every rank opened it or failed: agree, so that no rank goes on into a collective call alone */
+    int ok = h->file >= 0;
+    if (!ok)
+        h5fail(h, NULL, create ? "cannot create the HDF5 file (parallel)" : "cannot open the HDF5 file (parallel)",
+               err, errlen);
+    if (agree(h, ok, err, errlen)) {
+        if (h->file >= 0)
+            H5Fclose(h->file);
+        h5_free(h);
+        return NULL;
+    }
+    h->dxpl = H5Pcreate(H5P_DATASET_XFER);
+    H5Pset_dxpl_mpio(h->dxpl, H5FD_MPIO_COLLECTIVE);
+    return h;
+}
+
+H5Out *h5out_create_parallel(const char *path, MPI_Comm comm, char *err, size_t errlen)
+{
+    return parallel_file(path, comm, 1, err, errlen);
+}
+
+H5Out *h5out_open_parallel(const char *path, MPI_Comm comm, char *err, size_t errlen)
+{
+    return parallel_file(path, comm, 0, err, errlen);
+}
+
+H5Out *h5out_open_serial(const char *path, int truncate, char *err, size_t errlen)
+{
+    errno = 0;
+    H5Out *h = h5_new(path);
+    if (truncate) {
+        hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+        H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_LATEST);
+        h->file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+        H5Pclose(fapl);
+    } else {
+        h->file = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    }
+    if (h->file < 0) {
+        h5fail(h, NULL, truncate ? "cannot create the HDF5 file" : "cannot open the HDF5 file", err, errlen);
+        h5_free(h);
+        return NULL;
+    }
+    return h;
 }
 
 int h5out_flush(H5Out *h, char *err, size_t errlen)
@@ -383,18 +399,23 @@ int h5out_dataset(H5Out *h, const char *path, H5OutType type, int rank, const ui
     return agree(h, dataset_local(h, path, type, rank, dims, doc, err, errlen) == 0, err, errlen);
 }
 
-static int write_rows_local(H5Out *h, const char *path, uint64_t row0, uint64_t nrows, const void *buf,
+int h5out_handle(const H5Out *h, const char *path)
+{
+    for (int i = 0; i < h->n; i++)
+        if (!strcmp(h->d[i].path, path))
+            return i;
+    return -1;
+}
+
+static int write_rows_local(H5Out *h, int k, const char *path, uint64_t row0, uint64_t nrows, const void *buf,
                             char *err, size_t errlen)
 {
     errno = 0;
-    int k = -1;
-    for (int i = 0; i < h->n; i++)
-        if (!strcmp(h->d[i].path, path))
-            k = i;
-    if (k < 0) {
-        snprintf(err, errlen, "%s: %s: write to a dataset that was not created", h->path, path);
+    if (k < 0 || k >= h->n) {
+        snprintf(err, errlen, "%s: %s: write to a dataset that was not created", h->path, path ? path : "?");
         return -1;
     }
+    path = h->d[k].path;
     hid_t id = h->d[k].id;
     int rank = h->d[k].rank, bad = 0;
     if (row0 + nrows > h->d[k].dims[0]) {
@@ -446,7 +467,14 @@ static int write_rows_local(H5Out *h, const char *path, uint64_t row0, uint64_t 
 int h5out_write_rows(H5Out *h, const char *path, uint64_t row0, uint64_t nrows, const void *buf, char *err,
                      size_t errlen)
 {
-    return agree(h, write_rows_local(h, path, row0, nrows, buf, err, errlen) == 0, err, errlen);
+    return agree(h, write_rows_local(h, h5out_handle(h, path), path, row0, nrows, buf, err, errlen) == 0, err,
+                 errlen);
+}
+
+int h5out_write_rows_at(H5Out *h, int dset, uint64_t row0, uint64_t nrows, const void *buf, char *err,
+                        size_t errlen)
+{
+    return agree(h, write_rows_local(h, dset, NULL, row0, nrows, buf, err, errlen) == 0, err, errlen);
 }
 
 int h5out_strings(H5Out *h, const char *path, const char *const *s, uint64_t n, const char *doc, char *err,

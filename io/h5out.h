@@ -26,6 +26,9 @@ typedef struct H5Out H5Out;
 
 /* Collective over comm: creates (truncates) path for parallel writing. */
 H5Out *h5out_create_parallel(const char *path, MPI_Comm comm, char *err, size_t errlen);
+/* Collective over comm: opens an existing file (e.g. the one the job created at its start with
+ * its root attributes) for parallel writing; nothing in it is truncated. */
+H5Out *h5out_open_parallel(const char *path, MPI_Comm comm, char *err, size_t errlen);
 /* One process: creates (truncate = 1) or opens for writing (truncate = 0). */
 H5Out *h5out_open_serial(const char *path, int truncate, char *err, size_t errlen);
 /* Writes everything HDF5 still caches (chunks, metadata) to the file and, for parallel
@@ -53,6 +56,11 @@ int h5out_dataset(H5Out *h, const char *path, H5OutType type, int rank, const ui
  * dataset's type). A rank with nothing to write passes nrows = 0 (buf may be NULL). */
 int h5out_write_rows(H5Out *h, const char *path, uint64_t row0, uint64_t nrows, const void *buf,
                      char *err, size_t errlen);
+/* The handle of a dataset created in h (by h5out_dataset), or -1: h5out_write_rows_at writes
+ * through it without looking the path up again. */
+int h5out_handle(const H5Out *h, const char *path);
+int h5out_write_rows_at(H5Out *h, int dset, uint64_t row0, uint64_t nrows, const void *buf, char *err,
+                        size_t errlen);
 
 /* Serial: a 1-D dataset of n variable-length UTF-8 strings (NULL entries are stored as ""). */
 int h5out_strings(H5Out *h, const char *path, const char *const *s, uint64_t n, const char *doc,

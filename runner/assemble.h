@@ -5,9 +5,10 @@
  * collective parallel writes. Rank 0 then adds the strings, the root attributes
  * and sets `complete` = 1.
  *
- * Datasets are "columns": a path, what its rows are (examples, tokens,
- * attention elements), a type and the shape of one row. Adding a dataset is one
- * col_add() call in define_columns() plus filling its rows in fill_rows(). */
+ * The file is the one the job created at its start (write_root_attrs, complete = 0):
+ * it is opened, never truncated. Which datasets it gets, their shapes and how an
+ * example fills their rows is declared once in the schema table (runner/schema.h);
+ * adding a dataset is a table entry there, nothing here. */
 #ifndef ATTRUN_ASSEMBLE_H
 #define ATTRUN_ASSEMBLE_H
 #include "io/h5out.h"

@@ -35,7 +35,7 @@ while read -r name np; do
             [ "$(realpath "$SHARED")" = "$(realpath -m "$SRC/../shared")" ] || set_model=(--set "model=$SHARED/$rel") ;;
     esac
     if [ "$np" = 1 ]; then
-        "$BIN" run "$job" "${set_model[@]}" --set "out=$out" --quiet < /dev/null > "$WORK/$name.np$np.log" 2>&1
+        timeout 300 "$BIN" run "$job" "${set_model[@]}" --set "out=$out" --quiet < /dev/null > "$WORK/$name.np$np.log" 2>&1
     else
         timeout 300 $MPIRUN -x OPENBLAS_CORETYPE -np "$np" "$BIN" run "$job" "${set_model[@]}" --set "out=$out" --quiet \
             < /dev/null > "$WORK/$name.np$np.log" 2>&1
