@@ -5,6 +5,7 @@
  * split in DeepLIFT mode). All activations of one pass live in one arena, laid out by
  * acts_layout() from (rows, T) and reused across calls: nothing is allocated in the
  * hot path. What each forward keeps for the backward is said where it is computed. */
+#include "engine/clock.h"
 #include "engine/engine.h"
 #include "engine/ops.h"
 #include <cblas.h>
@@ -21,19 +22,13 @@ const char *const ops_prof_name[PROF_N] = {
     "embeddings fwd", "linear fwd", "attention fwd", "layernorm fwd", "activation fwd", "residual add",
     "head fwd+bwd", "linear bwd", "attention bwd", "layernorm bwd", "activation bwd"};
 
-static double prof_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 /* Times `stmt` into class k when profiling (two clock reads per op: negligible). */
 #define PROF(k, stmt)                                    \
     do {                                                 \
-        double t0_ = ops_prof_on ? prof_now() : 0;       \
+        double t0_ = ops_prof_on ? clock_now() : 0;       \
         stmt;                                            \
         if (ops_prof_on)                                 \
-            ops_prof_s[k] += prof_now() - t0_;           \
+            ops_prof_s[k] += clock_now() - t0_;           \
     } while (0)
 
 /* Per-layer tensors kept for the backward. */
@@ -356,7 +351,7 @@ static void run_pass(Engine *e, const EngineBatch *in, EngineOutput *out, int b0
 
     /* Head on one token per row. Keeps zpre (activation backward / Rescale), the MLM
      * LayerNorm's xhat/rstd, and prob for OUT_PROB. */
-    double t_head = ops_prof_on ? prof_now() : 0;
+    double t_head = ops_prof_on ? clock_now() : 0;
     for (int b = 0; b < Bm; b++) {
         int t = c->head == HEAD_MLM ? in->mlm_pos[b0 + b] : 0;
         memcpy(A->hc + (size_t)b * D, A->h + ((size_t)b * T + t) * D, (size_t)D * sizeof(float));
@@ -380,7 +375,7 @@ static void run_pass(Engine *e, const EngineBatch *in, EngineOutput *out, int b0
         memcpy(out->logits + (size_t)b0 * C, A->logits, (size_t)Bm * C * sizeof(float));
     if (!out->grad) {
         if (ops_prof_on)
-            ops_prof_s[PROF_HEAD] += prof_now() - t_head;
+            ops_prof_s[PROF_HEAD] += clock_now() - t_head;
         return;
     }
 
@@ -409,7 +404,7 @@ static void run_pass(Engine *e, const EngineBatch *in, EngineOutput *out, int b0
         memcpy(A->dh + ((size_t)b * T + t) * D, A->dhc + (size_t)b * D, (size_t)D * sizeof(float));
     }
     if (ops_prof_on)
-        ops_prof_s[PROF_HEAD] += prof_now() - t_head;
+        ops_prof_s[PROF_HEAD] += clock_now() - t_head;
 
     for (int l = L - 1; l >= 0; l--) {
         if (out->dhidden)

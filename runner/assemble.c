@@ -2,6 +2,8 @@
  * example ranges per rank, exact merge + finalize, collective hyperslab writes
  * in rounds of bounded memory, then strings and attributes from rank 0. */
 #include "runner/assemble.h"
+#include "engine/clock.h"
+#include "io/mpi_agree.h"
 #include "runner/analysis.h"
 #include "runner/spool.h"
 #include <limits.h>
@@ -39,31 +41,9 @@ typedef struct {
     double write_s, bytes;
 } Ctx;
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
-
 static size_t esize(H5OutType t)
 {
     return t == H5O_F16 ? 2 : t == H5O_I64 ? 8 : 4;
-}
-
-/* The same outcome on every rank: the lowest failing rank's message is broadcast. */
-static int agree(MPI_Comm comm, int rank, int ok, char *err, size_t errlen)
-{
-    int mine = ok ? INT_MAX : rank, first;
-    MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm);
-    if (first == INT_MAX)
-        return 0;
-    char msg[1024];
-    if (rank == first)
-        snprintf(msg, sizeof msg, "%s", err);
-    MPI_Bcast(msg, sizeof msg, MPI_CHAR, first, comm);
-    snprintf(err, errlen, "%s", msg);
-    return -1;
 }
 
 /* ---- columns ---- */
@@ -286,7 +266,7 @@ static void define_columns(Ctx *x)
 
 static int create_datasets(Ctx *x, char *err, size_t errlen)
 {
-    double t = now();
+    double t = clock_now();
     for (int i = 0; i < x->ncols; i++) {
         Column *c = &x->col[i];
         uint64_t dims[3] = {col_rows_total(x, c), c->inner[0], c->inner[1]};
@@ -295,7 +275,7 @@ static int create_datasets(Ctx *x, char *err, size_t errlen)
     }
     if (write_analysis_attrs(x, err, errlen))
         return -1;
-    x->write_s += now() - t;
+    x->write_s += clock_now() - t;
     return 0;
 }
 
@@ -597,7 +577,7 @@ static int fill_rows(Ctx *x, long b0, long b1, ExResult *res, int first_round, c
 static int write_block(Ctx *x, long b0, long b1, int first_round, char *err, size_t errlen)
 {
     const Examples *ex = x->in->ex;
-    double t = now();
+    double t = clock_now();
     for (int i = 0; i < x->ncols; i++) {
         Column *c = &x->col[i];
         uint64_t row0, rows;
@@ -611,7 +591,7 @@ static int write_block(Ctx *x, long b0, long b1, int first_round, char *err, siz
             return -1;
         x->bytes += (double)rows * c->width * esize(c->type);
     }
-    x->write_s += now() - t;
+    x->write_s += clock_now() - t;
     return 0;
 }
 
@@ -705,7 +685,7 @@ static int finish_serial(const AssembleInput *in, int nranks, char *err, size_t 
 
 int assemble(const AssembleInput *in, AssembleStats *st, char *err, size_t errlen)
 {
-    double t_start = now();
+    double t_start = clock_now();
     Ctx *x = calloc(1, sizeof *x);
     x->in = in;
     MPI_Comm_rank(in->comm, &x->rank);
@@ -717,7 +697,7 @@ int assemble(const AssembleInput *in, AssembleStats *st, char *err, size_t errle
 
     SpoolIndex idx;
     int ok = spool_scan(in->spool_dir, 0, &idx, myerr, sizeof myerr) == 0;
-    if (agree(in->comm, x->rank, ok, myerr, sizeof myerr)) {
+    if (mpi_agree(in->comm, ok, myerr, sizeof myerr)) {
         snprintf(err, errlen, "%s", myerr);
         if (ok)
             spool_index_free(&idx);
@@ -773,19 +753,19 @@ int assemble(const AssembleInput *in, AssembleStats *st, char *err, size_t errle
             MPI_Allreduce(mine, all, nm, MPI_INT, MPI_MAX, in->comm);
             memcpy(x->ndelta, all, sizeof(int) * nm);
             /* a failure agreed on here leaves ok = 0 on every rank: nobody fills rows */
-            if (agree(in->comm, x->rank, ok, myerr, sizeof myerr)) {
+            if (mpi_agree(in->comm, ok, myerr, sizeof myerr)) {
                 ok = 0;
             } else {
-                double t = now();
+                double t = clock_now();
                 x->h5 = h5out_create_parallel(in->cfg->out, in->comm, myerr, sizeof myerr);
                 ok = x->h5 != NULL;
-                x->write_s += now() - t;
-                if (agree(in->comm, x->rank, ok, myerr, sizeof myerr)) {
+                x->write_s += clock_now() - t;
+                if (mpi_agree(in->comm, ok, myerr, sizeof myerr)) {
                     ok = 0;
                 } else {
                     define_columns(x);
                     ok = create_datasets(x, myerr, sizeof myerr) == 0;
-                    if (agree(in->comm, x->rank, ok, myerr, sizeof myerr))
+                    if (mpi_agree(in->comm, ok, myerr, sizeof myerr))
                         ok = 0;
                 }
             }
@@ -794,12 +774,12 @@ int assemble(const AssembleInput *in, AssembleStats *st, char *err, size_t errle
             ok = fill_rows(x, b0, b1, res, round == 0, myerr, sizeof myerr) == 0;
         free_block(res, b1 - b0, nm);
         free(res);
-        if (agree(in->comm, x->rank, ok, myerr, sizeof myerr)) {
+        if (mpi_agree(in->comm, ok, myerr, sizeof myerr)) {
             rc = -1;
             break;
         }
         ok = write_block(x, b0, b1, round == 0, myerr, sizeof myerr) == 0;
-        if (agree(in->comm, x->rank, ok, myerr, sizeof myerr)) {
+        if (mpi_agree(in->comm, ok, myerr, sizeof myerr)) {
             rc = -1;
             break;
         }
@@ -807,13 +787,13 @@ int assemble(const AssembleInput *in, AssembleStats *st, char *err, size_t errle
     free(blk);
     spool_index_free(&idx);
     if (x->h5) {
-        double t = now();
+        double t = clock_now();
         char cerr[512];
         if (h5out_close(x->h5, cerr, sizeof cerr) && !rc) {
             rc = -1;
             snprintf(myerr, sizeof myerr, "%s", cerr);
         }
-        x->write_s += now() - t;
+        x->write_s += clock_now() - t;
     }
     for (int i = 0; i < x->ncols; i++)
         free(x->col[i].buf);
@@ -823,17 +803,17 @@ int assemble(const AssembleInput *in, AssembleStats *st, char *err, size_t errle
         return -1;
     }
     /* Rank 0 finishes the file serially. */
-    double t = now();
+    double t = clock_now();
     ok = 1;
     if (x->rank == 0)
         ok = finish_serial(in, x->nranks, myerr, sizeof myerr) == 0;
-    double serial_s = now() - t;
-    if (agree(in->comm, x->rank, ok, myerr, sizeof myerr)) {
+    double serial_s = clock_now() - t;
+    if (mpi_agree(in->comm, ok, myerr, sizeof myerr)) {
         snprintf(err, errlen, "%s", myerr);
         free(x);
         return -1;
     }
-    double mine[2] = {now() - t_start, x->write_s + (x->rank == 0 ? serial_s : 0)}, mx[2];
+    double mine[2] = {clock_now() - t_start, x->write_s + (x->rank == 0 ? serial_s : 0)}, mx[2];
     MPI_Allreduce(mine, mx, 2, MPI_DOUBLE, MPI_MAX, in->comm);
     MPI_Allreduce(&x->bytes, &st->bytes, 1, MPI_DOUBLE, MPI_SUM, in->comm);
     st->seconds = mx[0];

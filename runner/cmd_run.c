@@ -5,36 +5,25 @@
  * until none are left, spooling each finished unit durably. Then every rank
  * assembles its contiguous share of the examples into the one HDF5 file.
  *
+ * This file holds the arguments, the signals and the driver; the steps are in
+ * run_setup.c, run_loop.c and run_finish.c (run_internal.h).
+ *
  * Exit status: 0 done; 1 runtime error; 2 bad usage or configuration;
  * 3 interrupted by SIGTERM/SIGUSR1/SIGINT (spools kept: rerun with --resume). */
-#include "io/checkpoint.h"
-#include "io/h5out.h"
-#include "io/tokenizer.h"
-#include "runner/analysis.h"
-#include "runner/assemble.h"
+#include "engine/clock.h"
 #include "runner/commands.h"
-#include "runner/config.h"
-#include "runner/job.h"
-#include "runner/schedule.h"
-#include "runner/spool.h"
-#include <errno.h>
-#include <limits.h>
+#include "runner/run_internal.h"
 #include <mpi.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
 
-enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2, EXIT_INTERRUPTED = 3 };
-
-static volatile sig_atomic_t g_stop = 0;
+volatile sig_atomic_t run_stop_signal = 0;
 
 static void on_signal(int sig)
 {
-    g_stop = sig;
+    run_stop_signal = sig;
 }
 
 static void usage(FILE *f)
@@ -57,42 +46,6 @@ static void usage(FILE *f)
             "exit status: 0 done, 1 runtime error, 2 bad usage or configuration,\n"
             "             3 interrupted by SIGTERM/SIGUSR1/SIGINT (rerun with --resume)\n");
 }
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
-
-/* Every rank learns whether all succeeded; the lowest failing rank's message is printed once. */
-static int all_ok(int rank, int ok, const char *msg)
-{
-    int mine = ok ? INT_MAX : rank, first;
-    MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
-    if (first == INT_MAX)
-        return 1;
-    if (rank == first)
-        fprintf(stderr, "attrun run: %s\n", msg);
-    return 0;
-}
-
-static void fmt_dur(double s, char *b, size_t n)
-{
-    long t = (long)(s + 0.5);
-    if (t >= 3600)
-        snprintf(b, n, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
-    else
-        snprintf(b, n, "%ld:%02ld", t / 60, t % 60);
-}
-
-typedef struct {
-    char resume_cmd[2048];  /* the command line to continue this job */
-    const char *config_path;
-    char **sets;
-    int nsets;
-    int resume, overwrite, quiet;
-} Args;
 
 static int parse_args(int argc, char **argv, Args *a)
 {
@@ -145,225 +98,28 @@ static int parse_args(int argc, char **argv, Args *a)
     return 0;
 }
 
-static int exists(const char *p)
-{
-    struct stat st;
-    return stat(p, &st) == 0;
-}
-
-/* Rank 0: decides what to do with an existing output and makes sure it can be written.
- * Returns 0 (go on), 4 (nothing to do: already complete), or an exit code with msg. */
-static int prepare_output(const RunConfig *c, const char *spool, const Args *a, char *msg, size_t n)
-{
-    struct stat st;
-    if (stat(c->out, &st) == 0 && S_ISDIR(st.st_mode)) {
-        snprintf(msg, n, "%s: out: %s is a directory; give a file name such as %s/result.h5", c->source, c->out,
-                 c->out);
-        return EXIT_USAGE;
-    }
-    int have_out = exists(c->out), have_spool = exists(spool);
-    if (a->resume && have_out && !have_spool) {
-        int64_t done = 0;
-        if (h5out_read_root_int(c->out, "complete", &done) == 0 && done == 1) {
-            snprintf(msg, n, "%s is already complete; nothing to resume", c->out);
-            return 4;
-        }
-    }
-    if ((have_out || have_spool) && !a->resume && !a->overwrite) {
-        snprintf(msg, n, "%s already exists%s; use --overwrite to replace it or --resume to continue it", 
-                 have_out ? c->out : spool, have_out && have_spool ? " (with spools)" : "");
-        return EXIT_USAGE;
-    }
-    if (a->overwrite) {
-        if (have_spool && spool_remove_dir(spool)) {
-            snprintf(msg, n, "cannot remove the old spools %s: %s", spool, strerror(errno));
-            return EXIT_RUNTIME;
-        }
-        if (have_out && unlink(c->out)) {
-            snprintf(msg, n, "cannot remove the old output %s: %s", c->out, strerror(errno));
-            return EXIT_RUNTIME;
-        }
-    }
-    /* the directory must exist and be writable */
-    char dir[1100];
-    snprintf(dir, sizeof dir, "%s", c->out);
-    char *slash = strrchr(dir, '/');
-    if (slash == dir)
-        dir[1] = 0;
-    else if (slash)
-        *slash = 0;
-    else
-        snprintf(dir, sizeof dir, ".");
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        snprintf(msg, n, "%s: out: directory %s does not exist (create it first)", c->source, dir);
-        return EXIT_USAGE;
-    }
-    if (access(dir, W_OK | X_OK)) {
-        snprintf(msg, n, "%s: out: directory %s is not writable: %s", c->source, dir, strerror(errno));
-        return EXIT_USAGE;
-    }
-    if (!exists(spool) && mkdir(spool, 0777)) {
-        snprintf(msg, n, "cannot create the spool directory %s: %s", spool, strerror(errno));
-        return EXIT_RUNTIME;
-    }
-    return 0;
-}
-
-/* Rank 0: the spools must belong to this configuration (results-relevant keys). */
-static int check_job_file(const char *spool, const char *yaml, int resume, char *msg, size_t n)
-{
-    char path[1200];
-    snprintf(path, sizeof path, "%s/job.yaml", spool);
-    FILE *f = fopen(path, "rb");
-    if (f) {
-        char *old = calloc(1, strlen(yaml) + 2);
-        size_t k = fread(old, 1, strlen(yaml) + 1, f);
-        fclose(f);
-        int same = k == strlen(yaml) && !memcmp(old, yaml, k);
-        free(old);
-        if (!same) {
-            snprintf(msg, n, "%s holds the spools of a different configuration (see %s); resume with the same "
-                     "settings or start again with --overwrite", spool, path);
-            return -1;
-        }
-        return 0;
-    }
-    (void)resume;
-    f = fopen(path, "wb");
-    if (!f || fputs(yaml, f) < 0 || fclose(f)) {
-        snprintf(msg, n, "cannot write %s: %s", path, strerror(errno));
-        return -1;
-    }
-    return 0;
-}
-
-/* RoBERTa derives position ids from the input ids: the pad token gets position padding_idx,
- * so a pad/pad_all baseline has other position ids than the input and Captum's delta
- * (which evaluates F(baseline) with the baseline's own positions) is large although the
- * attributions are right (docs/models.md). Writes the warning into msg; 0 when none applies. */
-static int position_warning(const RunConfig *c, const Model *m, char *msg, size_t n)
-{
-    if (m->cfg.arch != ARCH_ROBERTA)
-        return 0;
-    for (int i = 0; i < c->n_methods; i++) {
-        MethodKind k = c->methods[i];
-        /* methods with a baseline: all of them (gradshap, deepliftshap) or the first */
-        int first = k == M_IG || k == M_DEEPLIFT || k == M_CONDUCTANCE ||
-                    (k == M_SMOOTHGRAD && c->smoothgrad.base == M_IG);
-        int nb = k == M_GRADSHAP || k == M_DEEPLIFTSHAP ? c->nbaselines : first;
-        for (int b = 0; b < nb; b++)
-            if (c->baselines[b] == BASE_PAD || c->baselines[b] == BASE_PAD_ALL) {
-                snprintf(msg, n, "warning: %s is a RoBERTa model and %s uses the '%s' baseline: the pad token gets "
-                         "position padding_idx, so the baseline's position ids differ from the input's and "
-                         "Captum-equal convergence deltas will be large (the attributions are still Captum's). "
-                         "Use baseline: mask or baseline: unk to keep the positions (docs/models.md)",
-                         c->model, config_method_name(k), baseline_name(c->baselines[b]));
-                return 1;
-            }
-    }
-    return 0;
-}
-
-typedef struct {
-    double busy, flops;
-    long units;
-} WorkStats;
-
-/* Computes unit u and appends it to the spool. */
-static int run_unit(Engine *eng, const Model *m, const Examples *ex, const RunConfig *cfg, const MethodSpec *specs,
-                    const Unit *u, int *tcache, SpoolWriter *w, char *msg, size_t n)
-{
-    const char *why = NULL;
-    void *buf = NULL;
-    size_t bytes = 0;
-    if (u->method == SPOOL_BASE) {
-        BaseResult r;
-        if (base_run(eng, ex, u->example, analysis_wants_attention(cfg), &r, &why)) {
-            snprintf(msg, n, "example %d (corpus row %ld), forward: %s", u->example, ex->row[u->example],
-                     why ? why : "failed");
-            return -1;
-        }
-        if (analysis_base(cfg, &m->cfg, ex, u->example, &r, msg, n)) {
-            base_free(&r);
-            return -1;
-        }
-        tcache[u->example] = r.target;
-        bytes = base_bytes(&r);
-        buf = malloc(bytes);
-        base_pack(&r, buf);
-        base_free(&r);
-    } else {
-        const MethodSpec *sp = NULL;
-        for (int i = 0; i < cfg->n_methods; i++)
-            if ((int)specs[i].kind == u->method)
-                sp = &specs[i];
-        Example x;
-        examples_view(ex, u->example, &x);
-        if (x.target < 0) {
-            if (tcache[u->example] < 0 && resolve_target(eng, ex, u->example, &tcache[u->example], &why)) {
-                snprintf(msg, n, "example %d (corpus row %ld), predicted target: %s", u->example,
-                         ex->row[u->example], why ? why : "failed");
-                return -1;
-            }
-            x.target = tcache[u->example];
-        }
-        Partial *p = partial_new(sp, m, x.T);
-        if (!p || method_run_chunk(eng, sp, &x, u->i0, u->i1, p, &why)) {
-            snprintf(msg, n, "example %d (corpus row %ld), %s items [%d, %d): %s", u->example, ex->row[u->example],
-                     config_method_name(sp->kind), u->i0, u->i1, why ? why : "out of memory");
-            if (p)
-                partial_free(p);
-            return -1;
-        }
-        bytes = partial_bytes(p);
-        buf = malloc(bytes);
-        partial_pack(p, buf);
-        partial_free(p);
-    }
-    int rc = spool_append(w, u->example, u->method, u->i0, u->i1, buf, bytes, msg, n);
-    free(buf);
-    return rc;
-}
-
-static void progress(int quiet, Counters *ctr, const Schedule *s, long n_ex, long ex_before, double t0, int final)
-{
-    if (quiet)
-        return;
-    int64_t ud, ed;
-    counters_progress(ctr, &ud, &ed);
-    double el = now() - t0, rate = el > 0 ? (ed - ex_before) / el : 0;
-    char eta[32] = "?";
-    if (ud > 0 && ud < s->n)
-        fmt_dur(el * (s->n - ud) / ud, eta, sizeof eta);
-    else if (ud >= s->n)
-        snprintf(eta, sizeof eta, "0:00");
-    fprintf(stderr, "attrun: units %lld/%ld  examples %lld/%ld  %.2f examples/s  ETA %s%s\n", (long long)ud, s->n,
-            (long long)ed, n_ex, rate, eta, final ? "" : "");
-}
-
 int cmd_run(int argc, char **argv)
 {
-    Args a;
-    int pa = parse_args(argc, argv, &a);
+    static Run r; /* zero: what teardown frees is NULL until set-up makes it */
+    int pa = parse_args(argc, argv, &r.a);
     if (pa == 1) {
         usage(stdout);
-        free(a.sets);
+        free(r.a.sets);
         return EXIT_OK;
     }
     if (pa == 3) {
         printf("attrun %s (git %s)\n", ATTRUN_VERSION, ATTRUN_GIT);
-        free(a.sets);
+        free(r.a.sets);
         return EXIT_OK;
     }
     if (pa) {
-        free(a.sets);
+        free(r.a.sets);
         return EXIT_USAGE;
     }
-    double t_start = now();
+    r.t_start = clock_now();
     MPI_Init(NULL, NULL);
-    int rank, nranks;
-    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    MPI_Comm_size(MPI_COMM_WORLD, &nranks);
+    MPI_Comm_rank(MPI_COMM_WORLD, &r.rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &r.nranks);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
@@ -371,271 +127,13 @@ int cmd_run(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGUSR1, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    iso_time_now(r.start_iso, sizeof r.start_iso);
 
-    int code = EXIT_OK;
-    char msg[8192] = "";
-    RunConfig cfg;
-    Model *model = NULL;
-    Tokenizer *tok = NULL;
-    Engine *eng = NULL;
-    Examples ex;
-    memset(&ex, 0, sizeof ex);
-    char *yaml = NULL, *yaml_res = NULL, spool[1100] = "", sha[65] = "", start_iso[64];
-    iso_time_now(start_iso, sizeof start_iso);
-
-    /* 1. configuration (every rank parses the same file) */
-    int ok = config_load(&cfg, a.config_path, a.sets, a.nsets, msg, sizeof msg) == 0;
-    if (!all_ok(rank, ok, msg)) {
-        code = EXIT_USAGE;
-        goto done;
-    }
-    yaml = config_to_yaml(&cfg, 0);
-    yaml_res = config_to_yaml(&cfg, 1);
-    snprintf(spool, sizeof spool, "%s.spool", cfg.out);
-
-    /* 2. the output: refuse, replace or resume (rank 0 decides, everyone follows) */
-    int prep = 0;
-    if (rank == 0)
-        prep = prepare_output(&cfg, spool, &a, msg, sizeof msg);
-    MPI_Bcast(&prep, 1, MPI_INT, 0, MPI_COMM_WORLD);
-    if (prep == 4) {
-        if (rank == 0)
-            fprintf(stderr, "attrun run: %s\n", msg);
-        goto done;
-    }
-    if (prep) {
-        if (rank == 0)
-            fprintf(stderr, "attrun run: %s\n", msg);
-        code = prep;
-        goto done;
-    }
-
-    /* 3. model, tokenizer, engine, examples (every rank) */
-    model = checkpoint_load(cfg.model, msg, sizeof msg);
-    ok = model != NULL;
-    if (ok) {
-        tok = tokenizer_load(cfg.model, msg, sizeof msg);
-        ok = tok != NULL;
-    }
-    if (ok && rank == 0)
-        ok = checkpoint_weights_sha256(cfg.model, sha, msg, sizeof msg) == 0;
-    if (ok) {
-        engine_set_threads(cfg.threads);
-        eng = engine_create(model);
-        if (!eng) {
-            snprintf(msg, sizeof msg, "%s: cannot create the engine (out of memory?)", cfg.model);
-            ok = 0;
-        }
-    }
-    if (!all_ok(rank, ok, msg)) {
-        code = EXIT_RUNTIME;
-        goto done;
-    }
-    double t_tok = now();
-    ok = examples_load(&ex, &cfg, model, tok, rank == 0, msg, sizeof msg) == 0;
-    if (!all_ok(rank, ok, msg)) {
-        code = EXIT_RUNTIME;
-        goto done;
-    }
-    t_tok = now() - t_tok;
-    if (rank == 0 && position_warning(&cfg, model, msg, sizeof msg))
-        fprintf(stderr, "attrun run: %s\n", msg);
-    MethodSpec specs[M_NUM_METHODS];
-    for (int i = 0; i < cfg.n_methods; i++)
-        config_method_spec(&cfg, cfg.methods[i], &specs[i]);
-
-    AssembleInput ain = {&cfg, model, eng, tok, &ex, specs, spool, MPI_COMM_WORLD, yaml, sha, start_iso};
-    /* 4. the spools' job file, and an incomplete result file so the job is visible (rank 0) */
-    ok = 1;
-    if (rank == 0) {
-        ok = check_job_file(spool, yaml_res, a.resume, msg, sizeof msg) == 0;
-        if (ok) {
-            H5Out *h = h5out_open_serial(cfg.out, 1, msg, sizeof msg);
-            ok = h && write_root_attrs(h, &ain, nranks, NULL, 0, msg, sizeof msg) == 0;
-            if (h && h5out_close(h, msg, sizeof msg))
-                ok = 0;
-        }
-    }
-    if (!all_ok(rank, ok, msg)) {
-        code = EXIT_RUNTIME;
-        goto done;
-    }
-    if (rank == 0 && !a.quiet)
-        fprintf(stderr, "attrun: %d rank%s, %ld examples (%ld tokens, %ld skipped, %d truncated), %d method%s, "
-                "tokenized in %.2f s\n", nranks, nranks > 1 ? "s" : "", ex.n, examples_tokens(&ex), ex.nskipped,
-                ex.n_truncated, cfg.n_methods, cfg.n_methods > 1 ? "s" : "", t_tok);
-
-    /* 5. work units: what the spools do not hold yet */
-    SpoolIndex done_idx;
-    memset(&done_idx, 0, sizeof done_idx);
-    ok = !a.resume || spool_scan(spool, 1, &done_idx, msg, sizeof msg) == 0;
-    Schedule sched;
-    memset(&sched, 0, sizeof sched);
-    if (ok)
-        ok = schedule_build(&sched, &ex, model, specs, cfg.n_methods, 1, a.resume ? &done_idx : NULL,
-                            cfg.chunk, nranks, msg, sizeof msg) == 0;
-    spool_index_free(&done_idx);
-    SpoolWriter w = {0};
-    if (ok)
-        ok = spool_open(&w, spool, rank, msg, sizeof msg) == 0;
-    if (!all_ok(rank, ok, msg)) {
-        code = EXIT_RUNTIME;
-        schedule_free(&sched);
-        spool_close(&w, msg, sizeof msg);
-        goto done;
-    }
-    if (rank == 0 && !a.quiet && a.resume)
-        fprintf(stderr, "attrun: resuming: %ld units left\n", sched.n);
-    Counters ctr;
-    counters_create(&ctr, MPI_COMM_WORLD, &sched, ex.n);
-    int64_t ex_before = 0, tmp;
-    if (rank == 0)
-        counters_progress(&ctr, &tmp, &ex_before);
-
-    /* 6. compute: take units until none are left, a signal comes, or an error */
-    int *tcache = malloc(sizeof(int) * (ex.n ? ex.n : 1));
-    for (long i = 0; i < ex.n; i++)
-        tcache[i] = -1;
-    WorkStats ws = {0};
-    double t_work = now(), last_print = t_work;
-    int failed = 0;
-    for (;;) {
-        if (g_stop) {
-            counters_stop(&ctr, sched.n);
-            break;
-        }
-        int64_t i = counters_next(&ctr);
-        if (i >= sched.n)
-            break;
-        const Unit *u = &sched.u[i];
-        double t = now();
-        if (run_unit(eng, model, &ex, &cfg, specs, u, tcache, &w, msg, sizeof msg)) {
-            failed = 1;
-            counters_stop(&ctr, sched.n);
-            break;
-        }
-        ws.busy += now() - t;
-        ws.flops += u->cost;
-        ws.units++;
-        counters_done(&ctr, u->example);
-        if (rank == 0 && now() - last_print >= 2.0) {
-            last_print = now();
-            progress(a.quiet, &ctr, &sched, ex.n, ex_before, t_work, 0);
-        }
-    }
-    /* rank 0 keeps reporting while the others finish their last units */
-    if (rank == 0 && !failed) {
-        for (;;) {
-            int64_t ud, ed;
-            counters_progress(&ctr, &ud, &ed);
-            if (ud >= sched.n || g_stop)
-                break;
-            int64_t next, zero = 0;
-            MPI_Fetch_and_op(&zero, &next, MPI_INT64_T, 0, 0, MPI_NO_OP, ctr.win);
-            MPI_Win_flush(0, ctr.win);
-            if (next >= ((int64_t)1 << 40)) /* someone stopped */
-                break;
-            usleep(50000);
-            if (now() - last_print >= 2.0) {
-                last_print = now();
-                progress(a.quiet, &ctr, &sched, ex.n, ex_before, t_work, 0);
-            }
-        }
-    }
-    if (spool_close(&w, msg, sizeof msg) && !failed) {
-        failed = 1;
-        counters_stop(&ctr, sched.n);
-    }
-    free(tcache);
-    if (rank == 0)
-        progress(a.quiet, &ctr, &sched, ex.n, ex_before, t_work, 1);
-    MPI_Barrier(MPI_COMM_WORLD);
-    double work_s = now() - t_work;
-    counters_free(&ctr);
-    int stopped = g_stop != 0, any_stopped;
-    MPI_Allreduce(&stopped, &any_stopped, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
-    if (!all_ok(rank, !failed, msg)) {
-        if (rank == 0)
-            fprintf(stderr, "attrun run: finished units are kept in %s; after fixing the cause, continue with "
-                    "(under mpirun/srun as before): %s\n", spool, a.resume_cmd);
-        code = EXIT_RUNTIME;
-        schedule_free(&sched);
-        goto done;
-    }
-    if (any_stopped) {
-        if (rank == 0)
-            fprintf(stderr, "attrun run: interrupted by a signal; finished units are kept in %s and %s is "
-                    "incomplete (complete = 0). Continue with (under mpirun/srun as before, any number of "
-                    "ranks): %s\n", spool, cfg.out, a.resume_cmd);
-        code = EXIT_INTERRUPTED;
-        schedule_free(&sched);
-        goto done;
-    }
-
-    /* 7. assembly into the HDF5 file */
-    AssembleStats ast;
-    ok = assemble(&ain, &ast, msg, sizeof msg) == 0;
-    if (!ok) {
-        if (rank == 0)
-            fprintf(stderr, "attrun run: assembly failed: %s\n(spools kept in %s; rerun with: %s)\n", msg,
-                    spool, a.resume_cmd);
-        code = EXIT_RUNTIME;
-        schedule_free(&sched);
-        goto done;
-    }
-    if (rank == 0)
-        spool_remove_dir(spool);
-
-    /* 8. summary */
-    double busy[3] = {ws.busy, ws.flops, (double)ws.units};
-    double *all = rank == 0 ? malloc(sizeof(double) * 3 * nranks) : NULL;
-    MPI_Gather(busy, 3, MPI_DOUBLE, all, 3, MPI_DOUBLE, 0, MPI_COMM_WORLD);
-    if (rank == 0 && !a.quiet) {
-        double flops = 0;
-        for (int r = 0; r < nranks; r++)
-            flops += all[3 * r + 1];
-        double wall = now() - t_start;
-        fprintf(stderr, "attrun: done in %.2f s: %ld examples, %.2f examples/s; compute %.2f s at %.2f GFLOP/s "
-                "(estimated), assembly %.2f s (HDF5 %.2f s, %.1f MB, %.1f MB/s; file %.1f MB)\n", wall, ex.n,
-                wall > 0 ? ex.n / wall : 0, work_s, work_s > 0 ? flops / work_s * 1e-9 : 0, ast.seconds,
-                ast.write_seconds, ast.bytes / 1e6, ast.write_seconds > 0 ? ast.bytes / 1e6 / ast.write_seconds : 0,
-                ast.file_bytes / 1e6);
-        fprintf(stderr, "attrun: busy share per rank:");
-        for (int r = 0; r < nranks; r++)
-            fprintf(stderr, " %d:%.0f%% (%.0f units)", r, work_s > 0 ? 100 * all[3 * r] / work_s : 0,
-                    all[3 * r + 2]);
-        fprintf(stderr, "\nattrun: wrote %s\n", cfg.out);
-    }
-    free(all);
-    schedule_free(&sched);
-
-done:
-    if (eng)
-        engine_free(eng);
-    if (tok)
-        tokenizer_free(tok);
-    if (model)
-        model_free(model);
-    examples_free(&ex);
-    free(yaml);
-    free(yaml_res);
-    config_free(&cfg);
-    free(a.sets);
-    /* A result file HDF5 could not flush (disk full) is left open in HDF5 (io/h5out.h), and
-     * HDF5's shutdown inside MPI_Finalize (or exit) would crash on it (HDF5 1.10.8: exit
-     * status 139 instead of 1). Every rank then leaves with _exit, the error already
-     * printed: Open MPI's mpirun reports the ranks' status 1, as does a run without it
-     * (MPI_Abort would print a page about aborting). All ranks reach this point together,
-     * so they agree first (a serial file is rank 0's alone). */
-    int mine = h5out_abandoned() > 0, any = 0;
-    MPI_Allreduce(&mine, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
-    if (any) {
-        if (code == EXIT_OK)
-            code = EXIT_RUNTIME;
-        fflush(stdout);
-        fflush(stderr);
-        _exit(code);
-    }
-    MPI_Finalize();
-    return code;
+    int code = run_setup(&r);
+    if (code == RUN_NOTHING_TO_DO)
+        return run_teardown(&r, EXIT_OK);
+    if (code != EXIT_OK)
+        return run_teardown(&r, code);
+    run_loop(&r);
+    return run_teardown(&r, run_finish(&r));
 }

@@ -181,9 +181,21 @@ int64_t counters_next(Counters *c)
     return fetch_add(c, 0, 1);
 }
 
+/* counters_stop pushes the unit counter past this mark: far beyond any job's unit count, so
+ * the counter still says "none left" after every rank's later increments. */
+#define STOP_MARK ((int64_t)1 << 40)
+
 void counters_stop(Counters *c, int64_t n_units)
 {
-    fetch_add(c, 0, n_units + ((int64_t)1 << 40));
+    fetch_add(c, 0, n_units + STOP_MARK);
+}
+
+int counters_stopped(Counters *c)
+{
+    int64_t next = 0, zero = 0;
+    MPI_Fetch_and_op(&zero, &next, MPI_INT64_T, 0, 0, MPI_NO_OP, c->win);
+    MPI_Win_flush(0, c->win);
+    return next >= STOP_MARK;
 }
 
 void counters_done(Counters *c, int example)
