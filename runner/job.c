@@ -264,45 +264,13 @@ void examples_view(const Examples *ex, long e, Example *out)
 
 /* ---- base forward ---- */
 
+/* The example's plain forward (engine/attr_forward.c) with the stored view of example e. */
 static int forward(Engine *eng, const Examples *ex, long e, int target, float *logits, float *attn,
                    const char **err)
 {
-    const Model *m = engine_model(eng);
     Example x;
     examples_view(ex, e, &x);
-    int T = x.T, D = m->cfg.D;
-    int *pos = malloc(sizeof(int) * T);
-    float *h = malloc(sizeof(float) * (size_t)T * D);
-    engine_position_ids(m, x.ids, T, pos);
-    const int *types = m->type_emb ? x.type_ids : NULL;
-    int rc = 0;
-    if (engine_layer_values(m, AT_WORD_EMB, x.ids, pos, types, T, h)) {
-        *err = "token id out of the model's vocabulary";
-        rc = -1;
-    } else {
-        float F;
-        EngineBatch in = {0};
-        in.B = 1;
-        in.T = T;
-        in.layer = AT_WORD_EMB;
-        in.x = h;
-        in.pos_ids = pos;
-        in.type_ids = types;
-        in.target = &target;
-        in.mlm_pos = &x.mlm_pos;
-        in.output = OUT_LOGIT;
-        EngineOutput out = {0};
-        out.F = &F;
-        out.logits = logits;
-        out.attn = attn;
-        if (engine_run(eng, &in, &out)) {
-            *err = engine_error(eng);
-            rc = -1;
-        }
-    }
-    free(pos);
-    free(h);
-    return rc;
+    return example_forward(eng, &x, target, logits, attn, err);
 }
 
 static int argmax(const float *v, int n)

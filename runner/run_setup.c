@@ -112,17 +112,15 @@ static int check_job_file(const char *spool, const char *yaml, char *msg, size_t
  * so a pad/pad_all baseline has other position ids than the input and Captum's delta
  * (which evaluates F(baseline) with the baseline's own positions) is large although the
  * attributions are right (docs/models.md). Writes the warning into msg; 0 when none applies. */
-static int position_warning(const RunConfig *c, const Model *m, char *msg, size_t n)
+static int position_warning(const RunConfig *c, const Model *m, const MethodSpec *specs, char *msg, size_t n)
 {
     if (m->cfg.arch != ARCH_ROBERTA)
         return 0;
     for (int i = 0; i < c->n_methods; i++) {
-        MethodKind k = c->methods[i];
-        /* methods with a baseline: all of them (gradshap, deepliftshap) or the first */
-        int first = k == M_IG || k == M_DEEPLIFT || k == M_CONDUCTANCE ||
-                    (k == M_SMOOTHGRAD && c->smoothgrad.base == M_IG);
-        int nb = k == M_GRADSHAP || k == M_DEEPLIFTSHAP ? c->nbaselines : first;
-        for (int b = 0; b < nb; b++)
+        MethodKind k = specs[i].kind;
+        MethodShape sh; /* the baselines it uses: none, the first, or all */
+        method_shape(&specs[i], &sh);
+        for (int b = 0; b < sh.baselines; b++)
             if (c->baselines[b] == BASE_PAD || c->baselines[b] == BASE_PAD_ALL) {
                 snprintf(msg, n, "warning: %s is a RoBERTa model and %s uses the '%s' baseline: the pad token gets "
                          "position padding_idx, so the baseline's position ids differ from the input's and "
@@ -185,10 +183,10 @@ static int setup_model_and_examples(Run *r)
     if (mpi_agree(MPI_COMM_WORLD, ok, msg, n))
         return EXIT_RUNTIME;
     r->t_tok = clock_now() - t_tok;
-    if (r->rank == 0 && position_warning(&r->cfg, r->model, msg, n))
-        fprintf(stderr, "attrun run: %s\n", msg);
     for (int i = 0; i < r->cfg.n_methods; i++)
         config_method_spec(&r->cfg, r->cfg.methods[i], &r->specs[i]);
+    if (r->rank == 0 && position_warning(&r->cfg, r->model, r->specs, msg, n))
+        fprintf(stderr, "attrun run: %s\n", msg);
     return EXIT_OK;
 }
 

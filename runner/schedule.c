@@ -6,17 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Rows the engine runs per item: DeepLIFT (SHAP) runs input/baseline pairs. */
-static int rows_per_item(const MethodSpec *spec)
-{
-    return spec && (spec->kind == M_DEEPLIFT || spec->kind == M_DEEPLIFTSHAP) ? 2 : 1;
-}
-
 double unit_cost(const ModelConfig *mc, const MethodSpec *spec, int T, int items)
 {
     if (!spec) /* base unit: one forward */
         return engine_flops(mc, 1, T, 0);
-    return engine_flops(mc, rows_per_item(spec) * items, T, 1);
+    /* the engine rows of the items (DeepLIFT runs input/baseline pairs) */
+    return engine_flops(mc, method_ops(spec->kind)->rows_per_item * items, T, 1);
 }
 
 static void push(Schedule *s, long *cap, int e, int m, int i0, int i1, double cost)
