@@ -4,17 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *activation_name(Activation a)
-{
-    switch (a) {
-    case ACT_GELU: return "gelu";
-    case ACT_GELU_TANH: return "gelu_new";
-    case ACT_RELU: return "relu";
-    case ACT_TANH: return "tanh";
-    }
-    return "?";
-}
-
 /* Sizes of every tensor, in the order they are carved out of one allocation. */
 static size_t layer_params(const ModelConfig *c)
 {

@@ -62,5 +62,4 @@ Model *model_random(const ModelConfig *cfg, unsigned long long seed, float scale
 void model_free(Model *m);
 /* Number of parameters. */
 size_t model_num_params(const ModelConfig *cfg);
-const char *activation_name(Activation a);
 #endif

@@ -36,7 +36,6 @@ typedef struct {
 typedef struct {
     FILE *f;
     char path[4096];
-    uint64_t records, bytes;
     double last_sync;   /* monotonic seconds of the last fsync */
 } SpoolWriter;
 
