@@ -590,6 +590,52 @@ int h5out_read_root_int(const char *path, const char *name, int64_t *value)
     return rc;
 }
 
+char *h5out_read_root_str(const char *path, const char *name)
+{
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0) {
+        H5Eclear2(H5E_DEFAULT);
+        return NULL;
+    }
+    char *out = NULL;
+    if (H5Aexists(f, name) > 0) {
+        hid_t a = H5Aopen(f, name, H5P_DEFAULT);
+        hid_t t = a >= 0 ? H5Aget_type(a) : -1;
+        if (t >= 0 && H5Tget_class(t) == H5T_STRING) {
+            if (H5Tis_variable_str(t) > 0) {
+                char *v = NULL;
+                hid_t mt = H5Tcopy(H5T_C_S1);
+                H5Tset_size(mt, H5T_VARIABLE);
+                H5Tset_cset(mt, H5Tget_cset(t));
+                if (H5Aread(a, mt, &v) >= 0 && v) {
+                    out = strdup(v);
+                    H5free_memory(v);
+                }
+                H5Tclose(mt);
+            } else {
+                size_t n = H5Tget_size(t);
+                out = calloc(1, n + 1);
+                hid_t mt = H5Tcopy(H5T_C_S1);
+                H5Tset_size(mt, n + 1);
+                H5Tset_cset(mt, H5Tget_cset(t));
+                if (H5Aread(a, mt, out) < 0) {
+                    free(out);
+                    out = NULL;
+                }
+                H5Tclose(mt);
+            }
+        }
+        if (t >= 0)
+            H5Tclose(t);
+        if (a >= 0)
+            H5Aclose(a);
+    }
+    H5Fclose(f);
+    H5Eclear2(H5E_DEFAULT);
+    return out;
+}
+
 uint16_t h5out_f32_to_f16(float f)
 {
     uint32_t x;

@@ -68,6 +68,9 @@ int h5out_attr_int_array(H5Out *h, const char *obj, const char *name, const int6
 /* Reads an int64 root attribute of an existing file (e.g. `complete`); returns 0, or -1
  * when the file or attribute cannot be read. Serial. */
 int h5out_read_root_int(const char *path, const char *name, int64_t *value);
+/* Reads a string root attribute (e.g. `format`, `config`) as a malloc'ed string; NULL when
+ * the file is not HDF5 or has no such string attribute. Serial. */
+char *h5out_read_root_str(const char *path, const char *name);
 
 /* IEEE binary16 bits of a float (round to nearest even, overflow to inf, NaN kept). */
 uint16_t h5out_f32_to_f16(float f);

@@ -5,6 +5,7 @@
 #include "engine/clock.h"
 #include "io/mpi_agree.h"
 #include "runner/analysis.h"
+#include "runner/diskspace.h"
 #include "runner/spool.h"
 #include <limits.h>
 #include <stdio.h>
@@ -277,6 +278,26 @@ static int create_datasets(Ctx *x, char *err, size_t errlen)
         return -1;
     x->write_s += clock_now() - t;
     return 0;
+}
+
+/* Rank 0: reserves the result's size bound before the collective phase (diskspace.h):
+ * every dataset's raw bytes plus the strings rank 0 adds serially afterwards. */
+static int reserve_space(const Ctx *x, char *err, size_t errlen)
+{
+    const Examples *ex = x->in->ex;
+    double raw = 0;
+    for (int i = 0; i < x->ncols; i++)
+        raw += (double)col_rows_total(x, &x->col[i]) * x->col[i].width * esize(x->col[i].type);
+    /* variable-length strings: the text, a 16-byte reference and a heap entry header each */
+    long M = ex->off[ex->n];
+    for (long t = 0; t < M; t++)
+        raw += strlen(tokenizer_id_to_token(x->in->tok, ex->ids[t])) + 32;
+    for (long i = 0; i < ex->n; i++)
+        raw += (ex->text ? strlen(ex->text[i]) : 0) + (ex->pair ? strlen(ex->pair[i]) + 32 : 0) + 32;
+    for (long i = 0; i < ex->nskipped; i++)
+        raw += strlen(ex->skip_reason[i]) + 40;
+    raw += strlen(x->in->config_yaml) + 4096; /* root attributes */
+    return diskspace_reserve(x->in->spool_dir, diskspace_bound(raw, x->ncols + 6), err, errlen);
 }
 
 /* ---- one block of examples ---- */
@@ -696,7 +717,7 @@ int assemble(const AssembleInput *in, AssembleStats *st, char *err, size_t errle
     char myerr[1024] = "";
 
     SpoolIndex idx;
-    int ok = spool_scan(in->spool_dir, 0, &idx, myerr, sizeof myerr) == 0;
+    int ok = spool_scan(in->spool_dir, &idx, myerr, sizeof myerr) == 0;
     if (mpi_agree(in->comm, ok, myerr, sizeof myerr)) {
         snprintf(err, errlen, "%s", myerr);
         if (ok)
@@ -756,17 +777,25 @@ int assemble(const AssembleInput *in, AssembleStats *st, char *err, size_t errle
             if (mpi_agree(in->comm, ok, myerr, sizeof myerr)) {
                 ok = 0;
             } else {
-                double t = clock_now();
-                x->h5 = h5out_create_parallel(in->cfg->out, in->comm, myerr, sizeof myerr);
-                ok = x->h5 != NULL;
-                x->write_s += clock_now() - t;
+                /* the space first: a full disk inside HDF5's collective flush hangs (diskspace.h) */
+                define_columns(x);
+                ok = x->rank != 0 || reserve_space(x, myerr, sizeof myerr) == 0;
                 if (mpi_agree(in->comm, ok, myerr, sizeof myerr)) {
                     ok = 0;
                 } else {
-                    define_columns(x);
-                    ok = create_datasets(x, myerr, sizeof myerr) == 0;
-                    if (mpi_agree(in->comm, ok, myerr, sizeof myerr))
+                    if (x->rank == 0)
+                        diskspace_release(in->spool_dir);
+                    double t = clock_now();
+                    x->h5 = h5out_create_parallel(in->cfg->out, in->comm, myerr, sizeof myerr);
+                    ok = x->h5 != NULL;
+                    x->write_s += clock_now() - t;
+                    if (mpi_agree(in->comm, ok, myerr, sizeof myerr)) {
                         ok = 0;
+                    } else {
+                        ok = create_datasets(x, myerr, sizeof myerr) == 0;
+                        if (mpi_agree(in->comm, ok, myerr, sizeof myerr))
+                            ok = 0;
+                    }
                 }
             }
         }

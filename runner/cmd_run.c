@@ -13,18 +13,11 @@
 #include "engine/clock.h"
 #include "runner/commands.h"
 #include "runner/run_internal.h"
+#include "runner/signals.h"
 #include <mpi.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-volatile sig_atomic_t run_stop_signal = 0;
-
-static void on_signal(int sig)
-{
-    run_stop_signal = sig;
-}
 
 static void usage(FILE *f)
 {
@@ -120,13 +113,8 @@ int cmd_run(int argc, char **argv)
     MPI_Init(NULL, NULL);
     MPI_Comm_rank(MPI_COMM_WORLD, &r.rank);
     MPI_Comm_size(MPI_COMM_WORLD, &r.nranks);
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sa.sa_flags = SA_RESTART;
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGUSR1, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
+    signals_install(); /* from here a signal ends the set-up at once (exit 3) */
+    r.lockfd = -1;
     iso_time_now(r.start_iso, sizeof r.start_iso);
 
     int code = run_setup(&r);

@@ -74,25 +74,25 @@ int examples_load(Examples *ex, const RunConfig *c, const Model *m, const Tokeni
         if (c->target_index >= mc->C) {
             snprintf(err, errlen, "%s: target: %d is out of range: the model has %d %s", c->source,
                      c->target_index, mc->C, mlm ? "vocabulary entries" : "classes");
-            return -1;
+            return -2;
         }
         fixed = c->target_index;
     } else if (c->target == TARGET_TOKEN) {
         if (!mlm) {
             snprintf(err, errlen, "%s: target: '%s' is not predicted, label or a class index (token targets "
                      "need a masked-LM model; %s is a classifier)", c->source, c->target_token, c->model);
-            return -1;
+            return -2;
         }
         fixed = tokenizer_token_to_id(tok, c->target_token);
         if (fixed < 0) {
             snprintf(err, errlen, "%s: target: token '%s' is not in the vocabulary of %s", c->source,
                      c->target_token, c->model);
-            return -1;
+            return -2;
         }
     } else if (c->target == TARGET_LABEL && mlm) {
         snprintf(err, errlen, "%s: target: label needs a sequence-classification model (%s is a masked LM)",
                  c->source, c->model);
-        return -1;
+        return -2;
     }
 
     /* Longest input: max_length, else what both the tokenizer and the position table allow. */
@@ -104,7 +104,7 @@ int examples_load(Examples *ex, const RunConfig *c, const Model *m, const Tokeni
     if (maxlen > pmax) {
         snprintf(err, errlen, "%s: corpus.max_length: %d is more than the model's %d positions", c->source,
                  maxlen, pmax);
-        return -1;
+        return -2;
     }
 
     CorpusSpec cs = {0};
@@ -120,7 +120,7 @@ int examples_load(Examples *ex, const RunConfig *c, const Model *m, const Tokeni
     cs.n_labels = mlm ? 0 : mc->C;
     Corpus *cp = corpus_open(&cs, err, errlen);
     if (!cp)
-        return -1;
+        return -2;
 
     size_t cap_ex = 0, cap_tok = 0, cap_skip = 0;
     size_t cap[10] = {0};

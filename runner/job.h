@@ -31,7 +31,9 @@ typedef struct {
     unsigned char *punct;    /* (M) 1 where the token's text is punctuation (attn_token_is_punct) */
 } Examples;
 
-/* Streams the corpus once and tokenizes every row. Returns 0 or -1 (err names file:line). */
+/* Streams the corpus once and tokenizes every row. Returns 0, -1 (err names file:line), or -2
+ * for a configuration error found before the first row (target or max_length out of the
+ * model's range, a corpus that cannot be opened): the job's exit status 2. */
 int examples_load(Examples *ex, const RunConfig *c, const Model *m, const Tokenizer *tok, int keep_text,
                   char *err, size_t errlen);
 void examples_free(Examples *ex);

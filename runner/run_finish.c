@@ -3,10 +3,14 @@
 #include "engine/clock.h"
 #include "io/h5out.h"
 #include "io/mpi_agree.h"
+#include "runner/lock.h"
+#include "runner/outpath.h"
 #include "runner/run_internal.h"
+#include "runner/signals.h"
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 /* 8. the summary (rank 0): wall time, throughput, assembly, each rank's busy share. */
@@ -37,7 +41,7 @@ static void summary(const Run *r, const AssembleStats *ast)
 
 int run_finish(Run *r)
 {
-    int stopped = run_stop_signal != 0, any_stopped;
+    int stopped = signals_pending() != 0, any_stopped;
     MPI_Allreduce(&stopped, &any_stopped, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
     if (mpi_agree(MPI_COMM_WORLD, !r->failed, r->msg, sizeof r->msg)) {
         if (r->rank == 0)
@@ -53,16 +57,28 @@ int run_finish(Run *r)
         return EXIT_INTERRUPTED;
     }
 
-    /* 7. assembly into the HDF5 file */
+    /* 7. assembly into the HDF5 file (not while a reader holds it open: HDF5's lock) */
     AssembleStats ast;
-    if (assemble(&r->ain, &ast, r->msg, sizeof r->msg)) {
+    int ok = r->rank != 0 || out_not_held(r->cfg.out, r->msg, sizeof r->msg) == 0;
+    if (mpi_agree(MPI_COMM_WORLD, ok, r->msg, sizeof r->msg)) {
         if (r->rank == 0)
-            fprintf(stderr, "attrun run: assembly failed: %s\n(spools kept in %s; rerun with: %s)\n", r->msg,
+            fprintf(stderr, "attrun run: %s\n", r->msg);
+        return EXIT_RUNTIME;
+    }
+    if (assemble(&r->ain, &ast, r->msg, sizeof r->msg)) {
+        char held[2048] = "";
+        if (r->rank == 0)
+            fprintf(stderr, "attrun run: assembly failed: %s\n%s%s(spools kept in %s; rerun with: %s)\n", r->msg,
+                    out_not_held(r->cfg.out, held, sizeof held) ? held : "", held[0] && strstr(held, "held") ? "\n" : "",
                     r->spool, r->a.resume_cmd);
         return EXIT_RUNTIME;
     }
-    if (r->rank == 0)
-        spool_remove_dir(r->spool);
+    if (r->rank == 0 && spool_remove_dir(r->spool, 0, r->msg, sizeof r->msg))
+        fprintf(stderr, "attrun run: warning: %s\n", r->msg);
+    if (r->rank == 0) {
+        spool_unlock(r->lockfd, r->spool); /* the lock file is gone with the directory; release */
+        r->lockfd = -1;
+    }
     summary(r, &ast);
     return EXIT_OK;
 }
@@ -79,6 +95,7 @@ int run_teardown(Run *r, int code)
     examples_free(&r->ex);
     free(r->yaml);
     free(r->yaml_res);
+    free(r->spool);
     config_free(&r->cfg);
     free(r->a.sets);
     /* A result file HDF5 could not flush (disk full) is left open in HDF5 (io/h5out.h), and

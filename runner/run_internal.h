@@ -7,15 +7,12 @@
 #include "io/tokenizer.h"
 #include "runner/assemble.h"
 #include "runner/config.h"
+#include "runner/inputs_digest.h"
 #include "runner/job.h"
 #include "runner/schedule.h"
 #include "runner/spool.h"
-#include <signal.h>
 
 enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2, EXIT_INTERRUPTED = 3 };
-
-/* The signal that asked the job to stop (SIGTERM/SIGUSR1/SIGINT), 0 while none came. */
-extern volatile sig_atomic_t run_stop_signal;
 
 typedef struct {
     char resume_cmd[2048];  /* the command line to continue this job */
@@ -43,7 +40,10 @@ typedef struct {
     Engine *eng;
     Examples ex;
     char *yaml, *yaml_res;     /* config_to_yaml(cfg, 0) and (cfg, 1): the results-relevant keys */
-    char spool[1100], sha[65], start_iso[64];
+    char *spool;               /* <out>.spool (out_spool_path) */
+    char start_iso[64];
+    InputsDigest dig;          /* weights, model files and examples every rank read */
+    int lockfd;                /* rank 0: the output's lock (runner/lock.h), -1 when not held */
     double t_tok;              /* tokenization seconds */
     MethodSpec specs[M_NUM_METHODS];
     AssembleInput ain;

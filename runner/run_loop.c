@@ -4,6 +4,7 @@
 #include "engine/clock.h"
 #include "runner/analysis.h"
 #include "runner/run_internal.h"
+#include "runner/signals.h"
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,7 +98,7 @@ static void report_until_done(Run *r, Counters *ctr, int64_t ex_before, double t
     for (;;) {
         int64_t ud, ed;
         counters_progress(ctr, &ud, &ed);
-        if (ud >= r->sched.n || run_stop_signal || counters_stopped(ctr))
+        if (ud >= r->sched.n || signals_pending() || counters_stopped(ctr))
             break;
         usleep(50000);
         if (clock_now() - *last_print >= 2.0) {
@@ -121,7 +122,7 @@ void run_loop(Run *r)
         tcache[i] = -1;
     double t_work = clock_now(), last_print = t_work;
     for (;;) {
-        if (run_stop_signal) {
+        if (signals_pending()) {
             counters_stop(&ctr, s->n);
             break;
         }

@@ -4,109 +4,13 @@
 #include "io/checkpoint.h"
 #include "io/h5out.h"
 #include "io/mpi_agree.h"
+#include "runner/outpath.h"
 #include "runner/run_internal.h"
-#include <errno.h>
+#include "runner/signals.h"
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-/* prepare_output's outcomes besides the exit codes */
-enum { OUTPUT_READY = 0, OUTPUT_COMPLETE = 4 };
-
-static int exists(const char *p)
-{
-    struct stat st;
-    return stat(p, &st) == 0;
-}
-
-/* Rank 0: decides what to do with an existing output and makes sure it can be written.
- * Returns OUTPUT_READY, OUTPUT_COMPLETE (nothing to do) or an exit code, with msg. */
-static int prepare_output(const RunConfig *c, const char *spool, const Args *a, char *msg, size_t n)
-{
-    struct stat st;
-    if (stat(c->out, &st) == 0 && S_ISDIR(st.st_mode)) {
-        snprintf(msg, n, "%s: out: %s is a directory; give a file name such as %s/result.h5", c->source, c->out,
-                 c->out);
-        return EXIT_USAGE;
-    }
-    int have_out = exists(c->out), have_spool = exists(spool);
-    if (a->resume && have_out && !have_spool) {
-        int64_t done = 0;
-        if (h5out_read_root_int(c->out, "complete", &done) == 0 && done == 1) {
-            snprintf(msg, n, "%s is already complete; nothing to resume", c->out);
-            return OUTPUT_COMPLETE;
-        }
-    }
-    if ((have_out || have_spool) && !a->resume && !a->overwrite) {
-        snprintf(msg, n, "%s already exists%s; use --overwrite to replace it or --resume to continue it", 
-                 have_out ? c->out : spool, have_out && have_spool ? " (with spools)" : "");
-        return EXIT_USAGE;
-    }
-    if (a->overwrite) {
-        if (have_spool && spool_remove_dir(spool)) {
-            snprintf(msg, n, "cannot remove the old spools %s: %s", spool, strerror(errno));
-            return EXIT_RUNTIME;
-        }
-        if (have_out && unlink(c->out)) {
-            snprintf(msg, n, "cannot remove the old output %s: %s", c->out, strerror(errno));
-            return EXIT_RUNTIME;
-        }
-    }
-    /* the directory must exist and be writable */
-    char dir[1100];
-    snprintf(dir, sizeof dir, "%s", c->out);
-    char *slash = strrchr(dir, '/');
-    if (slash == dir)
-        dir[1] = 0;
-    else if (slash)
-        *slash = 0;
-    else
-        snprintf(dir, sizeof dir, ".");
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        snprintf(msg, n, "%s: out: directory %s does not exist (create it first)", c->source, dir);
-        return EXIT_USAGE;
-    }
-    if (access(dir, W_OK | X_OK)) {
-        snprintf(msg, n, "%s: out: directory %s is not writable: %s", c->source, dir, strerror(errno));
-        return EXIT_USAGE;
-    }
-    if (!exists(spool) && mkdir(spool, 0777)) {
-        snprintf(msg, n, "cannot create the spool directory %s: %s", spool, strerror(errno));
-        return EXIT_RUNTIME;
-    }
-    return OUTPUT_READY;
-}
-
-/* Rank 0: the spools must belong to this configuration (results-relevant keys): an existing
- * job file must be the same, a missing one is written. */
-static int check_job_file(const char *spool, const char *yaml, char *msg, size_t n)
-{
-    char path[1200];
-    snprintf(path, sizeof path, "%s/job.yaml", spool);
-    FILE *f = fopen(path, "rb");
-    if (f) {
-        char *old = calloc(1, strlen(yaml) + 2);
-        size_t k = fread(old, 1, strlen(yaml) + 1, f);
-        fclose(f);
-        int same = k == strlen(yaml) && !memcmp(old, yaml, k);
-        free(old);
-        if (!same) {
-            snprintf(msg, n, "%s holds the spools of a different configuration (see %s); resume with the same "
-                     "settings or start again with --overwrite", spool, path);
-            return -1;
-        }
-        return 0;
-    }
-    f = fopen(path, "wb");
-    if (!f || fputs(yaml, f) < 0 || fclose(f)) {
-        snprintf(msg, n, "cannot write %s: %s", path, strerror(errno));
-        return -1;
-    }
-    return 0;
-}
 
 /* RoBERTa derives position ids from the input ids: the pad token gets position padding_idx,
  * so a pad/pad_all baseline has other position ids than the input and Captum's delta
@@ -133,41 +37,53 @@ static int position_warning(const RunConfig *c, const Model *m, const MethodSpec
     return 0;
 }
 
-/* 1. configuration (every rank parses the same file), 2. the output (rank 0 decides). */
+/* Rank 0 prints the agreed message of a failed step; returns the exit code. */
+static int fail(const Run *r, int code)
+{
+    if (r->rank == 0)
+        fprintf(stderr, "attrun run: %s\n", r->msg);
+    return code;
+}
+
+/* 1. configuration (every rank parses the same file), 2. the output: refuse, replace or
+ *    resume (rank 0 decides, everyone follows); nothing is written before everything is
+ *    loaded, so a failed start leaves nothing behind. */
 static int setup_config_and_output(Run *r)
 {
     int ok = config_load(&r->cfg, r->a.config_path, r->a.sets, r->a.nsets, r->msg, sizeof r->msg) == 0;
-    if (mpi_agree(MPI_COMM_WORLD, ok, r->msg, sizeof r->msg)) {
-        if (r->rank == 0)
-            fprintf(stderr, "attrun run: %s\n", r->msg);
-        return EXIT_USAGE;
-    }
+    if (mpi_agree(MPI_COMM_WORLD, ok, r->msg, sizeof r->msg))
+        return fail(r, EXIT_USAGE);
     r->yaml = config_to_yaml(&r->cfg, 0);
     r->yaml_res = config_to_yaml(&r->cfg, 1);
-    snprintf(r->spool, sizeof r->spool, "%s.spool", r->cfg.out);
+    r->spool = out_spool_path(r->cfg.out);
 
-    int prep = OUTPUT_READY;
+    int prep = 0;
     if (r->rank == 0)
-        prep = prepare_output(&r->cfg, r->spool, &r->a, r->msg, sizeof r->msg);
+        prep = out_precheck(&r->cfg, r->a.config_path, r->spool, r->a.resume, r->a.overwrite, r->yaml_res, r->msg,
+                            sizeof r->msg);
     MPI_Bcast(&prep, 1, MPI_INT, 0, MPI_COMM_WORLD);
-    if (prep != OUTPUT_READY && r->rank == 0)
-        fprintf(stderr, "attrun run: %s\n", r->msg);
-    return prep == OUTPUT_COMPLETE ? RUN_NOTHING_TO_DO : prep;
+    if (prep == OUT_COMPLETE) {
+        fail(r, EXIT_OK);
+        return RUN_NOTHING_TO_DO;
+    }
+    return prep ? fail(r, prep) : EXIT_OK;
 }
 
-/* 3. model, tokenizer, engine, examples (every rank). */
+/* 3. model, tokenizer, engine, examples (every rank), and 3b. the ranks read the same inputs. */
 static int setup_model_and_examples(Run *r)
 {
     char *msg = r->msg;
     size_t n = sizeof r->msg;
+    if (mpi_agree(MPI_COMM_WORLD, corpus_shareable(r->cfg.corpus.path, r->nranks, msg, n) == 0, msg, n))
+        return fail(r, EXIT_USAGE);
     r->model = checkpoint_load(r->cfg.model, msg, n);
     int ok = r->model != NULL;
     if (ok) {
         r->tok = tokenizer_load(r->cfg.model, msg, n);
         ok = r->tok != NULL;
     }
-    if (ok && r->rank == 0)
-        ok = checkpoint_weights_sha256(r->cfg.model, r->sha, msg, n) == 0;
+    if (ok) /* every rank: the ranks must agree on it (3b) */
+        ok = checkpoint_weights_sha256(r->cfg.model, r->dig.weights, msg, n) == 0;
     if (ok) {
         engine_set_threads(r->cfg.threads);
         r->eng = engine_create(r->model);
@@ -177,11 +93,28 @@ static int setup_model_and_examples(Run *r)
         }
     }
     if (mpi_agree(MPI_COMM_WORLD, ok, msg, n))
-        return EXIT_RUNTIME;
+        return fail(r, EXIT_RUNTIME);
     double t_tok = clock_now();
-    ok = examples_load(&r->ex, &r->cfg, r->model, r->tok, r->rank == 0, msg, n) == 0;
-    if (mpi_agree(MPI_COMM_WORLD, ok, msg, n))
+    int lr = examples_load(&r->ex, &r->cfg, r->model, r->tok, r->rank == 0, msg, n);
+    int cfg_err = lr == -2, any_cfg_err;
+    MPI_Allreduce(&cfg_err, &any_cfg_err, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    if (mpi_agree(MPI_COMM_WORLD, lr == 0, msg, n))
+        return fail(r, any_cfg_err ? EXIT_USAGE : EXIT_RUNTIME);
+    const Examples *ex = &r->ex;
+    if (ex->n == 0 && ex->nskipped > 0) { /* every row skipped: nothing to explain is an error */
+        if (r->rank == 0) {
+            fprintf(stderr, "attrun run: every one of the %ld corpus rows was skipped (corpus.on_error: skip); "
+                    "the first reasons:\n", ex->nskipped);
+            for (long i = 0; i < ex->nskipped && i < 5; i++)
+                fprintf(stderr, "  %s\n", ex->skip_reason[i]);
+        }
         return EXIT_RUNTIME;
+    }
+    /* 3b. every rank read the same inputs (a pipe, or node-local copies that differ, would
+     *     otherwise give each rank its own example list and hang or mix the results) */
+    ok = inputs_digest(r->cfg.model, ex, &r->dig, msg, n) == 0;
+    if (mpi_agree(MPI_COMM_WORLD, ok, msg, n) || !inputs_agree(&r->dig, MPI_COMM_WORLD, msg, n))
+        return fail(r, EXIT_RUNTIME);
     r->t_tok = clock_now() - t_tok;
     for (int i = 0; i < r->cfg.n_methods; i++)
         config_method_spec(&r->cfg, r->cfg.methods[i], &r->specs[i]);
@@ -190,23 +123,35 @@ static int setup_model_and_examples(Run *r)
     return EXIT_OK;
 }
 
-/* 4. the spools' job file, and an incomplete result file so the job is visible (rank 0). */
-static int setup_job_file(Run *r)
+/* 4. claim the output (lock, --overwrite), bind the spools to this job's configuration and
+ *    inputs, and an incomplete result file so the job is visible (rank 0). From here on a
+ *    signal stops the job at a unit boundary. */
+static int setup_claim_output(Run *r)
 {
     r->ain = (AssembleInput){&r->cfg, r->model, r->eng, r->tok, &r->ex, r->specs, r->spool, MPI_COMM_WORLD,
-                             r->yaml, r->sha, r->start_iso};
-    int ok = 1;
+                             r->yaml, r->dig.weights, r->start_iso};
+    signals_defer();
+    int claim = 0;
     if (r->rank == 0) {
-        ok = check_job_file(r->spool, r->yaml_res, r->msg, sizeof r->msg) == 0;
-        if (ok) {
-            H5Out *h = h5out_open_serial(r->cfg.out, 1, r->msg, sizeof r->msg);
-            ok = h && write_root_attrs(h, &r->ain, r->nranks, NULL, 0, r->msg, sizeof r->msg) == 0;
-            if (h && h5out_close(h, r->msg, sizeof r->msg))
-                ok = 0;
+        claim = out_claim(&r->cfg, r->a.config_path, r->spool, r->a.overwrite, &r->lockfd, r->msg, sizeof r->msg);
+        if (!claim) {
+            char *inputs = inputs_text(&r->dig);
+            claim = out_bind_spool(r->spool, r->yaml_res, inputs, &r->dig, &r->cfg, r->msg, sizeof r->msg);
+            free(inputs);
         }
     }
+    MPI_Bcast(&claim, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    if (claim)
+        return fail(r, claim);
+    int ok = 1;
+    if (r->rank == 0) {
+        H5Out *h = h5out_open_serial(r->cfg.out, 1, r->msg, sizeof r->msg);
+        ok = h && write_root_attrs(h, &r->ain, r->nranks, NULL, 0, r->msg, sizeof r->msg) == 0;
+        if (h && h5out_close(h, r->msg, sizeof r->msg))
+            ok = 0;
+    }
     if (mpi_agree(MPI_COMM_WORLD, ok, r->msg, sizeof r->msg))
-        return EXIT_RUNTIME;
+        return fail(r, EXIT_RUNTIME);
     const Examples *ex = &r->ex;
     if (r->rank == 0 && !r->a.quiet)
         fprintf(stderr, "attrun: %d rank%s, %ld examples (%ld tokens, %ld skipped, %d truncated), %d method%s, "
@@ -220,7 +165,7 @@ static int setup_units(Run *r)
 {
     SpoolIndex done_idx;
     memset(&done_idx, 0, sizeof done_idx);
-    int ok = !r->a.resume || spool_scan(r->spool, 1, &done_idx, r->msg, sizeof r->msg) == 0;
+    int ok = !r->a.resume || spool_scan(r->spool, &done_idx, r->msg, sizeof r->msg) == 0;
     if (ok)
         ok = schedule_build(&r->sched, &r->ex, r->model, r->specs, r->cfg.n_methods, 1,
                             r->a.resume ? &done_idx : NULL, r->cfg.chunk, r->nranks, r->msg, sizeof r->msg) == 0;
@@ -230,7 +175,7 @@ static int setup_units(Run *r)
     if (mpi_agree(MPI_COMM_WORLD, ok, r->msg, sizeof r->msg)) {
         char ignored[256]; /* the agreed message is the one to print */
         spool_close(&r->w, ignored, sizeof ignored);
-        return EXIT_RUNTIME;
+        return fail(r, EXIT_RUNTIME);
     }
     if (r->rank == 0 && !r->a.quiet && r->a.resume)
         fprintf(stderr, "attrun: resuming: %ld units left\n", r->sched.n);
@@ -243,11 +188,8 @@ int run_setup(Run *r)
     if (code == EXIT_OK)
         code = setup_model_and_examples(r);
     if (code == EXIT_OK)
-        code = setup_job_file(r);
+        code = setup_claim_output(r);
     if (code == EXIT_OK)
         code = setup_units(r);
-    /* the runtime failures' message: once, from rank 0, as agreed */
-    if (code == EXIT_RUNTIME && r->rank == 0)
-        fprintf(stderr, "attrun run: %s\n", r->msg);
     return code;
 }

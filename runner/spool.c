@@ -27,7 +27,9 @@ static uint32_t crc32_of(const void *p, uint64_t n)
 int spool_open(SpoolWriter *w, const char *dir, int rank, char *err, size_t errlen)
 {
     memset(w, 0, sizeof *w);
-    snprintf(w->path, sizeof w->path, "%s/rank%d-%ld.bin", dir, rank, (long)getpid());
+    size_t n = strlen(dir) + 64;
+    w->path = malloc(n);
+    snprintf(w->path, n, "%s/rank%d-%ld.bin", dir, rank, (long)getpid());
     w->f = fopen(w->path, "ab");
     if (!w->f) {
         snprintf(err, errlen, "%s: cannot create spool file: %s", w->path, strerror(errno));
@@ -65,6 +67,8 @@ int spool_close(SpoolWriter *w, char *err, size_t errlen)
         rc = -1;
     }
     w->f = NULL;
+    free(w->path);
+    w->path = NULL;
     return rc;
 }
 
@@ -84,12 +88,23 @@ static int cmp_rec(const void *a, const void *b)
         return x->i0 < y->i0 ? -1 : 1;
     if (x->i1 != y->i1)
         return x->i1 > y->i1 ? -1 : 1; /* the widest first */
+    /* equal ranges: by content, so the kept copy does not depend on how file names sort */
+    if (x->crc != y->crc)
+        return x->crc < y->crc ? -1 : 1;
+    if (x->bytes != y->bytes)
+        return x->bytes < y->bytes ? -1 : 1;
     if (x->file != y->file)
         return x->file < y->file ? -1 : 1;
     return x->offset < y->offset ? -1 : x->offset > y->offset;
 }
 
-int spool_scan(const char *dir, int verify, SpoolIndex *idx, char *err, size_t errlen)
+static int is_rank_file(const char *name)
+{
+    size_t L = strlen(name);
+    return L > 8 && !strncmp(name, "rank", 4) && !strcmp(name + L - 4, ".bin");
+}
+
+int spool_scan(const char *dir, SpoolIndex *idx, char *err, size_t errlen)
 {
     memset(idx, 0, sizeof *idx);
     DIR *d = opendir(dir);
@@ -103,7 +118,7 @@ int spool_scan(const char *dir, int verify, SpoolIndex *idx, char *err, size_t e
     int cap = 0;
     while ((de = readdir(d))) {
         size_t L = strlen(de->d_name);
-        if (L < 5 || strcmp(de->d_name + L - 4, ".bin"))
+        if (!is_rank_file(de->d_name))
             continue;
         if (idx->nfiles == cap) {
             cap = cap ? cap * 2 : 16;
@@ -139,15 +154,12 @@ int spool_scan(const char *dir, int verify, SpoolIndex *idx, char *err, size_t e
             if (h.magic != SPOOL_MAGIC || h.hcrc != crc32_of(&h, 32) ||
                 pos + (int64_t)sizeof h + (int64_t)h.bytes > size)
                 break;
-            int ok = 1;
-            if (verify) {
-                if (h.bytes > bufcap) {
-                    free(buf);
-                    bufcap = h.bytes;
-                    buf = malloc(bufcap);
-                }
-                ok = fread(buf, 1, h.bytes, f) == h.bytes && crc32_of(buf, h.bytes) == h.crc;
+            if (h.bytes > bufcap) {
+                free(buf);
+                bufcap = h.bytes;
+                buf = malloc(bufcap);
             }
+            int ok = fread(buf, 1, h.bytes, f) == h.bytes && crc32_of(buf, h.bytes) == h.crc;
             if (ok) {
                 if (idx->n == rcap) {
                     rcap = rcap ? rcap * 2 : 1024;
@@ -243,19 +255,116 @@ void spool_index_free(SpoolIndex *idx)
     memset(idx, 0, sizeof *idx);
 }
 
-int spool_remove_dir(const char *dir)
+int spool_own_name(const char *name)
+{
+    static const char *const fixed[] = {"job.yaml", "inputs.txt", "lock", "reserve"};
+    size_t L = strlen(name);
+    char base[256];
+    if (L >= sizeof base)
+        return 0;
+    memcpy(base, name, L + 1);
+    if (L > 4 && !strcmp(base + L - 4, ".tmp"))
+        base[L - 4] = 0;
+    for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++)
+        if (!strcmp(base, fixed[i]))
+            return 1;
+    return is_rank_file(base);
+}
+
+static char *join(const char *dir, const char *name)
+{
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *p = malloc(n);
+    snprintf(p, n, "%s/%s", dir, name);
+    return p;
+}
+
+int spool_remove_dir(const char *dir, int keep_lock, char *err, size_t errlen)
 {
     DIR *d = opendir(dir);
-    if (!d)
-        return errno == ENOENT ? 0 : -1;
+    if (!d) {
+        if (errno == ENOENT)
+            return 0;
+        snprintf(err, errlen, "%s: cannot read the spool directory: %s", dir, strerror(errno));
+        return -1;
+    }
     struct dirent *de;
-    char path[8192];
+    int foreign = 0;
+    char first[256] = "";
     while ((de = readdir(d))) {
         if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
             continue;
-        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-        unlink(path);
+        if (!spool_own_name(de->d_name)) {
+            if (!foreign++)
+                snprintf(first, sizeof first, "%s", de->d_name);
+            continue;
+        }
+        if (keep_lock && !strcmp(de->d_name, "lock"))
+            continue;
+        char *p = join(dir, de->d_name);
+        unlink(p);
+        free(p);
     }
     closedir(d);
-    return rmdir(dir);
+    if (foreign) {
+        snprintf(err, errlen, "%s holds %d file%s attrun did not write (e.g. '%s'); left as it is", dir, foreign,
+                 foreign > 1 ? "s" : "", first);
+        return -1;
+    }
+    if (keep_lock)
+        return 0;
+    if (rmdir(dir) && errno != ENOENT) {
+        snprintf(err, errlen, "cannot remove the spool directory %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int spool_write_file(const char *dir, const char *name, const char *text, char *err, size_t errlen)
+{
+    char *path = join(dir, name);
+    size_t n = strlen(path) + 5;
+    char *tmp = malloc(n);
+    snprintf(tmp, n, "%s.tmp", path);
+    int rc = -1;
+    FILE *f = fopen(tmp, "wb");
+    if (f && fputs(text, f) >= 0 && fflush(f) == 0 && fsync(fileno(f)) == 0) {
+        if (fclose(f) == 0 && rename(tmp, path) == 0)
+            rc = 0;
+        f = NULL;
+    }
+    if (rc) {
+        snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+        if (f)
+            fclose(f);
+        unlink(tmp);
+    }
+    free(tmp);
+    free(path);
+    return rc;
+}
+
+char *spool_read_file(const char *dir, const char *name)
+{
+    char *path = join(dir, name);
+    FILE *f = fopen(path, "rb");
+    free(path);
+    if (!f)
+        return NULL;
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
+    size_t k;
+    while ((k = fread(buf + n, 1, cap - n - 1, f)) > 0) {
+        n += k;
+        if (cap - n < 2)
+            buf = realloc(buf, cap *= 2);
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        free(buf);
+        return NULL;
+    }
+    buf[n] = 0;
+    return buf;
 }

@@ -35,7 +35,7 @@ typedef struct {
 
 typedef struct {
     FILE *f;
-    char path[4096];
+    char *path;         /* malloc'ed: user paths have no fixed limit here */
     double last_sync;   /* monotonic seconds of the last fsync */
 } SpoolWriter;
 
@@ -64,14 +64,29 @@ typedef struct {
     SpoolRecord *r;   /* sorted by (example, method, i0); overlapping duplicates dropped */
 } SpoolIndex;
 
-/* Reads every record header of every *.bin in dir (a missing dir is an empty index).
- * verify: also check payload CRCs (records that fail are dropped). Returns 0 or -1. */
-int spool_scan(const char *dir, int verify, SpoolIndex *idx, char *err, size_t errlen);
+/* The one reader of spools (resume and assembly both use it): reads every record of every
+ * rank*.bin in dir (a missing dir is an empty index) and checks each header CRC and payload
+ * CRC; a record that fails either is dropped (and so recomputed by --resume, or reported
+ * missing by assembly), as is everything after a bad header in that file (the torn tail of
+ * a killed writer). Of records whose items overlap for one (example, method) the widest is
+ * kept, ties broken by content (CRC, size), never by file name: units are deterministic, so
+ * valid copies are equal. Returns 0 or -1. */
+int spool_scan(const char *dir, SpoolIndex *idx, char *err, size_t errlen);
 /* First record index of (example, method) in the sorted index, or -1. */
 long spool_find(const SpoolIndex *idx, int example, int method);
 /* Reads and CRC-checks one payload (malloc'ed). NULL with err on failure. */
 void *spool_read(SpoolIndex *idx, const SpoolRecord *r, char *err, size_t errlen);
 void spool_index_free(SpoolIndex *idx);
-/* Removes the spool directory and its files. */
-int spool_remove_dir(const char *dir);
+/* Whether a directory entry is one attrun writes in a spool directory: rank*.bin, job.yaml,
+ * inputs.txt, lock, reserve, and their *.tmp (atomic writes). */
+int spool_own_name(const char *name);
+/* Removes attrun's own files of the spool directory and then the directory. Anything else
+ * in it is left alone, and then the directory stays: returns -1 with err naming it. With
+ * keep_lock the lock file stays (a job replacing its own spools keeps holding it) and so
+ * does the directory. A missing dir is not an error. */
+int spool_remove_dir(const char *dir, int keep_lock, char *err, size_t errlen);
+/* Writes dir/name atomically: dir/name.tmp, fsync, rename. 0 or -1 with err. */
+int spool_write_file(const char *dir, const char *name, const char *text, char *err, size_t errlen);
+/* Reads dir/name (malloc'ed, NUL-terminated); NULL when missing or unreadable. */
+char *spool_read_file(const char *dir, const char *name);
 #endif

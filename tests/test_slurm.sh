@@ -132,7 +132,18 @@ ig:
 out: unused-by-sbatch.h5
 EOF
 
-export ATTRUN_BIN=$BIN          # sbatch exports the submitting environment to the job
+# The job finds attrun on PATH, as a user's would after `cmake --install`: install the build
+# into a private prefix and put its bin/ first on PATH (sbatch exports the submitting
+# environment to the job). ATTRUN_BIN stays unset so the script's default is what is tested.
+BUILD_DIR=$(dirname "$BIN")
+if [[ -f $BUILD_DIR/cmake_install.cmake ]]; then
+  cmake --install "$BUILD_DIR" --prefix "$T/prefix" >"$T/install.log" 2>&1 || { cat "$T/install.log"; fail "cmake --install failed"; }
+  [[ -x $T/prefix/bin/attrun ]] || fail "cmake --install did not install bin/attrun"
+else   # a binary outside a CMake build dir (ATTRUN_BIN given by hand): put it on PATH as is
+  mkdir -p "$T/prefix/bin" && ln -s "$BIN" "$T/prefix/bin/attrun"
+fi
+export PATH=$T/prefix/bin:$PATH
+unset ATTRUN_BIN
 NT=2; (($(nproc) < 2)) && NT=1   # ranks: two where the node has two CPUs
 submit() { sbatch --parsable --ntasks=$NT --cpus-per-task=1 --time=10 --job-name="$1" \
   --output="$W/$1.log" "$SBATCH_SCRIPT" job.yaml "$1.h5"; }
