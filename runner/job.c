@@ -57,34 +57,28 @@ static void add_skip(Examples *ex, size_t *cap, long row, const char *why)
     ex->nskipped++;
 }
 
-int examples_load(Examples *ex, const RunConfig *c, const Model *m, const Tokenizer *tok, int keep_text,
-                  char *err, size_t errlen)
+/* The fixed target (TARGET_INDEX / TARGET_TOKEN), checked against the model once; -1 for
+ * `predicted` and `label`. Returns 0, or -2 (a configuration error) with err. */
+static int fixed_target(const RunConfig *c, const ModelConfig *mc, const Tokenizer *tok, int *fixed, char *err,
+                        size_t errlen)
 {
-    memset(ex, 0, sizeof *ex);
-    const ModelConfig *mc = &m->cfg;
     int mlm = mc->head == HEAD_MLM;
-    ex->mask_id = tokenizer_special_id(tok, TOK_MASK);
-    ex->unk_id = tokenizer_special_id(tok, TOK_UNK);
-    ex->cls_id = tokenizer_special_id(tok, TOK_CLS);
-    ex->sep_id = tokenizer_special_id(tok, TOK_SEP);
-
-    /* The fixed target, checked against the model once. */
-    int fixed = -1;
+    *fixed = -1;
     if (c->target == TARGET_INDEX) {
         if (c->target_index >= mc->C) {
             snprintf(err, errlen, "%s: target: %d is out of range: the model has %d %s", c->source,
                      c->target_index, mc->C, mlm ? "vocabulary entries" : "classes");
             return -2;
         }
-        fixed = c->target_index;
+        *fixed = c->target_index;
     } else if (c->target == TARGET_TOKEN) {
         if (!mlm) {
             snprintf(err, errlen, "%s: target: '%s' is not predicted, label or a class index (token targets "
                      "need a masked-LM model; %s is a classifier)", c->source, c->target_token, c->model);
             return -2;
         }
-        fixed = tokenizer_token_to_id(tok, c->target_token);
-        if (fixed < 0) {
+        *fixed = tokenizer_token_to_id(tok, c->target_token);
+        if (*fixed < 0) {
             snprintf(err, errlen, "%s: target: token '%s' is not in the vocabulary of %s", c->source,
                      c->target_token, c->model);
             return -2;
@@ -94,8 +88,13 @@ int examples_load(Examples *ex, const RunConfig *c, const Model *m, const Tokeni
                  c->source, c->model);
         return -2;
     }
+    return 0;
+}
 
-    /* Longest input: max_length, else what both the tokenizer and the position table allow. */
+/* Longest input: max_length, else what both the tokenizer and the position table allow.
+ * Returns it, or -2 with err. */
+static int max_tokens(const RunConfig *c, const ModelConfig *mc, const Tokenizer *tok, char *err, size_t errlen)
+{
     int maxlen = c->corpus.max_length;
     int pmax = mc->P - mc->position_offset;
     int tmax = tokenizer_model_max_length(tok);
@@ -106,7 +105,12 @@ int examples_load(Examples *ex, const RunConfig *c, const Model *m, const Tokeni
                  maxlen, pmax);
         return -2;
     }
+    return maxlen;
+}
 
+static Corpus *open_corpus(const RunConfig *c, const ModelConfig *mc, char *err, size_t errlen)
+{
+    int mlm = mc->head == HEAD_MLM;
     CorpusSpec cs = {0};
     cs.path = c->corpus.path;
     cs.format = c->corpus.format;
@@ -118,12 +122,119 @@ int examples_load(Examples *ex, const RunConfig *c, const Model *m, const Tokeni
     cs.skip_errors = c->corpus.skip_errors;
     cs.label_names = mlm ? NULL : mc->labels;
     cs.n_labels = mlm ? 0 : mc->C;
-    Corpus *cp = corpus_open(&cs, err, errlen);
+    return corpus_open(&cs, err, errlen);
+}
+
+/* Per-example checks of a tokenized row: its label as target, its mask position (MLM).
+ * Returns NULL, or why the row cannot be explained. */
+static const char *check_row(const RunConfig *c, const ModelConfig *mc, const Examples *ex, const CorpusRecord *rec,
+                             const Encoding *enc, int *target, int *mpos)
+{
+    *mpos = 0;
+    if (c->target == TARGET_LABEL) {
+        *target = rec->label;
+        if (rec->label < 0)
+            return "target is label but the row has no label";
+        if (rec->label >= mc->C)
+            return "label is out of range for the model's classes";
+    }
+    if (mc->head == HEAD_MLM) {
+        *mpos = -1;
+        for (int t = 0; t < enc->n; t++)
+            if (enc->ids[t] == ex->mask_id) {
+                *mpos = t;
+                break;
+            }
+        if (*mpos < 0)
+            return "no mask token in the text (a masked-LM model explains the first mask)";
+    }
+    return NULL;
+}
+
+typedef struct {
+    size_t cap[8];   /* row, line, label, target, mlm_pos, off, text, pair */
+    size_t tok;      /* the token arrays */
+    size_t skip;
+} Caps;
+
+/* Appends a checked row as example ex->n. */
+static void append_example(Examples *ex, Caps *k, const CorpusRecord *rec, const Encoding *enc, int target,
+                           int mpos, int keep_text, int keep_pair)
+{
+    long i = ex->n;
+    GROW(ex->row, k->cap[0], i + 1);
+    GROW(ex->line, k->cap[1], i + 1);
+    GROW(ex->label, k->cap[2], i + 1);
+    GROW(ex->target, k->cap[3], i + 1);
+    GROW(ex->mlm_pos, k->cap[4], i + 1);
+    GROW(ex->off, k->cap[5], i + 2);
+    if (keep_text) {
+        GROW(ex->text, k->cap[6], i + 1);
+        ex->text[i] = strdup(rec->text ? rec->text : "");
+        if (keep_pair) {
+            GROW(ex->pair, k->cap[7], i + 1);
+            ex->pair[i] = strdup(rec->text_pair ? rec->text_pair : "");
+        }
+    }
+    ex->row[i] = rec->row;
+    ex->line[i] = rec->line;
+    ex->label[i] = rec->label;
+    ex->target[i] = target;
+    ex->mlm_pos[i] = mpos;
+    int64_t t0 = ex->off[i];
+    size_t need = (size_t)(t0 + enc->n);
+    if (need > k->tok) {
+        size_t nc = k->tok ? k->tok : 1024;
+        while (nc < need)
+            nc *= 2;
+        ex->ids = realloc(ex->ids, nc * sizeof(int));
+        ex->type_ids = realloc(ex->type_ids, nc * sizeof(int));
+        ex->special = realloc(ex->special, nc * sizeof(int));
+        ex->span = realloc(ex->span, nc * sizeof *ex->span);
+        k->tok = nc;
+    }
+    memcpy(ex->ids + t0, enc->ids, sizeof(int) * enc->n);
+    memcpy(ex->type_ids + t0, enc->type_ids, sizeof(int) * enc->n);
+    memcpy(ex->special + t0, enc->special, sizeof(int) * enc->n);
+    memcpy(ex->span + t0, enc->offsets, sizeof *ex->span * enc->n);
+    ex->off[i + 1] = t0 + enc->n;
+    ex->n_truncated += enc->truncated;
+    ex->n++;
+}
+
+/* Punctuation flags from the token strings (ids were checked against the vocabulary) and
+ * the attention-shaped offsets, L*NH*T*T per example. */
+static void finish_examples(Examples *ex, const ModelConfig *mc, const Tokenizer *tok)
+{
+    long M = (long)ex->off[ex->n];
+    ex->punct = malloc(M ? M : 1);
+    for (long t = 0; t < M; t++)
+        ex->punct[t] = (unsigned char)attn_token_is_punct(tokenizer_id_to_token(tok, ex->ids[t]));
+    ex->aoff = malloc(sizeof(int64_t) * (ex->n + 1));
+    ex->aoff[0] = 0;
+    for (long i = 0; i < ex->n; i++) {
+        int64_t T = ex->off[i + 1] - ex->off[i];
+        ex->aoff[i + 1] = ex->aoff[i] + (int64_t)mc->L * mc->NH * T * T;
+    }
+}
+
+int examples_load(Examples *ex, const RunConfig *c, const Model *m, const Tokenizer *tok, int keep_text,
+                  char *err, size_t errlen)
+{
+    memset(ex, 0, sizeof *ex);
+    const ModelConfig *mc = &m->cfg;
+    ex->mask_id = tokenizer_special_id(tok, TOK_MASK);
+    ex->unk_id = tokenizer_special_id(tok, TOK_UNK);
+    ex->cls_id = tokenizer_special_id(tok, TOK_CLS);
+    ex->sep_id = tokenizer_special_id(tok, TOK_SEP);
+    int fixed, maxlen;
+    if (fixed_target(c, mc, tok, &fixed, err, errlen) || (maxlen = max_tokens(c, mc, tok, err, errlen)) < 0)
+        return -2;
+    Corpus *cp = open_corpus(c, mc, err, errlen);
     if (!cp)
         return -2;
 
-    size_t cap_ex = 0, cap_tok = 0, cap_skip = 0;
-    size_t cap[10] = {0};
+    Caps caps = {{0}, 0, 0};
     ex->off = malloc(sizeof(int64_t));
     ex->off[0] = 0;
     int rc = 0;
@@ -139,111 +250,36 @@ int examples_load(Examples *ex, const RunConfig *c, const Model *m, const Tokeni
             break;
         }
         if (k == 2) {
-            add_skip(ex, &cap_skip, rec.row, why);
+            add_skip(ex, &caps.skip, rec.row, why);
             continue;
         }
         Encoding enc;
-        if (tokenizer_encode(tok, rec.text, rec.text_pair, maxlen, &enc)) {
-            snprintf(why, sizeof why, "%s:%ld: text is not valid UTF-8", c->corpus.path, rec.line);
-            if (!c->corpus.skip_errors) {
-                snprintf(err, errlen, "%s (set corpus.on_error: skip to skip such rows)", why);
-                rc = -1;
-                break;
-            }
-            add_skip(ex, &cap_skip, rec.row, why);
-            continue;
-        }
-        /* per-example checks: label target, mask position */
         const char *bad = NULL;
-        int target = fixed, mpos = 0;
-        if (c->target == TARGET_LABEL) {
-            if (rec.label < 0)
-                bad = "target is label but the row has no label";
-            else if (rec.label >= mc->C)
-                bad = "label is out of range for the model's classes";
-            target = rec.label;
-        }
-        if (!bad && mlm) {
-            mpos = -1;
-            for (int t = 0; t < enc.n; t++)
-                if (enc.ids[t] == ex->mask_id) {
-                    mpos = t;
-                    break;
-                }
-            if (mpos < 0)
-                bad = "no mask token in the text (a masked-LM model explains the first mask)";
-        }
-        if (bad) {
+        int target = fixed, mpos = 0, encoded = tokenizer_encode(tok, rec.text, rec.text_pair, maxlen, &enc) == 0;
+        if (!encoded)
+            snprintf(why, sizeof why, "%s:%ld: text is not valid UTF-8", c->corpus.path, rec.line);
+        else if ((bad = check_row(c, mc, ex, &rec, &enc, &target, &mpos))) {
             snprintf(why, sizeof why, "%s:%ld: %s", c->corpus.path, rec.line, bad);
             encoding_free(&enc);
+        }
+        if (!encoded || bad) {
             if (!c->corpus.skip_errors) {
                 snprintf(err, errlen, "%s (set corpus.on_error: skip to skip such rows)", why);
                 rc = -1;
                 break;
             }
-            add_skip(ex, &cap_skip, rec.row, why);
+            add_skip(ex, &caps.skip, rec.row, why);
             continue;
         }
-        long i = ex->n;
-        GROW(ex->row, cap[0], i + 1);
-        GROW(ex->line, cap[1], i + 1);
-        GROW(ex->label, cap[2], i + 1);
-        GROW(ex->target, cap[3], i + 1);
-        GROW(ex->mlm_pos, cap[4], i + 1);
-        GROW(ex->off, cap[5], i + 2);
-        if (keep_text) {
-            GROW(ex->text, cap[6], i + 1);
-            ex->text[i] = strdup(rec.text ? rec.text : "");
-            if (c->corpus.pair_field) {
-                GROW(ex->pair, cap[7], i + 1);
-                ex->pair[i] = strdup(rec.text_pair ? rec.text_pair : "");
-            }
-        }
-        cap_ex = cap[0];
-        ex->row[i] = rec.row;
-        ex->line[i] = rec.line;
-        ex->label[i] = rec.label;
-        ex->target[i] = target;
-        ex->mlm_pos[i] = mpos;
-        int64_t t0 = ex->off[i];
-        size_t need = (size_t)(t0 + enc.n);
-        if (need > cap_tok) {
-            size_t nc = cap_tok ? cap_tok : 1024;
-            while (nc < need)
-                nc *= 2;
-            ex->ids = realloc(ex->ids, nc * sizeof(int));
-            ex->type_ids = realloc(ex->type_ids, nc * sizeof(int));
-            ex->special = realloc(ex->special, nc * sizeof(int));
-            ex->span = realloc(ex->span, nc * sizeof *ex->span);
-            cap_tok = nc;
-        }
-        memcpy(ex->ids + t0, enc.ids, sizeof(int) * enc.n);
-        memcpy(ex->type_ids + t0, enc.type_ids, sizeof(int) * enc.n);
-        memcpy(ex->special + t0, enc.special, sizeof(int) * enc.n);
-        memcpy(ex->span + t0, enc.offsets, sizeof *ex->span * enc.n);
-        ex->off[i + 1] = t0 + enc.n;
-        ex->n_truncated += enc.truncated;
-        ex->n++;
+        append_example(ex, &caps, &rec, &enc, target, mpos, keep_text, c->corpus.pair_field != NULL);
         encoding_free(&enc);
     }
-    (void)cap_ex;
     corpus_close(cp);
     if (rc) {
         examples_free(ex);
         return -1;
     }
-    /* Punctuation flags from the token strings (ids were checked against the vocabulary). */
-    long M = (long)ex->off[ex->n];
-    ex->punct = malloc(M ? M : 1);
-    for (long t = 0; t < M; t++)
-        ex->punct[t] = (unsigned char)attn_token_is_punct(tokenizer_id_to_token(tok, ex->ids[t]));
-    /* Attention-shaped offsets: L*NH*T*T per example. */
-    ex->aoff = malloc(sizeof(int64_t) * (ex->n + 1));
-    ex->aoff[0] = 0;
-    for (long i = 0; i < ex->n; i++) {
-        int64_t T = ex->off[i + 1] - ex->off[i];
-        ex->aoff[i + 1] = ex->aoff[i] + (int64_t)mc->L * mc->NH * T * T;
-    }
+    finish_examples(ex, mc, tok);
     return 0;
 }
 
