@@ -48,9 +48,9 @@ int attr_chunk_run(Engine *e, const MethodSpec *s, const Example *ex, int i0, in
     if (ops->begin && ops->begin(&ch, err))
         goto done;
     /* the blocks overlapping [i0, i1); conductance's item k needs nodes k and k + 1 */
-    int last = i1 + (ch.sh.nodes - ch.sh.items);
+    int nodes = (int)ch.sh.nodes, last = i1 + (nodes - (int)ch.sh.items); /* a checked spec's fit an int */
     for (int k0 = i0 / ch.G * ch.G; k0 < last; k0 += ch.G) {
-        int B = ch.sh.nodes - k0 < ch.G ? ch.sh.nodes - k0 : ch.G;
+        int B = nodes - k0 < ch.G ? nodes - k0 : ch.G;
         if (ops->block(&ch, k0, B, err))
             goto done;
     }

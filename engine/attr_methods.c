@@ -28,7 +28,7 @@ void method_shape(const MethodSpec *s, MethodShape *sh)
         ops->shape(s, sh);
 }
 
-int method_items(const MethodSpec *s)
+int64_t method_items(const MethodSpec *s)
 {
     MethodShape sh;
     method_shape(s, &sh);

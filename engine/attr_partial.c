@@ -63,8 +63,8 @@ Partial *partial_new(const MethodSpec *s, const Model *m, int T)
     if (!ops || T < 1 || sh.items < 1)
         return NULL;
     if (ops->per_layer) /* conductance: per-layer accumulators only */
-        return partial_alloc(T, c->D, sh.items, c->L, c->NH, 0, 0);
-    return partial_alloc(T, c->D, sh.items, 0, 0, sh.item_width, 1);
+        return partial_alloc(T, c->D, (int)sh.items, c->L, c->NH, 0, 0);
+    return partial_alloc(T, c->D, (int)sh.items, 0, 0, sh.item_width, 1);
 }
 
 void partial_free(Partial *p)

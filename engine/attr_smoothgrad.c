@@ -4,15 +4,13 @@
  * abs=True); over IG, items are (sample, node) pairs: item i is sample i / steps, node
  * i % steps, and each sample has Captum's delta Σattr_k − (F(x_k) − F(b)). */
 #include "engine/attr_internal.h"
-#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 
 static void smoothgrad_shape(const MethodSpec *s, MethodShape *sh)
 {
     int over_ig = s->smooth_base == M_IG;
-    long n = over_ig ? (long)s->samples * s->steps : s->samples; /* in long: the spec may be unchecked */
-    sh->items = sh->nodes = n > INT_MAX ? INT_MAX : (int)n;
+    sh->items = sh->nodes = over_ig ? (int64_t)s->samples * s->steps : s->samples;
     sh->baselines = over_ig;
     sh->deltas = over_ig ? s->samples : 0;
     sh->item_width = over_ig ? SG_WIDTH : 0;

@@ -82,17 +82,18 @@ int method_spec_check(const MethodSpec *s, const char **err)
         e = "method spec: unknown output";
     else if ((int)s->rule < 0 || (int)s->rule >= NRULES)
         e = "method spec: unknown integration rule";
-    else if (sh.uses_steps && (s->steps < 1 || s->steps > 100000 || (s->rule != RULE_GAUSSLEGENDRE && s->steps < 2)))
+    else if (sh.uses_steps &&
+             (s->steps < 1 || s->steps > METHOD_MAX_STEPS || (s->rule != RULE_GAUSSLEGENDRE && s->steps < 2)))
         e = "method spec: steps must be in 1..100000 (2.. for the Riemann rules, as Captum asserts)";
     else if (s->kind == M_CONDUCTANCE && s->rule != RULE_GAUSSLEGENDRE && s->steps + 1 < 2)
         e = "method spec: conductance needs at least 1 step";
-    else if (sh.uses_samples && (s->samples < 1 || s->samples > 1000000))
+    else if (sh.uses_samples && (s->samples < 1 || s->samples > METHOD_MAX_SAMPLES))
         e = "method spec: samples must be in 1..1000000";
-    else if (!(s->stdevs >= 0.0) || s->stdevs > 1e6)
+    else if (!(s->stdevs >= 0.0) || s->stdevs > METHOD_MAX_STDEVS)
         e = "method spec: stdevs must be a finite number >= 0";
     else if (s->kind == M_SMOOTHGRAD && s->smooth_base != M_SALIENCY && s->smooth_base != M_IG)
         e = "method spec: smoothgrad works over saliency or ig only";
-    else if (s->kind == M_SMOOTHGRAD && s->smooth_base == M_IG && (long)s->samples * s->steps > 100000000L)
+    else if (s->kind == M_SMOOTHGRAD && s->smooth_base == M_IG && method_items(s) > METHOD_MAX_ITEMS)
         e = "method spec: smoothgrad over ig: samples x steps too large";
     else if (s->dl_rules != DL_RESCALE && s->dl_rules != DL_CAPTUM)
         e = "method spec: unknown deeplift rules";

@@ -53,7 +53,13 @@ const char *rule_name(IgRule r);
 int rule_from_name(const char *name);
 const char *baseline_name(BaselineKind b);
 int baseline_from_name(const char *name);
-/* Validates a spec (ranges of steps, samples, stdevs, baselines...). 0, or -1 with *err set. */
+/* Validates a spec (ranges of steps, samples, stdevs, baselines...). 0, or -1 with *err set.
+ * The limits below are the engine's; the job configuration checks its keys against the same
+ * constants (runner/config_keys.c), so a configuration that is accepted also runs. */
+#define METHOD_MAX_STEPS 100000       /* IG / conductance / SmoothGrad-over-IG nodes */
+#define METHOD_MAX_SAMPLES 1000000    /* Gradient SHAP / SmoothGrad samples */
+#define METHOD_MAX_STDEVS 1e6         /* Gaussian noise std (finite, >= 0) */
+#define METHOD_MAX_ITEMS 100000000L   /* items of one example (SmoothGrad over IG: samples x steps) */
 int method_spec_check(const MethodSpec *s, const char **err);
 
 /* Captum's nodes and weights for `rule` with n steps (alphas ascending for Gauss-Legendre,
@@ -76,8 +82,10 @@ typedef struct {
 /* Baseline token ids for kind (T ints); BASE_ZERO returns 0 and fills nothing (zero vector). */
 int baseline_ids(const Model *m, BaselineKind kind, const Example *ex, int *out);
 
-/* Number of items of a method on an example (steps, samples, baselines, ...). */
-int method_items(const MethodSpec *s);
+/* Number of items of a method on an example (steps, samples, baselines, ...). Computed in
+ * 64 bits (samples x steps overflows an int); method_spec_check refuses a spec with more than
+ * METHOD_MAX_ITEMS, so the count of a checked spec also fits an int. */
+int64_t method_items(const MethodSpec *s);
 
 
 typedef struct {
@@ -148,8 +156,9 @@ void attr_result_free(AttrResult *r);
 
 /* The counts of one method under one spec (method_shape). */
 typedef struct {
-    int items;          /* per example: what chunks split (method_items) */
-    int nodes;          /* elements of the engine's item blocks: items, or items + 1 for
+    int64_t items;      /* per example: what chunks split (method_items; 64 bits like it: an
+                         * unchecked SmoothGrad-over-IG spec has samples x steps of them) */
+    int64_t nodes;      /* elements of the engine's item blocks: items, or items + 1 for
                          * conductance, whose items are the intervals between nodes */
     int baselines;      /* baselines it uses: 0, 1 (the first) or all of the spec's */
     int deltas;         /* convergence deltas per example (AttrResult.n_delta) */

@@ -26,7 +26,7 @@ static uint64_t mix64(uint64_t x)
     return x;
 }
 
-static void merges_put(MergeMap *m, uint64_t key, uint32_t rank, int merged)
+void bpe_merges_put(MergeMap *m, uint64_t key, uint32_t rank, int merged)
 {
     if ((m->n + 1) * 2 > m->cap) {
         MergeMap g = {0};
@@ -37,7 +37,7 @@ static void merges_put(MergeMap *m, uint64_t key, uint32_t rank, int merged)
         memset(g.key, 0xff, g.cap * sizeof *g.key);
         for (uint32_t i = 0; i < m->cap; i++)
             if (m->key[i] != UINT64_MAX)
-                merges_put(&g, m->key[i], m->rank[i], m->merged[i]);
+                bpe_merges_put(&g, m->key[i], m->rank[i], m->merged[i]);
         free(m->key);
         free(m->rank);
         free(m->merged);
@@ -53,7 +53,7 @@ static void merges_put(MergeMap *m, uint64_t key, uint32_t rank, int merged)
     m->merged[i] = merged;
 }
 
-static int merges_get(const MergeMap *m, int a, int b, uint32_t *rank)
+int bpe_merges_get(const MergeMap *m, int a, int b, uint32_t *rank)
 {
     uint64_t key = (uint64_t)(uint32_t)a << 32 | (uint32_t)b;
     uint32_t mask = m->cap - 1, i = (uint32_t)mix64(key) & mask;
@@ -186,7 +186,7 @@ int bpe_load(Tokenizer *t, const char *vocab_path, const char *merges_path, char
             rc = -1;
             break;
         }
-        merges_put(&t->merges, (uint64_t)(uint32_t)a << 32 | (uint32_t)b, rank++, ab);
+        bpe_merges_put(&t->merges, (uint64_t)(uint32_t)a << 32 | (uint32_t)b, rank++, ab);
     }
     free(line);
     free(joined);
@@ -271,28 +271,32 @@ static Cand heap_pop(Cand *h, int *n)
     return top;
 }
 
-/* Merges the bytes of one word; writes (id, byte length) pairs, returns the count. */
-static int bpe_word(const Tokenizer *t, const unsigned char *w, int nb, int *pairs)
+/* Applies the merges to the symbols ids[0..n) (lens: their lengths in any unit),
+ * lowest rank first, then leftmost, as the tokenizers crate's Word::merge_all;
+ * rewrites ids/lens in place and returns the new count. */
+int bpe_merge_syms(const MergeMap *mm, int *ids, int *lens, int n)
 {
-    Sym *s = malloc(nb * sizeof *s);
-    Cand *h = malloc((size_t)(2 * nb + 4) * sizeof *h);
+    if (n < 2)
+        return n;
+    Sym *s = malloc(n * sizeof *s);
+    int cap = 2 * n + 4;
+    Cand *h = malloc((size_t)cap * sizeof *h);
     int hn = 0;
-    for (int i = 0; i < nb; i++)
-        s[i] = (Sym){t->byte_id[w[i]], i - 1, i + 1 < nb ? i + 1 : -1, 1};
+    for (int i = 0; i < n; i++)
+        s[i] = (Sym){ids[i], i - 1, i + 1 < n ? i + 1 : -1, lens[i]};
     uint32_t rank;
-    for (int i = 0; i + 1 < nb; i++) {
-        int m = merges_get(&t->merges, s[i].c, s[i + 1].c, &rank);
+    for (int i = 0; i + 1 < n; i++) {
+        int m = bpe_merges_get(mm, s[i].c, s[i + 1].c, &rank);
         if (m >= 0)
             heap_push(h, &hn, (Cand){rank, i, m});
     }
-    int cap = 2 * nb + 4;
     while (hn > 0) {
         Cand top = heap_pop(h, &hn);
         Sym *cur = &s[top.pos];
         if (cur->len == 0 || cur->next < 0)
             continue;
         Sym *right = &s[cur->next];
-        int m = merges_get(&t->merges, cur->c, right->c, &rank);
+        int m = bpe_merges_get(mm, cur->c, right->c, &rank);
         if (m < 0 || m != top.merged) /* stale entry */
             continue;
         cur->c = m;
@@ -306,24 +310,42 @@ static int bpe_word(const Tokenizer *t, const unsigned char *w, int nb, int *pai
             h = realloc(h, cap * sizeof *h);
         }
         if (cur->prev >= 0) {
-            int pm = merges_get(&t->merges, s[cur->prev].c, cur->c, &rank);
+            int pm = bpe_merges_get(mm, s[cur->prev].c, cur->c, &rank);
             if (pm >= 0)
                 heap_push(h, &hn, (Cand){rank, cur->prev, pm});
         }
         if (cur->next >= 0) {
-            int nm = merges_get(&t->merges, cur->c, s[cur->next].c, &rank);
+            int nm = bpe_merges_get(mm, cur->c, s[cur->next].c, &rank);
             if (nm >= 0)
                 heap_push(h, &hn, (Cand){rank, top.pos, nm});
         }
     }
-    int n = 0;
+    int k = 0;
     for (int i = 0; i >= 0; i = s[i].next) {
-        pairs[2 * n] = s[i].c;
-        pairs[2 * n + 1] = s[i].len;
-        n++;
+        ids[k] = s[i].c;
+        lens[k] = s[i].len;
+        k++;
     }
     free(s);
     free(h);
+    return k;
+}
+
+/* Merges the bytes of one word; writes (id, byte length) pairs, returns the count. */
+static int bpe_word(const Tokenizer *t, const unsigned char *w, int nb, int *pairs)
+{
+    int *ids = malloc((size_t)(nb + 1) * sizeof *ids), *lens = malloc((size_t)(nb + 1) * sizeof *lens);
+    for (int i = 0; i < nb; i++) {
+        ids[i] = t->byte_id[w[i]];
+        lens[i] = 1;
+    }
+    int n = bpe_merge_syms(&t->merges, ids, lens, nb);
+    for (int k = 0; k < n; k++) {
+        pairs[2 * k] = ids[k];
+        pairs[2 * k + 1] = lens[k];
+    }
+    free(ids);
+    free(lens);
     return n;
 }
 
@@ -354,7 +376,7 @@ static int char_class(uint32_t c)
 }
 
 /* Length of the pattern's match at i (cls: classes of cp[..e)). */
-static int pretok_match(const uint32_t *cp, const unsigned char *cls, int i, int e)
+int bpe_pretok_match(const uint32_t *cp, const unsigned char *cls, int i, int e)
 {
     uint32_t c = cp[i];
     if (c == '\'' && i + 1 < e) {
@@ -441,15 +463,20 @@ static void emit_word(const Tokenizer *t, const uint32_t *cp, int ws, int we, To
     }
 }
 
+void bpe_classes(const uint32_t *cp, int n, unsigned char *cls)
+{
+    for (int i = 0; i < n; i++)
+        cls[i] = (unsigned char)char_class(cp[i]);
+}
+
 void bpe_encode_span(const Tokenizer *t, const uint32_t *cp, int a, int b, TokList *out)
 {
     unsigned char *cls = malloc((size_t)(b - a) + 1); /* (b-a) classes of cp[a..b) */
-    for (int i = a; i < b; i++)
-        cls[i - a] = (unsigned char)char_class(cp[i]);
+    bpe_classes(cp + a, b - a, cls);
     unsigned char *wb = NULL;
     int *bcp = NULL, *pairs = NULL, cap = 0;
     for (int i = a; i < b;) {
-        int len = pretok_match(cp + a, cls, i - a, b - a);
+        int len = bpe_pretok_match(cp + a, cls, i - a, b - a);
         emit_word(t, cp, i, i + len, out, &wb, &bcp, &pairs, &cap);
         i += len;
     }

@@ -2,7 +2,7 @@
  * pipeline shared by both models (UTF-8 -> code points, special tokens written
  * in the text, model per segment, truncation, [CLS]/<s> framing), accessors,
  * and the small containers the models use (string map, token list). */
-#include "io/tokenizer_internal.h"
+#include "io/tokjson.h"
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -234,7 +234,7 @@ static int cfg_bool(json_t *cfg, const char *key, int dflt, const char *path, ch
 
 Tokenizer *tokenizer_load(const char *dir, char *err, size_t errlen)
 {
-    char vtxt[1200], vjson[1200], merges[1200], cfgp[1200];
+    char vtxt[1200], vjson[1200], merges[1200], cfgp[1200], tjson[1200];
     struct stat st;
     if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
         snprintf(err, errlen, "%s: tokenizer directory not found", dir);
@@ -244,13 +244,14 @@ Tokenizer *tokenizer_load(const char *dir, char *err, size_t errlen)
     snprintf(vjson, sizeof vjson, "%s/vocab.json", dir);
     snprintf(merges, sizeof merges, "%s/merges.txt", dir);
     snprintf(cfgp, sizeof cfgp, "%s/tokenizer_config.json", dir);
+    snprintf(tjson, sizeof tjson, "%s/tokenizer.json", dir);
 
     Tokenizer *t = calloc(1, sizeof *t);
     snprintf(t->dir, sizeof t->dir, "%s", dir);
     json_t *cfg = NULL;
     if (file_exists(cfgp)) {
         json_error_t je;
-        cfg = json_load_file(cfgp, 0, &je);
+        cfg = json_load_file(cfgp, JSON_DECODE_INT_AS_REAL, &je); /* model_max_length can be 1e30 written as an integer */
         if (!cfg) {
             snprintf(err, errlen, "%s:%d:%d: invalid JSON: %s", cfgp, je.line, je.column, je.text);
             goto fail;
@@ -259,6 +260,13 @@ Tokenizer *tokenizer_load(const char *dir, char *err, size_t errlen)
             snprintf(err, errlen, "%s: expected a JSON object", cfgp);
             goto fail;
         }
+    }
+    /* tokenizer.json first, as transformers' fast tokenizers */
+    if (file_exists(tjson)) {
+        if (tokjson_load(t, tjson, err, errlen) || tokjson_config(t, cfg, cfgp, err, errlen))
+            goto fail;
+        json_decref(cfg);
+        return t;
     }
     int ok = 1;
     t->do_lower_case = cfg_bool(cfg, "do_lower_case", 1, cfgp, err, errlen, &ok);
@@ -300,11 +308,27 @@ Tokenizer *tokenizer_load(const char *dir, char *err, size_t errlen)
         if (bpe_load(t, vjson, merges, err, errlen))
             goto fail;
     } else {
-        snprintf(err, errlen, "%s: no tokenizer files (expected vocab.txt, or vocab.json + merges.txt)", dir);
+        snprintf(err, errlen, "%s: no tokenizer files (expected tokenizer.json, vocab.txt, or vocab.json + merges.txt)",
+                 dir);
         goto fail;
     }
     if (special_setup(t, cfg, cfgp, err, errlen))
         goto fail;
+    /* the legacy families: RoBERTa's <s> / </s> are its bos / eos, BERT has none */
+    t->special_id[TOK_BOS] = t->bpe ? t->special_id[TOK_CLS] : -1;
+    t->special_id[TOK_EOS] = t->bpe ? t->special_id[TOK_SEP] : -1;
+    if (t->bpe) {
+        const char *k2[2] = {"bos_token", "eos_token"};
+        for (int k = 0; k < 2; k++) {
+            json_t *v = cfg ? json_object_get(cfg, k2[k]) : NULL;
+            const char *name = json_is_string(v) ? json_string_value(v)
+                               : json_is_object(v) && json_is_string(json_object_get(v, "content"))
+                                   ? json_string_value(json_object_get(v, "content"))
+                                   : NULL;
+            if (name)
+                t->special_id[TOK_BOS + k] = strmap_get(&t->vocab, name, strlen(name));
+        }
+    }
     json_decref(cfg);
     return t;
 fail:
@@ -325,6 +349,7 @@ void tokenizer_free(Tokenizer *t)
     strmap_free(&t->cont);
     special_free(t);
     bpe_free(t);
+    tokjson_free(t->tj);
     free(t);
 }
 
@@ -374,20 +399,33 @@ static void put(Encoding *e, int id, int type, int special, int s, int en)
 
 int tokenizer_encode(const Tokenizer *t, const char *text, const char *text_pair, int max_length, Encoding *out)
 {
+    return tokenizer_encode_n(t, text ? text : "", text ? strlen(text) : 0, text_pair,
+                              text_pair ? strlen(text_pair) : 0, max_length, out);
+}
+
+int tokenizer_encode_n(const Tokenizer *t, const char *text, size_t text_len, const char *text_pair, size_t pair_len,
+                       int max_length, Encoding *out)
+{
     memset(out, 0, sizeof *out);
     uint32_t *cp1 = NULL, *cp2 = NULL;
     if (!text)
-        text = "";
-    int n1 = utf8_to_cps(text, strlen(text), &cp1);
+        text = "", text_len = 0;
+    int n1 = utf8_to_cps(text, text_len, &cp1);
     if (n1 < 0)
         return -1;
     int n2 = 0;
     if (text_pair) {
-        n2 = utf8_to_cps(text_pair, strlen(text_pair), &cp2);
+        n2 = utf8_to_cps(text_pair, pair_len, &cp2);
         if (n2 < 0) {
             free(cp1);
             return -1;
         }
+    }
+    if (t->tj) {
+        int rc = tokjson_encode(t, cp1, n1, cp2, n2, text_pair != NULL, max_length, out);
+        free(cp1);
+        free(cp2);
+        return rc;
     }
     TokList a = {0}, b = {0};
     encode_segment(t, cp1, n1, &a);
@@ -469,6 +507,7 @@ void encoding_free(Encoding *e)
 int tokenizer_vocab_size(const Tokenizer *t) { return t->vocab_size; }
 int tokenizer_model_max_length(const Tokenizer *t) { return t->model_max_length; }
 int tokenizer_is_bpe(const Tokenizer *t) { return t->bpe; }
+int tokenizer_from_json(const Tokenizer *t) { return t->tj != NULL; }
 
 const char *tokenizer_id_to_token(const Tokenizer *t, int id)
 {
@@ -482,5 +521,5 @@ int tokenizer_token_to_id(const Tokenizer *t, const char *token)
 
 int tokenizer_special_id(const Tokenizer *t, SpecialToken which)
 {
-    return which >= 0 && which < TOK_NUM_SPECIAL ? t->special_id[which] : -1;
+    return which >= 0 && which < TOK_NUM_SPECIAL_ALL ? t->special_id[which] : -1;
 }

@@ -4,6 +4,7 @@
  *   tokenizer_special.c  special tokens: names, matching them where written in the text
  *   wordpiece.c          BERT normalizer + pre-tokenizer + greedy WordPiece
  *   bpe.c                GPT-2 byte-level pre-tokenizer + BPE merges with a word cache
+ *   tokjson*.c, normalize.c, pretok.c   tokenizer.json pipelines (io/tokjson.h)
  * Text inside the tokenizer is an array of Unicode code points; every produced
  * token carries [start, end) in code points of the original text. */
 #ifndef ATTRUN_TOKENIZER_INTERNAL_H
@@ -68,13 +69,15 @@ typedef struct {
     pthread_mutex_t lock;
 } BpeCache;
 
+struct TjPipeline;
 struct Tokenizer {
-    int bpe;                 /* 0: WordPiece, 1: byte-level BPE */
+    int bpe;                 /* 0: WordPiece, 1: BPE (byte-level, or SentencePiece-style from tokenizer.json) */
+    struct TjPipeline *tj;   /* the tokenizer.json pipeline; NULL for vocab.txt / vocab.json + merges.txt */
     char dir[1024];
     int vocab_size;          /* max id + 1 */
     char **id_to_tok;        /* (vocab_size) NULL for holes */
     StrMap vocab;            /* token -> id */
-    int special_id[TOK_NUM_SPECIAL];
+    int special_id[TOK_NUM_SPECIAL_ALL];
     SpecialTok *specials;    /* recognised in the text */
     int n_specials;
     int model_max_length;
@@ -104,6 +107,13 @@ void wordpiece_encode_span(const Tokenizer *t, const uint32_t *cp, int a, int b,
 int bpe_load(Tokenizer *t, const char *vocab_path, const char *merges_path, char *err, size_t errlen);
 void bpe_encode_span(const Tokenizer *t, const uint32_t *cp, int a, int b, TokList *out);
 void bpe_free(Tokenizer *t);
+/* bpe.c pieces the tokenizer.json pipeline shares: the merge table, the merge loop
+ * over any initial symbols, and GPT-2's pre-tokenizer pattern matcher. */
+void bpe_merges_put(MergeMap *m, uint64_t key, uint32_t rank, int merged);
+int bpe_merges_get(const MergeMap *m, int a, int b, uint32_t *rank);
+int bpe_merge_syms(const MergeMap *m, int *ids, int *lens, int n);
+void bpe_classes(const uint32_t *cp, int n, unsigned char *cls);
+int bpe_pretok_match(const uint32_t *cp, const unsigned char *cls, int i, int e);
 
 /* Unicode helpers (tokenizer.c), classes as Rust's char methods define them. */
 int uc_is_whitespace(uint32_t c);  /* White_Space property */

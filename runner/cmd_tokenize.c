@@ -106,7 +106,7 @@ int cmd_tokenize(int argc, char **argv)
     while ((len = getline(&line, &cap, stdin)) >= 0) {
         lineno++;
         json_error_t je;
-        json_t *j = json_loadb(line, (size_t)len, 0, &je);
+        json_t *j = json_loadb(line, (size_t)len, JSON_ALLOW_NUL, &je);
         const char *why = NULL;
         char whybuf[300];
         json_t *text = NULL, *pair = NULL;
@@ -119,9 +119,6 @@ int cmd_tokenize(int argc, char **argv)
             why = text ? "\"text\" is not a string" : "missing \"text\"";
         else if ((pair = json_object_get(j, "text_pair")) && !json_is_null(pair) && !json_is_string(pair))
             why = "\"text_pair\" is not a string";
-        else if (strlen(json_string_value(text)) != json_string_length(text) ||
-                 (json_is_string(pair) && strlen(json_string_value(pair)) != json_string_length(pair)))
-            why = "text holds a NUL character (\\u0000), which attrun cannot pass on";
         if (why) {
             fprintf(stderr, "attrun tokenize: stdin:%ld: %s\n", lineno, why);
             json_decref(j);
@@ -129,8 +126,9 @@ int cmd_tokenize(int argc, char **argv)
             break;
         }
         Encoding e;
-        if (tokenizer_encode(tok, json_string_value(text), json_is_string(pair) ? json_string_value(pair) : NULL,
-                             max_length, &e)) {
+        if (tokenizer_encode_n(tok, json_string_value(text), json_string_length(text),
+                               json_is_string(pair) ? json_string_value(pair) : NULL,
+                               json_is_string(pair) ? json_string_length(pair) : 0, max_length, &e)) {
             fprintf(stderr, "attrun tokenize: stdin:%ld: text is not valid UTF-8\n", lineno);
             json_decref(j);
             rc = 1;

@@ -3,7 +3,8 @@
  * a bad value is an error that names the file, the line and the key. Paths are
  * kept as written; relative paths resolve against the current directory (users
  * run jobs from the repository root), not against the config file's directory.
- * Defaults and meanings of all keys: configs/README.md. */
+ * Every key (type, range, default, docs) is a row of runner/config_keys.c; configs/README.md's
+ * key table is generated from it (attrun config --keys-markdown). */
 #ifndef ATTRUN_CONFIG_H
 #define ATTRUN_CONFIG_H
 #include "engine/attribution.h"
@@ -64,6 +65,9 @@ int config_parse_file(RunConfig *c, const char *path, char *err, size_t errlen);
 int config_set(RunConfig *c, const char *assignment, char *err, size_t errlen);
 /* Checks required keys and cross-key constraints. */
 int config_check(const RunConfig *c, char *err, size_t errlen);
+/* Warnings about a valid configuration: threads above the CPUs this process may run on (its
+ * affinity mask, as Slurm or a cgroup sets it). Returns 1 with the message in msg, or 0. */
+int config_warnings(const RunConfig *c, char *msg, size_t len);
 /* Convenience: init, parse file, apply overrides, check. */
 int config_load(RunConfig *c, const char *path, char *const *sets, int nsets, char *err, size_t errlen);
 

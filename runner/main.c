@@ -14,6 +14,8 @@ static void usage(FILE *f)
             "commands:\n"
             "  run CONFIG.yaml [--set key=value ...] [--resume] [--overwrite] [--quiet]\n"
             "                   run an attribution job (under mpirun/srun or alone)\n"
+            "  config CONFIG.yaml [--set key=value ...]\n"
+            "                   check a job configuration and print it resolved (no model loaded)\n"
             "  tokenize --model DIR [--max-length N]\n"
             "                   JSONL {\"text\": ...} on stdin -> ids, tokens, offsets on stdout\n"
             "  bench [--threads N] [--batch B] [--tokens T]\n"
@@ -47,6 +49,8 @@ int main(int argc, char **argv)
     }
     if (!strcmp(cmd, "run"))
         return cmd_run(argc - 1, argv + 1);
+    if (!strcmp(cmd, "config"))
+        return cmd_config(argc - 1, argv + 1);
     if (!strcmp(cmd, "tokenize"))
         return cmd_tokenize(argc - 1, argv + 1);
     if (!strcmp(cmd, "bench"))

@@ -53,6 +53,8 @@ static int setup_config_and_output(Run *r)
     int ok = config_load(&r->cfg, r->a.config_path, r->a.sets, r->a.nsets, r->msg, sizeof r->msg) == 0;
     if (mpi_agree(MPI_COMM_WORLD, ok, r->msg, sizeof r->msg))
         return fail(r, EXIT_USAGE);
+    if (r->rank == 0 && config_warnings(&r->cfg, r->msg, sizeof r->msg))
+        fprintf(stderr, "attrun run: warning: %s\n", r->msg);
     r->yaml = config_to_yaml(&r->cfg, 0);
     r->yaml_res = config_to_yaml(&r->cfg, 1);
     r->spool = out_spool_path(r->cfg.out);

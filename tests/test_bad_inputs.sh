@@ -102,6 +102,45 @@ works_or_names() {
     fi
 }
 
+# config_error NAME PATTERN... -- [cfg lines] [-- --set args...]: a configuration error: exit
+# status exactly 2, every PATTERN printed, and neither out.h5 nor out.h5.spool created (the
+# job must be refused before it touches any file).
+config_error() {
+    local name=$1
+    shift
+    local pats=() lines=()
+    while [ "$1" != "--" ]; do pats+=("$1"); shift; done
+    shift
+    while [ $# -gt 0 ] && [ "$1" != "--" ]; do lines+=("$1"); shift; done
+    [ $# -gt 0 ] && shift
+    cfg job.yaml "${lines[@]}"
+    config_error_file "$name" job.yaml "${pats[@]}" -- "$@"
+}
+
+# config_error_file NAME FILE PATTERN... -- [args...]: as config_error, on a config file as it is;
+# the refusal must also come fast (within 20 s: no parse that takes minutes).
+config_error_file() {
+    local name=$1 file=$2
+    shift 2
+    local pats=()
+    while [ "$1" != "--" ]; do pats+=("$1"); shift; done
+    shift
+    rm -rf out.h5 out.h5.spool
+    n=$((n + 1))
+    echo "case $n: $name"
+    local t0=$SECONDS
+    timeout 300 "$BIN" run "$file" "$@" >log.txt 2>&1
+    local rc=$? dt=$((SECONDS - t0))
+    if [ $rc -ne 2 ]; then fail "$name: exit status $rc, not 2"; sed 's/^/    | /' log.txt | tail -5; return; fi
+    [ $dt -le 20 ] || fail "$name: took $dt s to refuse the configuration"
+    for p in "${pats[@]}"; do
+        grep -qF -- "$p" log.txt || { fail "$name: message does not name '$p'"; sed 's/^/    | /' log.txt | tail -5; }
+    done
+    [ -e out.h5 ] && fail "$name: out.h5 was created"
+    [ -e out.h5.spool ] && fail "$name: out.h5.spool was created"
+    echo "  ok (status 2): $(head -1 log.txt | cut -c1-200)"
+}
+
 # --- control: the unmodified job works and marks its result complete ---
 n=$((n + 1))
 echo "case $n: control (good model, good corpus)"
@@ -188,6 +227,35 @@ run_bad "yaml: steps < 0" "job.yaml:4" "steps" -- "ig: {steps: -5}"
 run_bad "yaml: gradshap stdevs < 0" "job.yaml:6" "stdevs" -- "methods: [gradshap]" "gradshap: {samples: 2, stdevs: -0.5}"
 run_bad "yaml: unknown method" "job.yaml:3" "methods" "lime" -- "methods: [ig, lime]"
 run_bad "yaml: required key missing" "job.yaml" "out" -- "out: "
+# Engine limits checked when the config is read (engine/attribution.h METHOD_MAX_*): before,
+# these passed the config check, created out.h5 and its spool, and failed in the first unit
+# with status 1 (and smoothgrad over IG overflowed an int: "0 of its -1294967296 items").
+config_error "limit: ig.steps above the engine's" "job.yaml:4" "ig.steps" "100000" -- "ig: {steps: 150000}"
+config_error "limit: gradshap.samples" "gradshap.samples" "1000000" -- "methods: [gradshap]" "gradshap: {samples: 1048576}"
+config_error "limit: smoothgrad.samples" "smoothgrad.samples" -- "methods: [smoothgrad]" "smoothgrad: {samples: 1048576}"
+config_error "limit: conductance.steps" "conductance.steps" -- "methods: [conductance]" "conductance: {steps: 200000}"
+config_error "limit: gradshap.stdevs inf" "gradshap.stdevs" "inf" -- "methods: [gradshap]" "gradshap: {stdevs: inf}"
+config_error "limit: smoothgrad.stdevs 2e6" "smoothgrad.stdevs" -- "methods: [smoothgrad]" "smoothgrad: {stdevs: 2e6}"
+config_error "limit: smoothgrad over ig, samples x steps > 1e8" "smoothgrad.samples" "ig.steps" "200000000" -- \
+    "methods: [smoothgrad]" "smoothgrad: {samples: 2000, base: ig}" "ig: {steps: 100000}"
+config_error "limit: smoothgrad over ig, samples x steps overflows an int" "smoothgrad.samples" "3000000000" -- \
+    "methods: [smoothgrad]" "smoothgrad: {samples: 1000000, base: ig}" "ig: {steps: 3000}"
+config_error "limit: --set above the engine's" "--set" "ig.steps" -- -- --set ig.steps=150000
+# YAML quirks: duplicate keys (libyaml keeps both; the later value used to win silently), a
+# second document (silently ignored), and nesting deep enough to make libyaml's scanner
+# quadratic (a 200 000-deep flow took minutes and ignored SIGTERM).
+config_error "yaml: duplicate top-level key" "job.yaml:7" "threads" "duplicate key" "line 6" -- "threads: 1" "threads: 2"
+config_error "yaml: duplicate key in a section" "job.yaml:4" "ig.steps" "duplicate key" -- "ig: {steps: 4, steps: 5}"
+config_error "yaml: duplicate key in --set" "--set" "ig.steps" "duplicate key" -- -- --set "ig={steps: 4, steps: 5}"
+cfg job.yaml
+printf -- '---\nmodel: bad\n' >>job.yaml
+config_error_file "yaml: a second document" job.yaml "job.yaml:6" "second YAML document" --
+"$PY" -c "
+d = 200000
+open('deep.yaml', 'w').write('model: good\\ncorpus: c.tsv\\nout: out.h5\\nig: ' + '[' * d + ']' * d + '\\n')
+open('deep_block.yaml', 'w').write('model: good\\ncorpus: c.tsv\\nout: out.h5\\nig:\\n' + '- ' * d + '1\\n')"
+config_error_file "yaml: 200000-deep flow nesting" deep.yaml "deep.yaml:4" "nested deeper than 32" --
+config_error_file "yaml: 200000-deep block nesting" deep_block.yaml "deep_block.yaml:5" "nested deeper than 32" --
 cfg job.yaml
 expect_fail "--set: bad value" out.h5 "--set" "ig.steps" -- "$BIN" run job.yaml --set ig.steps=0
 run_bad "output directory missing" "job.yaml" "out" "$T/nodir" -- "out: $T/nodir/out.h5"

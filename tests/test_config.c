@@ -1,8 +1,10 @@
 /* runner/config: a good config with every key, defaults, --set overrides, and
  * each bad case: the message must name the key and the line where it is. */
 #include "runner/config.h"
+#include "runner/config_keys.h"
 #include "tests/testutil.h"
 #include <CUnit/CUnit.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -163,6 +165,13 @@ static void test_defaults_and_set(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "--set"));
     CU_ASSERT_EQUAL(config_set(&c, "ig.stepz=3", err, sizeof err), -1);
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "ig.stepz"));
+    CU_ASSERT_EQUAL(config_set(&c, "ig={steps: 3, steps: 4}", err, sizeof err), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "duplicate key"));
+    CU_ASSERT_EQUAL(config_set(&c, "ig.steps=3\n---\n4", err, sizeof err), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "second YAML document"));
+    /* an explicit single document is fine */
+    CU_ASSERT_EQUAL(config_set(&c, "ig.steps=--- 9\n...\n", err, sizeof err), 0);
+    CU_ASSERT_EQUAL(c.ig.steps, 9);
     CU_ASSERT_EQUAL(config_set(&c, "nokey", err, sizeof err), -1);
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "key=value"));
     config_free(&c);
@@ -208,7 +217,63 @@ static const Bad BAD[] = {
     {"out: o.h5\ncorpus: c.tsv\n", "model", NULL},
     {"model: m\ncorpus: c.tsv\n", "out", NULL},
     {"model: m\nout: o.h5\n", "corpus.path", NULL},
+    /* YAML quirks: each key once, one document, bounded nesting */
+    {"model: m\nout: o.h5\ncorpus: c.tsv\nmodel: n\n", "model: duplicate key (first given at line 1)", "job.yaml:4:"},
+    {"model: m\nout: o.h5\ncorpus: c.tsv\nig:\n  steps: 3\n  steps: 4\n", "ig.steps: duplicate key", "job.yaml:6:"},
+    {"model: m\nout: o.h5\ncorpus: {path: a.tsv, \"path\": b.tsv}\n", "corpus.path: duplicate key", "job.yaml:3:"},
+    {"model: m\nout: o.h5\ncorpus: c.tsv\n---\nmodel: n\n", "second YAML document", "job.yaml:4:"},
+    {"model: m\nout: o.h5\ncorpus: c.tsv\nig: [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]\n",
+     "nested deeper than 32", "job.yaml:4:"},
+    /* the engine's limits (engine/attribution.h), refused when the config is read */
+    {"model: m\nout: o.h5\ncorpus: c.tsv\nig: {steps: 150000}\n", "ig.steps", "job.yaml:4:"},
+    {"model: m\nout: o.h5\ncorpus: c.tsv\ngradshap: {samples: 1048576}\n", "gradshap.samples", "job.yaml:4:"},
+    {"model: m\nout: o.h5\ncorpus: c.tsv\nsmoothgrad: {samples: 1048576}\n", "smoothgrad.samples", "job.yaml:4:"},
+    {"model: m\nout: o.h5\ncorpus: c.tsv\nconductance: {steps: 200000}\n", "conductance.steps", "job.yaml:4:"},
+    {"model: m\nout: o.h5\ncorpus: c.tsv\ngradshap: {stdevs: inf}\n", "gradshap.stdevs", "job.yaml:4:"},
+    {"model: m\nout: o.h5\ncorpus: c.tsv\nsmoothgrad: {stdevs: 2e6}\n", "smoothgrad.stdevs", "job.yaml:4:"},
+    {"model: m\nout: o.h5\ncorpus: c.tsv\nmethods: [smoothgrad]\nsmoothgrad: {samples: 2000, base: ig}\n"
+     "ig: {steps: 100000}\n", "samples x ig.steps = 2000 x 100000", NULL},
+    {"model: m\nout: o.h5\ncorpus: c.tsv\nmethods: [smoothgrad]\nsmoothgrad: {samples: 1000000, base: ig}\n"
+     "ig: {steps: 3000}\n", "= 3000000000 items", NULL},
 };
+
+/* The largest values the engine takes are accepted, and each spec passes method_spec_check:
+ * a configuration that passes config_check runs. */
+static void test_engine_limits(void)
+{
+    static const char *const EDGE[] = {
+        "methods: [ig, conductance, gradshap]\nig: {steps: 100000}\nconductance: {steps: 100000}\n"
+        "gradshap: {samples: 1000000, stdevs: 1e6}\n",
+        "methods: [smoothgrad]\nsmoothgrad: {samples: 1000, base: ig, stdevs: 1e6}\nig: {steps: 100000}\n",
+        "methods: [smoothgrad]\nsmoothgrad: {samples: 1000000}\n",
+    };
+    for (size_t i = 0; i < sizeof EDGE / sizeof *EDGE; i++) {
+        char yaml[512], err[1024] = "";
+        snprintf(yaml, sizeof yaml, "model: m\nout: o.h5\ncorpus: c.tsv\n%s", EDGE[i]);
+        RunConfig c;
+        int rc = parse(&c, yaml, err, sizeof err);
+        if (rc)
+            printf("\n  edge case %zu refused: %s\n", i, err);
+        CU_ASSERT_EQUAL(rc, 0);
+        for (int m = 0; !rc && m < c.n_methods; m++) {
+            MethodSpec s;
+            const char *why = NULL;
+            config_method_spec(&c, c.methods[m], &s);
+            CU_ASSERT_EQUAL(method_spec_check(&s, &why), 0);
+            CU_ASSERT(method_items(&s) <= METHOD_MAX_ITEMS);
+        }
+        config_free(&c);
+    }
+    /* 64-bit item counts: 1000000 x 3000 does not wrap around */
+    MethodSpec s;
+    method_spec_default(&s, M_SMOOTHGRAD);
+    s.smooth_base = M_IG;
+    s.samples = 1000000;
+    s.steps = 3000;
+    CU_ASSERT_EQUAL(method_items(&s), 3000000000LL);
+    const char *why = NULL;
+    CU_ASSERT_EQUAL(method_spec_check(&s, &why), -1);
+}
 
 static void test_bad(void)
 {
@@ -249,6 +314,67 @@ static void test_file(void)
     config_free(&c);
 }
 
+
+/* The key table against the engine: defaults are Captum's (method_spec_default), the rule
+ * words are the engine's names, every allowed word is documented, every bounded number shows
+ * its range in the docs, and every default is printed back as it is written in the table. */
+static void test_key_table(void)
+{
+    RunConfig c;
+    config_init(&c);
+    for (int m = 0; m < M_NUM_METHODS; m++) {
+        MethodSpec want, got;
+        method_spec_default(&want, (MethodKind)m);
+        config_method_spec(&c, (MethodKind)m, &got);
+        CU_ASSERT_EQUAL(got.steps, want.steps);
+        CU_ASSERT_EQUAL(got.rule, want.rule);
+        CU_ASSERT_EQUAL(got.samples, want.samples);
+        CU_ASSERT_DOUBLE_EQUAL(got.stdevs, want.stdevs, 0);
+        CU_ASSERT_EQUAL(got.seed, want.seed);
+        CU_ASSERT_EQUAL(got.dl_rules, want.dl_rules);
+        CU_ASSERT_EQUAL(got.smooth_base, want.smooth_base);
+        CU_ASSERT_EQUAL(got.layer, want.layer);
+        CU_ASSERT_EQUAL(got.output, want.output);
+        CU_ASSERT_EQUAL(got.nbaselines, want.nbaselines);
+        CU_ASSERT_EQUAL(got.baselines[0], want.baselines[0]);
+    }
+    const ConfigKey *rule = config_key_find("ig.rule");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(rule);
+    int nrules = 0;
+    for (; rule->words[nrules]; nrules++)
+        CU_ASSERT_EQUAL(rule_from_name(rule->words[nrules]), rule->vals[nrules]);
+    CU_ASSERT_STRING_EQUAL(rule_name((IgRule)nrules), "?"); /* the engine has no rule the table lacks */
+    char *y = config_to_yaml(&c, 0);
+    for (int i = 0; i < CONFIG_NKEYS; i++) {
+        const ConfigKey *k = &CONFIG_KEYS[i];
+        if (k->type == CK_WORD)
+            for (int w = 0; k->words[w]; w++) {
+                char tick[64];
+                snprintf(tick, sizeof tick, "`%s`", k->words[w]);
+                if (!strstr(k->doc, tick))
+                    printf("\n  %s: word %s not in its doc\n", k->key, tick);
+                CU_ASSERT_PTR_NOT_NULL(strstr(k->doc, tick));
+            }
+        if ((k->type == CK_INT && k->ihi < INT_MAX) || (k->type == CK_DOUBLE && k->dhi < 1e300)) {
+            if (!strstr(k->doc, "{range}"))
+                printf("\n  %s: bounded but its doc does not show {range}\n", k->key);
+            CU_ASSERT_PTR_NOT_NULL(strstr(k->doc, "{range}"));
+        }
+        /* a default written as printed: "steps: 50", "format: auto" (not for stdevs 0.0 / 1.0
+         * nor the quoted-or-null strings, whose printed forms differ in spelling only) */
+        if (k->def && k->type != CK_DOUBLE && k->type != CK_STR) {
+            const char *dot = strchr(k->key, '.');
+            char line[300];
+            snprintf(line, sizeof line, "%s%s: %s\n", dot ? "  " : "", dot ? dot + 1 : k->key, k->def);
+            if (!strstr(y, line))
+                printf("\n  default of %s prints differently from '%s'\n", k->key, k->def);
+            CU_ASSERT_PTR_NOT_NULL(strstr(y, line));
+        }
+    }
+    free(y);
+    config_free(&c);
+}
+
 int main(void)
 {
     CU_initialize_registry();
@@ -257,5 +383,7 @@ int main(void)
     CU_add_test(s, "defaults and --set overrides", test_defaults_and_set);
     CU_add_test(s, "bad keys and values name key and line", test_bad);
     CU_add_test(s, "config_load: file plus overrides", test_file);
+    CU_add_test(s, "the engine's largest values are accepted and run", test_engine_limits);
+    CU_add_test(s, "the key table agrees with the engine and its docs", test_key_table);
     return test_run_registry();
 }

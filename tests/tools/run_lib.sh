@@ -41,14 +41,20 @@ write_tsv() {
 
 # write_config FILE OUT [extra YAML lines...]
 write_config() {
-    local f=$1 out=$2
+    # One line per top-level key: a later argument with the same key replaces an earlier one
+    # (the config reader refuses duplicate keys), e.g. a test's own `corpus:` the default's.
+    local f=$1 out=$2 l k
     shift 2
-    {
-        echo "model: $MODEL"
-        echo "corpus: {path: $WORK/corpus.tsv}"
-        echo "out: $out"
-        for l in "$@"; do echo "$l"; done
-    } > "$f"
+    local -a keys=() lines=()
+    for l in "model: $MODEL" "corpus: {path: $WORK/corpus.tsv}" "out: $out" "$@"; do
+        k=${l%%:*}
+        local i found=0
+        for i in "${!keys[@]}"; do
+            if [[ ${keys[$i]} == "$k" ]]; then lines[$i]=$l; found=1; break; fi
+        done
+        ((found)) || { keys+=("$k"); lines+=("$l"); }
+    done
+    printf '%s\n' "${lines[@]}" > "$f"
 }
 
 complete_flag() { $PY -c "import h5py,sys; print(int(h5py.File(sys.argv[1],'r').attrs.get('complete', -1)))" "$1"; }

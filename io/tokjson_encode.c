@@ -1,0 +1,326 @@
+/* Encoding with a tokenizer.json pipeline: added tokens matched as HF's
+ * AddedVocabulary matches them (leftmost-longest; single_word, lstrip, rstrip;
+ * non-normalized ones on the raw text, normalized ones on the normalized text),
+ * normalizer and pre-tokenizer per remaining piece, the model per pre-token,
+ * then offset trimming (ByteLevel / RobertaProcessing trim_offsets), truncation
+ * (longest-first for pairs, the added specials excluded from the budget) and the
+ * post-processor's framing. */
+#include "io/tokjson.h"
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- added tokens ------------------------------------------------------------------- */
+
+static int is_word_char(uint32_t c) { return c == '_' || uc_is_alnum(c); }
+
+/* Matches of the added tokens with normalized == want_norm in c[0..n): (start, end,
+ * index into p->added) triples; returns the count. */
+static int added_find(const TjPipeline *p, const uint32_t *c, int n, int want_norm, int (**out)[3])
+{
+    int (*m)[3] = NULL;
+    int nm = 0, cap = 0, prev_end = 0;
+    *out = NULL;
+    for (int i = 0; i < n; i++) {
+        int best = -1, best_len = 0;
+        for (int k = 0; k < p->nadded; k++) {
+            const AddedTok *a = &p->added[k];
+            if (a->normalized != want_norm || a->cp[0] != c[i] || a->ncp > n - i || a->ncp <= best_len)
+                continue;
+            if (memcmp(a->cp, c + i, a->ncp * sizeof *c) == 0) {
+                best = k;
+                best_len = a->ncp;
+            }
+        }
+        if (best < 0)
+            continue;
+        const AddedTok *a = &p->added[best];
+        int start = i, end = i + best_len;
+        if (a->single_word) {
+            int ok_l = start == 0 || !is_word_char(c[start - 1]), ok_r = end == n || !is_word_char(c[end]);
+            if (!ok_l || !ok_r) {
+                i = end - 1; /* the automaton moves past a rejected match */
+                continue;
+            }
+        }
+        if (a->lstrip)
+            while (start > prev_end && uc_is_whitespace(c[start - 1]))
+                start--;
+        if (a->rstrip)
+            while (end < n && uc_is_whitespace(c[end]))
+                end++;
+        if (nm == cap) {
+            cap = cap ? cap * 2 : 8;
+            m = realloc(m, cap * sizeof *m);
+        }
+        m[nm][0] = start;
+        m[nm][1] = end;
+        m[nm][2] = best;
+        nm++;
+        prev_end = end;
+        i = end - 1;
+    }
+    *out = m;
+    return nm;
+}
+
+/* Normalized text piece -> pre-tokens -> model tokens. */
+static void encode_text(const Tokenizer *t, NStr *s, TokList *out)
+{
+    const TjPipeline *p = t->tj;
+    if (s->n == 0)
+        return;
+    NList l = {0};
+    *nl_add(&l) = *s;
+    memset(s, 0, sizeof *s);
+    if (p->pre)
+        pretok_apply(p->pre, &l);
+    for (int i = 0; i < l.n; i++)
+        tjmodel_encode(t, &l.v[i], out);
+    nl_free(&l);
+}
+
+static void push_added(const TjPipeline *p, int k, int s, int e, TokList *out)
+{
+    toklist_push(out, p->added[k].id, s, e, p->added[k].special);
+}
+
+/* A raw-text piece cp[a..b): normalize, split out the normalized added tokens, encode. */
+static void encode_raw(const Tokenizer *t, const uint32_t *cp, int a, int b, TokList *out)
+{
+    const TjPipeline *p = t->tj;
+    if (b <= a)
+        return;
+    NStr s;
+    ns_from_cps(&s, cp, a, b);
+    if (p->norm)
+        normalizer_apply(p->norm, &s);
+    if (!p->any_normalized_added) {
+        encode_text(t, &s, out);
+        ns_free(&s);
+        return;
+    }
+    int (*m)[3];
+    int nm = added_find(p, s.c, s.n, 1, &m), pos = 0;
+    for (int k = 0; k <= nm; k++) {
+        int end = k < nm ? m[k][0] : s.n;
+        if (end > pos) {
+            NStr piece = {0};
+            for (int i = pos; i < end; i++)
+                ns_push(&piece, s.c[i], s.al[i][0], s.al[i][1]);
+            encode_text(t, &piece, out);
+            ns_free(&piece);
+        }
+        if (k < nm) {
+            push_added(p, m[k][2], s.al[m[k][0]][0], s.al[m[k][1] - 1][1], out);
+            pos = m[k][1];
+        }
+    }
+    free(m);
+    ns_free(&s);
+}
+
+static void encode_segment(const Tokenizer *t, const uint32_t *cp, int n, TokList *out)
+{
+    const TjPipeline *p = t->tj;
+    int (*m)[3];
+    int nm = added_find(p, cp, n, 0, &m), pos = 0;
+    for (int k = 0; k <= nm; k++) {
+        int end = k < nm ? m[k][0] : n;
+        encode_raw(t, cp, pos, end, out);
+        if (k < nm) {
+            push_added(p, m[k][2], m[k][0], m[k][1], out);
+            pos = m[k][1];
+        }
+    }
+    free(m);
+}
+
+/* ---- offsets trimming (tokenizers' ByteLevel::process_offsets) ------------------------- */
+
+static int space_like(uint32_t c) { return c == 0x120 || uc_is_whitespace(c); }
+
+/* Leading / trailing 'Ġ' or whitespace characters of every token, for trim_offsets. */
+void tokjson_space_tables(Tokenizer *t)
+{
+    free(t->lead_sp);
+    free(t->trail_sp);
+    t->lead_sp = calloc((size_t)t->vocab_size + 1, 1);
+    t->trail_sp = calloc((size_t)t->vocab_size + 1, 1);
+    for (int i = 0; i < t->vocab_size; i++) {
+        uint32_t *cp;
+        const char *s = t->id_to_tok[i];
+        int n = s ? utf8_to_cps(s, strlen(s), &cp) : -1, l = 0, r = 0;
+        if (n < 0)
+            continue;
+        while (l < n && space_like(cp[l]))
+            l++;
+        while (r < n && space_like(cp[n - 1 - r]))
+            r++;
+        free(cp);
+        t->lead_sp[i] = (unsigned char)(l > 255 ? 255 : l);
+        t->trail_sp[i] = (unsigned char)(r > 255 ? 255 : r);
+    }
+}
+
+static void trim_offsets(const Tokenizer *t, TokList *l)
+{
+    const TjPipeline *p = t->tj;
+    for (int i = 0; i < l->n; i++) {
+        int id = l->ids[i], *o = l->off[i];
+        int lead = id >= 0 && id < t->vocab_size ? t->lead_sp[id] : 0;
+        int trail = id >= 0 && id < t->vocab_size ? t->trail_sp[id] : 0;
+        if (lead) {
+            int is_first = i == 0 || o[0] == 0;
+            if (is_first && p->trim_add_prefix_space && lead == 1)
+                lead = 0;
+            o[0] = o[0] + lead < o[1] ? o[0] + lead : o[1];
+        }
+        if (trail && o[1] >= trail)
+            o[1] = o[1] - trail > o[0] ? o[1] - trail : o[0];
+    }
+}
+
+/* ---- framing --------------------------------------------------------------------------- */
+
+static int tpl_added(const TplPiece *v, int n)
+{
+    int k = 0;
+    for (int i = 0; i < n; i++)
+        if (!v[i].seq)
+            k += v[i].nids;
+    return k;
+}
+
+int tokenizer_num_added(const Tokenizer *t, int pair)
+{
+    if (!t->tj)
+        return pair ? (t->bpe ? 4 : 3) : 2;
+    const TjPipeline *p = t->tj;
+    switch (p->pp_kind) {
+    case PP_TEMPLATE:
+        return pair ? tpl_added(p->pair, p->npair) : tpl_added(p->single, p->nsingle);
+    case PP_BERT:
+        return pair ? 3 : 2;
+    case PP_ROBERTA:
+        return pair ? 4 : 2;
+    default:
+        return 0;
+    }
+}
+
+static void put(Encoding *e, int id, int type, int special, int s, int en)
+{
+    e->ids[e->n] = id;
+    e->type_ids[e->n] = type;
+    e->special[e->n] = special;
+    e->offsets[e->n][0] = s;
+    e->offsets[e->n][1] = en;
+    e->n++;
+}
+
+static void put_list(Encoding *e, const TokList *l, int k, int type)
+{
+    for (int i = 0; i < k; i++)
+        put(e, l->ids[i], type, l->special[i], l->off[i][0], l->off[i][1]);
+}
+
+static void frame(const TjPipeline *p, const TokList *a, int k1, const TokList *b, int k2, int has_pair,
+                  Encoding *out)
+{
+    switch (p->pp_kind) {
+    case PP_TEMPLATE: {
+        const TplPiece *v = has_pair ? p->pair : p->single;
+        int nv = has_pair ? p->npair : p->nsingle;
+        for (int i = 0; i < nv; i++) {
+            if (v[i].seq == 1)
+                put_list(out, a, k1, v[i].type_id);
+            else if (v[i].seq == 2)
+                put_list(out, b, k2, v[i].type_id);
+            else
+                for (int j = 0; j < v[i].nids; j++)
+                    put(out, v[i].ids[j], v[i].type_id, 1, 0, 0);
+        }
+        break;
+    }
+    case PP_BERT:
+    case PP_ROBERTA: {
+        int rob = p->pp_kind == PP_ROBERTA, ty = rob ? 0 : 1;
+        put(out, p->cls_id, 0, 1, 0, 0);
+        put_list(out, a, k1, 0);
+        put(out, p->sep_id, 0, 1, 0, 0);
+        if (has_pair) {
+            if (rob)
+                put(out, p->sep_id, 0, 1, 0, 0);
+            put_list(out, b, k2, ty);
+            put(out, p->sep_id, ty, 1, 0, 0);
+        }
+        break;
+    }
+    default:
+        put_list(out, a, k1, 0);
+        if (has_pair)
+            put_list(out, b, k2, 1);
+    }
+}
+
+/* Longest-first truncation of a pair to budget tokens (the tokenizers crate's rule). */
+static void truncate_pair(int budget, int *k1, int *k2)
+{
+    int s1 = *k1, s2 = *k2, swap = s1 > s2;
+    if (swap) {
+        int x = s1;
+        s1 = s2;
+        s2 = x;
+    }
+    s2 = s1 > budget ? s1 : (s1 > budget - s1 ? s1 : budget - s1);
+    if (s1 + s2 > budget) {
+        s1 = budget / 2;
+        s2 = s1 + budget % 2;
+    }
+    if (swap) {
+        int x = s1;
+        s1 = s2;
+        s2 = x;
+    }
+    *k1 = s1 < *k1 ? s1 : *k1;
+    *k2 = s2 < *k2 ? s2 : *k2;
+}
+
+int tokjson_encode(const Tokenizer *t, const uint32_t *cp1, int n1, const uint32_t *cp2, int n2, int has_pair,
+                   int max_length, Encoding *out)
+{
+    const TjPipeline *p = t->tj;
+    TokList a = {0}, b = {0};
+    encode_segment(t, cp1, n1, &a);
+    if (has_pair)
+        encode_segment(t, cp2, n2, &b);
+    if (p->trim_offsets) {
+        trim_offsets(t, &a);
+        trim_offsets(t, &b);
+    }
+    int added = tokenizer_num_added(t, has_pair);
+    if (max_length <= 0)
+        max_length = t->model_max_length;
+    int k1 = a.n, k2 = b.n;
+    if (max_length > 0) {
+        int budget = max_length - added;
+        if (budget < 0)
+            budget = 0;
+        if (k1 + k2 > budget) {
+            out->truncated = 1;
+            if (!has_pair)
+                k1 = budget;
+            else
+                truncate_pair(budget, &k1, &k2);
+        }
+    }
+    int total = k1 + k2 + added + 1;
+    out->ids = malloc(total * sizeof(int));
+    out->type_ids = malloc(total * sizeof(int));
+    out->special = malloc(total * sizeof(int));
+    out->offsets = malloc(total * sizeof *out->offsets);
+    frame(p, &a, k1, &b, k2, has_pair, out);
+    toklist_free(&a);
+    toklist_free(&b);
+    return 0;
+}

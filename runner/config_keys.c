@@ -1,0 +1,314 @@
+/* The configuration keys: one row per key (path, type, field, range, allowed words, default,
+ * docs), in the order of config_to_yaml and configs/README.md. The ranges of the method
+ * parameters are the engine's (engine/attribution.h), so a value accepted here also runs.
+ * Adding a key: a RunConfig field, a row here, then `attrun config --keys-markdown` into
+ * configs/README.md (tests/test_config_docs.sh compares them). */
+#include "runner/config_keys.h"
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- the keys that are not a single typed value ---- */
+
+/* A scalar or a sequence of scalars, visited in order. -1: neither; -2: more than max. */
+static int seq_items(const yaml_document_t *doc, const yaml_node_t *n, yaml_node_t **items, int max)
+{
+    if (n->type == YAML_SCALAR_NODE) {
+        items[0] = (yaml_node_t *)n;
+        return 1;
+    }
+    if (n->type != YAML_SEQUENCE_NODE)
+        return -1;
+    int k = 0;
+    for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++) {
+        if (k == max)
+            return -2;
+        items[k++] = yaml_document_get_node((yaml_document_t *)doc, *it);
+    }
+    return k;
+}
+
+static int set_methods(ConfigCtx *x, RunConfig *c, const yaml_node_t *n, const char *key)
+{
+    yaml_node_t *items[M_NUM_METHODS + 1];
+    int k = seq_items(x->doc, n, items, M_NUM_METHODS);
+    if (k == -1)
+        return config_fail(x, n, key, "expected a method name or a list of them");
+    if (k == -2)
+        return config_fail(x, n, key, "a method is listed twice");
+    if (k == 0)
+        return config_fail(x, n, key, "the list is empty");
+    MethodKind m[M_NUM_METHODS];
+    for (int i = 0; i < k; i++) {
+        const char *v = config_scalar(x, items[i], key);
+        if (!v)
+            return -1;
+        int id = config_method_from_name(v);
+        if (id < 0)
+            return config_fail(x, items[i], key, "unknown method '%s' (ig, gradshap, deeplift, deepliftshap, "
+                               "saliency, inputxgradient, smoothgrad, conductance)", v);
+        for (int j = 0; j < i; j++)
+            if (m[j] == (MethodKind)id)
+                return config_fail(x, items[i], key, "method '%s' is listed twice", v);
+        m[i] = (MethodKind)id;
+    }
+    c->n_methods = k;
+    memcpy(c->methods, m, sizeof(MethodKind) * k);
+    return 0;
+}
+
+static void print_methods(ConfigBuf *b, const RunConfig *c)
+{
+    config_buf_put(b, "[");
+    for (int i = 0; i < c->n_methods; i++)
+        config_buf_put(b, "%s%s", i ? ", " : "", config_method_name(c->methods[i]));
+    config_buf_put(b, "]");
+}
+
+static int set_baselines(ConfigCtx *x, RunConfig *c, const yaml_node_t *n, const char *key)
+{
+    yaml_node_t *items[MAX_BASELINES + 1];
+    int k = seq_items(x->doc, n, items, MAX_BASELINES);
+    if (k == -1)
+        return config_fail(x, n, key, "expected a baseline name or a list of them");
+    if (k == -2)
+        return config_fail(x, n, key, "at most %d baselines", MAX_BASELINES);
+    if (k == 0)
+        return config_fail(x, n, key, "the list is empty");
+    BaselineKind bs[MAX_BASELINES];
+    for (int i = 0; i < k; i++) {
+        const char *v = config_scalar(x, items[i], key);
+        if (!v)
+            return -1;
+        int b = baseline_from_name(v);
+        if (b < 0)
+            return config_fail(x, items[i], key, "unknown baseline '%s' (pad, mask, unk, pad_all, zero)", v);
+        bs[i] = (BaselineKind)b;
+    }
+    c->nbaselines = k;
+    memcpy(c->baselines, bs, sizeof(BaselineKind) * k);
+    return 0;
+}
+
+static void print_baselines(ConfigBuf *b, const RunConfig *c)
+{
+    config_buf_put(b, "[");
+    for (int i = 0; i < c->nbaselines; i++)
+        config_buf_put(b, "%s%s", i ? ", " : "", baseline_name(c->baselines[i]));
+    config_buf_put(b, "]");
+}
+
+/* predicted | label | a class index | (masked LM) a token string, checked when the model is loaded. */
+static int set_target(ConfigCtx *x, RunConfig *c, const yaml_node_t *n, const char *key)
+{
+    const char *v = config_scalar(x, n, key);
+    if (!v)
+        return -1;
+    if (!*v)
+        return config_fail(x, n, key, "must not be empty");
+    free(c->target_token);
+    c->target_token = NULL;
+    int plain = n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+    if (plain && !strcmp(v, "predicted")) {
+        c->target = TARGET_PREDICTED;
+        return 0;
+    }
+    if (plain && !strcmp(v, "label")) {
+        c->target = TARGET_LABEL;
+        return 0;
+    }
+    char *end;
+    errno = 0;
+    long r = strtol(v, &end, 10);
+    if (plain && !*end && !errno) {
+        if (r < 0 || r > INT_MAX)
+            return config_fail(x, n, key, "a class index must be >= 0 (got %ld)", r);
+        c->target = TARGET_INDEX;
+        c->target_index = (int)r;
+        return 0;
+    }
+    c->target = TARGET_TOKEN;
+    c->target_token = strdup(v);
+    return 0;
+}
+
+static void print_target(ConfigBuf *b, const RunConfig *c)
+{
+    if (c->target == TARGET_PREDICTED)
+        config_buf_put(b, "predicted");
+    else if (c->target == TARGET_LABEL)
+        config_buf_put(b, "label");
+    else if (c->target == TARGET_INDEX)
+        config_buf_put(b, "%d", c->target_index);
+    else
+        config_buf_quoted(b, c->target_token);
+}
+
+/* ---- the table ---- */
+
+static const char *const FORMATS[] = {"auto", "tsv", "csv", "jsonl", "text", NULL};
+static const int FORMAT_VALS[] = {CORPUS_AUTO, CORPUS_TSV, CORPUS_CSV, CORPUS_JSONL, CORPUS_TEXT};
+static const char *const ON_ERROR[] = {"fail", "skip", NULL};
+static const char *const LAYERS[] = {"word_embeddings", "embeddings", NULL};
+static const int LAYER_VALS[] = {AT_WORD_EMB, AT_EMBEDDINGS};
+static const char *const OUTPUTS[] = {"logit", "prob", NULL};
+static const int OUTPUT_VALS[] = {OUT_LOGIT, OUT_PROB};
+/* the engine's names (rule_from_name); tests/test_config.c checks that they agree */
+static const char *const RULES[] = {"gausslegendre", "riemann_left", "riemann_right", "riemann_middle",
+                                    "riemann_trapezoid", NULL};
+static const int RULE_VALS[] = {RULE_GAUSSLEGENDRE, RULE_RIEMANN_LEFT, RULE_RIEMANN_RIGHT, RULE_RIEMANN_MIDDLE,
+                                RULE_RIEMANN_TRAPEZOID};
+static const char *const SG_BASES[] = {"saliency", "ig", NULL};
+static const int SG_BASE_VALS[] = {M_SALIENCY, M_IG};
+static const char *const DL_RULES[] = {"rescale", "captum", NULL};
+static const int DL_RULE_VALS[] = {DL_RESCALE, DL_CAPTUM};
+static const char *const DTYPES[] = {"float32", "float16", NULL};
+
+#define F(field) offsetof(RunConfig, field)
+#define SECTION(name, ...) {.key = name, .type = CK_SECTION, __VA_ARGS__}
+#define INTK(name, field, lo, hi, ...) {.key = name, .type = CK_INT, .off = F(field), .ilo = lo, .ihi = hi, __VA_ARGS__}
+#define LONGK(name, field, lo, hi, ...) \
+    {.key = name, .type = CK_LONG, .off = F(field), .ilo = lo, .ihi = hi, __VA_ARGS__}
+#define DBLK(name, field, lo, hi, ...) \
+    {.key = name, .type = CK_DOUBLE, .off = F(field), .dlo = lo, .dhi = hi, __VA_ARGS__}
+#define BOOLK(name, field, ...) {.key = name, .type = CK_BOOL, .off = F(field), __VA_ARGS__}
+#define WORDK(name, field, w, v, ...) {.key = name, .type = CK_WORD, .off = F(field), .words = w, .vals = v, __VA_ARGS__}
+#define STRK(name, field, ...) {.key = name, .type = CK_STR, .off = F(field), __VA_ARGS__}
+#define U64K(name, field, ...) {.key = name, .type = CK_U64, .off = F(field), __VA_ARGS__}
+#define CUSTOM(name, p, pr, ...) {.key = name, .type = CK_CUSTOM, .parse = p, .print = pr, __VA_ARGS__}
+
+const ConfigKey CONFIG_KEYS[] = {
+    STRK("model", model, .missing = "a checkpoint directory",
+         .doc = "checkpoint directory: `config.json`, `model.safetensors` (or shards), tokenizer files"),
+    SECTION("corpus", .flags = CKF_BARE, .def_doc = "required", .doc = "a map (below), or just the path"),
+    STRK("corpus.path", corpus.path, .missing = "",
+         .doc = "TSV/CSV with a header, JSONL, or plain text (one example per line)"),
+    WORDK("corpus.format", corpus.format, FORMATS, FORMAT_VALS, .def = "auto",
+          .doc = "`auto` (by extension) \\| `tsv` \\| `csv` \\| `jsonl` \\| `text`"),
+    STRK("corpus.text_field", corpus.text_field, .flags = CKF_NULLABLE, .def = "null",
+         .def_doc = "reader default (`sentence` if present, else `text`)", .doc = "column / field name"),
+    STRK("corpus.pair_field", corpus.pair_field, .flags = CKF_NULLABLE, .def = "null", .def_doc = "none",
+         .doc = "second segment of a pair (`[SEP]`-joined)"),
+    STRK("corpus.label_field", corpus.label_field, .flags = CKF_NULLABLE, .def = "null",
+         .def_doc = "`label` when present",
+         .doc = "integer labels, or names from the model's `id2label`"),
+    INTK("corpus.max_length", corpus.max_length, 0, INT_MAX, .def = "0", .def_doc = "`0` = model maximum",
+         .doc = "tokens per example, specials included (longer inputs are truncated; the number is in the root "
+                "attribute `n_truncated`)"),
+    LONGK("corpus.limit", corpus.limit, 0, LONG_MAX, .def = "0", .def_doc = "`0` = all",
+          .doc = "at most this many rows"),
+    LONGK("corpus.offset", corpus.offset, 0, LONG_MAX, .def = "0", .doc = "skip this many data rows"),
+    WORDK("corpus.on_error", corpus.skip_errors, ON_ERROR, NULL, .def = "fail",
+          .doc = "`fail` \\| `skip`: bad rows (unparsable, invalid UTF-8, no label for "
+                 "`target: label`, no mask for MLM) are listed in `/examples/skipped_rows` and "
+                 "`/examples/skipped_reasons`"),
+    CUSTOM("methods", set_methods, print_methods, .def = "[ig]",
+           .doc = "list of `ig`, `gradshap`, `deeplift`, `deepliftshap`, `saliency`, `inputxgradient`, "
+                  "`smoothgrad`, `conductance` (each once)"),
+    CUSTOM("target", set_target, print_target, .def = "predicted",
+           .doc = "`predicted` (argmax of the input's logits), `label` (from the corpus), a class index, or for "
+                  "masked-LM models a token string such as `\"good\"` (explained at the first mask)"),
+    WORDK("layer", layer, LAYERS, LAYER_VALS, .def = "word_embeddings",
+          .doc = "`word_embeddings` (output of the word-embedding lookup) \\| `embeddings` (after the embedding "
+                 "LayerNorm)"),
+    WORDK("output", output, OUTPUTS, OUTPUT_VALS, .def = "logit",
+          .doc = "`logit` \\| `prob` (softmax probability of the target)"),
+    CUSTOM("baseline", set_baselines, print_baselines, .def = "[pad]", .def_doc = "`pad`",
+           .doc = "`pad`, `mask`, `unk` (every token but specials replaced), `pad_all`, `zero`; or a list: "
+                  "`gradshap` and `deepliftshap` use all, others the first. RoBERTa models with `pad`/`pad_all`: "
+                  "the job warns that the baseline's position ids differ from the input's and Captum-equal "
+                  "deltas will be large; prefer `mask` or `unk` (docs/models.md)"),
+    SECTION("ig"),
+    INTK("ig.steps", ig.steps, 1, METHOD_MAX_STEPS, .def = "50", .doc = "{range} (≥ 2 for Riemann rules)"),
+    WORDK("ig.rule", ig.rule, RULES, RULE_VALS, .noun = "rule", .def = "gausslegendre",
+          .doc = "`gausslegendre`, `riemann_left`, `riemann_right`, `riemann_middle`, `riemann_trapezoid`"),
+    SECTION("gradshap"),
+    INTK("gradshap.samples", gradshap.samples, 1, METHOD_MAX_SAMPLES, .def = "20", .doc = "{range}"),
+    DBLK("gradshap.stdevs", gradshap.stdevs, 0.0, METHOD_MAX_STDEVS, .def = "0.0",
+         .doc = "{range}: Gaussian noise added to the input per sample"),
+    U64K("gradshap.seed", gradshap.seed, .def = "0",
+         .doc = "random draws depend on (seed, corpus row, sample) only: the same for any number of ranks"),
+    SECTION("smoothgrad"),
+    INTK("smoothgrad.samples", smoothgrad.samples, 1, METHOD_MAX_SAMPLES, .def = "5",
+         .doc = "{range} (Captum NoiseTunnel `nt_samples`); with `base: ig`, samples × `ig.steps` must not "
+                "exceed {max_items} (the items of one example)"),
+    DBLK("smoothgrad.stdevs", smoothgrad.stdevs, 0.0, METHOD_MAX_STDEVS, .def = "1.0", .doc = "{range}"),
+    WORDK("smoothgrad.base", smoothgrad.base, SG_BASES, SG_BASE_VALS, .def = "saliency",
+          .doc = "`saliency` \\| `ig` (uses `ig.steps`, `ig.rule`)"),
+    U64K("smoothgrad.seed", smoothgrad.seed, .def = "0", .doc = "as `gradshap.seed`"),
+    SECTION("deeplift"),
+    WORDK("deeplift.rules", deeplift.rules, DL_RULES, DL_RULE_VALS, .def = "rescale",
+          .doc = "`rescale` \\| `captum` (what Captum computes on a real HF model)"),
+    SECTION("conductance"),
+    INTK("conductance.steps", conductance.steps, 1, METHOD_MAX_STEPS, .def = "50",
+         .doc = "{range}; LayerConductance of every encoder layer"),
+    SECTION("attention"),
+    BOOLK("attention.save", attention.save, .def = "false",
+          .doc = "store attention probabilities (the statistics below need no saved attention: they are computed "
+                 "during the run)"),
+    WORDK("attention.dtype", attention.float16, DTYPES, NULL, .def = "float32", .doc = "`float32` \\| `float16`"),
+    SECTION("analysis"),
+    BOOLK("analysis.stats", analysis.stats, .def = "true",
+          .doc = "per-head attention statistics `/attention/stats/*` (and `/conductance/stats/*` with "
+                 "`conductance`), from the attention of the base forward; cheap: O(L·H·T²), measured 14 ms per "
+                 "example for BERT-base shapes at T = 128 (L = H = 12)"),
+    BOOLK("analysis.rollout", analysis.rollout, .def = "true",
+          .doc = "attention rollout from [CLS], `/attributions/rollout/token_sum`"),
+    BOOLK("analysis.agreement", analysis.agreement, .def = "true",
+          .doc = "rank agreement of each method's token scores with the rollout and the [CLS] attention, "
+                 "`/agreement/<method>/*`"),
+    BOOLK("analysis.faithfulness", analysis.faithfulness, .def = "false",
+          .doc = "ERASER comprehensiveness / sufficiency / AOPC, `/faithfulness/<method>/*`. **Costs one forward "
+                 "batch of 7 rows per example and method** (about as much as 2–3 rows of forward and backward; IG "
+                 "with 50 steps runs 50 such rows), run by the rank that assembles the example. Needs a method "
+                 "other than `conductance`"),
+    BOOLK("save_full", save_full, .def = "false",
+          .doc = "also store the attribution of every hidden unit (`[M, D]` per method)"),
+    STRK("out", out, .missing = "the output .h5 file",
+         .doc = "output `.h5`; `<out>.spool/` holds the checkpoints while the job runs"),
+    INTK("threads", threads, 1, 1024, .def = "1", .flags = CKF_RUNTIME,
+         .doc = "{range}: OpenBLAS threads per rank (ranks × threads ≤ cores). More threads than the CPUs the "
+                "rank may run on (its affinity mask: mpirun binds a rank to one core unless given "
+                "`--map-by slot:PE=N`; Slurm gives `--cpus-per-task`) is warned about at the start"),
+    INTK("chunk", chunk, 0, INT_MAX, .def = "0", .flags = CKF_RUNTIME,
+         .doc = "items per work unit (IG steps, samples, ...); `0` = automatic: an example's items are split only "
+                "when ranks would otherwise idle (fewer examples than 4 × ranks, or one example would straggle). "
+                "Results are bitwise identical for any `chunk` and any number of ranks (at the same `threads`: "
+                "OpenBLAS's thread count changes the last bits of a GEMM, ~1e-6 relative)"),
+};
+const int CONFIG_NKEYS = (int)(sizeof CONFIG_KEYS / sizeof *CONFIG_KEYS);
+
+const ConfigKey *config_key_find(const char *key)
+{
+    for (int i = 0; i < CONFIG_NKEYS; i++)
+        if (!strcmp(CONFIG_KEYS[i].key, key))
+            return &CONFIG_KEYS[i];
+    return NULL;
+}
+
+void config_key_list(const char *section, char *out, size_t len)
+{
+    size_t sl = strlen(section), n = 0;
+    out[0] = 0;
+    for (int i = 0; i < CONFIG_NKEYS; i++) {
+        const char *k = CONFIG_KEYS[i].key;
+        const char *name;
+        if (sl) {
+            if (strncmp(k, section, sl) || k[sl] != '.')
+                continue;
+            name = k + sl + 1;
+        } else {
+            name = k;
+        }
+        if (strchr(name, '.'))
+            continue;
+        int w = snprintf(out + n, len - n, "%s%s", n ? ", " : "", name);
+        if (w < 0 || (size_t)w >= len - n)
+            break;
+        n += (size_t)w;
+    }
+}
