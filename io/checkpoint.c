@@ -16,6 +16,7 @@
 #include "io/checkpoint.h"
 #include "io/errmsg.h"
 #include "io/safetensors.h"
+#include "io/json_load.h"
 #include <jansson.h>
 #include <openssl/evp.h>
 #include <errno.h>
@@ -179,7 +180,7 @@ static int read_tie(const char *dir, int *tied, char *err, size_t errlen)
     char path[4096];
     snprintf(path, sizeof path, "%s/config.json", dir);
     json_error_t je;
-    json_t *root = json_load_file(path, 0, &je);
+    json_t *root = io_json_load_file(path, 0, &je);
     if (!root)
         return io_fail(err, errlen, "%s: cannot read: %s", path, je.text);
     json_t *t = json_object_get(root, "tie_word_embeddings");

@@ -5,6 +5,7 @@
  * classification and masked LM. */
 #include "io/checkpoint.h"
 #include "io/errmsg.h"
+#include "io/json_load.h"
 #include <jansson.h>
 #include <math.h>
 #include <stdarg.h>
@@ -213,7 +214,7 @@ int checkpoint_read_config(const char *dir, ModelConfig *cfg, char *err, size_t 
     char path[4096];
     snprintf(path, sizeof path, "%s/config.json", dir);
     json_error_t je;
-    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+    json_t *root = io_json_load_file(path, JSON_REJECT_DUPLICATES, &je);
     if (!root) {
         if (je.line < 0 || strstr(je.text, "unable to open"))
             return io_fail(err, errlen, "%s: cannot read: %s", path, je.text);

@@ -7,6 +7,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +28,7 @@ struct Corpus {
     char fail_msg[1024];
     char **label_names;
     int n_labels;
+    int n_classes;            /* labels must be below (0: unchecked) */
     /* TSV/CSV columns */
     char **header;
     int ncols, text_col, pair_col, label_col;
@@ -303,6 +305,7 @@ Corpus *corpus_open(const CorpusSpec *s, char *err, size_t errlen)
     c->skip_errors = s->skip_errors;
     c->label_names = s->label_names;
     c->n_labels = s->label_names ? s->n_labels : 0;
+    c->n_classes = s->n_classes > 0 ? s->n_classes : 0;
     c->text_key = s->text_field ? strdup(s->text_field) : NULL;
     c->pair_key = s->pair_field ? strdup(s->pair_field) : NULL;
     c->label_key = strdup(s->label_field ? s->label_field : "label");
@@ -359,7 +362,64 @@ static void names_list(const Corpus *c, char *out, size_t len)
         n += (size_t)snprintf(out + n, len - n, "%s%s", k ? ", " : "", c->label_names[k] ? c->label_names[k] : "");
 }
 
-/* A label cell: "" (none), an integer, or one of label_names. */
+/* A numeric label (written `shown`) as a class index: the same rule for every format, and
+ * whatever the target (a label is stored in /examples/label and compared with predictions).
+ * A whole number 0 .. n_classes-1; a zero fraction (1.0, as pandas writes a float column) is
+ * the same number. */
+static int label_index(const Corpus *c, double x, const char *shown, int *label, char *why, size_t wlen)
+{
+    if (x < 0) {
+        snprintf(why, wlen, "label %s is not a non-negative class index", shown);
+        return -1;
+    }
+    if (x != floor(x)) {
+        snprintf(why, wlen, "label %s is not a non-negative integer (a class index) or a label name", shown);
+        return -1;
+    }
+    if (c->n_classes > 0 && x >= c->n_classes) {
+        snprintf(why, wlen, "label %s is out of range: the model's class indices are 0 to %d", shown,
+                 c->n_classes - 1);
+        return -1;
+    }
+    if (x > 1e9) {
+        snprintf(why, wlen, "label %s is not a non-negative class index", shown);
+        return -1;
+    }
+    *label = (int)x;
+    return 0;
+}
+
+/* A decimal number as in a TSV/CSV cell: [+-]digits[.digits][e[+-]digits] (no hex, inf, nan). */
+static int decimal_number(const char *v, double *x)
+{
+    const char *p = v;
+    if (*p == '+' || *p == '-')
+        p++;
+    int digits = 0;
+    while (isdigit((unsigned char)*p))
+        p++, digits++;
+    if (*p == '.')
+        for (p++; isdigit((unsigned char)*p); p++)
+            digits++;
+    if (!digits)
+        return 0;
+    if (*p == 'e' || *p == 'E') {
+        p++;
+        if (*p == '+' || *p == '-')
+            p++;
+        if (!isdigit((unsigned char)*p))
+            return 0;
+        while (isdigit((unsigned char)*p))
+            p++;
+    }
+    if (*p)
+        return 0;
+    errno = 0;
+    *x = strtod(v, NULL);
+    return errno == 0;
+}
+
+/* A label cell: "" (none), a number (label_index), or one of label_names. */
 static int parse_label(const Corpus *c, const char *v, int *label, char *why, size_t wlen)
 {
     *label = -1;
@@ -367,19 +427,13 @@ static int parse_label(const Corpus *c, const char *v, int *label, char *why, si
         v++;
     if (!*v)
         return 0;
-    char *end;
-    errno = 0;
-    long x = strtol(v, &end, 10);
-    while (isspace((unsigned char)*end))
-        end++;
-    if (end != v && !*end) {
-        if (errno || x < 0 || x > 1000000000) {
-            snprintf(why, wlen, "label %s is not a non-negative class index", v);
-            return -1;
-        }
-        *label = (int)x;
-        return 0;
-    }
+    char cell[128];
+    snprintf(cell, sizeof cell, "%s", v);
+    for (size_t n = strlen(cell); n && isspace((unsigned char)cell[n - 1]); n--)
+        cell[n - 1] = 0;
+    double x;
+    if (strlen(v) < sizeof cell && decimal_number(cell, &x))
+        return label_index(c, x, cell, label, why, wlen);
     for (int pass = 0; pass < 2; pass++) /* exact name first, then ignoring case */
         for (int k = 0; k < c->n_labels; k++)
             if (c->label_names[k] && (pass ? !strcasecmp(c->label_names[k], v) : !strcmp(c->label_names[k], v))) {
@@ -444,7 +498,7 @@ static int record_json(Corpus *c, CorpusRecord *r, char *why, size_t wlen)
     }
     const char *tk = c->text_key;
     if (!tk)
-        tk = !json_object_get(c->json, "text") && json_object_get(c->json, "sentence") ? "sentence" : "text";
+        tk = json_object_get(c->json, "sentence") ? "sentence" : "text"; /* as for TSV/CSV headers */
     const char *keys[2] = {tk, c->pair_key};
     char **dst[2] = {&r->text, &r->text_pair};
     for (int k = 0; k < 2; k++) {
@@ -479,15 +533,15 @@ static int record_json(Corpus *c, CorpusRecord *r, char *why, size_t wlen)
     }
     if (json_is_string(l))
         return parse_label(c, json_string_value(l), &r->label, why, wlen);
-    double x = json_is_number(l) ? json_number_value(l) : -1;
-    if (!json_is_number(l) || x < 0 || x != (double)(long)x || x > 1e9) {
-        char *d = json_dumps(l, JSON_ENCODE_ANY | JSON_COMPACT);
-        snprintf(why, wlen, "label %.60s is not a non-negative integer or a label name", d ? d : "?");
-        free(d);
+    char *d = json_dumps(l, JSON_ENCODE_ANY | JSON_COMPACT);
+    char shown[64];
+    snprintf(shown, sizeof shown, "%.60s", d ? d : "?");
+    free(d);
+    if (!json_is_number(l)) {
+        snprintf(why, wlen, "label %s is not a non-negative integer or a label name", shown);
         return -1;
     }
-    r->label = (int)x;
-    return 0;
+    return label_index(c, json_number_value(l), shown, &r->label, why, wlen);
 }
 
 /* Reads one record. 1: ok, 0: end, -1: a bad row (why set), -2: fatal (err set). */

@@ -10,13 +10,14 @@ typedef enum { CORPUS_AUTO = 0, CORPUS_TSV, CORPUS_CSV, CORPUS_JSONL, CORPUS_TEX
 typedef struct {
     const char *path;
     CorpusFormat format;      /* AUTO: by extension (.tsv, .csv, .jsonl/.json, else text) */
-    const char *text_field;   /* default "sentence" for TSV/CSV if present, else "text" */
+    const char *text_field;   /* default "sentence" if the header (TSV/CSV) or the record (JSONL) has it, else "text" */
     const char *pair_field;   /* optional second segment (NULL: none) */
     const char *label_field;  /* optional (NULL: default "label" when the column exists) */
     long offset, limit;       /* row range: skip `offset` rows, then at most `limit` (<= 0: all) */
     int skip_errors;          /* on_error: skip (1) or fail (0) */
     char **label_names;       /* id2label names, to map string labels (may be NULL) */
     int n_labels;
+    int n_classes;            /* numeric labels must be 0 .. n_classes-1 (0: only >= 0 is checked) */
 } CorpusSpec;
 
 typedef struct {

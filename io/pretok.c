@@ -312,6 +312,44 @@ static void byte_init(void)
         byte_char[b] = bytelevel_char(b);
 }
 
+/* s[a..b) as byte stand-ins in x (reusing its buffers), each keeping its character's range. */
+static void bytes_fill(const NStr *s, int a, int b, NStr *x)
+{
+    int nb = 0;
+    for (int k = a; k < b; k++)
+        nb += s->c[k] < 0x80 ? 1 : s->c[k] < 0x800 ? 2 : s->c[k] < 0x10000 ? 3 : 4;
+    if (nb > x->cap) {
+        x->cap = 2 * nb;
+        x->c = realloc(x->c, (size_t)x->cap * sizeof *x->c);
+        x->al = realloc(x->al, (size_t)x->cap * sizeof *x->al);
+    }
+    x->n = 0;
+    for (int k = a; k < b; k++) {
+        uint32_t c = s->c[k];
+        if (c < 0x80) {
+            x->c[x->n] = byte_char[c];
+            x->al[x->n][0] = s->al[k][0];
+            x->al[x->n][1] = s->al[k][1];
+            x->n++;
+            continue;
+        }
+        char u[4];
+        int m = utf8_put(c, u);
+        for (int j = 0; j < m; j++) {
+            x->c[x->n] = byte_char[(unsigned char)u[j]];
+            x->al[x->n][0] = s->al[k][0];
+            x->al[x->n][1] = s->al[k][1];
+            x->n++;
+        }
+    }
+}
+
+static void bytes_piece(const NStr *s, int a, int b, NList *out)
+{
+    if (b > a)
+        bytes_fill(s, a, b, nl_add(out));
+}
+
 /* Optional prefix space, the GPT-2 split (bpe.c's matcher of that fixed regex),
  * then every byte of every character as its printable stand-in, each keeping
  * the range of the character it belongs to. */
@@ -330,34 +368,48 @@ static void bytelevel(const PreTok *p, NList *l)
             *s = x;
         }
         if (!p->use_regex) {
-            slice(s, 0, s->n, &o);
+            bytes_piece(s, 0, s->n, &o);
             continue;
         }
         unsigned char *cls = malloc((size_t)s->n + 1);
         bpe_classes(s->c, s->n, cls);
         for (int a = 0; a < s->n;) {
             int len = bpe_pretok_match(s->c, cls, a, s->n);
-            slice(s, a, a + len, &o);
+            bytes_piece(s, a, a + len, &o);
             a += len;
         }
         free(cls);
     }
     nl_free(l);
-    for (int i = 0; i < o.n; i++) {
-        NStr *s = &o.v[i], x = {0};
-        x.cap = s->n * 2 + 4;
-        x.c = malloc(x.cap * sizeof *x.c);
-        x.al = malloc(x.cap * sizeof *x.al);
-        for (int k = 0; k < s->n; k++) {
-            char u[4];
-            int nb = utf8_put(s->c[k], u);
-            for (int j = 0; j < nb; j++)
-                ns_push(&x, byte_char[(unsigned char)u[j]], s->al[k][0], s->al[k][1]);
-        }
-        ns_free(s);
-        *s = x;
-    }
     *l = o;
+}
+
+/* ByteLevel with use_regex as the whole pre-tokenizer: the same pieces, handed to fn one
+ * at a time in one reused buffer (the common GPT-2 / RoBERTa case, without a piece list). */
+void pretok_bytelevel_each(const PreTok *p, const NStr *in, void (*fn)(const NStr *piece, void *ctx), void *ctx)
+{
+    pthread_once(&byte_once, byte_init);
+    NStr pre = {0};
+    const NStr *s = in;
+    if (p->add_prefix_space && in->n && in->c[0] != ' ') {
+        ns_push(&pre, ' ', in->al[0][0], in->al[0][1]);
+        for (int k = 0; k < in->n; k++)
+            ns_push(&pre, in->c[k], in->al[k][0], in->al[k][1]);
+        s = &pre;
+    }
+    NStr x = {0};
+    unsigned char cls_buf[256], *cls = s->n < 256 ? cls_buf : malloc((size_t)s->n + 1);
+    bpe_classes(s->c, s->n, cls);
+    for (int a = 0; a < s->n;) {
+        int len = bpe_pretok_match(s->c, cls, a, s->n);
+        bytes_fill(s, a, a + len, &x);
+        fn(&x, ctx);
+        a += len;
+    }
+    if (cls != cls_buf)
+        free(cls);
+    ns_free(&x);
+    ns_free(&pre);
 }
 
 /* ---- Metaspace ----------------------------------------------------------------------------- */

@@ -516,7 +516,11 @@ const char *tokenizer_id_to_token(const Tokenizer *t, int id)
 
 int tokenizer_token_to_id(const Tokenizer *t, const char *token)
 {
-    return token ? strmap_get(&t->vocab, token, strlen(token)) : -1;
+    if (!token)
+        return -1;
+    int id = strmap_get(&t->vocab, token, strlen(token));
+    /* tokenizer.json: added tokens outside the model's vocabulary live in t->cont */
+    return id < 0 && t->tj ? strmap_get(&t->cont, token, strlen(token)) : id;
 }
 
 int tokenizer_special_id(const Tokenizer *t, SpecialToken which)

@@ -78,6 +78,8 @@ typedef struct PreTok {
 /* Splits every piece of l in place (pieces may become several, or vanish). */
 void pretok_apply(const PreTok *p, NList *l);
 void pretok_free(PreTok *p);
+/* A ByteLevel (use_regex) pre-tokenizer over one piece, each pre-token handed to fn. */
+void pretok_bytelevel_each(const PreTok *p, const NStr *in, void (*fn)(const NStr *piece, void *ctx), void *ctx);
 /* GPT-2's bytes_to_unicode stand-in of byte b. */
 uint32_t bytelevel_char(int b);
 
@@ -113,20 +115,25 @@ typedef struct TjPipeline {
     AddedTok *added;
     int nadded;
     int any_normalized_added;
+    uint64_t added_first[2];        /* bit (first character & 63) of the [non-normalized, normalized] ones */
     /* post-processor */
     int pp_kind;
     TplPiece *single, *pair;
     int nsingle, npair;
     int trim_offsets, trim_add_prefix_space; /* ByteLevel / Roberta offset trimming */
     int cls_id, sep_id;                      /* Bert / Roberta */
-    int truncation_max;                      /* tokenizer.json "truncation.max_length", 0: none */
+    int truncation_max;                      /* tokenizer.json "truncation.max_length" (validated; HF's
+                                                encode ignores it unless truncation is asked for) */
 } TjPipeline;
 
 /* tokjson_load.c: fills t (vocab, merges, id_to_tok, t->tj) from a tokenizer.json. */
 int tokjson_load(Tokenizer *t, const char *path, char *err, size_t errlen);
 void tokjson_free(TjPipeline *p);
-/* tokjson_model.c: tokens of one pre-token s, appended to out with original offsets. */
-void tjmodel_encode(const Tokenizer *t, const NStr *s, TokList *out);
+/* tokjson_model.c: tokens of one pre-token s, appended to out with original offsets.
+ * *scratch: buffers reused across calls (NULL at first; tjscratch_free at the end). */
+typedef struct TjScratch TjScratch;
+void tjmodel_encode(const Tokenizer *t, const NStr *s, TokList *out, TjScratch **scratch);
+void tjscratch_free(TjScratch *w);
 /* tokjson_encode.c: the whole encode for tokenizer.json pipelines (tokenizer_encode's contract). */
 int tokjson_encode(const Tokenizer *t, const uint32_t *cp1, int n1, const uint32_t *cp2, int n2, int has_pair,
                    int max_length, Encoding *out);

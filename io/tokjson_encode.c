@@ -22,6 +22,8 @@ static int added_find(const TjPipeline *p, const uint32_t *c, int n, int want_no
     *out = NULL;
     for (int i = 0; i < n; i++) {
         int best = -1, best_len = 0;
+        if (!(p->added_first[want_norm] >> (c[i] & 63) & 1))
+            continue; /* no added token starts with this character */
         for (int k = 0; k < p->nadded; k++) {
             const AddedTok *a = &p->added[k];
             if (a->normalized != want_norm || a->cp[0] != c[i] || a->ncp > n - i || a->ncp <= best_len)
@@ -63,19 +65,39 @@ static int added_find(const TjPipeline *p, const uint32_t *c, int n, int want_no
     return nm;
 }
 
+typedef struct {
+    const Tokenizer *t;
+    TokList *out;
+    TjScratch *w;
+} ModelCtx;
+
+static void model_piece(const NStr *piece, void *ctx)
+{
+    ModelCtx *m = ctx;
+    tjmodel_encode(m->t, piece, m->out, &m->w);
+}
+
 /* Normalized text piece -> pre-tokens -> model tokens. */
 static void encode_text(const Tokenizer *t, NStr *s, TokList *out)
 {
     const TjPipeline *p = t->tj;
     if (s->n == 0)
         return;
+    if (p->pre && p->pre->kind == PT_BYTELEVEL && p->pre->use_regex) {
+        ModelCtx m = {t, out, NULL};
+        pretok_bytelevel_each(p->pre, s, model_piece, &m);
+        tjscratch_free(m.w);
+        return;
+    }
     NList l = {0};
     *nl_add(&l) = *s;
     memset(s, 0, sizeof *s);
     if (p->pre)
         pretok_apply(p->pre, &l);
+    TjScratch *w = NULL;
     for (int i = 0; i < l.n; i++)
-        tjmodel_encode(t, &l.v[i], out);
+        tjmodel_encode(t, &l.v[i], out, &w);
+    tjscratch_free(w);
     nl_free(&l);
 }
 

@@ -18,7 +18,7 @@ typedef struct {
 
 static int fail(Ctx *c, const char *path, const char *fmt, ...)
 {
-    char msg[700];
+    char msg[1400];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
@@ -28,8 +28,8 @@ static int fail(Ctx *c, const char *path, const char *fmt, ...)
 }
 
 /* path + "." + key, or path + "[i]" */
-static void sub(char *out, size_t n, const char *path, const char *key) { snprintf(out, n, "%s%s%s", path, *path ? "." : "", key); }
-static void idx(char *out, size_t n, const char *path, size_t i) { snprintf(out, n, "%s[%zu]", path, i); }
+static void sub(char *out, size_t n, const char *path, const char *key) { snprintf(out, n, "%.400s%s%.150s", path, *path ? "." : "", key); }
+static void idx(char *out, size_t n, const char *path, size_t i) { snprintf(out, n, "%.400s[%zu]", path, i); }
 
 /* Optional boolean (absent / null: dflt). Returns -1 with an error. */
 static int get_bool(Ctx *c, json_t *o, const char *path, const char *key, int dflt, int *out)
@@ -331,7 +331,15 @@ static int parse_pretok(Ctx *c, json_t *o, const char *path, PreTok *pt)
 
 /* ---- vocabulary and model ---- */
 
-static int add_token(Tokenizer *t, const char *s, int id)
+/* Id of a token of the model's vocabulary or of the added tokens (kept apart: the
+ * model never produces an added-only token, as in HF), -1 when absent. */
+static int any_id(const Tokenizer *t, const char *s)
+{
+    int id = strmap_get(&t->vocab, s, strlen(s));
+    return id >= 0 ? id : strmap_get(&t->cont, s, strlen(s));
+}
+
+static int add_token(Tokenizer *t, const char *s, int id, int added_only)
 {
     if (id >= t->vocab_size) {
         t->id_to_tok = realloc(t->id_to_tok, ((size_t)id + 1) * sizeof(char *));
@@ -340,7 +348,7 @@ static int add_token(Tokenizer *t, const char *s, int id)
         t->vocab_size = id + 1;
     }
     t->id_to_tok[id] = strdup(s);
-    strmap_put(&t->vocab, s, strlen(s), id);
+    strmap_put(added_only ? &t->cont : &t->vocab, s, strlen(s), id);
     return 0;
 }
 
@@ -372,7 +380,7 @@ static int parse_vocab(Ctx *c, Tokenizer *t, json_t *v)
         free(cp);
         if (t->id_to_tok[id])
             return fail(c, "model.vocab", "id %d is used by both '%.80s' and '%.80s'", id, t->id_to_tok[id], key);
-        add_token(t, key, id);
+        add_token(t, key, id, 0);
         int len = (int)strlen(key);
         if (len > t->tj->max_tok_bytes)
             t->tj->max_tok_bytes = len;
@@ -524,13 +532,13 @@ static int parse_added(Ctx *c, Tokenizer *t, json_t *a)
         sub(q, sizeof q, path, "content");
         if (!*content)
             return fail(c, q, "empty");
-        int have = strmap_get(&t->vocab, content, strlen(content));
+        int have = any_id(t, content);
         if (have >= 0 && have != id)
-            return fail(c, q, "'%.80s' has id %d in model.vocab, not %d", content, have, id);
+            return fail(c, q, "'%.80s' has id %d already, not %d", content, have, id);
         if (have < 0) {
             if (id < t->vocab_size && t->id_to_tok[id])
                 return fail(c, q, "id %d of '%.80s' is '%.80s' in model.vocab", id, content, t->id_to_tok[id]);
-            add_token(t, content, id);
+            add_token(t, content, id, 1);
         }
         uint32_t *cp;
         int n;
@@ -554,6 +562,7 @@ static int parse_added(Ctx *c, Tokenizer *t, json_t *a)
         at->ncp = n;
         at->id = id;
         p->any_normalized_added |= at->normalized;
+        p->added_first[at->normalized ? 1 : 0] |= 1ull << (cp[0] & 63);
         p->nadded++;
     }
     return 0;
@@ -690,6 +699,7 @@ int tokjson_load(Tokenizer *t, const char *path, char *err, size_t errlen)
         return -1;
     }
     TjPipeline *p = t->tj = calloc(1, sizeof *p);
+    strmap_init(&t->cont, 64); /* added tokens outside model.vocab */
     snprintf(p->path, sizeof p->path, "%s", path);
     int rc = -1;
     json_t *v;
@@ -822,7 +832,7 @@ static const char *cfg_token(json_t *cfg, const char *key)
 static int added_named(const Tokenizer *t, const char *const *names)
 {
     for (; *names; names++) {
-        int id = strmap_get(&t->vocab, *names, strlen(*names));
+        int id = any_id(t, *names);
         if (id >= 0)
             return id;
     }
@@ -861,7 +871,7 @@ static int special_ids(Tokenizer *t, json_t *cfg, const char *cfgp, char *err, s
         }
         if (!name)
             continue;
-        int id = strmap_get(&t->vocab, name, strlen(name));
+        int id = any_id(t, name);
         if (id < 0) {
             snprintf(err, errlen, "%s: %s '%s' is not in the vocabulary of %s", cfgp, keys[k], name, p->path);
             return -1;
@@ -875,7 +885,8 @@ int tokjson_config(Tokenizer *t, void *config_json, const char *cfgp, char *err,
 {
     json_t *cfg = config_json;
     TjPipeline *p = t->tj;
-    t->model_max_length = p->truncation_max;
+    /* transformers turns the backend's own "truncation" off unless asked: no limit by default */
+    t->model_max_length = 0;
     json_t *mml = cfg ? json_object_get(cfg, "model_max_length") : NULL;
     if (mml && !json_is_null(mml)) {
         if (!json_is_number(mml) || json_number_value(mml) < 1) {
@@ -901,6 +912,17 @@ int tokjson_config(Tokenizer *t, void *config_json, const char *cfgp, char *err,
     }
     if (special_ids(t, cfg, cfgp, err, errlen))
         return -1;
+    /* add_prefix_space: GPT2TokenizerFast / RobertaTokenizerFast (and Bart's) rebuild their
+     * ByteLevel pre-tokenizer (and Roberta's processor) when the config says otherwise */
+    const char *klass = cfg_token(cfg, "tokenizer_class");
+    json_t *aps = cfg ? json_object_get(cfg, "add_prefix_space") : NULL;
+    if (klass && json_is_boolean(aps) && p->pre && p->pre->kind == PT_BYTELEVEL &&
+        (!strncmp(klass, "GPT2Tokenizer", 13) || !strncmp(klass, "RobertaTokenizer", 16) ||
+         !strncmp(klass, "BartTokenizer", 13))) {
+        p->pre->add_prefix_space = json_is_true(aps);
+        if (p->pp_kind == PP_ROBERTA)
+            p->trim_add_prefix_space = json_is_true(aps);
+    }
     /* add_bos_token / add_eos_token: the Llama-family fast tokenizers rewrite their template */
     const char *cls = cfg_token(cfg, "tokenizer_class");
     static const char *llama_like[] = {"LlamaTokenizer", "CodeLlamaTokenizer", "GemmaTokenizer", NULL};

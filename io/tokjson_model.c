@@ -14,12 +14,14 @@
 #define CACHE_MAX_WORDS 200000
 #define CACHE_MAX_BYTES 256
 
-typedef struct {
+struct TjScratch {
     char *u;    /* UTF-8 of the pre-token */
     int *b2c;   /* byte -> character index */
     int *cb;    /* character -> first byte, (n+1) */
     int nb, cap, ccap;
-} Utf8Buf;
+    int *ids, *lens, scap; /* BPE symbols */
+};
+typedef struct TjScratch Utf8Buf;
 
 static void u8_build(Utf8Buf *w, const NStr *s)
 {
@@ -45,11 +47,16 @@ static void u8_build(Utf8Buf *w, const NStr *s)
     w->nb = nb;
 }
 
-static void u8_free(Utf8Buf *w)
+void tjscratch_free(TjScratch *w)
 {
+    if (!w)
+        return;
     free(w->u);
     free(w->b2c);
     free(w->cb);
+    free(w->ids);
+    free(w->lens);
+    free(w);
 }
 
 /* Pushes a token covering bytes [b0, b1) of the pre-token. */
@@ -126,7 +133,7 @@ static int bpe_symbols(const Tokenizer *t, const Utf8Buf *w, int n, int *ids, in
     return k;
 }
 
-static void bpe_tokens(const Tokenizer *t, const NStr *s, const Utf8Buf *w, TokList *out)
+static void bpe_tokens(const Tokenizer *t, const NStr *s, Utf8Buf *w, TokList *out)
 {
     const TjPipeline *p = t->tj;
     if (p->ignore_merges) {
@@ -142,7 +149,12 @@ static void bpe_tokens(const Tokenizer *t, const NStr *s, const Utf8Buf *w, TokL
     int maxsym = w->nb * 2 + 16; /* byte fallback of affixed symbols can exceed nb */
     if (p->cont_prefix || p->eow_suffix)
         maxsym += s->n * (int)((p->cont_prefix ? strlen(p->cont_prefix) : 0) + (p->eow_suffix ? strlen(p->eow_suffix) : 0));
-    int *ids = malloc((size_t)maxsym * sizeof *ids), *lens = malloc((size_t)maxsym * sizeof *lens), n = -1;
+    if (maxsym > w->scap) {
+        w->scap = 2 * maxsym;
+        w->ids = realloc(w->ids, (size_t)w->scap * sizeof *w->ids);
+        w->lens = realloc(w->lens, (size_t)w->scap * sizeof *w->lens);
+    }
+    int *ids = w->ids, *lens = w->lens, n = -1;
     if (cacheable) {
         h = strmap_hash(w->u, (size_t)w->nb);
         pthread_mutex_lock(&c->lock);
@@ -185,8 +197,6 @@ static void bpe_tokens(const Tokenizer *t, const NStr *s, const Utf8Buf *w, TokL
         push_bytes(s, w, ids[k], b0, b1, out);
         b += lens[k];
     }
-    free(ids);
-    free(lens);
 }
 
 static void wordpiece_tokens(const Tokenizer *t, const NStr *s, const Utf8Buf *w, TokList *out)
@@ -227,15 +237,16 @@ static void wordpiece_tokens(const Tokenizer *t, const NStr *s, const Utf8Buf *w
     free(buf);
 }
 
-void tjmodel_encode(const Tokenizer *t, const NStr *s, TokList *out)
+void tjmodel_encode(const Tokenizer *t, const NStr *s, TokList *out, TjScratch **scratch)
 {
     if (s->n == 0)
         return;
-    Utf8Buf w = {0};
-    u8_build(&w, s);
+    if (!*scratch)
+        *scratch = calloc(1, sizeof **scratch);
+    Utf8Buf *w = *scratch;
+    u8_build(w, s);
     if (t->tj->wordpiece)
-        wordpiece_tokens(t, s, &w, out);
+        wordpiece_tokens(t, s, w, out);
     else
-        bpe_tokens(t, s, &w, out);
-    u8_free(&w);
+        bpe_tokens(t, s, w, out);
 }

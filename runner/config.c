@@ -6,6 +6,7 @@
 #include "runner/config.h"
 #include "runner/config_keys.h"
 #include <errno.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,21 +19,33 @@
  * flow collections (a 200 000-deep file took minutes). */
 #define MAX_YAML_DEPTH 32
 
-void config_init(RunConfig *c)
+/* The defaults, built once: every default goes through the parser, as if given with --set. No
+ * default holds a string (model, corpus.path and out are required; the others default to null),
+ * so the template can be copied as it is. */
+static RunConfig defaults;
+static pthread_once_t defaults_once = PTHREAD_ONCE_INIT;
+
+static void build_defaults(void)
 {
-    memset(c, 0, sizeof *c);
-    /* every default goes through the parser, as if given with --set */
+    memset(&defaults, 0, sizeof defaults);
     for (int i = 0; i < CONFIG_NKEYS; i++) {
         const ConfigKey *k = &CONFIG_KEYS[i];
         if (!k->def)
             continue;
         char a[256], err[512];
         snprintf(a, sizeof a, "%s=%s", k->key, k->def);
-        if (config_set(c, a, err, sizeof err)) {
-            fprintf(stderr, "attrun: internal error: the default of %s does not parse: %s\n", k->key, err);
+        if (config_set(&defaults, a, err, sizeof err) ||
+            (k->type == CK_STR && *(char **)((char *)&defaults + k->off))) {
+            fprintf(stderr, "attrun: internal error: the default of %s: %s\n", k->key, err);
             abort();
         }
     }
+}
+
+void config_init(RunConfig *c)
+{
+    pthread_once(&defaults_once, build_defaults);
+    *c = defaults;
 }
 
 void config_free(RunConfig *c)

@@ -190,20 +190,27 @@ const ConfigKey CONFIG_KEYS[] = {
     WORDK("corpus.format", corpus.format, FORMATS, FORMAT_VALS, .def = "auto",
           .doc = "`auto` (by extension) \\| `tsv` \\| `csv` \\| `jsonl` \\| `text`"),
     STRK("corpus.text_field", corpus.text_field, .flags = CKF_NULLABLE, .def = "null",
-         .def_doc = "reader default (`sentence` if present, else `text`)", .doc = "column / field name"),
+         .def_doc = "`sentence` if present, else `text`",
+         .doc = "column (TSV/CSV) or field (JSONL) name. The default is the same for every format: a TSV/CSV "
+                "header, or each JSONL record, is read at `sentence` when it has one, else at `text`"),
     STRK("corpus.pair_field", corpus.pair_field, .flags = CKF_NULLABLE, .def = "null", .def_doc = "none",
          .doc = "second segment of a pair (`[SEP]`-joined)"),
     STRK("corpus.label_field", corpus.label_field, .flags = CKF_NULLABLE, .def = "null",
          .def_doc = "`label` when present",
-         .doc = "integer labels, or names from the model's `id2label`"),
+         .doc = "a label is a class index 0 … C−1 (C: the model's classes; for a masked-LM model, a token id "
+                "below the vocabulary size), as an integer (`1`; a zero fraction such as `1.0` is accepted in "
+                "every format), or a name from the model's `id2label`. Any other label (`-3`, `7` for a 2-class "
+                "model, `1.5`) makes the row bad whatever the `target` (see `corpus.on_error`)"),
     INTK("corpus.max_length", corpus.max_length, 0, INT_MAX, .def = "0", .def_doc = "`0` = model maximum",
          .doc = "tokens per example, specials included (longer inputs are truncated; the number is in the root "
-                "attribute `n_truncated`)"),
+                "attribute `n_truncated`). At least one text token per segment must fit besides the special "
+                "tokens the tokenizer adds: BERT and RoBERTa need ≥ 3 (pairs: BERT ≥ 5, RoBERTa ≥ 6); smaller "
+                "values are refused when the tokenizer is loaded"),
     LONGK("corpus.limit", corpus.limit, 0, LONG_MAX, .def = "0", .def_doc = "`0` = all",
           .doc = "at most this many rows"),
     LONGK("corpus.offset", corpus.offset, 0, LONG_MAX, .def = "0", .doc = "skip this many data rows"),
     WORDK("corpus.on_error", corpus.skip_errors, ON_ERROR, NULL, .def = "fail",
-          .doc = "`fail` \\| `skip`: bad rows (unparsable, invalid UTF-8, no label for "
+          .doc = "`fail` \\| `skip`: bad rows (unparsable, invalid UTF-8, a bad label, no label for "
                  "`target: label`, no mask for MLM) are listed in `/examples/skipped_rows` and "
                  "`/examples/skipped_reasons`"),
     CUSTOM("methods", set_methods, print_methods, .def = "[ig]",

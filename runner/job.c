@@ -108,6 +108,26 @@ static int max_tokens(const RunConfig *c, const ModelConfig *mc, const Tokenizer
     return maxlen;
 }
 
+/* Room for at least one text token per segment besides the special tokens the tokenizer
+ * adds ([CLS] .. [SEP], <s> .. </s></s> .. </s>): below the specials HF's tokenizers refuse
+ * to truncate, and at exactly the specials every example would hold no text at all.
+ * Returns 0, or -1 with err. */
+static int room_for_text(const RunConfig *c, const Tokenizer *tok, int maxlen, char *err, size_t errlen)
+{
+    Encoding frame;
+    if (tokenizer_encode(tok, "", c->corpus.pair_field ? "" : NULL, 0, &frame) == 0) {
+        int need = frame.n + (c->corpus.pair_field ? 2 : 1);
+        encoding_free(&frame);
+        if (maxlen < need) {
+            snprintf(err, errlen, "%s: corpus.max_length: %d leaves no room for text: the tokenizer adds %d "
+                     "special tokens%s, so at least %d are needed", c->source, maxlen, need - (c->corpus.pair_field
+                     ? 2 : 1), c->corpus.pair_field ? " to a pair (and each segment needs one token)" : "", need);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static Corpus *open_corpus(const RunConfig *c, const ModelConfig *mc, char *err, size_t errlen)
 {
     int mlm = mc->head == HEAD_MLM;
@@ -122,6 +142,7 @@ static Corpus *open_corpus(const RunConfig *c, const ModelConfig *mc, char *err,
     cs.skip_errors = c->corpus.skip_errors;
     cs.label_names = mlm ? NULL : mc->labels;
     cs.n_labels = mlm ? 0 : mc->C;
+    cs.n_classes = mc->C; /* classes, or a masked LM's vocabulary: the same rule for every target */
     return corpus_open(&cs, err, errlen);
 }
 
@@ -230,6 +251,8 @@ int examples_load(Examples *ex, const RunConfig *c, const Model *m, const Tokeni
     int fixed, maxlen;
     if (fixed_target(c, mc, tok, &fixed, err, errlen) || (maxlen = max_tokens(c, mc, tok, err, errlen)) < 0)
         return -2;
+    if (room_for_text(c, tok, maxlen, err, errlen))
+        return -1;
     Corpus *cp = open_corpus(c, mc, err, errlen);
     if (!cp)
         return -2;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # attrun tokenize: output format, errors with line numbers, --help, and every
-# reference text of HF's BertTokenizerFast / RobertaTokenizerFast pushed through
-# the CLI and compared id by id (shared/reference/tokenization).
+# reference text of HF's BertTokenizerFast / RobertaTokenizerFast and of the tokenizer.json
+# models (GPT-2, Qwen2, Llama) pushed through the CLI and compared id by id
+# (shared/reference/tokenization); tokenizer.json errors.
 set -u
 BIN=${ATTRUN_BIN:?ATTRUN_BIN not set}
 SHARED=${ATTRUN_SHARED:-../shared}
@@ -63,40 +64,59 @@ check "bad --max-length" $?
 [ $? = 0 ] && grep -q 'text_pair' "$TMP/out"
 check "--help" $?
 
-# 3. all reference texts through the CLI (texts with NUL cannot be passed on and are left out)
+# 3. all reference texts through the CLI (NUL characters included: \u0000 is passed on), for the
+# legacy files (tiny-bert vocab.txt, tiny-roberta vocab.json + merges.txt) and tokenizer.json
+# (tiny-gpt2, tiny-qwen2, tiny-llama; llama's hf_fast_ids where the text holds literal specials)
 PY=/usr/bin/python3
 if [ ! -x "$PY" ]; then
     echo "SKIPPED: $PY is absent, the full reference comparison did not run ($fails failures above)"
     [ $fails = 0 ] && exit 77
     exit 1
 fi
-for m in bert roberta; do
-    if [ $m = bert ]; then ref=$SHARED/reference/tokenization/hf_bert_base_uncased.json key=fast dir=$BERT
-    else ref=$SHARED/reference/tokenization/hf_roberta_base.json key=ids dir=$ROB; fi
+R=$SHARED/reference
+for m in bert roberta gpt2 qwen2 llama; do
+    case $m in
+    bert) ref=$R/tokenization/hf_bert_base_uncased.json key=fast dir=$BERT ;;
+    roberta) ref=$R/tokenization/hf_roberta_base.json key=ids dir=$ROB ;;
+    llama) ref=$R/tokenization/llama_spm_2k.json key=hf_fast_ids dir=$R/models/tiny-llama ;;
+    *) ref=$R/tokenization/${m}_2k.json key=ids dir=$R/models/tiny-$m ;;
+    esac
+    [ -f "$ref" ] || { echo "skip $m: $ref absent"; continue; }
     "$PY" -c '
 import json, sys
 for it in json.load(open(sys.argv[1]))["items"]:
-    if "\0" not in it["text"]:
-        print(json.dumps({"text": it["text"]}))' "$ref" >"$TMP/in.jsonl"
-    "$BIN" tokenize --model "$dir" <"$TMP/in.jsonl" >"$TMP/out.jsonl"
+    print(json.dumps({"text": it["text"]}))' "$ref" >"$TMP/in.jsonl"
+    "$BIN" tokenize --model "$dir" --max-length 100000 <"$TMP/in.jsonl" >"$TMP/out.jsonl"
     check "$m reference run" $?
     "$PY" -c '
 import json, sys
-items = [it for it in json.load(open(sys.argv[1]))["items"] if "\0" not in it["text"]]
+items = json.load(open(sys.argv[1]))["items"]
 outs = [json.loads(l) for l in open(sys.argv[2])]
 assert len(outs) == len(items), (len(outs), len(items))
 bad = 0
 for it, o in zip(items, outs):
     n = len(it["text"])
-    ok = o["ids"] == it[sys.argv[3]] and len(o["tokens"]) == len(o["ids"]) == len(o["offsets"])
+    want = it.get(sys.argv[3], it.get("ids"))
+    ok = o["ids"] == want and len(o["tokens"]) == len(o["ids"]) == len(o["offsets"])
     ok = ok and all(0 <= s <= e <= n for s, e in o["offsets"])
     if not ok:
         bad += 1
-        if bad <= 3: print("mismatch:", repr(it["text"]), o["ids"], it[sys.argv[3]])
+        if bad <= 3: print("mismatch:", repr(it["text"]), o["ids"], want)
 print("%s: %d/%d equal" % (sys.argv[1].split("/")[-1], len(items) - bad, len(items)))
 sys.exit(1 if bad else 0)' "$ref" "$TMP/out.jsonl" $key
     check "$m reference ids" $?
 done
+
+# 4. tokenizer.json errors name the file and the JSON path; exit 2
+mkdir -p "$TMP/badtj"
+printf '%s' '{"pre_tokenizer": {"type": "Sequence", "pretokenizers": [{"type": "WhitespaceSplit"}, {"type": "Split", "pattern": {"Regex": "[a-"}, "behavior": "Isolated"}]}, "model": {"type": "WordPiece", "unk_token": "u", "vocab": {"u": 0}}}' >"$TMP/badtj/tokenizer.json"
+"$BIN" tokenize --model "$TMP/badtj" </dev/null >/dev/null 2>"$TMP/err"
+[ $? = 2 ] && grep -q 'badtj/tokenizer.json: pre_tokenizer.pretokenizers\[1\].pattern.Regex: invalid regex' "$TMP/err"
+check "bad regex in tokenizer.json ($(cat "$TMP/err"))" $?
+printf '%s' '{"model": {"type": "Unigram", "vocab": [["a", 0.0]]}}' >"$TMP/badtj/tokenizer.json"
+"$BIN" tokenize --model "$TMP/badtj" </dev/null >/dev/null 2>"$TMP/err"
+[ $? = 2 ] && grep -q 'model.type: the Unigram model is not supported' "$TMP/err"
+check "Unigram refused ($(cat "$TMP/err"))" $?
 
 echo "$fails failure(s)"
 [ $fails = 0 ]

@@ -199,6 +199,15 @@ static void test_accessors(void)
         CU_ASSERT_EQUAL(tokenizer_special_id(bert, (SpecialToken)k), bert_ids[k]);
         CU_ASSERT_EQUAL(tokenizer_special_id(roberta, (SpecialToken)k), rob_ids[k]);
     }
+    /* bos/eos: none for BERT; RoBERTa's <s> / </s> */
+    CU_ASSERT_EQUAL(tokenizer_special_id(bert, TOK_BOS), -1);
+    CU_ASSERT_EQUAL(tokenizer_special_id(bert, TOK_EOS), -1);
+    CU_ASSERT_EQUAL(tokenizer_special_id(roberta, TOK_BOS), 0);
+    CU_ASSERT_EQUAL(tokenizer_special_id(roberta, TOK_EOS), 2);
+    CU_ASSERT_EQUAL(tokenizer_special_id(roberta, TOK_NUM_SPECIAL_ALL), -1);
+    CU_ASSERT_EQUAL(tokenizer_num_added(bert, 0), 2);
+    CU_ASSERT_EQUAL(tokenizer_num_added(roberta, 1), 4);
+    CU_ASSERT_FALSE(tokenizer_from_json(bert));
     CU_ASSERT_EQUAL(tokenizer_token_to_id(bert, "[MASK]"), 103);
     CU_ASSERT_EQUAL(tokenizer_token_to_id(bert, "no-such-token"), -1);
     CU_ASSERT_STRING_EQUAL(tokenizer_id_to_token(bert, 7592), "hello");

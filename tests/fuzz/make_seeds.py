@@ -113,3 +113,49 @@ threads: 1
 chunk: 4
 """)
 put("yaml_config", "anchors.yaml", "base: &b {steps: 5}\nmodel: m\ncorpus: {path: c}\nig: *b\nout: o.h5\n")
+
+# tokenizer.json (fuzz_tokjson): small pipelines of every kind, then NUL, a config, NUL, a text.
+WP = {"type": "WordPiece", "unk_token": "[UNK]", "continuing_subword_prefix": "##", "max_input_chars_per_word": 100,
+      "vocab": {"[UNK]": 0, "[CLS]": 1, "[SEP]": 2, "hello": 3, "##s": 4, "world": 5, ",": 6}}
+BPE = {"type": "BPE", "dropout": None, "unk_token": "<unk>", "fuse_unk": True, "byte_fallback": True,
+       "ignore_merges": False, "vocab": {"<unk>": 0, "<s>": 1, "\u2581": 2, "a": 3, "b": 4, "\u2581a": 5, "ab": 6,
+                                          "<0x41>": 7, "<0xC3>": 8, "<0xA9>": 9},
+       "merges": [["\u2581", "a"], ["a", "b"]]}
+BL = {"type": "BPE", "vocab": {"h": 0, "i": 1, "hi": 2, "\u0120": 3, "\u0120hi": 4}, "merges": ["h i", "\u0120 hi"]}
+TPL = {"type": "TemplateProcessing", "single": [{"SpecialToken": {"id": "<s>", "type_id": 0}},
+                                                 {"Sequence": {"id": "A", "type_id": 0}}],
+       "pair": [{"Sequence": {"id": "A", "type_id": 0}}, {"Sequence": {"id": "B", "type_id": 1}}],
+       "special_tokens": {"<s>": {"id": "<s>", "ids": [1], "tokens": ["<s>"]}}}
+ADDED = [{"id": 1, "content": "<s>", "special": True, "lstrip": True, "rstrip": False, "normalized": False,
+          "single_word": False}]
+seeds = [
+    ({"normalizer": {"type": "BertNormalizer", "lowercase": True, "strip_accents": None},
+      "pre_tokenizer": {"type": "BertPreTokenizer"}, "model": WP,
+      "post_processor": {"type": "BertProcessing", "sep": ["[SEP]", 2], "cls": ["[CLS]", 1]}}, "", "Hellos, World"),
+    ({"normalizer": {"type": "Sequence", "normalizers": [{"type": "Prepend", "prepend": "\u2581"},
+                                                        {"type": "Replace", "pattern": {"String": " "},
+                                                         "content": "\u2581"}]},
+      "added_tokens": ADDED, "model": BPE, "post_processor": TPL},
+     '{"tokenizer_class": "LlamaTokenizer", "bos_token": "<s>", "add_bos_token": true}', "ab a\u00e9 <s>A"),
+    ({"normalizer": {"type": "NFC"}, "pre_tokenizer": {"type": "Sequence", "pretokenizers": [
+        {"type": "Split", "pattern": {"Regex": "(?i:'s|'t)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}|\\s+(?!\\S)|\\s+"},
+         "behavior": "Isolated", "invert": False},
+        {"type": "ByteLevel", "add_prefix_space": False, "use_regex": False}]},
+      "model": BL, "post_processor": {"type": "ByteLevel", "trim_offsets": True}}, "", "hi hi's 12"),
+    ({"pre_tokenizer": {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "first", "split": True},
+      "model": BPE}, "", "a b"),
+    ({"pre_tokenizer": {"type": "Sequence", "pretokenizers": [{"type": "Digits", "individual_digits": True},
+                                                              {"type": "Punctuation"}, {"type": "Whitespace"},
+                                                              {"type": "WhitespaceSplit"}]},
+      "normalizer": {"type": "Sequence", "normalizers": [{"type": "NFKD"}, {"type": "StripAccents"},
+                                                         {"type": "Lowercase"}, {"type": "Strip"}]},
+      "model": WP}, "", " 12,ab! "),
+    ({"pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": True, "use_regex": True}, "model": BL,
+      "post_processor": {"type": "RobertaProcessing", "sep": ["hi", 2], "cls": ["h", 0], "trim_offsets": True}},
+     "", "hi  hi"),
+    ({"model": {"type": "Unigram", "vocab": [["a", 0.0]]}}, "", "a"),
+]
+for i, (tj, cfg, text) in enumerate(seeds):
+    tj = dict({"version": "1.0", "truncation": None, "padding": None, "added_tokens": [], "normalizer": None,
+               "pre_tokenizer": None, "post_processor": None, "decoder": None}, **tj)
+    put("tokjson", "p%d.bin" % i, json.dumps(tj).encode() + b"\0" + cfg.encode() + b"\0" + text.encode())
