@@ -85,8 +85,6 @@ int method_spec_check(const MethodSpec *s, const char **err)
     else if (sh.uses_steps &&
              (s->steps < 1 || s->steps > METHOD_MAX_STEPS || (s->rule != RULE_GAUSSLEGENDRE && s->steps < 2)))
         e = "method spec: steps must be in 1..100000 (2.. for the Riemann rules, as Captum asserts)";
-    else if (s->kind == M_CONDUCTANCE && s->rule != RULE_GAUSSLEGENDRE && s->steps + 1 < 2)
-        e = "method spec: conductance needs at least 1 step";
     else if (sh.uses_samples && (s->samples < 1 || s->samples > METHOD_MAX_SAMPLES))
         e = "method spec: samples must be in 1..1000000";
     else if (!(s->stdevs >= 0.0) || s->stdevs > METHOD_MAX_STDEVS)
