@@ -106,14 +106,21 @@ int attn_token_is_punct(const char *text)
 
 int attn_rollout(const float *probs, int L, int NH, int T, float *out)
 {
+    return attn_rollout_from(probs, L, NH, T, 0, out);
+}
+
+int attn_rollout_from(const float *probs, int L, int NH, int T, int q, float *out)
+{
     if (check_shape("attn_rollout", probs, L, NH, T, out))
         return -1;
+    if (q < 0 || q >= T)
+        return fail("attn_rollout: query position %d out of range [0, %d)", q, T);
     /* One scratch block: Â (T,T), r and the next r (T each). */
     double *A = malloc(((size_t)T * T + 2 * (size_t)T) * sizeof(double));
     if (!A)
         return fail("attn_rollout: out of memory (T=%d)", T);
     double *r = A + (size_t)T * T, *rn = r + T;
-    /* r^T = e_0^T Â_L Â_{L-1} ... Â_1: walk the layers from the last one down. */
+    /* r^T = e_q^T Â_L Â_{L-1} ... Â_1: walk the layers from the last one down. */
     for (int l = L - 1; l >= 0; l--) {
         memset(A, 0, (size_t)T * T * sizeof(double));
         for (int h = 0; h < NH; h++) {
@@ -136,7 +143,7 @@ int attn_rollout(const float *probs, int L, int NH, int T, float *out)
                 row[j] /= sum;
         }
         if (l == L - 1) {
-            memcpy(r, A, (size_t)T * sizeof(double)); /* row 0 of Â_L */
+            memcpy(r, A + (size_t)q * T, (size_t)T * sizeof(double)); /* row q of Â_L */
             continue;
         }
         for (int j = 0; j < T; j++)

@@ -52,6 +52,9 @@ int attn_token_is_punct(const char *text);
  * Computed as a row vector times matrices in double, O(L T^2). Returns -1 on bad
  * arguments or a row of A + I that does not sum to a positive value. */
 int attn_rollout(const float *probs, int L, int NH, int T, float *out);
+/* The same from query position q: decoders have no [CLS]; their rollout is taken from the
+ * explained position (causal attention: R[q,:] is 0 after q). */
+int attn_rollout_from(const float *probs, int L, int NH, int T, int q, float *out);
 
 /* Last-layer attention of the [CLS] row (query 0) averaged over heads: out (T). */
 int attn_cls_attention(const float *probs, int L, int NH, int T, float *out);

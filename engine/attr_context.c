@@ -5,15 +5,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Replacement id for BASE_MASK / BASE_UNK: the caller's (tokenizer) id, or the usual
- * id of the family's vocabulary. */
+/* Replacement id for BASE_MASK / BASE_UNK: the caller's (tokenizer) id, or the model's
+ * (ModelConfig.mask_id / unk_id, filled by io/ for the family's vocabulary); BASE_TOKEN:
+ * the example's fill id. */
 static int replacement_id(const Model *m, BaselineKind kind, const Example *ex)
 {
-    int arch = m->cfg.arch;
     if (kind == BASE_MASK)
-        return ex->mask_id > 0 ? ex->mask_id : arch == ARCH_ROBERTA ? m->cfg.V - 1 : 103;
+        return ex->mask_id > 0 ? ex->mask_id : m->cfg.mask_id;
     if (kind == BASE_UNK)
-        return ex->unk_id > 0 ? ex->unk_id : arch == ARCH_ROBERTA ? 3 : 100;
+        return ex->unk_id > 0 ? ex->unk_id : m->cfg.unk_id;
+    if (kind == BASE_TOKEN)
+        return ex->fill_id;
     return m->cfg.pad_id;
 }
 
@@ -23,16 +25,27 @@ int baseline_ids(const Model *m, BaselineKind kind, const Example *ex, int *out)
         return 0;
     if (!ex->ids || ex->T < 1)
         return -1;
-    int rep = replacement_id(m, kind, ex);
+    /* Decoders have no [PAD]/[MASK] convention: every token baseline (pad, unk, mask, token)
+     * replaces every token but a leading BOS (special[0]) by the example's fill id, which the
+     * caller resolved from the baseline's name and the tokenizer. */
+    int dec = m->cfg.causal;
+    int rep = dec ? ex->fill_id : replacement_id(m, kind, ex);
     if (rep < 0 || rep >= m->cfg.V)
         return -1;
     if (kind == BASE_PAD_ALL) { /* Captum's TokenReferenceBase: every token is [PAD] */
         for (int t = 0; t < ex->T; t++)
-            out[t] = m->cfg.pad_id;
+            out[t] = dec ? rep : m->cfg.pad_id;
         return 1;
     }
-    if (kind != BASE_PAD && kind != BASE_MASK && kind != BASE_UNK)
+    if (kind != BASE_PAD && kind != BASE_MASK && kind != BASE_UNK && kind != BASE_TOKEN)
         return -1;
+    if (dec || (kind == BASE_TOKEN && !ex->special)) {
+        for (int t = 0; t < ex->T; t++)
+            out[t] = rep;
+        if (dec && ex->special && ex->special[0])
+            out[0] = ex->ids[0];
+        return 1;
+    }
     if (!ex->special)
         return -1;
     for (int t = 0; t < ex->T; t++)

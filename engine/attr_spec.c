@@ -5,7 +5,7 @@
 
 static const char *const RULE_NAMES[] = {"gausslegendre", "riemann_left", "riemann_right",
                                          "riemann_middle", "riemann_trapezoid"};
-static const char *const BASELINE_NAMES[] = {"pad", "mask", "unk", "pad_all", "zero"};
+static const char *const BASELINE_NAMES[] = {"pad", "mask", "unk", "pad_all", "zero", "token"};
 #define NRULES ((int)(sizeof RULE_NAMES / sizeof *RULE_NAMES))
 #define NBASES ((int)(sizeof BASELINE_NAMES / sizeof *BASELINE_NAMES))
 

@@ -26,7 +26,9 @@ typedef enum { M_IG = 0, M_GRADSHAP, M_DEEPLIFT, M_DEEPLIFTSHAP, M_SALIENCY, M_I
                M_SMOOTHGRAD, M_CONDUCTANCE, M_NUM_METHODS } MethodKind;
 typedef enum { RULE_GAUSSLEGENDRE = 0, RULE_RIEMANN_LEFT, RULE_RIEMANN_RIGHT, RULE_RIEMANN_MIDDLE,
                RULE_RIEMANN_TRAPEZOID } IgRule;
-typedef enum { BASE_PAD = 0, BASE_MASK, BASE_UNK, BASE_PAD_ALL, BASE_ZERO } BaselineKind;
+/* BASE_TOKEN (decoders): every token but the kept ones (a leading BOS) replaced by
+ * Example.fill_id (a named token: eos, unk, pad or any id, resolved by the caller). */
+typedef enum { BASE_PAD = 0, BASE_MASK, BASE_UNK, BASE_PAD_ALL, BASE_ZERO, BASE_TOKEN } BaselineKind;
 typedef enum { DL_RESCALE = 0, DL_CAPTUM } DeepLiftRules;
 
 #define MAX_BASELINES 8
@@ -71,12 +73,14 @@ typedef struct {
     long index;               /* corpus row: keys the random streams */
     int T;
     const int *ids, *type_ids; /* (T); type_ids may be NULL */
-    int target;               /* class index or (MLM) token id; resolved before attribution */
-    int mlm_pos;              /* MLM: first mask position */
+    int target;               /* class index or (MLM, causal LM) token id; resolved before attribution */
+    int mlm_pos;              /* the position the head reads: MLM: first mask; causal LM: the
+                                 explained (last) position; score head: last non-pad token */
     const int *special;       /* (T) 1 for tokens kept by the pad/mask/unk baselines ([CLS],[SEP],[PAD]...) */
     /* Replacement ids of BASE_MASK / BASE_UNK (tokenizer_special_id). 0 or less: the family's
      * usual ids (BERT/DistilBERT vocab: [MASK] 103, [UNK] 100; RoBERTa: <mask> V-1, <unk> 3). */
     int mask_id, unk_id;
+    int fill_id;              /* BASE_TOKEN's replacement id (>= 0); decoders: every token baseline's */
 } Example;
 
 /* Baseline token ids for kind (T ints); BASE_ZERO returns 0 and fills nothing (zero vector). */

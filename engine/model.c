@@ -1,26 +1,30 @@
 /* Model bookkeeping: parameter counts, random models for tests and the benchmark. */
 #include "engine/model.h"
+#include "engine/family.h"
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Sizes of every tensor, in the order they are carved out of one allocation. */
-static size_t layer_params(const ModelConfig *c)
+static size_t entry_numel(const LayoutEntry *e)
 {
-    size_t D = (size_t)c->D, FF = (size_t)c->FF;
-    return 4 * (D * D + D) + 2 * (FF * D) + FF + D + 4 * D;
+    return (size_t)e->shape[0] * (size_t)(e->ndim == 2 ? e->shape[1] : 1);
 }
 
+/* Sum over the family's layout table (engine/family.h); 0 when out of memory. */
 size_t model_num_params(const ModelConfig *c)
 {
-    size_t D = (size_t)c->D;
-    size_t n = (size_t)c->V * D + (size_t)c->P * D + (c->arch == ARCH_DISTILBERT ? 0 : (size_t)c->TV * D) + 2 * D;
-    n += (size_t)c->L * layer_params(c);
-    n += D * D + D; /* head dense */
-    if (c->head == HEAD_MLM)
-        n += 2 * D + (size_t)c->V; /* head LayerNorm + decoder bias (decoder tied) */
-    else
-        n += (size_t)c->C * D + (size_t)c->C;
+    Model tmp;
+    memset(&tmp, 0, sizeof tmp);
+    tmp.cfg = *c;
+    family_describe(&tmp.cfg);
+    tmp.layer = calloc((size_t)c->L, sizeof *tmp.layer);
+    Layout lo = {.prefix = ""};
+    size_t n = 0;
+    if (tmp.layer && family_layout(&tmp, &lo) == 0)
+        for (int i = 0; i < lo.n; i++)
+            n += entry_numel(&lo.e[i]);
+    layout_free(&lo);
+    free(tmp.layer);
     return n;
 }
 
@@ -44,6 +48,8 @@ static float *take(float **cursor, size_t n, uint64_t *s, float scale, float bas
     return p;
 }
 
+/* Every entry of the family's layout, in table order, from one seeded stream: norm weights
+ * 1 ± 0.2·scale, everything else ±scale. */
 Model *model_random(const ModelConfig *cfg, unsigned long long seed, float scale)
 {
     Model *m = calloc(1, sizeof *m);
@@ -51,57 +57,38 @@ Model *model_random(const ModelConfig *cfg, unsigned long long seed, float scale
         return NULL;
     m->cfg = *cfg;
     m->cfg.labels = NULL;
-    if (m->cfg.head == HEAD_MLM)
+    family_describe(&m->cfg);
+    if (m->cfg.head == HEAD_MLM || m->cfg.head == HEAD_LM)
         m->cfg.C = m->cfg.V;
-    size_t n = model_num_params(&m->cfg);
-    float *all = malloc(n * sizeof(float));
+    Layout lo = {.prefix = ""};
     m->layer = calloc((size_t)cfg->L, sizeof *m->layer);
-    if (!all || !m->layer) {
-        free(all);
-        free(m->layer);
-        free(m);
+    if (!m->layer || family_layout(m, &lo) != 0) {
+        layout_free(&lo);
+        model_free(m);
+        return NULL;
+    }
+    size_t n = 0;
+    for (int i = 0; i < lo.n; i++)
+        n += entry_numel(&lo.e[i]);
+    float *all = malloc((n ? n : 1) * sizeof(float));
+    if (!all) {
+        layout_free(&lo);
+        model_free(m);
         return NULL;
     }
     m->storage = all;
     m->storage_bytes = n * sizeof(float);
     uint64_t s = seed;
-    size_t D = (size_t)cfg->D, FF = (size_t)cfg->FF;
     float *cur = all;
-    m->word_emb = take(&cur, (size_t)cfg->V * D, &s, scale, 0);
-    m->pos_emb = take(&cur, (size_t)cfg->P * D, &s, scale, 0);
-    m->type_emb = cfg->arch == ARCH_DISTILBERT ? NULL : take(&cur, (size_t)cfg->TV * D, &s, scale, 0);
-    m->emb_ln_g = take(&cur, D, &s, 0.2f * scale, 1);
-    m->emb_ln_b = take(&cur, D, &s, scale, 0);
-    for (int l = 0; l < cfg->L; l++) {
-        LayerParams *p = &m->layer[l];
-        p->q_w = take(&cur, D * D, &s, scale, 0);
-        p->q_b = take(&cur, D, &s, scale, 0);
-        p->k_w = take(&cur, D * D, &s, scale, 0);
-        p->k_b = take(&cur, D, &s, scale, 0);
-        p->v_w = take(&cur, D * D, &s, scale, 0);
-        p->v_b = take(&cur, D, &s, scale, 0);
-        p->o_w = take(&cur, D * D, &s, scale, 0);
-        p->o_b = take(&cur, D, &s, scale, 0);
-        p->ln1_g = take(&cur, D, &s, 0.2f * scale, 1);
-        p->ln1_b = take(&cur, D, &s, scale, 0);
-        p->ff1_w = take(&cur, FF * D, &s, scale, 0);
-        p->ff1_b = take(&cur, FF, &s, scale, 0);
-        p->ff2_w = take(&cur, D * FF, &s, scale, 0);
-        p->ff2_b = take(&cur, D, &s, scale, 0);
-        p->ln2_g = take(&cur, D, &s, 0.2f * scale, 1);
-        p->ln2_b = take(&cur, D, &s, scale, 0);
+    for (int i = 0; i < lo.n; i++) {
+        const LayoutEntry *e = &lo.e[i];
+        size_t k = entry_numel(e), part = k / (size_t)e->nsplit;
+        float *p = take(&cur, k, &s, e->gain ? 0.2f * scale : scale, e->gain ? 1 : 0);
+        for (int j = 0; j < e->nsplit; j++)
+            *e->dst[j] = p + (size_t)j * part;
     }
-    m->head_dense_w = take(&cur, D * D, &s, scale, 0);
-    m->head_dense_b = take(&cur, D, &s, scale, 0);
-    if (cfg->head == HEAD_MLM) {
-        m->head_ln_g = take(&cur, D, &s, 0.2f * scale, 1);
-        m->head_ln_b = take(&cur, D, &s, scale, 0);
-        m->head_out_w = m->word_emb;
-        m->head_out_b = take(&cur, (size_t)cfg->V, &s, scale, 0);
-    } else {
-        m->head_out_w = take(&cur, (size_t)cfg->C * D, &s, scale, 0);
-        m->head_out_b = take(&cur, (size_t)cfg->C, &s, scale, 0);
-    }
+    layout_free(&lo);
+    family_finish(m);
     return m;
 }
 

@@ -10,9 +10,21 @@
 #define ATTRUN_MODEL_H
 #include <stddef.h>
 
-typedef enum { ARCH_BERT = 0, ARCH_ROBERTA, ARCH_DISTILBERT } ModelArch;
-typedef enum { HEAD_CLASSIFIER = 0, HEAD_MLM } ModelHead;
-typedef enum { ACT_GELU = 0, ACT_GELU_TANH, ACT_RELU, ACT_TANH } Activation;
+typedef enum { ARCH_BERT = 0, ARCH_ROBERTA, ARCH_DISTILBERT, ARCH_GPT2, ARCH_LLAMA } ModelArch;
+/* HEAD_CLASSIFIER: dense + act + out on token 0 (encoders). HEAD_MLM: dense + act + LN + tied
+ * decoder at a given position. HEAD_LM: final norm + lm_head (no bias), C = V, at a given
+ * position (causal LM: the last one). HEAD_SCORE: final norm + score (no bias), C = num_labels,
+ * at a given position (the last non-pad token). */
+typedef enum { HEAD_CLASSIFIER = 0, HEAD_MLM, HEAD_LM, HEAD_SCORE } ModelHead;
+typedef enum { ACT_GELU = 0, ACT_GELU_TANH, ACT_RELU, ACT_TANH, ACT_SILU } Activation;
+
+/* The block, described (llama.cpp's hparams idea): the engine reads these fields and never
+ * the family. */
+typedef enum { NORM_LAYER = 0, NORM_RMS } NormKind;      /* LayerNorm (biased var.) / RMSNorm */
+typedef enum { NORM_POST = 0, NORM_PRE } NormPlace;      /* BERT: after residual; GPT/Llama: before */
+typedef enum { POS_LEARNED = 0, POS_ROPE, POS_NONE } PosKind;
+typedef enum { POSID_RANGE = 0, POSID_PAD_OFFSET } PosIdRule; /* 0..T-1 / RoBERTa's from ids */
+typedef enum { ROPE_DEFAULT = 0, ROPE_LINEAR, ROPE_LLAMA3 } RopeScaling;
 
 typedef struct {
     ModelArch arch;
@@ -25,16 +37,35 @@ typedef struct {
     int pad_id;            /* pad_token_id */
     int position_offset;   /* RoBERTa: position ids start at pad_id + 1; 0 otherwise */
     char **labels;         /* id2label names, C entries (classifier) or NULL */
-    char model_type[32];   /* "bert", "roberta", "distilbert" */
+    char model_type[32];   /* "bert", "roberta", "distilbert", "gpt2", "llama", "mistral", "qwen2" */
+    /* Block description (filled by io/config_json.c per family). */
+    NormKind norm;
+    NormPlace norm_place;  /* NORM_PRE implies a final norm (ln_f / model.norm) before the head */
+    int emb_norm;          /* embedding LayerNorm present (encoders) */
+    PosKind pos;
+    PosIdRule pos_rule;
+    float rope_theta;
+    RopeScaling rope_scaling;
+    float rope_factor, rope_low_freq, rope_high_freq; /* linear: factor; llama3: all, with rope_orig_P */
+    int rope_orig_P;
+    int causal;            /* causal mask (decoders) */
+    int window;            /* sliding window (Mistral), 0 = none: key k visible from q iff q-window < k <= q */
+    int NKV, hs;           /* key/value heads (GQA: NH % NKV == 0), head size (hs*NH need not be D) */
+    int ffn_gated;         /* FFN = down(act(gate x) * up x) (SwiGLU) instead of ff2(act(ff1 x)) */
+    int qkv_bias, o_bias, ffn_bias; /* which linear layers of the block have biases */
+    int untied;            /* MLM decoder / lm_head has its own weight (tie_word_embeddings false) */
+    int bos_id, eos_id, unk_id, mask_id; /* special ids from config/tokenizer, -1 = none */
 } ModelConfig;
 
 typedef struct {
-    const float *q_w, *q_b, *k_w, *k_b, *v_w, *v_b; /* (D,D), (D) */
-    const float *o_w, *o_b;                         /* attention output projection (D,D), (D) */
-    const float *ln1_g, *ln1_b;                     /* after attention + residual (D) */
-    const float *ff1_w, *ff1_b;                     /* (FF,D), (FF) */
+    const float *q_w, *q_b;                         /* (NH·hs,D), (NH·hs) */
+    const float *k_w, *k_b, *v_w, *v_b;             /* (NKV·hs,D), (NKV·hs) */
+    const float *o_w, *o_b;                         /* attention output projection (D,NH·hs), (D) */
+    const float *ln1_g, *ln1_b;                     /* post: after attention + residual; pre: before attention (D) */
+    const float *ff1_w, *ff1_b;                     /* (FF,D), (FF); gated FFN: up_proj */
+    const float *ffg_w, *ffg_b;                     /* gated FFN only: gate_proj (FF,D), (FF) */
     const float *ff2_w, *ff2_b;                     /* (D,FF), (D) */
-    const float *ln2_g, *ln2_b;                     /* after FFN + residual (D) */
+    const float *ln2_g, *ln2_b;                     /* post: after FFN + residual; pre: before FFN (D) */
 } LayerParams;
 
 typedef struct {
@@ -52,7 +83,9 @@ typedef struct {
      *   out = h word_emb^T + mlm_bias (decoder tied to the word embeddings), V outputs. */
     const float *head_dense_w, *head_dense_b; /* (D,D), (D) */
     const float *head_ln_g, *head_ln_b;       /* MLM only (D) */
-    const float *head_out_w, *head_out_b;     /* classifier (C,D),(C); MLM: out_w = word_emb, out_b (V) */
+    const float *head_out_w, *head_out_b;     /* classifier (C,D),(C); MLM: out_w = word_emb, out_b (V);
+                                                 LM/score: (C,D), no bias */
+    const float *final_g, *final_b;           /* pre-norm families: ln_f / model.norm (D); RMSNorm: no b */
     void *storage;           /* owns all tensors above (F32 copies or mmap) */
     size_t storage_bytes;
 } Model;

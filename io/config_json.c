@@ -5,7 +5,9 @@
  * classification and masked LM. */
 #include "io/checkpoint.h"
 #include "io/errmsg.h"
+#include "io/config_json.h"
 #include "io/json_load.h"
+#include "engine/family.h"
 #include <jansson.h>
 #include <math.h>
 #include <stdarg.h>
@@ -14,10 +16,9 @@
 #include <string.h>
 
 /* Largest dimension accepted: keeps every size product far from overflow. */
-#define MAX_DIM (1 << 24)
 
 /* Required integer key in [lo, hi]. */
-static int get_int(json_t *root, const char *path, const char *key, long long lo, long long hi, int *out, char *err,
+int cj_get_int(json_t *root, const char *path, const char *key, long long lo, long long hi, int *out, char *err,
                    size_t errlen)
 {
     json_t *v = json_object_get(root, key);
@@ -32,7 +33,7 @@ static int get_int(json_t *root, const char *path, const char *key, long long lo
     return 0;
 }
 
-static int get_str(json_t *root, const char *path, const char *key, const char **out, char *err, size_t errlen)
+int cj_get_str(json_t *root, const char *path, const char *key, const char **out, char *err, size_t errlen)
 {
     json_t *v = json_object_get(root, key);
     if (!v)
@@ -48,7 +49,7 @@ static int get_str(json_t *root, const char *path, const char *key, const char *
  * 0.5x(1 + tanh(sqrt(2/pi)(x + 0.044715x^3))); gelu_fast writes sqrt(2/pi) as 0.7978845608,
  * 3e-12 away, below float32 resolution. quick_gelu (x*sigmoid(1.702x)), gelu_10 (clipped),
  * silu, etc. are different functions and are refused. */
-static int parse_act(const char *path, const char *key, const char *s, Activation *a, char *err, size_t errlen)
+int cj_parse_act(const char *path, const char *key, const char *s, Activation *a, char *err, size_t errlen)
 {
     if (!strcmp(s, "gelu") || !strcmp(s, "gelu_python"))
         *a = ACT_GELU;
@@ -57,10 +58,12 @@ static int parse_act(const char *path, const char *key, const char *s, Activatio
         *a = ACT_GELU_TANH;
     else if (!strcmp(s, "relu"))
         *a = ACT_RELU;
+    else if (!strcmp(s, "silu") || !strcmp(s, "swish"))
+        *a = ACT_SILU;
     else
         return io_fail(err, errlen,
                     "%s: key '%s' = \"%s\" is not supported (supported: gelu, gelu_python, gelu_new, "
-                    "gelu_pytorch_tanh, gelu_fast, gelu_accurate, relu)",
+                    "gelu_pytorch_tanh, gelu_fast, gelu_accurate, relu, silu, swish)",
                     path, key, s);
     return 0;
 }
@@ -98,7 +101,7 @@ static int parse_head(json_t *root, const char *path, ModelConfig *c, const char
 
 /* Classifier labels: num_labels = len(id2label) when id2label is given (as transformers does),
  * else num_labels, else 2; names from id2label, else transformers' default "LABEL_<i>". */
-static int parse_labels(json_t *root, const char *path, ModelConfig *c, char *err, size_t errlen)
+int cj_parse_labels(json_t *root, const char *path, ModelConfig *c, char *err, size_t errlen)
 {
     json_t *id2 = json_object_get(root, "id2label"), *nl = json_object_get(root, "num_labels");
     int n = 2;
@@ -152,16 +155,16 @@ static int parse_bert_like(json_t *root, const char *path, ModelConfig *c, char 
 {
     const char *act, *pet = "absolute";
     double eps;
-    if (get_int(root, path, "hidden_size", 1, MAX_DIM, &c->D, err, errlen) ||
-        get_int(root, path, "num_hidden_layers", 1, 4096, &c->L, err, errlen) ||
-        get_int(root, path, "num_attention_heads", 1, MAX_DIM, &c->NH, err, errlen) ||
-        get_int(root, path, "intermediate_size", 1, MAX_DIM, &c->FF, err, errlen) ||
-        get_str(root, path, "hidden_act", &act, err, errlen) ||
-        parse_act(path, "hidden_act", act, &c->act, err, errlen) ||
-        get_int(root, path, "max_position_embeddings", 1, MAX_DIM, &c->P, err, errlen) ||
-        get_int(root, path, "type_vocab_size", 1, MAX_DIM, &c->TV, err, errlen) ||
-        get_int(root, path, "vocab_size", 1, MAX_DIM, &c->V, err, errlen) ||
-        get_int(root, path, "pad_token_id", 0, MAX_DIM, &c->pad_id, err, errlen))
+    if (cj_get_int(root, path, "hidden_size", 1, MAX_DIM, &c->D, err, errlen) ||
+        cj_get_int(root, path, "num_hidden_layers", 1, 4096, &c->L, err, errlen) ||
+        cj_get_int(root, path, "num_attention_heads", 1, MAX_DIM, &c->NH, err, errlen) ||
+        cj_get_int(root, path, "intermediate_size", 1, MAX_DIM, &c->FF, err, errlen) ||
+        cj_get_str(root, path, "hidden_act", &act, err, errlen) ||
+        cj_parse_act(path, "hidden_act", act, &c->act, err, errlen) ||
+        cj_get_int(root, path, "max_position_embeddings", 1, MAX_DIM, &c->P, err, errlen) ||
+        cj_get_int(root, path, "type_vocab_size", 1, MAX_DIM, &c->TV, err, errlen) ||
+        cj_get_int(root, path, "vocab_size", 1, MAX_DIM, &c->V, err, errlen) ||
+        cj_get_int(root, path, "pad_token_id", 0, MAX_DIM, &c->pad_id, err, errlen))
         return -1;
     json_t *e = json_object_get(root, "layer_norm_eps");
     if (!e)
@@ -187,15 +190,15 @@ static int parse_bert_like(json_t *root, const char *path, ModelConfig *c, char 
 static int parse_distilbert(json_t *root, const char *path, ModelConfig *c, char *err, size_t errlen)
 {
     const char *act;
-    if (get_int(root, path, "dim", 1, MAX_DIM, &c->D, err, errlen) ||
-        get_int(root, path, "n_layers", 1, 4096, &c->L, err, errlen) ||
-        get_int(root, path, "n_heads", 1, MAX_DIM, &c->NH, err, errlen) ||
-        get_int(root, path, "hidden_dim", 1, MAX_DIM, &c->FF, err, errlen) ||
-        get_str(root, path, "activation", &act, err, errlen) ||
-        parse_act(path, "activation", act, &c->act, err, errlen) ||
-        get_int(root, path, "max_position_embeddings", 1, MAX_DIM, &c->P, err, errlen) ||
-        get_int(root, path, "vocab_size", 1, MAX_DIM, &c->V, err, errlen) ||
-        get_int(root, path, "pad_token_id", 0, MAX_DIM, &c->pad_id, err, errlen))
+    if (cj_get_int(root, path, "dim", 1, MAX_DIM, &c->D, err, errlen) ||
+        cj_get_int(root, path, "n_layers", 1, 4096, &c->L, err, errlen) ||
+        cj_get_int(root, path, "n_heads", 1, MAX_DIM, &c->NH, err, errlen) ||
+        cj_get_int(root, path, "hidden_dim", 1, MAX_DIM, &c->FF, err, errlen) ||
+        cj_get_str(root, path, "activation", &act, err, errlen) ||
+        cj_parse_act(path, "activation", act, &c->act, err, errlen) ||
+        cj_get_int(root, path, "max_position_embeddings", 1, MAX_DIM, &c->P, err, errlen) ||
+        cj_get_int(root, path, "vocab_size", 1, MAX_DIM, &c->V, err, errlen) ||
+        cj_get_int(root, path, "pad_token_id", 0, MAX_DIM, &c->pad_id, err, errlen))
         return -1;
     json_t *s = json_object_get(root, "sinusoidal_pos_embds"); /* transformers' default: false */
     if (s && !json_is_boolean(s))
@@ -205,6 +208,16 @@ static int parse_distilbert(json_t *root, const char *path, ModelConfig *c, char
                     path);
     c->TV = 0;
     c->ln_eps = 1e-12f; /* DistilBERT's LayerNorms hard-code eps=1e-12 in transformers */
+    return 0;
+}
+
+/* tie_word_embeddings (transformers' default: def) -> cfg->untied. */
+int cj_read_tie(json_t *root, const char *path, ModelConfig *c, int def, char *err, size_t errlen)
+{
+    json_t *t = json_object_get(root, "tie_word_embeddings");
+    if (t && !json_is_boolean(t))
+        return io_fail(err, errlen, "%s: key 'tie_word_embeddings' must be a boolean", path);
+    c->untied = t ? !json_is_true(t) : !def;
     return 0;
 }
 
@@ -226,7 +239,7 @@ int checkpoint_read_config(const char *dir, ModelConfig *cfg, char *err, size_t 
         io_fail(err, errlen, "%s: top level is not a JSON object", path);
         goto out;
     }
-    if (get_str(root, path, "model_type", &mt, err, errlen))
+    if (cj_get_str(root, path, "model_type", &mt, err, errlen))
         goto out;
     snprintf(cfg->model_type, sizeof cfg->model_type, "%s", mt);
     const char *family;
@@ -239,11 +252,18 @@ int checkpoint_read_config(const char *dir, ModelConfig *cfg, char *err, size_t 
     } else if (!strcmp(mt, "distilbert")) {
         cfg->arch = ARCH_DISTILBERT;
         family = "DistilBert";
+    } else if (!strcmp(mt, "gpt2") || !strcmp(mt, "llama") || !strcmp(mt, "mistral") || !strcmp(mt, "qwen2")) {
+        rc = cj_parse_decoder(root, path, cfg, err, errlen);
+        goto out;
     } else {
-        io_fail(err, errlen, "%s: key 'model_type' = \"%s\" is not supported (supported: bert, roberta, distilbert)",
-             path, mt);
+        io_fail(err, errlen,
+                "%s: key 'model_type' = \"%s\" is not supported (supported: bert, roberta, distilbert, gpt2, "
+                "llama, mistral, qwen2)",
+                path, mt);
         goto out;
     }
+    if (cj_read_tie(root, path, cfg, 1, err, errlen))
+        goto out;
     if (cfg->arch == ARCH_DISTILBERT ? parse_distilbert(root, path, cfg, err, errlen)
                                      : parse_bert_like(root, path, cfg, err, errlen))
         goto out;
@@ -275,9 +295,11 @@ int checkpoint_read_config(const char *dir, ModelConfig *cfg, char *err, size_t 
     } else {
         /* BERT pooler and RoBERTa classifier.dense: tanh; DistilBERT pre_classifier: ReLU. */
         cfg->head_act = cfg->arch == ARCH_DISTILBERT ? ACT_RELU : ACT_TANH;
-        if (parse_labels(root, path, cfg, err, errlen))
+        if (cj_parse_labels(root, path, cfg, err, errlen))
             goto out;
     }
+    cfg->bos_id = cfg->eos_id = cfg->unk_id = cfg->mask_id = -1;
+    family_describe(cfg);
     rc = 0;
 out:
     json_decref(root);

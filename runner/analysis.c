@@ -94,7 +94,8 @@ int analysis_base(const RunConfig *c, const ModelConfig *mc, const Examples *ex,
         r->cls_attn = malloc(sizeof(float) * T);
         if (!r->rollout || !r->cls_attn)
             rc = -1, snprintf(err, errlen, "example %ld: out of memory for the rollout", e);
-        else if (attn_rollout(r->attn, L, NH, T, r->rollout) || attn_cls_attention(r->attn, L, NH, T, r->cls_attn))
+        else if (attn_rollout_from(r->attn, L, NH, T, mc->causal ? ex->mlm_pos[e] : 0, r->rollout) ||
+                 attn_cls_attention(r->attn, L, NH, T, r->cls_attn)) /* decoders: from the explained position */
             rc = -1, snprintf(err, errlen, "example %ld: %s", e, attn_error());
     }
     if (!c->attention.save) { /* computed for the analysis only: it does not go to the spool */
@@ -103,6 +104,13 @@ int analysis_base(const RunConfig *c, const ModelConfig *mc, const Examples *ex,
         r->n_attn = 0;
     }
     return rc;
+}
+
+/* The id faithfulness erases tokens with: pad_token_id; decoders without one: the job's
+ * token-baseline fill id, else eos. */
+static int erase_id(const ModelConfig *mc, const Examples *ex)
+{
+    return mc->pad_id >= 0 ? mc->pad_id : ex->fill_id >= 0 ? ex->fill_id : mc->eos_id;
 }
 
 /* Non-special tokens that faithfulness may replace (the MLM mask position never is). */
@@ -151,7 +159,7 @@ int analysis_example(const RunConfig *c, Engine *eng, const Examples *ex, long e
                 continue;
             }
             if (faithfulness_compute(eng, ex->ids + ex->off[e], ex->type_ids + ex->off[e], special, T, b->target,
-                                     ex->mlm_pos[e], c->output, s, mc->pad_id, out->faith[mi])) {
+                                     ex->mlm_pos[e], c->output, s, erase_id(mc, ex), out->faith[mi])) {
                 snprintf(err, errlen, "example %ld (corpus row %ld), faithfulness of %s: %s", e, ex->row[e], name,
                          faithfulness_error());
                 return -1;

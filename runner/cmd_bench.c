@@ -9,7 +9,8 @@
  * against the engine's vectorised erf on one layer's worth of GELU inputs. */
 #include "engine/clock.h"
 #include "engine/engine.h"
-#include "engine/ops.h"
+#include "engine/family.h"
+#include "engine/backend_cpu.h"
 #include "runner/commands.h"
 #include <cblas.h>
 #include <math.h>
@@ -28,9 +29,38 @@ static double peak_rss_mib(void)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: attrun bench [--threads N] [--batch B] [--tokens T] [--layers L] [--microbatch TOKENS] [--profile]\n"
+    fprintf(stderr, "usage: attrun bench [--shape bert|gpt2|qwen2.5-0.5b] [--threads N] [--batch B] [--tokens T] "
+                    "[--layers L] [--microbatch TOKENS] [--profile]\n"
+                    "  --shape: BERT-base (default), GPT-2 small (12 x 768, 12 heads, FF 3072, V 50257) or\n"
+                    "           Qwen2.5-0.5B (24 x 896, 14 heads, 2 KV heads, SwiGLU FF 4864, V 151936, tied)\n"
                     "  --profile: wall-clock seconds per op class of the forward+backward run\n"
-                    "  defaults: threads 2, batch 50, tokens 128, layers 12, microbatch 2048 tokens\n");
+                    "  defaults: threads 2, batch 50, tokens 128, the shape's layers, microbatch 2048 tokens\n");
+}
+
+/* The benchmark's model shapes (random weights). */
+static int bench_shape(const char *name, ModelConfig *c)
+{
+    memset(c, 0, sizeof *c);
+    c->ln_eps = 1e-5f;
+    if (!strcmp(name, "bert")) {
+        *c = (ModelConfig){.arch = ARCH_BERT, .head = HEAD_CLASSIFIER, .V = 30522, .P = 512, .TV = 2, .D = 768,
+                           .L = 12, .NH = 12, .FF = 3072, .C = 2, .act = ACT_GELU, .head_act = ACT_TANH,
+                           .ln_eps = 1e-12f};
+    } else if (!strcmp(name, "gpt2")) {
+        *c = (ModelConfig){.arch = ARCH_GPT2, .head = HEAD_LM, .V = 50257, .P = 1024, .D = 768, .L = 12, .NH = 12,
+                           .FF = 3072, .act = ACT_GELU_TANH, .ln_eps = 1e-5f};
+    } else if (!strcmp(name, "qwen2.5-0.5b")) {
+        *c = (ModelConfig){.arch = ARCH_LLAMA, .head = HEAD_LM, .V = 151936, .P = 32768, .D = 896, .L = 24,
+                           .NH = 14, .NKV = 2, .hs = 64, .FF = 4864, .act = ACT_SILU, .ln_eps = 1e-6f,
+                           .qkv_bias = 1, .rope_theta = 1000000.0f};
+    } else {
+        return -1;
+    }
+    snprintf(c->model_type, sizeof c->model_type, "%s", name);
+    family_describe(c);
+    if (c->head == HEAD_LM)
+        c->C = c->V;
+    return 0;
 }
 
 /* Seconds of one sgemm of the engine's kind: trans_w = 1: y (M,OUT) = x (M,IN) W^T
@@ -64,7 +94,8 @@ static int parse_int(const char *opt, const char *v, int *out)
 
 int cmd_bench(int argc, char **argv)
 {
-    int threads = 2, B = 50, T = 128, L = 12, mb = 2048, profile = 0;
+    int threads = 2, B = 50, T = 128, L = 0, mb = 2048, profile = 0;
+    const char *shape = "bert";
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int rc;
@@ -72,7 +103,12 @@ int cmd_bench(int argc, char **argv)
             profile = 1;
             continue;
         }
-        if (!strcmp(a, "--threads"))
+        if (!strcmp(a, "--shape")) {
+            shape = v;
+            rc = v ? 0 : -1;
+            if (!v)
+                fprintf(stderr, "attrun bench: --shape needs bert, gpt2 or qwen2.5-0.5b\n");
+        } else if (!strcmp(a, "--threads"))
             rc = parse_int(a, v, &threads);
         else if (!strcmp(a, "--batch"))
             rc = parse_int(a, v, &B);
@@ -95,48 +131,44 @@ int cmd_bench(int argc, char **argv)
         i++;
     }
     ModelConfig c;
-    memset(&c, 0, sizeof c);
-    c.arch = ARCH_BERT;
-    c.head = HEAD_CLASSIFIER;
-    c.V = 30522;
-    c.P = 512;
-    c.TV = 2;
-    c.D = 768;
-    c.L = L;
-    c.NH = 12;
-    c.FF = 3072;
-    c.C = 2;
-    c.act = ACT_GELU;
-    c.head_act = ACT_TANH;
-    c.ln_eps = 1e-12f;
-    snprintf(c.model_type, sizeof c.model_type, "bert");
+    if (bench_shape(shape, &c)) {
+        fprintf(stderr, "attrun bench: unknown --shape '%s' (bert, gpt2, qwen2.5-0.5b)\n", shape);
+        return 2;
+    }
+    if (L > 0)
+        c.L = L;
     if (T > c.P) {
         fprintf(stderr, "attrun bench: --tokens %d exceeds max positions %d\n", T, c.P);
         return 2;
     }
     engine_set_threads(threads);
-    printf("attrun bench: BERT-base shape (D %d, L %d, NH %d, FF %d, V %d), B %d, T %d, %d threads, "
-           "microbatch %d tokens\n", c.D, c.L, c.NH, c.FF, c.V, B, T, threads, mb);
+    int QD = c.NH * c.hs, KD = c.NKV * c.hs;
+    printf("attrun bench: %s shape (D %d, L %d, NH %d, NKV %d, hs %d, FF %d%s, V %d), B %d, T %d, %d threads, "
+           "microbatch %d tokens\n", shape, c.D, c.L, c.NH, c.NKV, c.hs, c.FF, c.ffn_gated ? " gated" : "", c.V, B,
+           T, threads, mb);
 
     /* sgemm ceiling on the engine's shapes, M = one micro-batch of rows (what the engine
-     * multiplies at once), weighted like one layer: 4 D×D products + 2 D×FF. */
+     * multiplies at once), weighted like one layer: Q,O (D x QD), K,V (D x KD), the FFN's
+     * (2 or 3) D x FF products, each forward (x W^T) and backward (dy W). */
     int rows = mb / T < 1 ? 1 : mb / T;
     rows = rows > B ? B : rows;
-    int M = rows * T;
-    float *ga = malloc((size_t)M * c.FF * sizeof(float)), *gw = malloc((size_t)c.FF * c.D * sizeof(float));
-    float *gc = malloc((size_t)M * c.FF * sizeof(float));
+    int M = rows * T, W = c.FF > QD ? c.FF : QD;
+    float *ga = malloc((size_t)M * W * sizeof(float)), *gw = malloc((size_t)W * c.D * sizeof(float));
+    float *gc = malloc((size_t)M * W * sizeof(float));
     if (!ga || !gw || !gc) {
         fprintf(stderr, "attrun bench: out of memory for the sgemm buffers\n");
         return 1;
     }
-    for (size_t i = 0; i < (size_t)M * c.FF; i++)
+    for (size_t i = 0; i < (size_t)M * W; i++)
         ga[i] = (float)((i * 2654435761u) % 1000) * 1e-3f - 0.5f;
-    for (size_t i = 0; i < (size_t)c.FF * c.D; i++)
+    for (size_t i = 0; i < (size_t)W * c.D; i++)
         gw[i] = (float)((i * 40503u) % 1000) * 1e-3f - 0.5f;
+    int nff = c.ffn_gated ? 2 : 1;
     struct { const char *name; int in, out, trans, count; } shapes[] = {
-        {"fwd x(M,768) W^T(768,768)", c.D, c.D, 1, 4},  {"fwd x(M,768) W^T(768,3072)", c.D, c.FF, 1, 1},
-        {"fwd x(M,3072) W^T(3072,768)", c.FF, c.D, 1, 1}, {"bwd dy(M,768) W(768,768)", c.D, c.D, 0, 4},
-        {"bwd dy(M,3072) W(3072,768)", c.D, c.FF, 0, 1}, {"bwd dy(M,768) W(768,3072)", c.FF, c.D, 0, 1},
+        {"fwd q/o x W^T  (D <-> NH*hs)", c.D, QD, 1, 2},   {"fwd k/v x W^T  (D -> NKV*hs)", c.D, KD, 1, 2},
+        {"fwd ffn x W^T  (D -> FF)", c.D, c.FF, 1, nff},  {"fwd ffn x W^T  (FF -> D)", c.FF, c.D, 1, 1},
+        {"bwd q/o dy W   (NH*hs <-> D)", c.D, QD, 0, 2},  {"bwd k/v dy W   (NKV*hs -> D)", c.D, KD, 0, 2},
+        {"bwd ffn dy W   (FF -> D)", c.D, c.FF, 0, nff},  {"bwd ffn dy W   (D -> FF)", c.FF, c.D, 0, 1},
     };
     double fl_all = 0, t_all = 0;
     time_gemm(M, c.D, c.D, 1, ga, gw, gc, 1); /* warm up threads and caches */
@@ -171,14 +203,16 @@ int cmd_bench(int argc, char **argv)
     Engine *e = m ? engine_create(m) : NULL;
     size_t BT = (size_t)B * T;
     int *ids = malloc(BT * sizeof(int)), *pos = malloc(BT * sizeof(int)), *target = calloc((size_t)B, sizeof(int));
+    int *hpos = malloc((size_t)B * sizeof(int)); /* the head's position: the last token (causal LM) */
     float *x = malloc(BT * c.D * sizeof(float)), *grad = malloc(BT * c.D * sizeof(float));
     float *F = malloc((size_t)B * sizeof(float));
-    if (!e || !ids || !pos || !target || !x || !grad || !F) {
+    if (!e || !ids || !pos || !target || !hpos || !x || !grad || !F) {
         fprintf(stderr, "attrun bench: out of memory for the model or batch\n");
         return 1;
     }
     engine_set_microbatch_tokens(e, mb);
     for (int b = 0; b < B; b++) {
+        hpos[b] = T - 1;
         for (int t = 0; t < T; t++)
             ids[(size_t)b * T + t] = 1000 + (b * 131 + t * 17) % 20000;
         engine_position_ids(m, ids + (size_t)b * T, T, pos + (size_t)b * T);
@@ -186,7 +220,7 @@ int cmd_bench(int argc, char **argv)
                             x + (size_t)b * T * c.D);
     }
     EngineBatch in = {.B = B, .T = T, .layer = AT_WORD_EMB, .x = x, .pos_ids = pos, .target = target,
-                      .output = OUT_LOGIT};
+                      .mlm_pos = hpos, .output = OUT_LOGIT};
     EngineOutput fwd = {.F = F}, fb = {.F = F, .grad = grad};
     t0 = clock_now();
     if (engine_run(e, &in, &fwd)) {
@@ -222,6 +256,7 @@ int cmd_bench(int argc, char **argv)
     free(ids);
     free(pos);
     free(target);
+    free(hpos);
     free(x);
     free(grad);
     free(F);

@@ -33,6 +33,7 @@ typedef struct {
     OutputKind output;
     int nbaselines;
     BaselineKind baselines[MAX_BASELINES];
+    char *baseline_token;         /* decoders: `baseline: token`'s token (string, id, eos/bos/unk/pad) */
     struct { int steps; IgRule rule; } ig;
     struct { int samples; double stdevs; uint64_t seed; } gradshap;
     struct { int samples; double stdevs; MethodKind base; uint64_t seed; } smoothgrad;

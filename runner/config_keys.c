@@ -86,7 +86,7 @@ static int set_baselines(ConfigCtx *x, RunConfig *c, const yaml_node_t *n, const
             return -1;
         int b = baseline_from_name(v);
         if (b < 0)
-            return config_fail(x, items[i], key, "unknown baseline '%s' (pad, mask, unk, pad_all, zero)", v);
+            return config_fail(x, items[i], key, "unknown baseline '%s' (pad, mask, unk, pad_all, zero, token)", v);
         bs[i] = (BaselineKind)b;
     }
     c->nbaselines = k;
@@ -218,7 +218,10 @@ const ConfigKey CONFIG_KEYS[] = {
                   "`smoothgrad`, `conductance` (each once)"),
     CUSTOM("target", set_target, print_target, .def = "predicted",
            .doc = "`predicted` (argmax of the input's logits), `label` (from the corpus), a class index, or for "
-                  "masked-LM models a token string such as `\"good\"` (explained at the first mask)"),
+                  "masked-LM models a token string such as `\"good\"` (explained at the first mask). Causal-LM "
+                  "models (gpt2, llama, mistral, qwen2 *ForCausalLM): the next token after the text, explained "
+                  "at the last position: `predicted` = argmax, a token string or id, or `label` = the row's "
+                  "label as a token or id"),
     WORDK("layer", layer, LAYERS, LAYER_VALS, .def = "word_embeddings",
           .doc = "`word_embeddings` (output of the word-embedding lookup) \\| `embeddings` (after the embedding "
                  "LayerNorm)"),
@@ -228,7 +231,12 @@ const ConfigKey CONFIG_KEYS[] = {
            .doc = "`pad`, `mask`, `unk` (every token but specials replaced), `pad_all`, `zero`; or a list: "
                   "`gradshap` and `deepliftshap` use all, others the first. RoBERTa models with `pad`/`pad_all`: "
                   "the job warns that the baseline's position ids differ from the input's and Captum-equal "
-                  "deltas will be large; prefer `mask` or `unk` (docs/models.md)"),
+                  "deltas will be large; prefer `mask` or `unk` (docs/models.md). Decoder models (gpt2, llama, "
+                  "mistral, qwen2): `zero`, or `pad`/`unk`/`mask`/`token` = every token but a leading BOS "
+                  "replaced by that token (`token`: `baseline_token`)"),
+    STRK("baseline_token", baseline_token, .flags = CKF_NULLABLE, .def = "null", .def_doc = "none",
+         .doc = "decoder models, for `baseline: token`: a vocabulary token, an id, or `eos`, `bos`, `unk`, `pad` "
+                "(the tokenizer's special token; a config error names one the tokenizer lacks)"),
     SECTION("ig"),
     INTK("ig.steps", ig.steps, 1, METHOD_MAX_STEPS, .def = "50", .doc = "{range} (≥ 2 for Riemann rules)"),
     WORDK("ig.rule", ig.rule, RULES, RULE_VALS, .noun = "rule", .def = "gausslegendre",

@@ -57,24 +57,107 @@ static void add_skip(Examples *ex, size_t *cap, long row, const char *why)
     ex->nskipped++;
 }
 
+/* A token named in the config: eos / bos / unk / pad (the tokenizer's), a vocabulary token,
+ * or an id below V. -1 when there is none. */
+static int named_token(const Tokenizer *tok, const ModelConfig *mc, const char *name)
+{
+    static const struct { const char *name; SpecialToken which; } S[] = {
+        {"eos", TOK_EOS}, {"bos", TOK_BOS}, {"unk", TOK_UNK}, {"pad", TOK_PAD}, {"mask", TOK_MASK}};
+    for (size_t i = 0; i < sizeof S / sizeof *S; i++)
+        if (!strcmp(name, S[i].name)) {
+            int id = tokenizer_special_id(tok, S[i].which);
+            if (id < 0 && S[i].which == TOK_PAD)
+                id = mc->pad_id;
+            if (id < 0 && S[i].which == TOK_EOS)
+                id = mc->eos_id;
+            if (id < 0 && S[i].which == TOK_BOS)
+                id = mc->bos_id;
+            return id;
+        }
+    int id = tokenizer_token_to_id(tok, name);
+    if (id >= 0)
+        return id;
+    char *end;
+    long v = strtol(name, &end, 10);
+    return *name && !*end && v >= 0 && v < mc->V ? (int)v : -1;
+}
+
+/* The fill id of the token baselines: `baseline: token` (baseline_token) on any model; on
+ * decoders also pad / unk / mask (the tokenizer's token). Decoders take one token kind per
+ * job (one fill id). Returns 0, or -2 with a config error naming what is missing. */
+static int resolve_fill(Examples *ex, const RunConfig *c, const ModelConfig *mc, const Tokenizer *tok, char *err,
+                        size_t errlen)
+{
+    ex->fill_id = -1;
+    const char *kind = NULL;
+    for (int j = 0; j < c->nbaselines; j++) {
+        BaselineKind b = c->baselines[j];
+        const char *name = b == BASE_TOKEN ? c->baseline_token
+                           : !mc->causal || b == BASE_ZERO ? NULL
+                           : b == BASE_PAD || b == BASE_PAD_ALL ? "pad" : b == BASE_UNK ? "unk" : "mask";
+        if (b == BASE_TOKEN && !name) {
+            snprintf(err, errlen, "%s: baseline: token needs baseline_token (a token, an id, eos, bos, unk or pad)",
+                     c->source);
+            return -2;
+        }
+        if (!name)
+            continue;
+        int id = named_token(tok, mc, name);
+        if (id < 0 || id >= mc->V) {
+            snprintf(err, errlen, "%s: baseline: '%s' needs a %s token, and %s's tokenizer has none (use "
+                     "baseline: zero, or baseline: token with baseline_token)", c->source, baseline_name(b), name,
+                     c->model);
+            return -2;
+        }
+        if (kind && id != ex->fill_id) {
+            snprintf(err, errlen, "%s: baseline: decoder models take one token baseline per job ('%s' and '%s' "
+                     "differ)", c->source, kind, name);
+            return -2;
+        }
+        kind = name;
+        ex->fill_id = id;
+    }
+    return 0;
+}
+
+/* The position the head reads: the first mask (MLM), the last token (causal LM), the last
+ * token that is not pad_token_id (score head; 0 when all are pad, the last without a pad id). */
+static int head_position(const ModelConfig *mc, const Encoding *enc, int mask_id)
+{
+    if (mc->head == HEAD_MLM) {
+        for (int t = 0; t < enc->n; t++)
+            if (enc->ids[t] == mask_id)
+                return t;
+        return -1;
+    }
+    if (mc->head == HEAD_SCORE && mc->pad_id >= 0) {
+        for (int t = enc->n - 1; t >= 0; t--)
+            if (enc->ids[t] != mc->pad_id)
+                return t;
+        return 0;
+    }
+    return mc->head == HEAD_CLASSIFIER ? 0 : enc->n - 1;
+}
+
 /* The fixed target (TARGET_INDEX / TARGET_TOKEN), checked against the model once; -1 for
  * `predicted` and `label`. Returns 0, or -2 (a configuration error) with err. */
 static int fixed_target(const RunConfig *c, const ModelConfig *mc, const Tokenizer *tok, int *fixed, char *err,
                         size_t errlen)
 {
-    int mlm = mc->head == HEAD_MLM;
+    int mlm = mc->head == HEAD_MLM, vocab = mlm || mc->head == HEAD_LM;
     *fixed = -1;
     if (c->target == TARGET_INDEX) {
         if (c->target_index >= mc->C) {
             snprintf(err, errlen, "%s: target: %d is out of range: the model has %d %s", c->source,
-                     c->target_index, mc->C, mlm ? "vocabulary entries" : "classes");
+                     c->target_index, mc->C, vocab ? "vocabulary entries" : "classes");
             return -2;
         }
         *fixed = c->target_index;
     } else if (c->target == TARGET_TOKEN) {
-        if (!mlm) {
+        if (!vocab) {
             snprintf(err, errlen, "%s: target: '%s' is not predicted, label or a class index (token targets "
-                     "need a masked-LM model; %s is a classifier)", c->source, c->target_token, c->model);
+                     "need a masked-LM or causal-LM model; %s is a classifier)", c->source, c->target_token,
+                     c->model);
             return -2;
         }
         *fixed = tokenizer_token_to_id(tok, c->target_token);
@@ -111,7 +194,7 @@ static int max_tokens(const RunConfig *c, const ModelConfig *mc, const Tokenizer
 /* Room for at least one text token per segment besides the special tokens the tokenizer
  * adds ([CLS] .. [SEP], <s> .. </s></s> .. </s>): below the specials HF's tokenizers refuse
  * to truncate, and at exactly the specials every example would hold no text at all.
- * Returns 0, or -1 with err. */
+ * Returns 0, or -2 (a configuration error) with err. */
 static int room_for_text(const RunConfig *c, const Tokenizer *tok, int maxlen, char *err, size_t errlen)
 {
     Encoding frame;
@@ -122,15 +205,17 @@ static int room_for_text(const RunConfig *c, const Tokenizer *tok, int maxlen, c
             snprintf(err, errlen, "%s: corpus.max_length: %d leaves no room for text: the tokenizer adds %d "
                      "special tokens%s, so at least %d are needed", c->source, maxlen, need - (c->corpus.pair_field
                      ? 2 : 1), c->corpus.pair_field ? " to a pair (and each segment needs one token)" : "", need);
-            return -1;
+            return -2;
         }
     }
     return 0;
 }
 
-static Corpus *open_corpus(const RunConfig *c, const ModelConfig *mc, char *err, size_t errlen)
+/* *vnames: the vocabulary as label names (causal LM with label targets), freed by the caller. */
+static Corpus *open_corpus(const RunConfig *c, const ModelConfig *mc, const Tokenizer *tok, char ***vnames,
+                           char *err, size_t errlen)
 {
-    int mlm = mc->head == HEAD_MLM;
+    int mlm = mc->head == HEAD_MLM, lm = mc->head == HEAD_LM;
     CorpusSpec cs = {0};
     cs.path = c->corpus.path;
     cs.format = c->corpus.format;
@@ -140,13 +225,17 @@ static Corpus *open_corpus(const RunConfig *c, const ModelConfig *mc, char *err,
     cs.offset = c->corpus.offset;
     cs.limit = c->corpus.limit;
     cs.skip_errors = c->corpus.skip_errors;
-    cs.label_names = mlm ? NULL : mc->labels;
-    cs.n_labels = mlm ? 0 : mc->C;
+    /* causal LM: a label is the row's target token (a vocabulary token or an id) */
+    if (lm && c->target == TARGET_LABEL && (*vnames = calloc((size_t)mc->V, sizeof **vnames)))
+        for (int v = 0; v < mc->V; v++)
+            (*vnames)[v] = (char *)tokenizer_id_to_token(tok, v);
+    cs.label_names = mlm ? NULL : lm ? *vnames : mc->labels;
+    cs.n_labels = mlm || (lm && !*vnames) ? 0 : mc->C;
     cs.n_classes = mc->C; /* classes, or a masked LM's vocabulary: the same rule for every target */
     return corpus_open(&cs, err, errlen);
 }
 
-/* Per-example checks of a tokenized row: its label as target, its mask position (MLM).
+/* Per-example checks of a tokenized row: its label as target, the position the head reads.
  * Returns NULL, or why the row cannot be explained. */
 static const char *check_row(const RunConfig *c, const ModelConfig *mc, const Examples *ex, const CorpusRecord *rec,
                              const Encoding *enc, int *target, int *mpos)
@@ -157,18 +246,13 @@ static const char *check_row(const RunConfig *c, const ModelConfig *mc, const Ex
         if (rec->label < 0)
             return "target is label but the row has no label";
         if (rec->label >= mc->C)
-            return "label is out of range for the model's classes";
+            return mc->head == HEAD_LM ? "label is not a token id of the model's vocabulary"
+                                       : "label is out of range for the model's classes";
     }
-    if (mc->head == HEAD_MLM) {
-        *mpos = -1;
-        for (int t = 0; t < enc->n; t++)
-            if (enc->ids[t] == ex->mask_id) {
-                *mpos = t;
-                break;
-            }
-        if (*mpos < 0)
-            return "no mask token in the text (a masked-LM model explains the first mask)";
-    }
+    *mpos = head_position(mc, enc, ex->mask_id);
+    if (*mpos < 0)
+        return mc->head == HEAD_MLM ? "no mask token in the text (a masked-LM model explains the first mask)"
+                                    : "the text has no tokens";
     return NULL;
 }
 
@@ -248,14 +332,19 @@ int examples_load(Examples *ex, const RunConfig *c, const Model *m, const Tokeni
     ex->unk_id = tokenizer_special_id(tok, TOK_UNK);
     ex->cls_id = tokenizer_special_id(tok, TOK_CLS);
     ex->sep_id = tokenizer_special_id(tok, TOK_SEP);
+    if (resolve_fill(ex, c, mc, tok, err, errlen))
+        return -2;
     int fixed, maxlen;
     if (fixed_target(c, mc, tok, &fixed, err, errlen) || (maxlen = max_tokens(c, mc, tok, err, errlen)) < 0)
         return -2;
     if (room_for_text(c, tok, maxlen, err, errlen))
-        return -1;
-    Corpus *cp = open_corpus(c, mc, err, errlen);
-    if (!cp)
         return -2;
+    char **vnames = NULL;
+    Corpus *cp = open_corpus(c, mc, tok, &vnames, err, errlen);
+    if (!cp) {
+        free(vnames);
+        return -2;
+    }
 
     Caps caps = {{0}, 0, 0};
     ex->off = malloc(sizeof(int64_t));
@@ -298,6 +387,7 @@ int examples_load(Examples *ex, const RunConfig *c, const Model *m, const Tokeni
         encoding_free(&enc);
     }
     corpus_close(cp);
+    free(vnames);
     if (rc) {
         examples_free(ex);
         return -1;
@@ -319,6 +409,7 @@ void examples_view(const Examples *ex, long e, Example *out)
     out->mlm_pos = ex->mlm_pos[e];
     out->mask_id = ex->mask_id;
     out->unk_id = ex->unk_id;
+    out->fill_id = ex->fill_id;
 }
 
 /* ---- base forward ---- */

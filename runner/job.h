@@ -28,6 +28,7 @@ typedef struct {
     char **skip_reason;
     int mask_id, unk_id;     /* the tokenizer's mask and unk ids (MLM targets, mask/unk baselines) */
     int cls_id, sep_id;      /* the tokenizer's [CLS]/<s> and [SEP]/</s> ids (attention statistics) */
+    int fill_id;             /* BASE_TOKEN's id; decoders: every token baseline's (-1: none needed) */
     unsigned char *punct;    /* (M) 1 where the token's text is punctuation (attn_token_is_punct) */
 } Examples;
 

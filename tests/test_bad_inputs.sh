@@ -183,12 +183,12 @@ edit_config hidden_size None
 run_bad "config.json: key missing" "bad/config.json" "hidden_size" -- "model: bad"
 edit_config num_attention_heads '"4"'
 run_bad "config.json: wrong type" "bad/config.json" "num_attention_heads" -- "model: bad"
-edit_config model_type '"gpt2"'
-run_bad "config.json: unsupported model_type" "bad/config.json" "model_type" "gpt2" -- "model: bad"
+edit_config model_type '"t5"'
+run_bad "config.json: unsupported model_type" "bad/config.json" "model_type" "t5" -- "model: bad"
 edit_config architectures '["BertForTokenClassification"]'
 run_bad "config.json: unsupported architecture" "bad/config.json" "architectures" -- "model: bad"
-edit_config hidden_act '"swish"'
-run_bad "config.json: unsupported activation" "bad/config.json" "hidden_act" "swish" -- "model: bad"
+edit_config hidden_act '"quick_gelu"'
+run_bad "config.json: unsupported activation" "bad/config.json" "hidden_act" "quick_gelu" -- "model: bad"
 bad_model; printf '{"model_type": "bert",' >bad/config.json
 run_bad "config.json: not JSON" "bad/config.json" -- "model: bad"
 

@@ -702,7 +702,7 @@ static void test_bad_config(void)
     expect_fail(bad_config("layer_norm_eps", NULL), "config.json", "'layer_norm_eps'", NULL);
     expect_fail(bad_config("hidden_size", json_string("4")), "config.json", "'hidden_size'", "integer");
     expect_fail(bad_config("vocab_size", json_real(8.0)), "config.json", "'vocab_size'", NULL);
-    expect_fail(bad_config("model_type", json_string("gpt2")), "config.json", "'model_type'", "gpt2");
+    expect_fail(bad_config("model_type", json_string("t5")), "config.json", "'model_type'", "t5");
     expect_fail(bad_config("hidden_act", json_string("quick_gelu")), "config.json", "'hidden_act'", "quick_gelu");
     expect_fail(bad_config("position_embedding_type", json_string("relative_key")), "config.json",
                 "'position_embedding_type'", "relative_key");

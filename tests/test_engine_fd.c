@@ -10,7 +10,7 @@
  * are O(0.1..1), so a correct backward lands around 1e-4 of max|grad|; a wrong term
  * (missed residual, transposed product, wrong mask) is O(1) off. We require 2e-3. */
 #include "engine/engine.h"
-#include "engine/ops.h"
+#include "engine/backend_cpu.h"
 #include "tests/testutil.h"
 #include <CUnit/Basic.h>
 #include <math.h>
@@ -208,6 +208,98 @@ static void test_fd_roberta_mlm_prob(void)
 static void test_fd_distilbert_mlm_embeddings(void)
 {
     fd_case("distilbert mlm relu logit embeddings", ARCH_DISTILBERT, HEAD_MLM, ACT_RELU, AT_EMBEDDINGS, OUT_LOGIT, 8);
+}
+
+/* Decoder families: a small random GPT-2 (learned positions, LayerNorm) or Llama-family model
+ * (RMSNorm, RoPE, SwiGLU) with a causal-LM or score head; nkv < NH is GQA, hs != D/NH a
+ * separate head_dim; qkv_bias Qwen2's biases; window Mistral's sliding window. */
+typedef struct {
+    ModelArch arch;
+    ModelHead head;
+    Activation act;
+    int nkv, hs, qkv_bias, untied, window;
+    RopeScaling rope;
+} DecCase;
+
+static ModelConfig dec_cfg(const DecCase *d)
+{
+    ModelConfig c;
+    memset(&c, 0, sizeof c);
+    c.arch = d->arch;
+    c.head = d->head;
+    c.V = 40;
+    c.P = 24;
+    c.D = 16;
+    c.L = 2;
+    c.NH = 2;
+    c.NKV = d->nkv;
+    c.hs = d->hs;
+    c.FF = 24;
+    c.C = d->head == HEAD_LM ? c.V : 3;
+    c.act = d->act;
+    c.ln_eps = 1e-5f;
+    c.pad_id = 0;
+    c.qkv_bias = d->qkv_bias;
+    c.untied = d->untied;
+    c.window = d->window;
+    c.rope_scaling = d->rope;
+    c.rope_theta = 10000.0f;
+    c.rope_factor = 8.0f;
+    c.rope_low_freq = 1.0f;
+    c.rope_high_freq = 4.0f;
+    c.rope_orig_P = 8;
+    snprintf(c.model_type, sizeof c.model_type, "%s", d->arch == ARCH_GPT2 ? "gpt2" : "llama");
+    return c;
+}
+
+static void fd_dec_case(const char *name, const DecCase *d, AttrLayer layer, OutputKind output,
+                        unsigned long long seed)
+{
+    ModelConfig c = dec_cfg(d);
+    Model *m = model_random(&c, seed, 0.3f);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    Engine *e = engine_create(m);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+    TestBatch tb;
+    batch_make(&tb, m, 2, 7, layer, output);
+    double gmax, err = fd_rel_err(e, &tb, &gmax);
+    printf("\n  %-44s max|grad| %.3e  FD rel err %.2e", name, gmax, err);
+    CU_ASSERT(gmax > 1e-4);
+    CU_ASSERT(err <= FD_TOL);
+    batch_free(&tb);
+    engine_free(e);
+    model_free(m);
+}
+
+static void test_fd_gpt2_lm(void)
+{
+    DecCase d = {ARCH_GPT2, HEAD_LM, ACT_GELU_TANH, 0, 0, 0, 0, 0, ROPE_DEFAULT};
+    fd_dec_case("gpt2 lm gelu_new logit word_emb", &d, AT_WORD_EMB, OUT_LOGIT, 31);
+}
+static void test_fd_gpt2_score(void)
+{
+    DecCase d = {ARCH_GPT2, HEAD_SCORE, ACT_GELU_TANH, 0, 0, 0, 0, 0, ROPE_DEFAULT};
+    fd_dec_case("gpt2 score prob embeddings", &d, AT_EMBEDDINGS, OUT_PROB, 32);
+}
+static void test_fd_llama_gqa(void)
+{
+    DecCase d = {ARCH_LLAMA, HEAD_LM, ACT_SILU, 1, 12, 0, 1, 0, ROPE_DEFAULT};
+    fd_dec_case("llama lm GQA head_dim 12 untied logit", &d, AT_WORD_EMB, OUT_LOGIT, 33);
+}
+static void test_fd_qwen2_bias(void)
+{
+    DecCase d = {ARCH_LLAMA, HEAD_LM, ACT_SILU, 1, 0, 1, 0, 0, ROPE_LINEAR};
+    fd_dec_case("qwen2-like lm qkv bias tied linear-rope prob", &d, AT_WORD_EMB, OUT_PROB, 34);
+}
+static void test_fd_mistral_window(void)
+{
+    DecCase d = {ARCH_LLAMA, HEAD_LM, ACT_SILU, 2, 0, 0, 1, 3, ROPE_DEFAULT};
+    fd_dec_case("mistral-like lm sliding window 3 logit", &d, AT_WORD_EMB, OUT_LOGIT, 35);
+}
+static void test_fd_llama_score(void)
+{
+    DecCase d = {ARCH_LLAMA, HEAD_SCORE, ACT_SILU, 1, 0, 0, 0, 0, ROPE_LLAMA3};
+    fd_dec_case("llama score llama3-rope GQA logit", &d, AT_WORD_EMB, OUT_LOGIT, 36);
 }
 
 /* RoBERTa position ids: pad_id + 1 + running count of non-pad tokens; pads at pad_id. */
@@ -566,6 +658,12 @@ int main(void)
     CU_add_test(s, "FD bert mlm logit", test_fd_bert_mlm_logit);
     CU_add_test(s, "FD roberta mlm prob", test_fd_roberta_mlm_prob);
     CU_add_test(s, "FD distilbert mlm at embeddings", test_fd_distilbert_mlm_embeddings);
+    CU_add_test(s, "FD gpt2 causal LM", test_fd_gpt2_lm);
+    CU_add_test(s, "FD gpt2 sequence classification", test_fd_gpt2_score);
+    CU_add_test(s, "FD llama GQA head_dim untied", test_fd_llama_gqa);
+    CU_add_test(s, "FD qwen2-like biases, linear RoPE", test_fd_qwen2_bias);
+    CU_add_test(s, "FD mistral-like sliding window", test_fd_mistral_window);
+    CU_add_test(s, "FD llama score head, llama3 RoPE", test_fd_llama_score);
     CU_add_test(s, "position ids", test_position_ids);
     CU_add_test(s, "conductance taps", test_taps);
     CU_add_test(s, "micro-batch invariance", test_microbatch_invariance);

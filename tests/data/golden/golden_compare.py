@@ -32,6 +32,7 @@ EXCLUDED = {
 ADDED = {
 }
 ADDED_CONFIG_KEYS = {
+    "baseline_token": "issue 14 (decoders): the token of `baseline: token`",
 }
 
 

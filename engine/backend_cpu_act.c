@@ -11,7 +11,7 @@
  * of unknown trip count; these few hot loops ask for O3 and are cloned for AVX2 and
  * AVX-512 (picked at load time), since the project's baseline is x86-64-v2. */
 #pragma GCC optimize("O3", "no-trapping-math")
-#include "engine/ops.h"
+#include "engine/backend_cpu.h"
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -127,6 +127,15 @@ static inline float gelu_tanh_grad(float x)
 static inline float relu(float x) { return x > 0 ? x : 0.0f; }
 static inline float relu_grad(float x) { return x > 0 ? 1.0f : 0.0f; }
 
+/* SiLU x·σ(x) (Llama's hidden_act), σ through the vectorisable exp. */
+static inline float sigmoid(float x) { return 1.0f / (1.0f + exp_inline(-x)); }
+static inline float silu(float x) { return x * sigmoid(x); }
+static inline float silu_grad(float x)
+{
+    float s = sigmoid(x);
+    return s * (1.0f + x * (1.0f - s));
+}
+
 static float act_grad_scalar(float x, Activation a)
 {
     switch (a) {
@@ -134,6 +143,7 @@ static float act_grad_scalar(float x, Activation a)
     case ACT_GELU_TANH: return gelu_tanh_grad(x);
     case ACT_RELU: return relu_grad(x);
     case ACT_TANH: { float t = tanhf(x); return 1.0f - t * t; }
+    case ACT_SILU: return silu_grad(x);
     }
     return 1.0f;
 }
@@ -157,6 +167,10 @@ static HOT void act_forward_range(float *y, const float *x, long n, Activation a
         for (long i = 0; i < n; i++)
             y[i] = tanhf(x[i]);
         return;
+    case ACT_SILU:
+        for (long i = 0; i < n; i++)
+            y[i] = silu(x[i]);
+        return;
     }
 }
 
@@ -178,6 +192,10 @@ static HOT void act_backward_range(float *dx, const float *dy, const float *x, l
     case ACT_TANH:
         for (long i = 0; i < n; i++)
             dx[i] = dy[i] * act_grad_scalar(x[i], ACT_TANH);
+        return;
+    case ACT_SILU:
+        for (long i = 0; i < n; i++)
+            dx[i] = dy[i] * silu_grad(x[i]);
         return;
     }
 }
@@ -228,6 +246,7 @@ static double act_double(double x, Activation a)
     case ACT_GELU_TANH: return 0.5 * x * (1.0 + tanh(0.7978845608028654 * (x + 0.044715 * x * x * x)));
     case ACT_RELU: return x > 0 ? x : 0.0;
     case ACT_TANH: return tanh(x);
+    case ACT_SILU: return x / (1.0 + exp(-x));
     }
     return x;
 }

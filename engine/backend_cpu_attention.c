@@ -2,14 +2,14 @@
  * Every (row, head) product is a cblas_sgemm on strided views of the (B,T,D) Q/K/V
  * tensors (head h = columns [h·hs, (h+1)·hs), leading dimension D).
  *
- * Why the (row, head) pairs run on the engine's pool (ops_pool.c) with OpenBLAS at one
+ * Why the (row, head) pairs run on the engine's pool (backend_cpu_pool.c) with OpenBLAS at one
  * thread: a pair's products are small (T×T×hs), so OpenBLAS splitting each over its
  * threads mostly waits (measured: single-threaded calls were as fast as two-threaded
  * ones), and the softmax between them ran on one core. Now each pair runs whole on one
  * thread, its products on single-threaded sgemm (OpenBLAS's pthreads build allows
  * concurrent calls), so a pair's arithmetic does not depend on the thread count. */
 #pragma GCC optimize("O3", "no-trapping-math")
-#include "engine/ops.h"
+#include "engine/backend_cpu.h"
 #include <cblas.h>
 #include <float.h>
 #include <math.h>
@@ -69,12 +69,18 @@ static inline float dot_lanes(const float *x, const float *y, int n)
 
 /* Row-wise softmax of S (T,T) in place, after adding HF's additive mask
  * (1 - mask[j]) · finfo(float32).min to every score of key j. A fully masked row
- * ends up uniform, as in HF. */
-static HOT void masked_softmax(float *S, const int *mask, int T)
+ * ends up uniform, as in HF. Causal (decoders): key j > i is masked too, and with a
+ * sliding window (window > 0) key j <= i - window; HF combines the masks before adding
+ * them (one finfo.min per masked key), and so does this. */
+static HOT void masked_softmax(float *S, const int *mask, int T, int causal, int window)
 {
     for (int i = 0; i < T; i++) {
         float *s = S + (size_t)i * T;
-        if (mask)
+        if (causal) {
+            int lo = window > 0 ? i - window + 1 : 0;
+            for (int j = 0; j < T; j++)
+                s[j] += (j > i || j < lo || (mask && !mask[j])) ? -FLT_MAX : 0.0f;
+        } else if (mask)
             for (int j = 0; j < T; j++)
                 s[j] += mask[j] ? 0.0f : -FLT_MAX;
         float mx = max_lanes(s, T);
@@ -120,32 +126,45 @@ typedef struct {
     float *ctx, *P, *dq, *dk, *dv, *dPbuf, *dprobs;
     const float *q, *k, *v, *dctx, *Pc;
     const int *mask;
-    int T, D, NH, hs;
+    int T, NH, hs, rep;    /* rep = NH / NKV query heads per key/value head (GQA) */
+    int ldq, ldk;          /* NH·hs, NKV·hs */
+    int causal, window;
     float scale;
 } AttnArgs;
+
+/* Offsets of head h of row b in the query-side (q, ctx, dq) and key-side (k, v, dk, dv) tensors. */
+static inline void head_offsets(const AttnArgs *a, int bh, size_t *oq, size_t *ok)
+{
+    int b = bh / a->NH, h = bh % a->NH;
+    *oq = (size_t)b * a->T * a->ldq + (size_t)h * a->hs;
+    *ok = (size_t)b * a->T * a->ldk + (size_t)(h / a->rep) * a->hs;
+}
 
 static void attention_forward_item(void *arg, int bh, int tid)
 {
     const AttnArgs *a = arg;
-    int T = a->T, D = a->D, hs = a->hs, b = bh / a->NH, h = bh % a->NH;
-    size_t off = (size_t)b * T * D + (size_t)h * hs;
+    int T = a->T, hs = a->hs, b = bh / a->NH;
+    size_t oq, ok;
+    head_offsets(a, bh, &oq, &ok);
     float *S = a->P + (size_t)bh * T * T;
-    /* S (T,T) = scale · q_h (T,hs) k_h^T (hs,T) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, a->scale, a->q + off, D, a->k + off, D, 0.0f,
-                S, T);
-    masked_softmax(S, a->mask ? a->mask + (size_t)b * T : NULL, T);
-    /* ctx_h (T,hs) = P (T,T) v_h (T,hs) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, 1.0f, S, T, a->v + off, D, 0.0f,
-                a->ctx + off, D);
+    /* S (T,T) = scale · q_h (T,hs) k_g^T (hs,T), g = h / rep */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, a->scale, a->q + oq, a->ldq, a->k + ok, a->ldk,
+                0.0f, S, T);
+    masked_softmax(S, a->mask ? a->mask + (size_t)b * T : NULL, T, a->causal, a->window);
+    /* ctx_h (T,hs) = P (T,T) v_g (T,hs) */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, 1.0f, S, T, a->v + ok, a->ldk, 0.0f,
+                a->ctx + oq, a->ldq);
 }
 
-/* q, k, v (B,T,D) -> P (B,NH,T,T), ctx (B,T,D). Keeps q, k, v, P (the caller's
- * buffers) for the backward. */
+/* q (B,T,NH·hs), k, v (B,T,NKV·hs) -> P (B,NH,T,T), ctx (B,T,NH·hs). Keeps q, k, v, P
+ * (the caller's buffers) for the backward. */
 void attention_forward(float *ctx, float *P, const float *q, const float *k, const float *v,
-                       const int *mask, int B, int T, int D, int NH)
+                       const int *mask, const AttnShape *sh, int B, int T)
 {
-    AttnArgs a = {.ctx = ctx, .P = P, .q = q, .k = k, .v = v, .mask = mask, .T = T, .D = D, .NH = NH,
-                  .hs = D / NH, .scale = 1.0f / sqrtf((float)(D / NH))};
+    AttnArgs a = {.ctx = ctx, .P = P, .q = q, .k = k, .v = v, .mask = mask, .T = T, .NH = sh->NH, .hs = sh->hs,
+                  .rep = sh->NH / sh->NKV, .ldq = sh->NH * sh->hs, .ldk = sh->NKV * sh->hs, .causal = sh->causal,
+                  .window = sh->window, .scale = 1.0f / sqrtf((float)sh->hs)};
+    int NH = sh->NH;
     int nt = ops_threads(), saved = blas_single_begin();
     ops_parallel(B * NH, nt, attention_forward_item, &a);
     blas_single_end(saved);
@@ -154,34 +173,51 @@ void attention_forward(float *ctx, float *P, const float *q, const float *k, con
 static void attention_backward_item(void *arg, int bh, int tid)
 {
     const AttnArgs *a = arg;
-    int T = a->T, D = a->D, hs = a->hs, b = bh / a->NH, h = bh % a->NH;
-    size_t off = (size_t)b * T * D + (size_t)h * hs;
+    int T = a->T, hs = a->hs;
+    size_t oq, ok;
+    head_offsets(a, bh, &oq, &ok);
     const float *Pb = a->Pc + (size_t)bh * T * T;
     float *scratch = a->dPbuf + (size_t)tid * T * T;
     float *dP = a->dprobs ? a->dprobs + (size_t)bh * T * T : scratch;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, 1.0f, a->dctx + off, D, a->v + off, D, 0.0f,
-                dP, T);
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T, 1.0f, Pb, T, a->dctx + off, D, 0.0f,
-                a->dv + off, D);
+    /* With GQA (rep > 1) the rep query heads of one key/value head run one after another in
+     * one item (see attention_backward), so the first writes dk/dv and the others add. */
+    float acc = a->rep > 1 && (bh % a->NH) % a->rep ? 1.0f : 0.0f;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, 1.0f, a->dctx + oq, a->ldq, a->v + ok, a->ldk,
+                0.0f, dP, T);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T, 1.0f, Pb, T, a->dctx + oq, a->ldq, acc,
+                a->dv + ok, a->ldk);
     float *dS = scratch;
     softmax_backward_rows(dS, Pb, dP, T);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, a->scale, dS, T, a->k + off, D, 0.0f,
-                a->dq + off, D);
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T, a->scale, dS, T, a->q + off, D, 0.0f,
-                a->dk + off, D);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, a->scale, dS, T, a->k + ok, a->ldk, 0.0f,
+                a->dq + oq, a->ldq);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T, a->scale, dS, T, a->q + oq, a->ldq, acc,
+                a->dk + ok, a->ldk);
 }
 
-/* dctx (B,T,D) -> dq, dk, dv (B,T,D):
+/* One item per (row, key/value head): its rep query heads in order (they share dk, dv). */
+static void attention_backward_group(void *arg, int bg, int tid)
+{
+    const AttnArgs *a = arg;
+    for (int r = 0; r < a->rep; r++)
+        attention_backward_item(arg, bg * a->rep + r, tid);
+}
+
+/* dctx (B,T,NH·hs) -> dq (B,T,NH·hs), dk, dv (B,T,NKV·hs):
  *   dP = dctx_h v_h^T, dv_h = P^T dctx_h,
  *   dS = P ⊙ (dP - rowsum(P ⊙ dP))  (softmax backward; masked keys have P = 0, so dS = 0),
  *   dq_h = scale · dS k_h, dk_h = scale · dS^T q_h. */
 void attention_backward(float *dq, float *dk, float *dv, float *dPbuf, float *dprobs,
                         const float *dctx, const float *q, const float *k, const float *v,
-                        const float *P, int B, int T, int D, int NH)
+                        const float *P, const AttnShape *sh, int B, int T)
 {
     AttnArgs a = {.dq = dq, .dk = dk, .dv = dv, .dPbuf = dPbuf, .dprobs = dprobs, .dctx = dctx, .q = q, .k = k,
-                  .v = v, .Pc = P, .T = T, .D = D, .NH = NH, .hs = D / NH, .scale = 1.0f / sqrtf((float)(D / NH))};
+                  .v = v, .Pc = P, .T = T, .NH = sh->NH, .hs = sh->hs, .rep = sh->NH / sh->NKV,
+                  .ldq = sh->NH * sh->hs, .ldk = sh->NKV * sh->hs, .causal = sh->causal, .window = sh->window,
+                  .scale = 1.0f / sqrtf((float)sh->hs)};
     int nt = ops_threads(), saved = blas_single_begin();
-    ops_parallel(B * NH, nt, attention_backward_item, &a);
+    if (a.rep > 1)
+        ops_parallel(B * sh->NKV, nt, attention_backward_group, &a);
+    else
+        ops_parallel(B * sh->NH, nt, attention_backward_item, &a);
     blas_single_end(saved);
 }

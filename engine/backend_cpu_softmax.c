@@ -1,5 +1,5 @@
 /* Softmax over a head's outputs, for OUT_PROB (F = softmax(logits)[target]). */
-#include "engine/ops.h"
+#include "engine/backend_cpu.h"
 #include <math.h>
 
 /* z (n) -> p (n). The sum is kept in double: with the MLM head n = V ≈ 30k terms. */

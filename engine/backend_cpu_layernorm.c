@@ -4,10 +4,10 @@
  * chain the compiler may not reorder (no -ffast-math), so it runs one element per add
  * latency. Each sum here is split into LANES fixed partial sums (element j goes to lane
  * j % LANES) that are added in lane order at the end: a fixed order per row (whatever the
- * number of rows in a pass), and the lanes vectorise. Like ops_act.c, the file asks for
+ * number of rows in a pass), and the lanes vectorise. Like backend_cpu_act.c, the file asks for
  * O3 and AVX2/AVX-512 clones since the project's baseline is x86-64-v2. */
 #pragma GCC optimize("O3", "no-trapping-math")
-#include "engine/ops.h"
+#include "engine/backend_cpu.h"
 #include <math.h>
 
 #define LANES 8

@@ -1,11 +1,12 @@
-/* Op pairs of the engine (internal to engine/): every forward sits next to its
- * backward, and the forward's comment says what it keeps for the backward.
- * Backwards compute input gradients only (attribution never needs weight
- * gradients). Shapes: N = rows × tokens (B·T), D hidden, FF intermediate,
- * NH heads, hs = D/NH. All tensors row-major float. */
-#ifndef ATTRUN_OPS_H
-#define ATTRUN_OPS_H
-#include "engine/model.h"
+/* The CPU backend's kernels (OpenBLAS + the engine's thread pool), internal to engine/:
+ * backend_cpu.c puts them into the Backend table (engine/backend.h), which is how the
+ * engine reaches them. Every forward sits next to its backward, and the forward's comment
+ * says what it keeps for the backward. Backwards compute input gradients only
+ * (attribution never needs weight gradients). Shapes: N = rows × tokens (B·T), D hidden,
+ * FF intermediate, NH heads, hs head size. All tensors row-major float. */
+#ifndef ATTRUN_BACKEND_CPU_H
+#define ATTRUN_BACKEND_CPU_H
+#include "engine/backend.h"
 
 /* HOT: element-wise kernels are compiled for AVX-512 and AVX2 as well as the project's x86-64-v2
  * baseline, and the loader picks the best clone for the CPU (GCC target_clones). */
@@ -15,7 +16,7 @@
 #define HOT
 #endif
 
-/* ---- ops_pool.c: the engine's threads for work OpenBLAS does not thread ---- */
+/* ---- backend_cpu_pool.c: the engine's threads for work OpenBLAS does not thread ---- */
 /* Threads of that work: engine_set_threads()'s count, else OpenBLAS's. */
 int ops_threads(void);
 void ops_set_threads(int threads);
@@ -25,22 +26,14 @@ void ops_set_threads(int threads);
 typedef void (*ops_task_fn)(void *ctx, int item, int tid);
 void ops_parallel(int n, int threads, ops_task_fn fn, void *ctx);
 
-/* ---- engine.c: the per-op profile ---- */
-/* Wall-clock seconds per op class, summed while ops_prof_on (attrun bench --profile). */
-enum { PROF_EMB, PROF_LIN_F, PROF_ATT_F, PROF_LN_F, PROF_ACT_F, PROF_ADD, PROF_HEAD,
-       PROF_LIN_B, PROF_ATT_B, PROF_LN_B, PROF_ACT_B, PROF_N };
-extern int ops_prof_on;
-extern double ops_prof_s[PROF_N];
-extern const char *const ops_prof_name[PROF_N];
-
-/* ---- ops_linear.c: y = x W^T + b through cblas_sgemm ---- */
+/* ---- backend_cpu_linear.c: y = x W^T + b through cblas_sgemm ---- */
 /* x (N,IN), W (OUT,IN) PyTorch layout, b (OUT) or NULL, y (N,OUT).
  * Keeps nothing: the input gradient needs only W. */
 void linear_forward(float *y, const float *x, const float *W, const float *b, int N, int IN, int OUT);
 /* dx (N,IN) = dy (N,OUT) W (OUT,IN); accumulate: dx += instead of dx =. */
 void linear_backward(float *dx, const float *dy, const float *W, int N, int IN, int OUT, int accumulate);
 
-/* ---- ops_layernorm.c: y = g · (x - mean)/sqrt(var + eps) + b, biased variance ---- */
+/* ---- backend_cpu_layernorm.c: y = g · (x - mean)/sqrt(var + eps) + b, biased variance ---- */
 /* x, y, xhat (N,D); rstd (N). Keeps xhat (normalised input) and rstd for the backward.
  * y may alias x. */
 void layernorm_forward(float *y, float *xhat, float *rstd, const float *x, const float *g,
@@ -50,21 +43,37 @@ void layernorm_forward(float *y, float *xhat, float *rstd, const float *x, const
 void layernorm_backward(float *dx, const float *dy, const float *xhat, const float *rstd,
                         const float *g, int N, int D);
 
-/* ---- ops_attention.c: multi-head self-attention core (after Q,K,V projections) ---- */
-/* q, k, v, ctx (B,T,D) with head h in columns [h·hs, (h+1)·hs); P (B,NH,T,T);
- * mask (B,T) of 1/0 or NULL. scores = q k^T / sqrt(hs) + (1-mask)·(-FLT_MAX) (HF adds
- * finfo.min), P = softmax over keys, ctx = P v.
+/* ---- backend_cpu_attention.c: multi-head self-attention core (after Q,K,V projections) ---- */
+/* q, ctx (B,T,NH·hs) with head h in columns [h·hs, (h+1)·hs); k, v (B,T,NKV·hs);
+ * P (B,NH,T,T); mask (B,T) of 1/0 or NULL. scores = q k^T / sqrt(hs) + (1-mask)·(-FLT_MAX)
+ * (HF adds finfo.min; causal / window masks likewise), P = softmax over keys, ctx = P v.
  * Keeps q, k, v and P for the backward (ctx is not needed: no weight gradients). */
 void attention_forward(float *ctx, float *P, const float *q, const float *k, const float *v,
-                       const int *mask, int B, int T, int D, int NH);
-/* dq, dk, dv (B,T,D) from dctx (B,T,D). dPbuf: (ops_threads(),T,T) scratch, one (T,T) per
+                       const int *mask, const AttnShape *sh, int B, int T);
+/* dq (B,T,NH·hs), dk, dv (B,T,NKV·hs) from dctx (B,T,NH·hs). dPbuf: (ops_threads(),T,T) scratch, one (T,T) per
  * thread; when dprobs != NULL dF/dP is written there instead ((B,NH,T,T), the conductance tap).
  * Both directions share the (row, head) pairs among ops_threads() threads. */
 void attention_backward(float *dq, float *dk, float *dv, float *dPbuf, float *dprobs,
                         const float *dctx, const float *q, const float *k, const float *v,
-                        const float *P, int B, int T, int D, int NH);
+                        const float *P, const AttnShape *sh, int B, int T);
 
-/* ---- ops_act.c: element-wise activations ---- */
+/* ---- backend_cpu_rmsnorm.c: y = g · x / sqrt(mean(x²) + eps) (HF's LlamaRMSNorm, float32 variance) ---- */
+/* x, y, xhat (N,D); rstd (N). Keeps xhat = x·rstd and rstd for the backward; y may alias x. */
+void rmsnorm_forward(float *y, float *xhat, float *rstd, const float *x, const float *g, float eps, int N, int D);
+/* dx = rstd · (g·dy - xhat · mean(g·dy·xhat)); dx may alias dy. */
+void rmsnorm_backward(float *dx, const float *dy, const float *xhat, const float *rstd, const float *g, int N,
+                      int D);
+
+/* ---- backend_cpu_rope.c: rotary position embedding on HF's rotate_half layout ---- */
+/* cos, sin (N, hs/2) for the positions pos (N): angle_i = pos · inv_freq_i, computed in float32
+ * as transformers does (inv_freq with rope_theta and rope_scaling default / linear / llama3). */
+void rope_tables(float *cos_t, float *sin_t, const int *pos, int N, const ModelConfig *c);
+/* x (N, nh·hs) in place: each head's halves (x1, x2) -> (x1·cos - x2·sin, x2·cos + x1·sin).
+ * Keeps nothing but the tables. The backward is the inverse (transposed) rotation. */
+void rope_forward(float *x, const float *cos_t, const float *sin_t, int N, int nh, int hs);
+void rope_backward(float *dx, const float *cos_t, const float *sin_t, int N, int nh, int hs);
+
+/* ---- backend_cpu_act.c: element-wise activations ---- */
 /* y = act(x), n elements (y may alias x). Keeps nothing itself: the caller keeps x
  * (the pre-activation), which is all the backward needs. */
 void act_forward(float *y, const float *x, long n, Activation a);
@@ -76,7 +85,7 @@ void act_backward(float *dx, const float *dy, const float *x, long n, Activation
 void act_backward_rescale(float *dx_in, float *dx_ref, const float *dy_in, const float *dy_ref,
                           const float *x, const float *r, long n, Activation a);
 
-/* Vectorisable float exp and erf (ops_act.c). exp: relative error ≤ 2 ulp on
+/* Vectorisable float exp and erf (backend_cpu_act.c). exp: relative error ≤ 2 ulp on
  * [-87, 88], 0 below -87.3, clamped above. erf: ≤ 2 ulp on all of R (tested against
  * erf() in double by tests/test_engine_fd.c). Both are meant for loops that the
  * compiler vectorises, unlike glibc's expf/erff calls. */
@@ -85,7 +94,12 @@ float ops_erff(float x);
 void ops_exp_array(float *y, const float *x, long n);
 void ops_erf_array(float *y, const float *x, long n);
 
-/* ---- ops_softmax.c: softmax over the head's outputs (OUT_PROB) ---- */
+/* ---- backend_cpu_softmax.c: softmax over the head's outputs (OUT_PROB) ---- */
 /* p (n) = softmax(z); accumulates in double: the vocabulary head has V = 30522 terms. */
 void softmax_forward(float *p, const float *z, int n);
+
+/* ---- backend_cpu.c: element-wise helpers of the engine's block ---- */
+/* y += x (n elements); y *= x (n elements). */
+void cpu_add(float *y, const float *x, long n);
+void cpu_mul(float *y, const float *x, long n);
 #endif

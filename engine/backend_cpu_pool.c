@@ -8,7 +8,7 @@
  * claimed one at a time from a shared counter, so a helper that the OS deschedules (other
  * processes on the machine) delays nothing but its current item. Which thread runs an
  * item never changes the item's arithmetic. */
-#include "engine/ops.h"
+#include "engine/backend_cpu.h"
 #include <cblas.h>
 #include <pthread.h>
 #include <stdatomic.h>

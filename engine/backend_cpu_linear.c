@@ -1,6 +1,6 @@
 /* Linear layers on OpenBLAS: every matrix product of the encoder and the heads
  * runs through cblas_sgemm over a whole micro-batch (N = rows × tokens). */
-#include "engine/ops.h"
+#include "engine/backend_cpu.h"
 #include <cblas.h>
 #include <string.h>
 
