@@ -1,13 +1,12 @@
-/* The engine: batched forward and input-gradient backward of a BERT-family
- * encoder with its head (engine/engine.h), built from the op pairs of ops.h.
+/* The engine: batched forward and input-gradient backward of an encoder or decoder
+ * with its head (engine/engine.h): passes, the activation arena, input checks. The
+ * blocks themselves are in engine_blocks.c; every op goes through the backend.
  *
  * Rows are processed in passes of at most mb_tokens tokens (pairs of rows are never
  * split in DeepLIFT mode). All activations of one pass live in one arena, laid out by
  * acts_layout() from (rows, T) and reused across calls: nothing is allocated in the
  * hot path. What each forward keeps for the backward is said where it is computed. */
-#include "engine/clock.h"
-#include "engine/engine.h"
-#include "engine/backend.h"
+#include "engine/engine_internal.h"
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -21,48 +20,12 @@ const char *const ops_prof_name[PROF_N] = {
     "embeddings fwd", "linear fwd", "attention fwd", "layernorm fwd", "activation fwd", "residual add",
     "head fwd+bwd", "linear bwd", "attention bwd", "layernorm bwd", "activation bwd"};
 
-/* Times `stmt` into class k when profiling (two clock reads per op: negligible). */
-#define PROF(k, stmt)                                    \
-    do {                                                 \
-        double t0_ = ops_prof_on ? clock_now() : 0;       \
-        stmt;                                            \
-        if (ops_prof_on)                                 \
-            ops_prof_s[k] += clock_now() - t0_;           \
-    } while (0)
-
-/* Per-layer tensors kept for the backward. */
-typedef struct {
-    float *q, *k, *v;          /* (N,QD), (N,KD), (N,KD) projections (after RoPE): attention backward */
-    float *P;                  /* (Bm,NH,T,T) attention probabilities: attention backward */
-    float *ln1_xhat, *ln1_rstd; /* (N,D), (N): norm 1 backward */
-    float *u;                  /* (N,FF) FFN (gate) pre-activation: activation backward / Rescale */
-    float *up;                 /* (N,FF) gated FFN: up projection, for the product's backward */
-    float *ln2_xhat, *ln2_rstd; /* (N,D), (N): norm 2 backward */
-} LayerActs;
-
-/* Everything else of one pass: the embedding LayerNorm's saved values, the head's,
- * and scratch that lives only within one layer (forward or backward). */
-typedef struct {
-    const Backend *be;          /* the engine's backend, for the block functions */
-    float *emb_xhat, *emb_rstd; /* (N,D), (N): embedding LN backward (AT_WORD_EMB) */
-    float *h, *h1, *ctx, *a;    /* (N,D) scratch: layer input/output, after LN1, context (N,QD), pre-LN sums */
-    float *f;                   /* (N,FF) scratch: activation output, then its gradient */
-    float *dh, *dx, *dq, *dk, *dv; /* (N,D) backward scratch; dq (N,QD), dk, dv (N,KD) */
-    float *rcos, *rsin;         /* (N,hs/2) RoPE tables of the pass's positions */
-    float *dP;                  /* (threads,T,T) attention backward scratch, one per thread */
-    float *hc;                  /* (Bm,D) hidden state at the explained token */
-    float *zpre;                /* (Bm,D) head dense output: activation backward / Rescale */
-    float *z;                   /* (Bm,D) after head activation (and MLM LayerNorm) */
-    float *hd_xhat, *hd_rstd;   /* (Bm,D), (Bm): MLM head LN backward */
-    float *logits, *prob;       /* (Bm,C): prob for OUT_PROB's backward */
-    float *dlogits;             /* (Bm,C) */
-    float *dz, *dhc;            /* (Bm,D) */
-} Acts;
-
 struct Engine {
     const Model *m;
     const Backend *be;
     int mb_tokens;
+    size_t budget;      /* activation bytes of one pass above which the backward recomputes (0: never) */
+    int recompute;      /* this run's passes recompute each layer's forward in the backward */
     float *arena;
     size_t arena_floats;
     LayerActs *la; /* L entries, pointing into the arena */
@@ -81,7 +44,8 @@ static int set_err(Engine *e, const char *fmt, ...)
 
 /* Lays out (or, with base == NULL, only sizes) the arena for Bm rows of T tokens.
  * Every tensor starts on a 64-byte boundary. Returns the number of floats. */
-static size_t acts_layout(const ModelConfig *c, int Bm, int T, float *base, Acts *A, LayerActs *la)
+static size_t acts_layout(const ModelConfig *c, int Bm, int T, int recompute, float *base, Acts *A,
+                          LayerActs *la)
 {
     size_t N = (size_t)Bm * T, D = (size_t)c->D, FF = (size_t)c->FF, C = (size_t)c->C;
     size_t QD = (size_t)c->NH * c->hs, KD = (size_t)c->NKV * c->hs, XD = QD > D ? QD : D;
@@ -93,7 +57,11 @@ static size_t acts_layout(const ModelConfig *c, int Bm, int T, float *base, Acts
             (ptr) = base + off;            \
         off += ((size_t)(n) + 15) & ~(size_t)15; \
     } while (0)
-    for (int l = 0; l < c->L; l++) {
+    /* recompute: one layer's tensors (the backward re-runs each layer's forward from its
+     * saved input, hin) instead of every layer's */
+    int nl = recompute ? 1 : c->L;
+    TAKE(A->hin, recompute ? (size_t)c->L * N * D : 0);
+    for (int l = 0; l < nl; l++) {
         LayerActs *L = &la[l];
         TAKE(L->q, N * QD);
         TAKE(L->k, N * KD);
@@ -147,6 +115,7 @@ Engine *engine_create(const Model *m)
     e->m = m;
     e->be = e->A.be = backend_select(NULL);
     e->mb_tokens = 2048;
+    e->budget = (size_t)4 << 30;
     e->la = calloc((size_t)m->cfg.L, sizeof *e->la);
     if (!e->la) {
         free(e);
@@ -166,14 +135,21 @@ void engine_free(Engine *e)
 }
 
 void engine_set_microbatch_tokens(Engine *e, int tokens) { e->mb_tokens = tokens > 0 ? tokens : 1; }
+void engine_set_activation_budget(Engine *e, size_t bytes) { e->budget = bytes; }
 void engine_set_threads(int threads) { backend_select(NULL)->set_threads(threads); }
 const Model *engine_model(const Engine *e) { return e->m; }
 const char *engine_error(const Engine *e) { return e->err; }
 
-/* Grows the arena to hold a pass of Bm rows × T tokens (never shrinks: reused). */
+/* Grows the arena to hold a pass of Bm rows × T tokens (never shrinks: reused). When every
+ * layer's tensors would exceed the budget, the passes keep one layer's and each layer's
+ * input instead, and the backward re-runs the layer's forward (about one more forward of
+ * work; the recomputed values are the same bits, so results do not depend on the mode). */
 static int arena_reserve(Engine *e, int Bm, int T)
 {
-    size_t need = acts_layout(&e->m->cfg, Bm, T, NULL, &e->A, e->la);
+    size_t need = acts_layout(&e->m->cfg, Bm, T, 0, NULL, &e->A, e->la);
+    e->recompute = e->budget && need * sizeof(float) > e->budget;
+    if (e->recompute)
+        need = acts_layout(&e->m->cfg, Bm, T, 1, NULL, &e->A, e->la);
     if (need > e->arena_floats) {
         if (e->arena)
             e->be->free(e->arena);
@@ -246,283 +222,6 @@ static int check_batch(Engine *e, const EngineBatch *in, const EngineOutput *out
     return 0;
 }
 
-/* Embedding block at the word-embedding layer: h = LN(x + pos_emb[pos] + type_emb[type]).
- * Keeps emb_xhat, emb_rstd for the backward (the sum is linear in x). */
-static void embeddings_forward(const Model *m, Acts *A, const float *x, const int *pos, const int *type, int N)
-{
-    int D = m->cfg.D;
-    if (!m->pos_emb) { /* RoPE / no positions: the word embeddings are the block's output */
-        memcpy(A->h, x, (size_t)N * D * sizeof(float));
-        return;
-    }
-    for (int i = 0; i < N; i++) {
-        const float *xi = x + (size_t)i * D, *pe = m->pos_emb + (size_t)pos[i] * D;
-        const float *te = m->type_emb ? m->type_emb + (size_t)(type ? type[i] : 0) * D : NULL;
-        float *hi = A->h + (size_t)i * D;
-        for (int j = 0; j < D; j++)
-            hi[j] = xi[j] + pe[j] + (te ? te[j] : 0.0f);
-    }
-    if (m->cfg.emb_norm)
-        A->be->layernorm_forward(A->h, A->emb_xhat, A->emb_rstd, A->h, m->emb_ln_g, m->emb_ln_b, m->cfg.ln_eps, N, D);
-}
-
-static AttnShape attn_shape(const ModelConfig *c)
-{
-    AttnShape sh = {.NH = c->NH, .NKV = c->NKV, .hs = c->hs, .causal = c->causal, .window = c->window};
-    return sh;
-}
-
-/* The block's norm (LayerNorm with bias, or RMSNorm without) forward and backward. */
-static void norm_forward(const Backend *be, const ModelConfig *c, float *y, float *xhat, float *rstd, const float *x, const float *g,
-                         const float *b, int N)
-{
-    if (c->norm == NORM_RMS)
-        be->rmsnorm_forward(y, xhat, rstd, x, g, c->ln_eps, N, c->D);
-    else
-        be->layernorm_forward(y, xhat, rstd, x, g, b, c->ln_eps, N, c->D);
-}
-
-static void norm_backward(const Backend *be, const ModelConfig *c, float *dx, const float *dy, const float *xhat, const float *rstd,
-                          const float *g, int N)
-{
-    if (c->norm == NORM_RMS)
-        be->rmsnorm_backward(dx, dy, xhat, rstd, g, N, c->D);
-    else
-        be->layernorm_backward(dx, dy, xhat, rstd, g, N, c->D);
-}
-
-/* One encoder layer, h (N,D) in, h (N,D) out. Keeps (in LayerActs) q, k, v, P, LN1's and
- * LN2's xhat/rstd and the FFN pre-activation u; h1, ctx, a, f are scratch. */
-static void layer_forward(const ModelConfig *c, const LayerParams *p, LayerActs *L, Acts *A, const int *mask,
-                          int Bm, int T)
-{
-    int N = Bm * T, D = c->D, FF = c->FF;
-    PROF(PROF_LIN_F, A->be->linear_forward(L->q, A->h, p->q_w, p->q_b, N, D, D));
-    PROF(PROF_LIN_F, A->be->linear_forward(L->k, A->h, p->k_w, p->k_b, N, D, D));
-    PROF(PROF_LIN_F, A->be->linear_forward(L->v, A->h, p->v_w, p->v_b, N, D, D));
-    AttnShape sh = attn_shape(c);
-    PROF(PROF_ATT_F, A->be->attention_forward(A->ctx, L->P, L->q, L->k, L->v, mask, &sh, Bm, T));
-    PROF(PROF_LIN_F, A->be->linear_forward(A->a, A->ctx, p->o_w, p->o_b, N, D, D));
-    PROF(PROF_ADD, A->be->add(A->a, A->h, (long)N * D));
-    PROF(PROF_LN_F, A->be->layernorm_forward(A->h1, L->ln1_xhat, L->ln1_rstd, A->a, p->ln1_g, p->ln1_b, c->ln_eps, N, D));
-    PROF(PROF_LIN_F, A->be->linear_forward(L->u, A->h1, p->ff1_w, p->ff1_b, N, D, FF));
-    PROF(PROF_ACT_F, A->be->act_forward(A->f, L->u, (long)N * FF, c->act));
-    PROF(PROF_LIN_F, A->be->linear_forward(A->a, A->f, p->ff2_w, p->ff2_b, N, FF, D));
-    PROF(PROF_ADD, A->be->add(A->a, A->h1, (long)N * D));
-    PROF(PROF_LN_F, A->be->layernorm_forward(A->h, L->ln2_xhat, L->ln2_rstd, A->a, p->ln2_g, p->ln2_b, c->ln_eps, N, D));
-}
-
-/* Activation backward of Bm rows of `width` elements, plain or (rescale) with the pair's
- * Rescale multipliers. dy may alias dx. */
-static void act_backward_rows(const Backend *be, float *dx, const float *dy, const float *x, int Bm, size_t width, Activation a,
-                              int rescale)
-{
-    if (!rescale) {
-        be->act_backward(dx, dy, x, (long)(Bm * width), a);
-        return;
-    }
-    for (int b = 0; b + 1 < Bm; b += 2) {
-        size_t o0 = (size_t)b * width, o1 = o0 + width;
-        be->act_backward_rescale(dx + o0, dx + o1, dy + o0, dy + o1, x + o0, x + o1, (long)width, a);
-    }
-}
-
-/* Layer backward: A->dh holds dF/d(layer output) on entry and dF/d(layer input) on exit. */
-static void layer_backward(const ModelConfig *c, const LayerParams *p, LayerActs *L, Acts *A, float *dprobs,
-                           int Bm, int T, int rescale_ffn)
-{
-    int N = Bm * T, D = c->D, FF = c->FF;
-    PROF(PROF_LN_B, A->be->layernorm_backward(A->dx, A->dh, L->ln2_xhat, L->ln2_rstd, p->ln2_g, N, D)); /* ds2 */
-    PROF(PROF_LIN_B, A->be->linear_backward(A->f, A->dx, p->ff2_w, N, FF, D, 0));                        /* df */
-    PROF(PROF_ACT_B, act_backward_rows(A->be, A->f, A->f, L->u, Bm, (size_t)T * FF, c->act, rescale_ffn)); /* du */
-    PROF(PROF_LIN_B, A->be->linear_backward(A->dx, A->f, p->ff1_w, N, D, FF, 1)); /* dh1 = ds2 + du W1 */
-    PROF(PROF_LN_B, A->be->layernorm_backward(A->dh, A->dx, L->ln1_xhat, L->ln1_rstd, p->ln1_g, N, D)); /* ds1 */
-    PROF(PROF_LIN_B, A->be->linear_backward(A->ctx, A->dh, p->o_w, N, D, D, 0));                        /* dctx */
-    AttnShape sh = attn_shape(c);
-    PROF(PROF_ATT_B, A->be->attention_backward(A->dq, A->dk, A->dv, A->dP, dprobs, A->ctx, L->q, L->k, L->v, L->P, &sh,
-                                        Bm, T));
-    /* dh = ds1 (residual) + dq Wq + dk Wk + dv Wv */
-    PROF(PROF_LIN_B, A->be->linear_backward(A->dh, A->dq, p->q_w, N, D, D, 1));
-    PROF(PROF_LIN_B, A->be->linear_backward(A->dh, A->dk, p->k_w, N, D, D, 1));
-    PROF(PROF_LIN_B, A->be->linear_backward(A->dh, A->dv, p->v_w, N, D, D, 1));
-}
-
-/* FFN of a pre-norm block on x = A->h1 (N,D), result into A->a (N,D). Plain: ff2(act(ff1 x));
- * gated: ff2(act(gate x) · up x). Keeps u (the (gate) pre-activation) and, gated, up. */
-static void ffn_forward(const ModelConfig *c, const LayerParams *p, LayerActs *L, Acts *A, int N)
-{
-    int D = c->D, FF = c->FF;
-    if (!c->ffn_gated) {
-        PROF(PROF_LIN_F, A->be->linear_forward(L->u, A->h1, p->ff1_w, p->ff1_b, N, D, FF));
-        PROF(PROF_ACT_F, A->be->act_forward(A->f, L->u, (long)N * FF, c->act));
-    } else {
-        PROF(PROF_LIN_F, A->be->linear_forward(L->u, A->h1, p->ffg_w, p->ffg_b, N, D, FF));
-        PROF(PROF_LIN_F, A->be->linear_forward(L->up, A->h1, p->ff1_w, p->ff1_b, N, D, FF));
-        PROF(PROF_ACT_F, A->be->act_forward(A->f, L->u, (long)N * FF, c->act));
-        A->be->mul(A->f, L->up, (long)N * FF);
-    }
-    PROF(PROF_LIN_F, A->be->linear_forward(A->a, A->f, p->ff2_w, p->ff2_b, N, FF, D));
-}
-
-/* A->a holds dF/d(FFN output) (N,D); adds dF/d(FFN input) into A->dx (N,D). f, h1 scratch. */
-static void ffn_backward(const ModelConfig *c, const LayerParams *p, LayerActs *L, Acts *A, int Bm, int T,
-                         int rescale)
-{
-    int N = Bm * T, D = c->D, FF = c->FF;
-    PROF(PROF_LIN_B, A->be->linear_backward(A->f, A->a, p->ff2_w, N, FF, D, 0)); /* df */
-    if (!c->ffn_gated) {
-        PROF(PROF_ACT_B, act_backward_rows(A->be, A->f, A->f, L->u, Bm, (size_t)T * FF, c->act, rescale));
-        PROF(PROF_LIN_B, A->be->linear_backward(A->dx, A->f, p->ff1_w, N, D, FF, 1));
-        return;
-    }
-    /* f = act(u)·up: d(act u) = df·up and d(up) = df·act(u). up's value is not needed after
-     * this, so its buffer takes df (for d(up)) while A->f becomes df·up. */
-    size_t n = (size_t)N * FF;
-    float *upv = L->up, *df = A->f;
-    for (size_t i = 0; i < n; i++) {
-        float t = upv[i];
-        upv[i] = df[i];
-        df[i] *= t;
-    }
-    PROF(PROF_ACT_B, act_backward_rows(A->be, A->f, A->f, L->u, Bm, (size_t)T * FF, c->act, rescale)); /* du */
-    PROF(PROF_LIN_B, A->be->linear_backward(A->dx, A->f, p->ffg_w, N, D, FF, 1));
-    PROF(PROF_ACT_F, A->be->act_forward(A->f, L->u, (long)n, c->act)); /* act(u) */
-    A->be->mul(A->f, upv, (long)n);                                      /* d(up) = df·act(u) */
-    PROF(PROF_LIN_B, A->be->linear_backward(A->dx, A->f, p->ff1_w, N, D, FF, 1));
-}
-
-/* One pre-norm decoder layer (GPT-2, Llama family), h (N,D) in and out:
- *   n1 = norm1(h); q,k,v = proj(n1) (RoPE on q, k); a = h + o(attn); h = a + ffn(norm2(a)).
- * Keeps q, k, v, P, both norms' xhat/rstd, u (and up); h1, ctx, a, f scratch.
- * a is kept in A->dx during the layer (A->dx is only backward scratch). */
-static void prelayer_forward(const ModelConfig *c, const LayerParams *p, LayerActs *L, Acts *A, const int *mask,
-                             int Bm, int T)
-{
-    int N = Bm * T, D = c->D, QD = c->NH * c->hs, KD = c->NKV * c->hs;
-    AttnShape sh = attn_shape(c);
-    PROF(PROF_LN_F, norm_forward(A->be, c, A->h1, L->ln1_xhat, L->ln1_rstd, A->h, p->ln1_g, p->ln1_b, N));
-    PROF(PROF_LIN_F, A->be->linear_forward(L->q, A->h1, p->q_w, p->q_b, N, D, QD));
-    PROF(PROF_LIN_F, A->be->linear_forward(L->k, A->h1, p->k_w, p->k_b, N, D, KD));
-    PROF(PROF_LIN_F, A->be->linear_forward(L->v, A->h1, p->v_w, p->v_b, N, D, KD));
-    if (c->pos == POS_ROPE) {
-        A->be->rope_forward(L->q, A->rcos, A->rsin, N, c->NH, c->hs);
-        A->be->rope_forward(L->k, A->rcos, A->rsin, N, c->NKV, c->hs);
-    }
-    PROF(PROF_ATT_F, A->be->attention_forward(A->ctx, L->P, L->q, L->k, L->v, mask, &sh, Bm, T));
-    PROF(PROF_LIN_F, A->be->linear_forward(A->dx, A->ctx, p->o_w, p->o_b, N, QD, D));
-    PROF(PROF_ADD, A->be->add(A->dx, A->h, (long)N * D)); /* a = h + attn */
-    PROF(PROF_LN_F, norm_forward(A->be, c, A->h1, L->ln2_xhat, L->ln2_rstd, A->dx, p->ln2_g, p->ln2_b, N));
-    ffn_forward(c, p, L, A, N);
-    memcpy(A->h, A->dx, (size_t)N * D * sizeof(float));
-    PROF(PROF_ADD, A->be->add(A->h, A->a, (long)N * D)); /* h = a + ffn */
-}
-
-/* Pre-norm layer backward: A->dh holds dF/d(layer output) on entry, dF/d(layer input) on exit. */
-static void prelayer_backward(const ModelConfig *c, const LayerParams *p, LayerActs *L, Acts *A, float *dprobs,
-                              int Bm, int T, int rescale_ffn)
-{
-    int N = Bm * T, D = c->D, QD = c->NH * c->hs, KD = c->NKV * c->hs;
-    AttnShape sh = attn_shape(c);
-    memcpy(A->a, A->dh, (size_t)N * D * sizeof(float)); /* dF/d(ffn out) */
-    memset(A->dx, 0, (size_t)N * D * sizeof(float));
-    ffn_backward(c, p, L, A, Bm, T, rescale_ffn);      /* dx = dF/d(norm2 out) */
-    PROF(PROF_LN_B, norm_backward(A->be, c, A->dx, A->dx, L->ln2_xhat, L->ln2_rstd, p->ln2_g, N));
-    PROF(PROF_ADD, A->be->add(A->dh, A->dx, (long)N * D));      /* da = dh + norm2 path */
-    PROF(PROF_LIN_B, A->be->linear_backward(A->ctx, A->dh, p->o_w, N, QD, D, 0)); /* dctx */
-    PROF(PROF_ATT_B, A->be->attention_backward(A->dq, A->dk, A->dv, A->dP, dprobs, A->ctx, L->q, L->k, L->v, L->P, &sh,
-                                        Bm, T));
-    if (c->pos == POS_ROPE) {
-        A->be->rope_backward(A->dq, A->rcos, A->rsin, N, c->NH, c->hs);
-        A->be->rope_backward(A->dk, A->rcos, A->rsin, N, c->NKV, c->hs);
-    }
-    PROF(PROF_LIN_B, A->be->linear_backward(A->dx, A->dq, p->q_w, N, D, QD, 0));
-    PROF(PROF_LIN_B, A->be->linear_backward(A->dx, A->dk, p->k_w, N, D, KD, 1));
-    PROF(PROF_LIN_B, A->be->linear_backward(A->dx, A->dv, p->v_w, N, D, KD, 1));
-    PROF(PROF_LN_B, norm_backward(A->be, c, A->dx, A->dx, L->ln1_xhat, L->ln1_rstd, p->ln1_g, N));
-    PROF(PROF_ADD, A->be->add(A->dh, A->dx, (long)N * D));      /* dh = da + norm1 path */
-}
-
-/* The token the head reads in row b: token 0 (encoder classifiers) or the batch's
- * position (MLM mask, causal-LM last position, score head's last non-pad token). */
-static int head_token(const ModelConfig *c, const EngineBatch *in, int row)
-{
-    return c->head == HEAD_CLASSIFIER ? 0 : in->mlm_pos[row];
-}
-
-/* Head forward on one token per row (A->hc): encoder heads h = act(dense(x)) [MLM: + LN],
- * decoder heads h = final_norm(x); then logits = h W_out^T + b_out and F. Keeps zpre
- * (activation backward / Rescale), the head norm's xhat/rstd and prob for OUT_PROB. */
-static void head_forward(const Model *m, Acts *A, const EngineBatch *in, EngineOutput *out, int b0, int Bm)
-{
-    const ModelConfig *c = &m->cfg;
-    int D = c->D, C = c->C;
-    if (c->norm_place == NORM_PRE) {
-        norm_forward(A->be, c, A->z, A->hd_xhat, A->hd_rstd, A->hc, m->final_g, m->final_b, Bm);
-    } else {
-        A->be->linear_forward(A->zpre, A->hc, m->head_dense_w, m->head_dense_b, Bm, D, D);
-        A->be->act_forward(A->z, A->zpre, (long)Bm * D, c->head_act);
-        if (c->head == HEAD_MLM)
-            A->be->layernorm_forward(A->z, A->hd_xhat, A->hd_rstd, A->z, m->head_ln_g, m->head_ln_b, c->ln_eps, Bm, D);
-    }
-    A->be->linear_forward(A->logits, A->z, m->head_out_w, m->head_out_b, Bm, D, C);
-    for (int b = 0; b < Bm; b++) {
-        const float *lg = A->logits + (size_t)b * C;
-        int tg = in->target[b0 + b];
-        if (in->output == OUT_PROB) {
-            A->be->softmax_forward(A->prob + (size_t)b * C, lg, C);
-            out->F[b0 + b] = A->prob[(size_t)b * C + tg];
-        } else {
-            out->F[b0 + b] = lg[tg];
-        }
-    }
-    if (out->logits)
-        memcpy(out->logits + (size_t)b0 * C, A->logits, (size_t)Bm * C * sizeof(float));
-}
-
-/* Head backward: dF/dlogits, then back to the explained token's hidden state (A->dhc). */
-static void head_backward(const Model *m, Acts *A, const EngineBatch *in, int b0, int Bm)
-{
-    const ModelConfig *c = &m->cfg;
-    int D = c->D, C = c->C;
-    memset(A->dlogits, 0, (size_t)Bm * C * sizeof(float));
-    for (int b = 0; b < Bm; b++) {
-        int tg = in->target[b0 + b];
-        float *dl = A->dlogits + (size_t)b * C;
-        if (in->output == OUT_PROB) { /* d p_t / d z_j = p_t (δ_tj - p_j) */
-            const float *p = A->prob + (size_t)b * C;
-            for (int j = 0; j < C; j++)
-                dl[j] = -p[tg] * p[j];
-            dl[tg] += p[tg];
-        } else {
-            dl[tg] = 1.0f;
-        }
-    }
-    if (c->norm_place == NORM_PRE) {
-        A->be->linear_backward(A->dz, A->dlogits, m->head_out_w, Bm, D, C, 0);
-        norm_backward(A->be, c, A->dhc, A->dz, A->hd_xhat, A->hd_rstd, m->final_g, Bm);
-        return;
-    }
-    A->be->linear_backward(A->dz, A->dlogits, m->head_out_w, Bm, D, C, 0);
-    if (c->head == HEAD_MLM)
-        A->be->layernorm_backward(A->dz, A->dz, A->hd_xhat, A->hd_rstd, m->head_ln_g, Bm, D);
-    act_backward_rows(A->be, A->dz, A->dz, A->zpre, Bm, (size_t)D, c->head_act, (in->rescale & RESCALE_HEAD_ACT) != 0);
-    A->be->linear_backward(A->dhc, A->dz, m->head_dense_w, Bm, D, D, 0);
-}
-
-/* Copies the per-layer taps of layer l (attention probabilities, hidden states). */
-static void save_taps(const ModelConfig *c, const LayerActs *La, const Acts *A, EngineOutput *out, int l, int b0,
-                      int Bm, int B, int T)
-{
-    size_t tt = (size_t)c->NH * T * T, N = (size_t)Bm * T;
-    if (out->attn)
-        for (int b = 0; b < Bm; b++)
-            memcpy(out->attn + ((size_t)(b0 + b) * c->L + l) * tt, La->P + (size_t)b * tt, tt * sizeof(float));
-    if (out->probs)
-        memcpy(out->probs + ((size_t)l * B + b0) * tt, La->P, (size_t)Bm * tt * sizeof(float));
-    if (out->hidden)
-        memcpy(out->hidden + ((size_t)l * B + b0) * T * c->D, A->h, N * c->D * sizeof(float));
-}
-
 /* Rows [b0, b0+Bm) of the batch: forward, and the backward when out->grad. */
 static void run_pass(Engine *e, const EngineBatch *in, EngineOutput *out, int b0, int Bm)
 {
@@ -532,7 +231,8 @@ static void run_pass(Engine *e, const EngineBatch *in, EngineOutput *out, int b0
     int T = in->T, D = c->D, NH = c->NH, L = c->L, B = in->B;
     int N = Bm * T, pre = c->norm_place == NORM_PRE;
     size_t tt = (size_t)NH * T * T;
-    acts_layout(c, Bm, T, e->arena, A, e->la);
+    int rec = e->recompute && out->grad;
+    acts_layout(c, Bm, T, e->recompute, e->arena, A, e->la);
     const int *mask = in->mask ? in->mask + (size_t)b0 * T : NULL;
     const float *x = in->x + (size_t)b0 * T * D;
     const int *pos = in->pos_ids ? in->pos_ids + (size_t)b0 * T : NULL;
@@ -551,7 +251,9 @@ static void run_pass(Engine *e, const EngineBatch *in, EngineOutput *out, int b0
     for (int l = 0; l < L; l++) {
         /* Forward only: nothing is kept for a backward, so every layer reuses layer 0's
          * tensors (less memory touched, warmer caches). */
-        LayerActs *La = &e->la[out->grad ? l : 0];
+        LayerActs *La = &e->la[out->grad && !rec ? l : 0];
+        if (rec)
+            memcpy(A->hin + (size_t)l * N * D, A->h, (size_t)N * D * sizeof(float));
         if (pre)
             prelayer_forward(c, &m->layer[l], La, A, mask, Bm, T);
         else
@@ -582,10 +284,18 @@ static void run_pass(Engine *e, const EngineBatch *in, EngineOutput *out, int b0
             memcpy(out->dhidden + ((size_t)l * B + b0) * T * D, A->dh, (size_t)N * D * sizeof(float));
         float *dprobs = out->dprobs ? out->dprobs + ((size_t)l * B + b0) * tt : NULL;
         int rs = (in->rescale & RESCALE_FFN_ACT) != 0;
+        LayerActs *La = &e->la[rec ? 0 : l];
+        if (rec) { /* re-run layer l's forward from its input: its tensors into la[0]; dh is untouched */
+            memcpy(A->h, A->hin + (size_t)l * N * D, (size_t)N * D * sizeof(float));
+            if (pre)
+                prelayer_forward(c, &m->layer[l], La, A, mask, Bm, T);
+            else
+                layer_forward(c, &m->layer[l], La, A, mask, Bm, T);
+        }
         if (pre)
-            prelayer_backward(c, &m->layer[l], &e->la[l], A, dprobs, Bm, T, rs);
+            prelayer_backward(c, &m->layer[l], La, A, dprobs, Bm, T, rs);
         else
-            layer_backward(c, &m->layer[l], &e->la[l], A, dprobs, Bm, T, rs);
+            layer_backward(c, &m->layer[l], La, A, dprobs, Bm, T, rs);
     }
 
     float *g = out->grad + (size_t)b0 * T * D;

@@ -1,12 +1,15 @@
-/* The engine: batched forward and input-gradient backward of a BERT-family
- * model (engine/model.h) on OpenBLAS. Never calls MPI or HDF5.
+/* The engine: batched forward and input-gradient backward of the model its description
+ * says (engine/model.h: encoder or decoder block), through the compute backend
+ * (engine/backend.h). Never calls MPI or HDF5.
  *
  * One call runs B rows of T tokens. Each row starts at the attribution layer:
  *   AT_WORD_EMB:   x is the output of the word-embedding lookup (B,T,D); the engine adds
- *                  position (+ token-type) embeddings and applies the embedding LayerNorm.
- *   AT_EMBEDDINGS: x is the output of the whole embedding block (after LayerNorm).
+ *                  learned position (+ token-type) embeddings and applies the embedding
+ *                  LayerNorm where the model has them (RoPE models: x goes in as it is).
+ *   AT_EMBEDDINGS: x is the output of the whole embedding block.
  * and ends at one scalar F per row: the logit (or softmax probability) of row's target
- * class (classifier heads), or of the target token at row's mask position (MLM heads).
+ * class (classifier heads: token 0; score heads: the row's mlm_pos), or of the target
+ * token at row's mlm_pos (MLM heads: the mask; causal-LM heads: the explained position).
  * With out->grad the backward computes dF/dx for every row (input gradients only: no
  * weight gradients). Rows are processed in micro-batches of at most
  * engine_set_microbatch_tokens() tokens so activation memory stays bounded whatever B is.
@@ -58,6 +61,10 @@ Engine *engine_create(const Model *m);
 void engine_free(Engine *e);
 /* Largest number of tokens (rows × T) per internal pass; default 2048. */
 void engine_set_microbatch_tokens(Engine *e, int tokens);
+/* Activation bytes of one pass above which the backward recomputes each layer's forward from
+ * its saved input instead of keeping every layer's tensors (default 4 GiB; 0 = never). The
+ * results are bitwise the same either way; recomputing costs about one more forward. */
+void engine_set_activation_budget(Engine *e, size_t bytes);
 /* OpenBLAS threads used by this process. */
 void engine_set_threads(int threads);
 const Model *engine_model(const Engine *e);

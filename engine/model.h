@@ -1,9 +1,12 @@
-/* The model: hyper-parameters and parameter tensors of a BERT-family encoder
- * with its head, as loaded from a Hugging Face checkpoint (io/checkpoint.c).
+/* The model: hyper-parameters, block description and parameter tensors of an encoder
+ * (BERT, RoBERTa, DistilBERT) or decoder (GPT-2, Llama, Mistral, Qwen2) with its head,
+ * as loaded from a Hugging Face checkpoint (io/checkpoint.c through the family's layout
+ * table, engine/family.h).
  *
  * Shapes use fixed letters throughout engine/:
- *   V vocab, P max positions, TV token types, D hidden, L layers, NH heads,
- *   hs = D/NH head size, FF intermediate size, C classes, B batch rows, T tokens.
+ *   V vocab, P max positions, TV token types, D hidden, L layers, NH heads, NKV key/value
+ *   heads, hs head size (D/NH unless head_dim), FF intermediate size, C classes, B batch
+ *   rows, T tokens.
  * Linear weights keep PyTorch's layout: W is (out, in) row-major, y = x W^T + b.
  */
 #ifndef ATTRUN_MODEL_H

@@ -30,9 +30,11 @@ static double peak_rss_mib(void)
 static void usage(void)
 {
     fprintf(stderr, "usage: attrun bench [--shape bert|gpt2|qwen2.5-0.5b] [--threads N] [--batch B] [--tokens T] "
-                    "[--layers L] [--microbatch TOKENS] [--profile]\n"
+                    "[--layers L] [--microbatch TOKENS] [--budget MIB] [--profile]\n"
                     "  --shape: BERT-base (default), GPT-2 small (12 x 768, 12 heads, FF 3072, V 50257) or\n"
                     "           Qwen2.5-0.5B (24 x 896, 14 heads, 2 KV heads, SwiGLU FF 4864, V 151936, tied)\n"
+                    "  --budget: activation MiB per pass above which the backward recomputes each layer's\n"
+                    "            forward (engine_set_activation_budget; default 4096, 0 = never)\n"
                     "  --profile: wall-clock seconds per op class of the forward+backward run\n"
                     "  defaults: threads 2, batch 50, tokens 128, the shape's layers, microbatch 2048 tokens\n");
 }
@@ -94,7 +96,7 @@ static int parse_int(const char *opt, const char *v, int *out)
 
 int cmd_bench(int argc, char **argv)
 {
-    int threads = 2, B = 50, T = 128, L = 0, mb = 2048, profile = 0;
+    int threads = 2, B = 50, T = 128, L = 0, mb = 2048, profile = 0, budget = 4096;
     const char *shape = "bert";
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -118,6 +120,11 @@ int cmd_bench(int argc, char **argv)
             rc = parse_int(a, v, &L);
         else if (!strcmp(a, "--microbatch"))
             rc = parse_int(a, v, &mb);
+        else if (!strcmp(a, "--budget")) {
+            rc = v && !strcmp(v, "0") ? 0 : parse_int(a, v, &budget);
+            if (v && !strcmp(v, "0"))
+                budget = 0;
+        }
         else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             usage();
             return 0;
@@ -211,6 +218,7 @@ int cmd_bench(int argc, char **argv)
         return 1;
     }
     engine_set_microbatch_tokens(e, mb);
+    engine_set_activation_budget(e, (size_t)budget << 20);
     for (int b = 0; b < B; b++) {
         hpos[b] = T - 1;
         for (int t = 0; t < T; t++)

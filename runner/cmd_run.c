@@ -37,7 +37,8 @@ static void usage(FILE *f)
             "  --help           this text\n"
             "\n"
             "exit status: 0 done, 1 runtime error, 2 bad usage or configuration,\n"
-            "             3 interrupted by SIGTERM/SIGUSR1/SIGINT (rerun with --resume)\n");
+            "             3 interrupted by SIGTERM/SIGUSR1/SIGINT (rerun with --resume; to stop an mpirun\n"
+            "             job with status 3 send mpirun SIGUSR1: Open MPI's mpirun exits 1 itself on SIGTERM)\n");
 }
 
 static int parse_args(int argc, char **argv, Args *a)

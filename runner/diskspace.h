@@ -15,9 +15,8 @@
 #define ATTRUN_DISKSPACE_H
 #include <stddef.h>
 
-/* Upper bound of the HDF5 file size for `raw` bytes of dataset data in `ndatasets`
- * datasets (compression only shrinks data; chunk indexes and object headers are bounded
- * per dataset; strings are added by the caller to raw). */
+/* Bound of the HDF5 file's peak size for `raw` bytes of dataset data in `ndatasets`
+ * datasets (strings are added by the caller to raw). */
 double diskspace_bound(double raw, int ndatasets);
 /* Rank 0: reserves `bytes` in spool_dir/reserve. 0, or -1 with err (disk full: how much was
  * needed and how much is free). */

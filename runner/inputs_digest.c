@@ -21,7 +21,8 @@ static void add_i64(EVP_MD_CTX *c, int64_t v)
 
 /* The files besides the weights that shape the model or the tokenizer (those present). */
 static const char *const MODEL_FILES[] = {"config.json", "vocab.txt", "vocab.json", "merges.txt",
-                                          "tokenizer_config.json", "special_tokens_map.json"};
+                                          "tokenizer_config.json", "special_tokens_map.json", "tokenizer.json",
+                                          "added_tokens.json"};
 
 static int model_digest(const char *dir, char hex[65], char *err, size_t errlen)
 {

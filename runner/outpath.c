@@ -66,9 +66,10 @@ static int check_length(const RunConfig *c, char *msg, size_t n)
     const char *base = strrchr(c->out, '/');
     base = base ? base + 1 : c->out;
     if (L + OUT_SUFFIX_MAX >= PATH_MAX || strlen(base) + 7 > NAME_MAX) {
-        snprintf(msg, n, "%s: out: the path is %zu characters (its last part %zu): attrun needs room for "
-                 "'%s.spool/...' within the system's limits (%d for a path, %d for a name); use a shorter path",
-                 c->source, L, strlen(base), base[0] ? "NAME" : "", PATH_MAX - OUT_SUFFIX_MAX, NAME_MAX - 7);
+        snprintf(msg, n, "%s: out: the path is %zu characters (its last part %zu); with the spool files "
+                 "attrun adds to it ('.spool/...') it must stay within the system's limits: at most %d characters, "
+                 "%d for the last part; use a shorter path", c->source, L, strlen(base), PATH_MAX - OUT_SUFFIX_MAX,
+                 NAME_MAX - 7);
         return EXIT_USAGE;
     }
     if (!base[0]) {

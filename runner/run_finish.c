@@ -16,13 +16,15 @@
 /* 8. the summary (rank 0): wall time, throughput, assembly, each rank's busy share. */
 static void summary(const Run *r, const AssembleStats *ast)
 {
-    double busy[3] = {r->ws.busy, r->ws.flops, (double)r->ws.units};
-    double *all = r->rank == 0 ? malloc(sizeof(double) * 3 * r->nranks) : NULL;
-    MPI_Gather(busy, 3, MPI_DOUBLE, all, 3, MPI_DOUBLE, 0, MPI_COMM_WORLD);
+    double busy[4] = {r->ws.busy, r->ws.flops, (double)r->ws.units, (double)r->w.bytes};
+    double *all = r->rank == 0 ? malloc(sizeof(double) * 4 * r->nranks) : NULL;
+    MPI_Gather(busy, 4, MPI_DOUBLE, all, 4, MPI_DOUBLE, 0, MPI_COMM_WORLD);
     if (r->rank == 0 && !r->a.quiet) {
-        double flops = 0, work_s = r->work_s;
-        for (int k = 0; k < r->nranks; k++)
-            flops += all[3 * k + 1];
+        double flops = 0, spooled = 0, work_s = r->work_s;
+        for (int k = 0; k < r->nranks; k++) {
+            flops += all[4 * k + 1];
+            spooled += all[4 * k + 3];
+        }
         double wall = clock_now() - r->t_start;
         long n = r->ex.n;
         fprintf(stderr, "attrun: done in %.2f s: %ld examples, %.2f examples/s; compute %.2f s at %.2f GFLOP/s "
@@ -32,9 +34,11 @@ static void summary(const Run *r, const AssembleStats *ast)
                 ast->write_seconds > 0 ? ast->bytes / 1e6 / ast->write_seconds : 0, ast->file_bytes / 1e6);
         fprintf(stderr, "attrun: busy share per rank:");
         for (int k = 0; k < r->nranks; k++)
-            fprintf(stderr, " %d:%.0f%% (%.0f units)", k, work_s > 0 ? 100 * all[3 * k] / work_s : 0,
-                    all[3 * k + 2]);
-        fprintf(stderr, "\nattrun: wrote %s\n", r->cfg.out);
+            fprintf(stderr, " %d:%.0f%% (%.0f units)", k, work_s > 0 ? 100 * all[4 * k] / work_s : 0,
+                    all[4 * k + 2]);
+        /* this run's spool writes (a resumed run adds to what earlier runs spooled) */
+        fprintf(stderr, "\nattrun: spooled %.1f MB (%.1f x the result file)\nattrun: wrote %s\n", spooled / 1e6,
+                ast->file_bytes > 0 ? spooled / ast->file_bytes : 0, r->cfg.out);
     }
     free(all);
 }
@@ -66,11 +70,11 @@ int run_finish(Run *r)
         return EXIT_RUNTIME;
     }
     if (assemble(&r->ain, &ast, r->msg, sizeof r->msg)) {
-        char held[2048] = "";
+        char held[2048];
+        int is_held = r->rank == 0 && out_not_held(r->cfg.out, held, sizeof held) != 0; /* a reader came meanwhile */
         if (r->rank == 0)
             fprintf(stderr, "attrun run: assembly failed: %s\n%s%s(spools kept in %s; rerun with: %s)\n", r->msg,
-                    out_not_held(r->cfg.out, held, sizeof held) ? held : "", held[0] && strstr(held, "held") ? "\n" : "",
-                    r->spool, r->a.resume_cmd);
+                    is_held ? held : "", is_held ? "\n" : "", r->spool, r->a.resume_cmd);
         return EXIT_RUNTIME;
     }
     if (r->rank == 0 && spool_remove_dir(r->spool, 0, r->msg, sizeof r->msg))

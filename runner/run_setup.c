@@ -147,10 +147,13 @@ static int setup_claim_output(Run *r)
         return fail(r, claim);
     int ok = 1;
     if (r->rank == 0) {
-        H5Out *h = h5out_open_serial(r->cfg.out, 1, r->msg, sizeof r->msg);
-        ok = h && write_root_attrs(h, &r->ain, r->nranks, NULL, 0, r->msg, sizeof r->msg) == 0;
-        if (h && h5out_close(h, r->msg, sizeof r->msg))
-            ok = 0;
+        ok = out_not_held(r->cfg.out, r->msg, sizeof r->msg) == 0;
+        if (ok) {
+            H5Out *h = h5out_open_serial(r->cfg.out, 1, r->msg, sizeof r->msg);
+            ok = h && write_root_attrs(h, &r->ain, r->nranks, NULL, 0, r->msg, sizeof r->msg) == 0;
+            if (h && h5out_close(h, r->msg, sizeof r->msg))
+                ok = 0;
+        }
     }
     if (mpi_agree(MPI_COMM_WORLD, ok, r->msg, sizeof r->msg))
         return fail(r, EXIT_RUNTIME);

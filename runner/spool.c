@@ -39,19 +39,67 @@ int spool_open(SpoolWriter *w, const char *dir, int rank, char *err, size_t errl
     return 0;
 }
 
+/* Regroups n bytes by their position in 16-byte lanes (the tail stays in place). */
+static void shuffle16(const unsigned char *in, unsigned char *out, uint64_t n, int back)
+{
+    uint64_t g = n / 16;
+    for (uint64_t i = 0; i < g; i++)
+        for (int k = 0; k < 16; k++) {
+            if (back)
+                out[i * 16 + k] = in[k * g + i];
+            else
+                out[k * g + i] = in[i * 16 + k];
+        }
+    memcpy(out + g * 16, in + g * 16, n - g * 16);
+}
+
+/* The compact form of a payload (malloc'ed, *stored bytes), or NULL when it is not smaller. */
+static unsigned char *pack(const void *payload, uint64_t bytes, uint64_t *stored)
+{
+    if (bytes < SPOOL_PACK_MIN || bytes > UINT32_MAX)
+        return NULL;
+    unsigned char *sh = malloc(bytes);
+    uLong cap = compressBound((uLong)bytes);
+    unsigned char *out = malloc(8 + cap);
+    if (!sh || !out) {
+        free(sh);
+        free(out);
+        return NULL;
+    }
+    shuffle16(payload, sh, bytes, 0);
+    memcpy(out, &bytes, 8);
+    /* level 1: the gain is in the sign and exponent planes, which any level finds */
+    int rc = compress2(out + 8, &cap, sh, (uLong)bytes, 1);
+    free(sh);
+    if (rc != Z_OK || 8 + cap >= bytes) {
+        free(out);
+        return NULL;
+    }
+    *stored = 8 + cap;
+    return out;
+}
+
 int spool_append(SpoolWriter *w, int example, int method, int i0, int i1, const void *payload, uint64_t bytes,
                  char *err, size_t errlen)
 {
-    SpoolHeader h = {SPOOL_MAGIC, example, method, i0, i1, crc32_of(payload, bytes), bytes, 0, 0};
-    h.hcrc = crc32_of(&h, 32);
+    uint64_t stored = bytes;
+    unsigned char *packed = pack(payload, bytes, &stored);
+    const void *data = packed ? (const void *)packed : payload;
+    SpoolHeader h = {SPOOL_MAGIC, example, method, i0, i1, crc32_of(data, stored), stored, 0,
+                     packed ? SPOOL_SHUFFLE_DEFLATE : SPOOL_RAW};
+    h.hcrc = crc32_of(&h, sizeof h);
     int sync = clock_now() - w->last_sync >= SPOOL_SYNC_SECONDS;
-    if (fwrite(&h, sizeof h, 1, w->f) != 1 || (bytes && fwrite(payload, 1, bytes, w->f) != bytes) ||
-        fflush(w->f) || (sync && fsync(fileno(w->f)))) {
+    int bad = fwrite(&h, sizeof h, 1, w->f) != 1 || (stored && fwrite(data, 1, stored, w->f) != stored) ||
+              fflush(w->f) || (sync && fsync(fileno(w->f)));
+    free(packed);
+    if (bad) {
         snprintf(err, errlen, "%s: cannot write spool record: %s", w->path, strerror(errno));
         return -1;
     }
     if (sync)
         w->last_sync = clock_now();
+    w->bytes += sizeof h + stored;
+    w->raw_bytes += bytes;
     return 0;
 }
 
@@ -151,7 +199,9 @@ int spool_scan(const char *dir, SpoolIndex *idx, char *err, size_t errlen)
             if (fread(&h, sizeof h, 1, f) != 1)
                 break;
             /* a bad header or a payload past the end: the tail of a killed writer */
-            if (h.magic != SPOOL_MAGIC || h.hcrc != crc32_of(&h, 32) ||
+            uint32_t hc = h.hcrc;
+            h.hcrc = 0;
+            if (h.magic != SPOOL_MAGIC || hc != crc32_of(&h, sizeof h) || h.codec > SPOOL_SHUFFLE_DEFLATE ||
                 pos + (int64_t)sizeof h + (int64_t)h.bytes > size)
                 break;
             if (h.bytes > bufcap) {
@@ -160,6 +210,13 @@ int spool_scan(const char *dir, SpoolIndex *idx, char *err, size_t errlen)
                 buf = malloc(bufcap);
             }
             int ok = fread(buf, 1, h.bytes, f) == h.bytes && crc32_of(buf, h.bytes) == h.crc;
+            uint64_t raw = h.bytes;
+            if (ok && h.codec == SPOOL_SHUFFLE_DEFLATE) {
+                ok = h.bytes >= 8;
+                if (ok)
+                    memcpy(&raw, buf, 8);
+                ok = ok && raw <= UINT32_MAX;
+            }
             if (ok) {
                 if (idx->n == rcap) {
                     rcap = rcap ? rcap * 2 : 1024;
@@ -172,8 +229,10 @@ int spool_scan(const char *dir, SpoolIndex *idx, char *err, size_t errlen)
                 r->method = h.method;
                 r->i0 = h.i0;
                 r->i1 = h.i1;
-                r->bytes = h.bytes;
+                r->bytes = raw;
+                r->stored = h.bytes;
                 r->crc = h.crc;
+                r->codec = h.codec;
             }
             pos += (int64_t)sizeof h + (int64_t)h.bytes;
         }
@@ -230,16 +289,32 @@ void *spool_read(SpoolIndex *idx, const SpoolRecord *r, char *err, size_t errlen
         }
     }
     FILE *f = idx->fp[r->file];
-    void *buf = malloc(r->bytes ? r->bytes : 1);
-    if (!buf || fseeko(f, r->offset, SEEK_SET) || fread(buf, 1, r->bytes, f) != r->bytes ||
-        crc32_of(buf, r->bytes) != r->crc) {
+    unsigned char *buf = malloc(r->stored ? r->stored : 1), *out = buf;
+    int ok = buf && fseeko(f, r->offset, SEEK_SET) == 0 && fread(buf, 1, r->stored, f) == r->stored &&
+             crc32_of(buf, r->stored) == r->crc;
+    if (ok && r->codec == SPOOL_SHUFFLE_DEFLATE) {
+        unsigned char *sh = malloc(r->bytes ? r->bytes : 1);
+        out = malloc(r->bytes ? r->bytes : 1);
+        uLongf n = (uLongf)r->bytes;
+        ok = sh && out && uncompress(sh, &n, buf + 8, (uLong)(r->stored - 8)) == Z_OK && n == r->bytes;
+        if (ok)
+            shuffle16(sh, out, r->bytes, 1);
+        free(sh);
+        free(buf);
+        if (!ok) {
+            free(out);
+            out = NULL;
+        }
+    }
+    if (!ok) {
         snprintf(err, errlen, "%s: spool record at byte %lld (example %d) is unreadable or fails its CRC; "
                  "delete the file and run again with --resume", idx->files[r->file], (long long)r->offset,
                  r->example);
-        free(buf);
+        if (out == buf)
+            free(buf);
         return NULL;
     }
-    return buf;
+    return out;
 }
 
 void spool_index_free(SpoolIndex *idx)

@@ -10,14 +10,22 @@
  *
  * Record: SpoolHeader (40 bytes, little-endian) then `bytes` of payload:
  * a packed Partial (partial_pack) for method units, a packed BaseResult for
- * base units (method = SPOOL_BASE). */
+ * base units (method = SPOOL_BASE). Payloads of SPOOL_PACK_MIN bytes or more are stored
+ * compactly when that is smaller (codec SPOOL_SHUFFLE_DEFLATE): the bytes regrouped by
+ * their position in 16-byte lanes (a partial's exact int128 sums carry mostly sign bytes
+ * in their high half, floats their exponents in one plane), then deflated; the stored
+ * payload is the raw size (uint64) and the deflate stream. Lossless: readers get the
+ * packed bytes back exactly. */
 #ifndef ATTRUN_SPOOL_H
 #define ATTRUN_SPOOL_H
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
-#define SPOOL_MAGIC 0x31505341u /* "ASP1" */
+#define SPOOL_MAGIC 0x32505341u /* "ASP2" (ASP1 records had no codec and are not read) */
+#define SPOOL_RAW 0
+#define SPOOL_SHUFFLE_DEFLATE 1
+#define SPOOL_PACK_MIN 1024
 #define SPOOL_BASE (-1)
 
 typedef struct {
@@ -25,10 +33,10 @@ typedef struct {
     int32_t example;  /* job example number (0..N-1, corpus order) */
     int32_t method;   /* MethodKind, or SPOOL_BASE */
     int32_t i0, i1;   /* items [i0, i1) */
-    uint32_t crc;     /* CRC-32 (zlib) of the payload */
-    uint64_t bytes;   /* payload size */
-    uint32_t hcrc;    /* CRC-32 of the 32 bytes above */
-    uint32_t reserved;
+    uint32_t crc;     /* CRC-32 (zlib) of the stored payload */
+    uint64_t bytes;   /* stored payload size */
+    uint32_t hcrc;    /* CRC-32 of the header with hcrc = 0 */
+    uint32_t codec;   /* SPOOL_RAW or SPOOL_SHUFFLE_DEFLATE */
 } SpoolHeader;
 
 #define SPOOL_SYNC_SECONDS 1.0
@@ -36,6 +44,8 @@ typedef struct {
 typedef struct {
     FILE *f;
     char *path;         /* malloc'ed: user paths have no fixed limit here */
+    uint64_t bytes;            /* on disk, headers included */
+    uint64_t raw_bytes;        /* payloads before packing */
     double last_sync;   /* monotonic seconds of the last fsync */
 } SpoolWriter;
 
@@ -50,10 +60,11 @@ int spool_close(SpoolWriter *w, char *err, size_t errlen);
 
 typedef struct {
     int file;         /* index into SpoolIndex.files */
-    int64_t offset;   /* of the payload */
+    int64_t offset;   /* of the stored payload */
     int example, method, i0, i1;
-    uint64_t bytes;
-    uint32_t crc;
+    uint64_t bytes;   /* the payload's size as packed by its writer (what spool_read returns) */
+    uint64_t stored;  /* its size on disk */
+    uint32_t crc, codec;
 } SpoolRecord;
 
 typedef struct {
@@ -74,7 +85,8 @@ typedef struct {
 int spool_scan(const char *dir, SpoolIndex *idx, char *err, size_t errlen);
 /* First record index of (example, method) in the sorted index, or -1. */
 long spool_find(const SpoolIndex *idx, int example, int method);
-/* Reads and CRC-checks one payload (malloc'ed). NULL with err on failure. */
+/* Reads and CRC-checks one payload and unpacks it (malloc'ed, r->bytes long). NULL with err
+ * on failure. */
 void *spool_read(SpoolIndex *idx, const SpoolRecord *r, char *err, size_t errlen);
 void spool_index_free(SpoolIndex *idx);
 /* Whether a directory entry is one attrun writes in a spool directory: rank*.bin, job.yaml,

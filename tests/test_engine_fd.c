@@ -302,6 +302,115 @@ static void test_fd_llama_score(void)
     fd_dec_case("llama score llama3-rope GQA logit", &d, AT_WORD_EMB, OUT_LOGIT, 36);
 }
 
+/* Forward semantics the FD checks cannot see: the causal + sliding-window mask (P[q][k] = 0
+ * unless q - window < k <= q, rows sum to 1), and linear RoPE scaling: factor 2 at positions
+ * 0, 2, 4, ... is exactly the default RoPE at 0, 1, 2, ... (inv_freq/2 · 2p = inv_freq · p in
+ * float32, both products exact scalings by 2), so F and the attention agree bit for bit. */
+static void test_decoder_masks_and_rope_scaling(void)
+{
+    DecCase d = {ARCH_LLAMA, HEAD_LM, ACT_SILU, 1, 0, 0, 0, 3, ROPE_DEFAULT};
+    ModelConfig c = dec_cfg(&d);
+    Model *m = model_random(&c, 41, 0.3f);
+    Engine *e = engine_create(m);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+    int T = 8, L = c.L, NH = c.NH;
+    TestBatch tb;
+    batch_make(&tb, m, 1, T, AT_WORD_EMB, OUT_LOGIT);
+    float F, *attn = malloc((size_t)L * NH * T * T * sizeof(float));
+    EngineOutput out = {.F = &F, .attn = attn};
+    CU_ASSERT_EQUAL_FATAL(engine_run(e, &tb.in, &out), 0);
+    int bad = 0;
+    for (int lh = 0; lh < L * NH; lh++)
+        for (int q = 0; q < T; q++) {
+            double sum = 0;
+            for (int k = 0; k < T; k++) {
+                float p = attn[((size_t)lh * T + q) * T + k];
+                sum += p;
+                bad += (k > q || k <= q - 3) ? p != 0.0f : !(p > 0.0f);
+            }
+            bad += fabs(sum - 1.0) > 1e-5;
+        }
+    CU_ASSERT_EQUAL(bad, 0);
+    engine_free(e);
+    model_free(m);
+
+    /* linear factor 2 at even positions == default at their halves */
+    d.window = 0;
+    float Fs[2], *att2 = malloc((size_t)L * NH * T * T * sizeof(float));
+    for (int k = 0; k < 2; k++) {
+        d.rope = k ? ROPE_LINEAR : ROPE_DEFAULT;
+        c = dec_cfg(&d);
+        c.rope_factor = 2.0f;
+        m = model_random(&c, 42, 0.3f);
+        e = engine_create(m);
+        for (int t = 0; t < T; t++)
+            tb.pos[t] = k ? 2 * t : t;
+        EngineOutput o = {.F = &Fs[k], .attn = k ? att2 : attn};
+        CU_ASSERT_EQUAL_FATAL(engine_run(e, &tb.in, &o), 0);
+        engine_free(e);
+        model_free(m);
+    }
+    CU_ASSERT_EQUAL(Fs[0], Fs[1]);
+    CU_ASSERT_EQUAL(memcmp(attn, att2, (size_t)L * NH * T * T * sizeof(float)), 0);
+    free(attn);
+    free(att2);
+    batch_free(&tb);
+}
+
+/* Recompute mode (activation budget exceeded): the backward re-runs each layer's forward;
+ * F, the gradient and every tap must be the same bits as with all layers kept. */
+static void recompute_case(const char *name, Model *m)
+{
+    const ModelConfig *c = &m->cfg;
+    int B = 2, T = 7, L = c->L, NH = c->NH, D = c->D;
+    TestBatch tb;
+    batch_make(&tb, m, B, T, AT_WORD_EMB, OUT_PROB);
+    size_t nh = (size_t)L * B * T * D, np = (size_t)L * B * NH * T * T, ng = (size_t)B * T * D;
+    float *buf[2][6];
+    for (int k = 0; k < 2; k++) {
+        Engine *e = engine_create(m);
+        engine_set_activation_budget(e, k ? 1 : 0);
+        float **o = buf[k];
+        o[0] = malloc(B * sizeof(float));
+        o[1] = malloc(ng * sizeof(float));
+        o[2] = malloc(nh * sizeof(float));
+        o[3] = malloc(nh * sizeof(float));
+        o[4] = malloc(np * sizeof(float));
+        o[5] = malloc(np * sizeof(float));
+        EngineOutput out = {.F = o[0], .grad = o[1], .hidden = o[2], .dhidden = o[3], .probs = o[4], .dprobs = o[5]};
+        CU_ASSERT_EQUAL_FATAL(engine_run(e, &tb.in, &out), 0);
+        engine_free(e);
+    }
+    size_t n[6] = {(size_t)B, ng, nh, nh, np, np};
+    int same = 1;
+    for (int i = 0; i < 6; i++) {
+        same &= memcmp(buf[0][i], buf[1][i], n[i] * sizeof(float)) == 0;
+        free(buf[0][i]);
+        free(buf[1][i]);
+    }
+    printf("\n  recompute == keep-all (%s): %s", name, same ? "bitwise" : "DIFFERENT");
+    CU_ASSERT(same);
+    batch_free(&tb);
+}
+
+static void test_recompute_mode(void)
+{
+    ModelConfig c = small_cfg(ARCH_BERT, HEAD_CLASSIFIER, ACT_GELU);
+    Model *m = model_random(&c, 51, 0.3f);
+    recompute_case("bert classifier", m);
+    model_free(m);
+    DecCase d = {ARCH_LLAMA, HEAD_LM, ACT_SILU, 1, 12, 1, 1, 0, ROPE_DEFAULT};
+    c = dec_cfg(&d);
+    m = model_random(&c, 52, 0.3f);
+    recompute_case("llama GQA lm", m);
+    model_free(m);
+    DecCase g = {ARCH_GPT2, HEAD_SCORE, ACT_GELU_TANH, 0, 0, 0, 0, 0, ROPE_DEFAULT};
+    c = dec_cfg(&g);
+    m = model_random(&c, 53, 0.3f);
+    recompute_case("gpt2 score", m);
+    model_free(m);
+}
+
 /* RoBERTa position ids: pad_id + 1 + running count of non-pad tokens; pads at pad_id. */
 static void test_position_ids(void)
 {
@@ -664,6 +773,8 @@ int main(void)
     CU_add_test(s, "FD qwen2-like biases, linear RoPE", test_fd_qwen2_bias);
     CU_add_test(s, "FD mistral-like sliding window", test_fd_mistral_window);
     CU_add_test(s, "FD llama score head, llama3 RoPE", test_fd_llama_score);
+    CU_add_test(s, "decoder causal/sliding-window mask, linear RoPE scaling", test_decoder_masks_and_rope_scaling);
+    CU_add_test(s, "recompute mode is bitwise the keep-all mode", test_recompute_mode);
     CU_add_test(s, "position ids", test_position_ids);
     CU_add_test(s, "conductance taps", test_taps);
     CU_add_test(s, "micro-batch invariance", test_microbatch_invariance);

@@ -87,7 +87,18 @@ $H5CMP same ref.h5 p.h5 || fail "a refused resume changed the complete file"
 # 5. a spool record with a bad payload CRC: dropped, recomputed, never assembled
 partial
 f=$(ls p.h5.spool/rank0-*.bin | head -1)
-printf '\xff\xff\xff\xff' | dd of="$f" bs=1 seek=100 conv=notrunc status=none
+# flip 4 bytes in the middle of the payload of the file's largest record (headers intact)
+$PY - "$f" <<'PY' || fail "cannot damage the spool record"
+import struct, sys
+b = bytearray(open(sys.argv[1], "rb").read()); pos = 0; best = None
+while pos + 40 <= len(b):
+    n = struct.unpack_from("<Q", b, pos + 24)[0]
+    if best is None or n > best[1]: best = (pos, n)
+    pos += 40 + n
+o = best[0] + 40 + best[1] // 2
+b[o:o + 4] = bytes(x ^ 0xFF for x in b[o:o + 4])
+open(sys.argv[1], "wb").write(b)
+PY
 "$BIN" run job.yaml --resume --quiet > log 2>&1 || { cat log; fail "resume with a bad-CRC record failed"; }
 $H5CMP same ref.h5 p.h5 || fail "resume with a bad-CRC record differs"
 

@@ -98,7 +98,25 @@ check_run() { # check_run NAME STATUS LOG OUT
 echo "== attrun run, 1 process, ASan + UBSan + LeakSanitizer"
 job one.yaml one.h5
 ASAN_OPTIONS=$ASAN_LEAKS timeout 300 "$B/attrun" run one.yaml >one.log 2>&1
-check_run "attrun run under ASan (1 process)" $? one.log one.h5
+st=$?
+# LeakSanitizer stops the process's threads with a ptrace-based tracer at exit; on some kernels
+# (seen on this project's Xeon VMs, about one run in two) the tracer itself dies ("Tracer caught
+# signal 11 ... LeakSanitizer has encountered a fatal error") before any leak is examined. That is
+# the tool failing, not attrun: retry once, then run ASan + UBSan without the leak pass and leave
+# the leak check to valgrind below (which reports definitely/indirectly lost bytes).
+if [ $st -ne 0 ] && grep -q "LeakSanitizer has encountered a fatal error" one.log; then
+    echo "   LeakSanitizer's tracer crashed (environment); retrying once"
+    rm -f one.h5
+    ASAN_OPTIONS=$ASAN_LEAKS timeout 300 "$B/attrun" run one.yaml >one.log 2>&1
+    st=$?
+    if [ $st -ne 0 ] && grep -q "LeakSanitizer has encountered a fatal error" one.log; then
+        echo "   tracer crashed again: ASan + UBSan without the leak pass; leaks are checked by valgrind below"
+        rm -f one.h5
+        ASAN_OPTIONS=detect_leaks=0:abort_on_error=0 timeout 300 "$B/attrun" run one.yaml >one.log 2>&1
+        st=$?
+    fi
+fi
+check_run "attrun run under ASan (1 process)" $st one.log one.h5
 
 echo "== mpirun -np 2 attrun run, ASan + UBSan (detect_leaks=0)"
 job two.yaml two.h5

@@ -518,6 +518,49 @@ static void test_add_prefix_space(void)
     tokenizer_free(t);
 }
 
+/* Llama-3 / Qwen2-chat style: post_processor Sequence[ByteLevel, TemplateProcessing] on tiny-qwen2's
+ * pipeline puts <|im_start|> (2257) in front of exactly the qwen2_2k reference ids. */
+static void test_post_sequence(void)
+{
+    char src[1100];
+    snprintf(src, sizeof src, "%s/tiny-qwen2/tokenizer.json", test_shared_path("reference/models"));
+    json_t *tj = json_load_file(src, 0, NULL), *ref = json_load_file(test_shared_path("reference/tokenization/qwen2_2k.json"), JSON_ALLOW_NUL, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(tj);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(ref);
+    json_t *post = json_loads("{\"type\":\"Sequence\",\"processors\":[{\"type\":\"ByteLevel\",\"add_prefix_space\":false,"
+                              "\"trim_offsets\":false,\"use_regex\":false},{\"type\":\"TemplateProcessing\",\"single\":"
+                              "[{\"SpecialToken\":{\"id\":\"<|im_start|>\",\"type_id\":0}},{\"Sequence\":{\"id\":\"A\","
+                              "\"type_id\":0}}],\"pair\":[{\"Sequence\":{\"id\":\"A\",\"type_id\":0}},{\"Sequence\":"
+                              "{\"id\":\"B\",\"type_id\":1}}],\"special_tokens\":{\"<|im_start|>\":{\"id\":\"<|im_start|>\","
+                              "\"ids\":[2257],\"tokens\":[\"<|im_start|>\"]}}}]}", 0, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(post);
+    json_object_set_new(tj, "post_processor", post);
+    const char *d = mkcase("qwen_seq");
+    char dst[1100];
+    snprintf(dst, sizeof dst, "%s/tokenizer.json", d);
+    CU_ASSERT_EQUAL_FATAL(json_dump_file(tj, dst, 0), 0);
+    json_decref(tj);
+    Tokenizer *t = load_dir(d);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+    CU_ASSERT_EQUAL(tokenizer_num_added(t, 0), 1);
+    json_t *items = json_object_get(ref, "items"), *it;
+    size_t i, bad = 0;
+    json_array_foreach(items, i, it)
+    {
+        json_t *jt = json_object_get(it, "text"), *ids = json_object_get(it, "ids");
+        Encoding e;
+        int ok = tokenizer_encode_n(t, json_string_value(jt), json_string_length(jt), NULL, 0, 0, &e) == 0;
+        ok = ok && (size_t)e.n == json_array_size(ids) + 1 && e.ids[0] == 2257 && e.special[0] == 1;
+        for (int k = 1; ok && k < e.n; k++)
+            ok = e.ids[k] == json_integer_value(json_array_get(ids, k - 1));
+        bad += !ok;
+        encoding_free(&e);
+    }
+    CU_ASSERT_EQUAL(bad, 0);
+    json_decref(ref);
+    tokenizer_free(t);
+}
+
 /* ---- errors ---- */
 
 static void expect_error(const char *name, const char *json, const char *want)
@@ -663,6 +706,7 @@ int main(void)
     CU_add_test(s, "bpe_options", test_bpe_options);
     CU_add_test(s, "specials_and_spans", test_specials_and_spans);
     CU_add_test(s, "add_prefix_space", test_add_prefix_space);
+    CU_add_test(s, "post_sequence", test_post_sequence);
     CU_add_test(s, "errors", test_errors);
     CU_add_test(s, "sst2_speed", test_sst2_speed);
     int rc = test_run_registry();
