@@ -16,7 +16,7 @@ static _Thread_local char attn_err[256];
 
 const char *attn_error(void) { return attn_err; }
 
-static int fail(const char *fmt, ...)
+int attn_fail(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -28,9 +28,9 @@ static int fail(const char *fmt, ...)
 static int check_shape(const char *fn, const float *probs, int L, int NH, int T, const float *out)
 {
     if (!probs || !out)
-        return fail("%s: probs and out must not be NULL", fn);
+        return attn_fail("%s: probs and out must not be NULL", fn);
     if (L <= 0 || NH <= 0 || T <= 0)
-        return fail("%s: bad shape L=%d NH=%d T=%d (all must be > 0)", fn, L, NH, T);
+        return attn_fail("%s: bad shape L=%d NH=%d T=%d (all must be > 0)", fn, L, NH, T);
     return 0;
 }
 
@@ -114,11 +114,11 @@ int attn_rollout_from(const float *probs, int L, int NH, int T, int q, float *ou
     if (check_shape("attn_rollout", probs, L, NH, T, out))
         return -1;
     if (q < 0 || q >= T)
-        return fail("attn_rollout: query position %d out of range [0, %d)", q, T);
+        return attn_fail("attn_rollout: query position %d out of range [0, %d)", q, T);
     /* One scratch block: Â (T,T), r and the next r (T each). */
     double *A = malloc(((size_t)T * T + 2 * (size_t)T) * sizeof(double));
     if (!A)
-        return fail("attn_rollout: out of memory (T=%d)", T);
+        return attn_fail("attn_rollout: out of memory (T=%d)", T);
     double *r = A + (size_t)T * T, *rn = r + T;
     /* r^T = e_q^T Â_L Â_{L-1} ... Â_1: walk the layers from the last one down. */
     for (int l = L - 1; l >= 0; l--) {
@@ -136,7 +136,7 @@ int attn_rollout_from(const float *probs, int L, int NH, int T, int q, float *ou
             }
             if (!(sum > 0)) {
                 free(A);
-                return fail("attn_rollout: row %d of layer %d: mean attention + I sums to %g (not > 0)", i, l,
+                return attn_fail("attn_rollout: row %d of layer %d: mean attention + I sums to %g (not > 0)", i, l,
                             sum);
             }
             for (int j = 0; j < T; j++)
@@ -196,7 +196,7 @@ static int gather(const char *fn, const char *name, const float *x, const int *e
         if (exclude && exclude[t])
             continue;
         if (!isfinite(x[t]))
-            return fail("%s: %s[%d] is not finite (%g)", fn, name, t, (double)x[t]);
+            return attn_fail("%s: %s[%d] is not finite (%g)", fn, name, t, (double)x[t]);
         r[*n].v = x[t];
         r[*n].i = *n;
         (*n)++;
@@ -222,11 +222,11 @@ static void average_ranks(Ranked *r, int n, double *rank)
 int attn_spearman(const float *a, const float *b, const int *exclude, int T, float *rho)
 {
     if (!a || !b || !rho || T <= 0)
-        return fail("attn_spearman: bad arguments (a, b, rho must be non-NULL, T=%d > 0)", T);
+        return attn_fail("attn_spearman: bad arguments (a, b, rho must be non-NULL, T=%d > 0)", T);
     /* one scratch block: Ranked (T), ranks of a (T), ranks of b (T) */
     Ranked *r = malloc((size_t)T * (sizeof(Ranked) + 2 * sizeof(double)));
     if (!r)
-        return fail("attn_spearman: out of memory (T=%d)", T);
+        return attn_fail("attn_spearman: out of memory (T=%d)", T);
     double *ra = (double *)(r + T), *rb = ra + T;
     int n, rc = 0;
     if (gather("attn_spearman", "a", a, exclude, T, r, &n) == 0) {
@@ -263,10 +263,10 @@ static void top_k(Ranked *r, int n, int k, unsigned char *sel)
 int attn_topk_overlap(const float *a, const float *b, const int *exclude, int T, int k, float *overlap)
 {
     if (!a || !b || !overlap || T <= 0 || k <= 0)
-        return fail("attn_topk_overlap: bad arguments (a, b, overlap non-NULL, T=%d > 0, k=%d > 0)", T, k);
+        return attn_fail("attn_topk_overlap: bad arguments (a, b, overlap non-NULL, T=%d > 0, k=%d > 0)", T, k);
     Ranked *r = malloc((size_t)T * (sizeof(Ranked) + 2));
     if (!r)
-        return fail("attn_topk_overlap: out of memory (T=%d)", T);
+        return attn_fail("attn_topk_overlap: out of memory (T=%d)", T);
     unsigned char *sa = (unsigned char *)(r + T), *sb = sa + T;
     int n, rc = -1;
     if (gather("attn_topk_overlap", "a", a, exclude, T, r, &n) == 0) {
@@ -289,7 +289,7 @@ int attn_agreement(const float *scores, const float *rollout, const float *cls_a
                    float out[4])
 {
     if (!out)
-        return fail("attn_agreement: out must not be NULL");
+        return attn_fail("attn_agreement: out must not be NULL");
     if (attn_spearman(scores, rollout, special, T, &out[0]) ||
         attn_topk_overlap(scores, rollout, special, T, ATTN_AGREE_TOPK, &out[1]) ||
         attn_spearman(scores, cls_attn, special, T, &out[2]) ||

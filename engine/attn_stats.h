@@ -33,6 +33,9 @@ extern const char *const attn_stat_names[ATTN_NSTAT];
 /* Message of the last failed call of this header's functions (thread-local; names the
  * function and the bad argument). */
 const char *attn_error(void);
+/* Sets that message (printf format) and returns -1; for the statistics of
+ * engine/analysis_stats.h, which report through attn_error() too. */
+int attn_fail(const char *fmt, ...);
 
 /* probs (L,NH,T,T); is_cls, is_sep, is_punct (T) 0/1 flags (any may be NULL = none);
  * out (ATTN_NSTAT,L,NH). prev/next are NaN when T = 1 (no row has such a neighbour).

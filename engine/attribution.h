@@ -197,8 +197,4 @@ const MethodOps *method_ops(MethodKind k);
 /* The counts of s's method (zeros for an unknown kind). */
 void method_shape(const MethodSpec *s, MethodShape *sh);
 
-/* The plain forward of an example at its own ids and positions, no attribution (the base
- * unit and predicted targets): F of `target` (as logits), and when set the logits (C)
- * and the attention probabilities (L,NH,T,T). Returns 0 or -1 (message in *err). */
-int example_forward(Engine *e, const Example *ex, int target, float *logits, float *attn, const char **err);
 #endif

@@ -1,10 +1,34 @@
 /* The one place that knows which backends exist. */
 #include "engine/backend.h"
+#include "engine/engine.h"
 #include <string.h>
+
+static const Backend *g_default; /* engine_set_precision(); NULL: the CPU backend */
 
 const Backend *backend_select(const char *name)
 {
-    if (!name || !strcmp(name, "cpu"))
+    if (!name)
+        return g_default ? g_default : &backend_cpu;
+    if (!strcmp(name, "cpu"))
         return &backend_cpu;
+    if (!strcmp(name, "cpu-bf16"))
+        return backend_cpu_bf16();
     return NULL;
 }
+
+/* precision is the default backend of engines created afterwards: fp32 the CPU backend,
+ * bf16 its bf16-product variant. */
+int engine_set_precision(const char *precision)
+{
+    if (!strcmp(precision, "fp32")) {
+        g_default = &backend_cpu;
+        return 0;
+    }
+    if (!strcmp(precision, "bf16") && backend_cpu_bf16()) {
+        g_default = backend_cpu_bf16();
+        return 0;
+    }
+    return -1;
+}
+
+const char *engine_precision(void) { return backend_select(NULL) == &backend_cpu ? "fp32" : "bf16"; }

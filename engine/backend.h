@@ -58,8 +58,11 @@ typedef struct Backend {
 } Backend;
 
 extern const Backend backend_cpu;
-/* The selection point: the backend named (NULL or "cpu": the CPU backend), or NULL when
- * none of that name is built in. */
+/* The CPU backend with bf16 linear layers (backend_cpu_bf16.c); NULL where bf16 is
+ * unavailable (no oneDNN, or a CPU without native bf16). */
+const Backend *backend_cpu_bf16(void);
+/* The selection point: the backend named ("cpu", "cpu-bf16"; NULL: the default, set by
+ * engine_set_precision, else "cpu"), or NULL when none of that name is available. */
 const Backend *backend_select(const char *name);
 
 /* ---- engine.c: the per-op profile (attrun bench --profile) ---- */

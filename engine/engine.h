@@ -67,6 +67,13 @@ void engine_set_microbatch_tokens(Engine *e, int tokens);
 void engine_set_activation_budget(Engine *e, size_t bytes);
 /* OpenBLAS threads used by this process. */
 void engine_set_threads(int threads);
+/* Precision of the linear layers of engines created afterwards: "fp32" (default) or "bf16"
+ * (bf16 inputs, fp32 accumulation; everything else stays fp32). Returns 0, or -1 when that
+ * precision is unavailable here (bf16 without oneDNN or native bf16: the default stays).
+ * engine_bf16_status(): the ISA oneDNN uses, or why bf16 is unavailable. */
+int engine_set_precision(const char *precision);
+const char *engine_precision(void);
+const char *engine_bf16_status(void);
 const Model *engine_model(const Engine *e);
 
 /* Runs the batch. Returns 0, or -1 with engine_error() set (bad ids, T > P, out of memory). */

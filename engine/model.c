@@ -1,6 +1,7 @@
 /* Model bookkeeping: parameter counts, random models for tests and the benchmark. */
 #include "engine/model.h"
 #include "engine/family.h"
+#include "engine/gemm_bf16.h"
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,6 +102,7 @@ void model_free(Model *m)
             free(m->cfg.labels[i]);
         free(m->cfg.labels);
     }
+    gemm_bf16_forget_weights(); /* its bf16 copies are keyed by addresses about to be freed */
     free(m->storage);
     free(m->layer);
     free(m);

@@ -38,7 +38,8 @@ struct Corpus {
     char **fields;
     int nfields, fcap;
     /* JSONL */
-    char *text_key, *pair_key, *label_key;
+    char *text_key, *pair_key, *label_key, *extra_key;
+    char *extra;              /* the current record's extra field as JSON text */
     int label_explicit;
     json_t *json;             /* the current record (owns the strings handed out) */
 };
@@ -310,6 +311,13 @@ Corpus *corpus_open(const CorpusSpec *s, char *err, size_t errlen)
     c->pair_key = s->pair_field ? strdup(s->pair_field) : NULL;
     c->label_key = strdup(s->label_field ? s->label_field : "label");
     c->label_explicit = s->label_field != NULL;
+    c->extra_key = s->extra_field ? strdup(s->extra_field) : NULL;
+    if (c->extra_key && c->fmt != CORPUS_JSONL) {
+        fail(err, errlen, c, 0, "field '%s' (analysis.categories) needs a JSONL corpus, not %s", c->extra_key,
+             corpus_format_name(c->fmt));
+        corpus_close(c);
+        return NULL;
+    }
     c->f = fopen(s->path, "rb");
     if (!c->f) {
         fail(err, errlen, c, 0, "cannot open corpus: %s", strerror(errno));
@@ -340,6 +348,8 @@ void corpus_close(Corpus *c)
     free(c->text_key);
     free(c->pair_key);
     free(c->label_key);
+    free(c->extra_key);
+    free(c->extra);
     json_decref(c->json);
     free(c);
 }
@@ -522,6 +532,16 @@ static int record_json(Corpus *c, CorpusRecord *r, char *why, size_t wlen)
         snprintf(what, sizeof what, "%s in field '%s'", k ? "text_pair" : "text", keys[k]);
         if (check_text(*dst[k], what, why, wlen))
             return -1;
+    }
+    if (c->extra_key) {
+        json_t *v = json_object_get(c->json, c->extra_key);
+        free(c->extra);
+        c->extra = v ? json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
+        if (!v) {
+            snprintf(why, wlen, "missing field '%s' (analysis.categories)", c->extra_key);
+            return -1;
+        }
+        r->extra = c->extra;
     }
     json_t *l = json_object_get(c->json, c->label_key);
     if (!l || json_is_null(l)) {

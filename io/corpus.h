@@ -15,6 +15,7 @@ typedef struct {
     const char *label_field;  /* optional (NULL: default "label" when the column exists) */
     long offset, limit;       /* row range: skip `offset` rows, then at most `limit` (<= 0: all) */
     int skip_errors;          /* on_error: skip (1) or fail (0) */
+    const char *extra_field;  /* JSONL only: a field handed out as JSON text (token categories), or NULL */
     char **label_names;       /* id2label names, to map string labels (may be NULL) */
     int n_labels;
     int n_classes;            /* numeric labels must be 0 .. n_classes-1 (0: only >= 0 is checked) */
@@ -26,6 +27,7 @@ typedef struct {
     char *text;               /* UTF-8, owned by the reader until the next call */
     char *text_pair;          /* or NULL */
     int label;                /* -1 when absent */
+    char *extra;              /* extra_field's value as compact JSON text (owned by the reader), or NULL */
 } CorpusRecord;
 
 typedef struct Corpus Corpus;

@@ -26,7 +26,7 @@ struct H5Out {
     int hdf5_err;     /* an HDF5 call failed on this rank (not just our own argument checks) */
     int failed;       /* parallel: an HDF5 call failed on some rank (agreed: the same on every rank) */
     int n;
-    struct { char *path; hid_t id; H5OutType type; int rank; hsize_t dims[3]; } d[MAX_DSETS];
+    struct { char *path; hid_t id; H5OutType type; int rank; hsize_t dims[4]; } d[MAX_DSETS];
 };
 
 static int g_abandoned; /* files left open in HDF5 because their flush failed (h5out_abandoned) */
@@ -275,13 +275,14 @@ static hid_t file_type(const H5Out *h, H5OutType t)
     case H5O_F16: return h->f16;
     case H5O_I32: return H5T_STD_I32LE;
     case H5O_I64: return H5T_STD_I64LE;
+    case H5O_I16: return H5T_STD_I16LE;
     }
     return -1;
 }
 
 static size_t type_size(H5OutType t)
 {
-    return t == H5O_F16 ? 2 : t == H5O_I64 ? 8 : 4;
+    return t == H5O_F16 || t == H5O_I16 ? 2 : t == H5O_I64 ? 8 : 4;
 }
 
 /* Strings are variable-length UTF-8 so readers (h5py) get str, not bytes. */
@@ -312,13 +313,13 @@ static int dataset_local(H5Out *h, const char *path, H5OutType type, int rank, c
                          const char *doc, char *err, size_t errlen)
 {
     errno = 0;
-    if (rank < 1 || rank > 3 || h->n == MAX_DSETS) {
+    if (rank < 1 || rank > 4 || h->n == MAX_DSETS) {
         snprintf(err, errlen, "%s: %s: unsupported rank %d or too many datasets", h->path, path, rank);
         return -1;
     }
     if (make_parents(h, path))
         return h5fail(h, path, "cannot create the parent groups", err, errlen);
-    hsize_t d[3], chunk[3];
+    hsize_t d[4], chunk[4];
     size_t row_bytes = type_size(type);
     for (int i = 0; i < rank; i++) {
         d[i] = dims[i];
@@ -405,7 +406,7 @@ static int write_rows_local(H5Out *h, const char *path, uint64_t row0, uint64_t 
     if (zero)
         return bad ? -1 : 0;
     hid_t fspace = H5Dget_space(id);
-    hsize_t start[3] = {row0, 0, 0}, count[3];
+    hsize_t start[4] = {row0, 0, 0, 0}, count[4];
     count[0] = nrows;
     for (int i = 1; i < rank; i++)
         count[i] = h->d[kk].dims[i];
@@ -552,6 +553,24 @@ int h5out_attr_str(H5Out *h, const char *obj, const char *name, const char *valu
     int rc = write_attr(h, obj, name, st, &value, err, errlen);
     H5Tclose(st);
     return rc;
+}
+
+int h5out_attr_str_array(H5Out *h, const char *obj, const char *name, const char *const *values, int n,
+                         char *err, size_t errlen)
+{
+    if (n <= 0) {
+        snprintf(err, errlen, "%s: %s: attribute %s needs at least one value", h->path, obj, name);
+        return -1;
+    }
+    hid_t st = vlen_utf8();
+    int rc = write_attr_n(h, obj, name, st, values, n, err, errlen);
+    H5Tclose(st);
+    return rc;
+}
+
+int h5out_attr_double(H5Out *h, const char *obj, const char *name, double value, char *err, size_t errlen)
+{
+    return write_attr(h, obj, name, H5T_IEEE_F64LE, &value, err, errlen);
 }
 
 int h5out_attr_int(H5Out *h, const char *obj, const char *name, int64_t value, char *err, size_t errlen)

@@ -20,7 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef enum { H5O_F32 = 0, H5O_F16, H5O_I32, H5O_I64 } H5OutType;
+typedef enum { H5O_F32 = 0, H5O_F16, H5O_I32, H5O_I64, H5O_I16 } H5OutType;
 
 typedef struct H5Out H5Out;
 
@@ -45,7 +45,7 @@ int h5out_close(H5Out *h, char *err, size_t errlen);
  * _exit() after printing its error, without MPI_Finalize or exit(). */
 int h5out_abandoned(void);
 
-/* Collective: a dataset of `rank` (1..3) dimensions; dims[0] are the rows split between
+/* Collective: a dataset of `rank` (1..4) dimensions; dims[0] are the rows split between
  * ranks. `doc` (may be NULL) is stored as the attribute "description". */
 int h5out_dataset(H5Out *h, const char *path, H5OutType type, int rank, const uint64_t *dims,
                   const char *doc, char *err, size_t errlen);
@@ -61,6 +61,10 @@ int h5out_strings(H5Out *h, const char *path, const char *const *s, uint64_t n, 
  * file these are collective and every rank must pass the same value. */
 int h5out_attr_str(H5Out *h, const char *obj, const char *name, const char *value, char *err, size_t errlen);
 int h5out_attr_int(H5Out *h, const char *obj, const char *name, int64_t value, char *err, size_t errlen);
+int h5out_attr_double(H5Out *h, const char *obj, const char *name, double value, char *err, size_t errlen);
+/* A 1-D attribute of n (>= 1) variable-length UTF-8 strings. */
+int h5out_attr_str_array(H5Out *h, const char *obj, const char *name, const char *const *values, int n,
+                         char *err, size_t errlen);
 /* A 1-D int64 attribute of n values (e.g. k_percent = [10, 20, 50]). */
 int h5out_attr_int_array(H5Out *h, const char *obj, const char *name, const int64_t *values, int n, char *err,
                          size_t errlen);

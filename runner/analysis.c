@@ -1,6 +1,7 @@
 /* Attention-bias analysis of a job (see analysis.h): what runs in the base unit and what
  * runs in assembly, and the token flags both need. */
 #include "runner/analysis.h"
+#include "engine/analysis_stats.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,7 +9,64 @@
 
 int analysis_wants_attention(const RunConfig *c)
 {
-    return c->attention.save || c->analysis.stats || c->analysis.rollout || c->analysis.agreement;
+    return c->attention.save || c->analysis.stats || c->analysis.rollout || c->analysis.agreement ||
+           c->analysis.categories != ANALYSIS_CAT_NONE;
+}
+
+int analysis_wants_hidden(const RunConfig *c)
+{
+    return c->analysis.massive || c->analysis.save_hidden;
+}
+
+int analysis_bos_position(const Examples *ex, long e)
+{
+    int64_t t0 = ex->off[e];
+    if (ex->off[e + 1] > t0 && ex->special[t0] && ex->span[t0][0] == 0 && ex->span[t0][1] == 0)
+        return 0;
+    return -1;
+}
+
+/* Second round of the base unit (docs/analysis.md §6-8): sinks, categories, massive
+ * activations. Returns NULL, or what failed. */
+static const char *base_second(const RunConfig *c, const ModelConfig *mc, const Examples *ex, long e,
+                               BaseResult *r)
+{
+    int T = (int)(ex->off[e + 1] - ex->off[e]), L = mc->L, NH = mc->NH, LH = L * NH;
+    if (c->analysis.stats) {
+        r->n_sink = 3 * LH;
+        if (!(r->sinks = malloc(sizeof(float) * r->n_sink)))
+            return "out of memory";
+        if (analysis_first_bos(r->attn, L, NH, T, analysis_bos_position(ex, e), r->sinks, r->sinks + LH) ||
+            analysis_sink(r->attn, L, NH, T, 0, c->analysis.sink_epsilon, NULL, r->sinks + 2 * LH))
+            return attn_error();
+    }
+    if (ex->category) {
+        int K = ex->n_categories;
+        r->n_cat = LH * K;
+        if (!(r->cat_recv = malloc(sizeof(float) * r->n_cat)))
+            return "out of memory";
+        if (analysis_category_received(r->attn, L, NH, T, ex->category + ex->off[e], K, r->cat_recv))
+            return attn_error();
+    }
+    if (c->analysis.massive) {
+        if (!r->hidden || r->n_hidden != (int64_t)L * T * mc->D)
+            return "the base forward has no hidden states to analyse";
+        r->n_massive = L;
+        r->mass_values = malloc(sizeof(float) * 3 * L);
+        r->mass_pos = malloc(sizeof(int32_t) * 3 * L);
+        r->mass_dim = malloc(sizeof(int32_t) * 3 * L);
+        r->mass_median = malloc(sizeof(float) * L);
+        if (!r->mass_values || !r->mass_pos || !r->mass_dim || !r->mass_median)
+            return "out of memory";
+        if (analysis_massive(r->hidden, L, T, mc->D, r->mass_values, r->mass_pos, r->mass_dim, r->mass_median))
+            return attn_error();
+    }
+    if (!c->analysis.save_hidden) {
+        free(r->hidden);
+        r->hidden = NULL;
+        r->n_hidden = 0;
+    }
+    return NULL;
 }
 
 /* Agreement and faithfulness rank tokens: they need per-token scores (not conductance's
@@ -71,9 +129,10 @@ int analysis_base(const RunConfig *c, const ModelConfig *mc, const Examples *ex,
 {
     int T = (int)(ex->off[e + 1] - ex->off[e]), L = mc->L, NH = mc->NH;
     int want_roll = c->analysis.rollout || c->analysis.agreement;
-    if (!c->analysis.stats && !want_roll)
+    if (!c->analysis.stats && !want_roll && !ex->category && !analysis_wants_hidden(c))
         return 0;
-    if (!r->attn || r->n_attn != (int64_t)L * NH * T * T) {
+    int need_attn = c->analysis.stats || want_roll || ex->category;
+    if (need_attn && (!r->attn || r->n_attn != (int64_t)L * NH * T * T)) {
         snprintf(err, errlen, "example %ld: the base forward has no attention probabilities to analyse", e);
         return -1;
     }
@@ -98,6 +157,9 @@ int analysis_base(const RunConfig *c, const ModelConfig *mc, const Examples *ex,
                  attn_cls_attention(r->attn, L, NH, T, r->cls_attn)) /* decoders: from the explained position */
             rc = -1, snprintf(err, errlen, "example %ld: %s", e, attn_error());
     }
+    const char *why = rc ? NULL : base_second(c, mc, ex, e, r);
+    if (why)
+        rc = -1, snprintf(err, errlen, "example %ld: %s", e, why);
     if (!c->attention.save) { /* computed for the analysis only: it does not go to the spool */
         free(r->attn);
         r->attn = NULL;
@@ -122,6 +184,9 @@ static int replaceable(const Examples *ex, long e, int T, int mlm)
         n += !sp[t] && !(mlm && t == ex->mlm_pos[e]);
     return n;
 }
+
+static int analysis_example_categories(const RunConfig *c, const ModelConfig *mc, const Examples *ex, long e,
+                                       const AttrResult *res, ExampleAnalysis *out, char *err, size_t errlen);
 
 /* Faithfulness runs here, in assembly, on the rank that owns the example, rather than as
  * work units of its own: it needs the example's finalized attributions, which exist only
@@ -185,11 +250,60 @@ int analysis_example(const RunConfig *c, Engine *eng, const Examples *ex, long e
             }
         }
     }
-    return 0;
+    return analysis_example_categories(c, mc, ex, e, res, out, err, errlen);
+}
+
+/* Per-category results of example e (ex->category set): token counts, each method's
+ * attribution mass, the conductance received per category. Returns NULL or what failed. */
+static const char *example_categories(const RunConfig *c, const ModelConfig *mc, const Examples *ex, long e,
+                                      const AttrResult *res, ExampleAnalysis *out)
+{
+    int T = (int)(ex->off[e + 1] - ex->off[e]), K = ex->n_categories;
+    const int16_t *cat = ex->category + ex->off[e];
+    if (!(out->cat_count = calloc((size_t)K, sizeof(int32_t))))
+        return "out of memory";
+    for (int t = 0; t < T; t++)
+        out->cat_count[cat[t]]++;
+    for (int mi = 0; mi < c->n_methods; mi++) {
+        const AttrResult *a = &res[mi];
+        if (c->methods[mi] == M_CONDUCTANCE) {
+            if (!a->cond_attn || a->L != mc->L || a->NH != mc->NH)
+                return "the conductance result has no attention part of the model's shape";
+            if (!(out->cond_cat = malloc(sizeof(float) * mc->L * mc->NH * K)))
+                return "out of memory";
+            if (analysis_category_received(a->cond_attn, mc->L, mc->NH, T, cat, K, out->cond_cat))
+                return attn_error();
+            continue;
+        }
+        if (!(out->cat_mass[mi] = malloc(sizeof(float) * K)))
+            return "out of memory";
+        if (analysis_category_mass(a->token_sum, cat, T, K, out->cat_mass[mi], NULL))
+            return attn_error();
+    }
+    return NULL;
+}
+
+static int analysis_example_categories(const RunConfig *c, const ModelConfig *mc, const Examples *ex, long e,
+                                       const AttrResult *res, ExampleAnalysis *out, char *err, size_t errlen)
+{
+    if (!ex->category)
+        return 0;
+    const char *why = example_categories(c, mc, ex, e, res, out);
+    if (why)
+        snprintf(err, errlen, "example %ld (corpus row %ld), token categories: %s", e, ex->row[e], why);
+    return why ? -1 : 0;
 }
 
 void analysis_example_free(ExampleAnalysis *a)
 {
     free(a->cond_stats);
     a->cond_stats = NULL;
+    free(a->cond_cat);
+    a->cond_cat = NULL;
+    free(a->cat_count);
+    a->cat_count = NULL;
+    for (int mi = 0; mi < M_NUM_METHODS; mi++) {
+        free(a->cat_mass[mi]);
+        a->cat_mass[mi] = NULL;
+    }
 }

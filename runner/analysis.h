@@ -22,10 +22,17 @@
 
 /* 1 when the base forward must compute attention (attention.save or any attention analysis). */
 int analysis_wants_attention(const RunConfig *c);
+/* 1 when it must keep each layer's hidden states (analysis.massive or analysis.save_hidden). */
+int analysis_wants_hidden(const RunConfig *c);
+/* Position of the BOS token of example e (a special the tokenizer added at position 0, span
+ * (0, 0)), or -1 (docs/analysis.md §7). */
+int analysis_bos_position(const Examples *ex, long e);
 
-/* Base unit: fills r->stats (analysis.stats) and r->rollout, r->cls_attn (analysis.rollout or
- * analysis.agreement) from r->attn, the (L,NH,T,T) probabilities of example e that base_run
- * computed; then drops r->attn unless attention.save. Returns 0, or -1 with err. */
+/* Base unit: fills r->stats and r->sinks (analysis.stats), r->cat_recv (analysis.categories)
+ * and r->rollout, r->cls_attn (analysis.rollout or analysis.agreement) from r->attn, the
+ * (L,NH,T,T) probabilities of example e that base_run computed, and the massive activations
+ * (analysis.massive) from r->hidden; then drops r->attn unless attention.save and r->hidden
+ * unless analysis.save_hidden. Returns 0, or -1 with err. */
 int analysis_base(const RunConfig *c, const ModelConfig *mc, const Examples *ex, long e, BaseResult *r,
                   char *err, size_t errlen);
 
@@ -46,6 +53,9 @@ typedef struct {
     float agree[M_NUM_METHODS][4];          /* attn_agreement order */
     float faith[M_NUM_METHODS][FAITH_NOUT]; /* faithfulness_compute order */
     float *cond_stats;                      /* (ATTN_NSTAT,L,NH), or NULL */
+    float *cond_cat;                        /* (L,NH,K) conductance received per category, or NULL */
+    float *cat_mass[M_NUM_METHODS];         /* (K) attribution mass per category, or NULL */
+    int32_t *cat_count;                     /* (K) tokens per category, or NULL */
 } ExampleAnalysis;
 
 /* Example e with its base result b and finalized attributions res[n_methods]. Faithfulness

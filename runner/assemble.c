@@ -25,7 +25,7 @@ typedef struct {
     RowKind kind;
     H5OutType type;
     int rank;
-    uint64_t inner[2];
+    uint64_t inner[3];
     size_t width;      /* elements per row */
     const char *doc;
     unsigned char *buf;
@@ -44,25 +44,33 @@ typedef struct {
 
 static size_t esize(H5OutType t)
 {
-    return t == H5O_F16 ? 2 : t == H5O_I64 ? 8 : 4;
+    return t == H5O_F16 || t == H5O_I16 ? 2 : t == H5O_I64 ? 8 : 4;
 }
 
 /* ---- columns ---- */
 
-static Column *col_add(Ctx *x, const char *path, RowKind kind, H5OutType type, uint64_t d1, uint64_t d2,
-                       const char *doc)
+/* A column of rows of d1 x d2 x d3 elements (0 = no such dimension). */
+static Column *col_add3(Ctx *x, const char *path, RowKind kind, H5OutType type, uint64_t d1, uint64_t d2,
+                        uint64_t d3, const char *doc)
 {
     Column *c = &x->col[x->ncols++];
     memset(c, 0, sizeof *c);
     snprintf(c->path, sizeof c->path, "%s", path);
     c->kind = kind;
     c->type = type;
-    c->rank = 1 + (d1 > 0) + (d2 > 0);
+    c->rank = 1 + (d1 > 0) + (d2 > 0) + (d3 > 0);
     c->inner[0] = d1;
     c->inner[1] = d2;
-    c->width = (d1 ? d1 : 1) * (d2 ? d2 : 1);
+    c->inner[2] = d3;
+    c->width = (d1 ? d1 : 1) * (d2 ? d2 : 1) * (d3 ? d3 : 1);
     c->doc = doc;
     return c;
+}
+
+static Column *col_add(Ctx *x, const char *path, RowKind kind, H5OutType type, uint64_t d1, uint64_t d2,
+                       const char *doc)
+{
+    return col_add3(x, path, kind, type, d1, d2, 0, doc);
 }
 
 static Column *col_find(Ctx *x, const char *path)
@@ -107,6 +115,9 @@ static const char *const STAT_DOCS[ATTN_NSTAT] = {
     "mean over rows 0..T-2 of the attention on the next token",
     "mean over query rows of the row's entropy (nats)",
     "mean over query rows of the attention-weighted distance |i-j|"};
+
+static void define_analysis2_columns(Ctx *x);
+static int write_analysis2_attrs(Ctx *x, char *err, size_t errlen);
 
 /* The analysis datasets (docs/analysis.md): statistics, rollout, agreement, faithfulness. */
 static void define_analysis_columns(Ctx *x)
@@ -250,6 +261,7 @@ static void define_columns(Ctx *x)
         col_add(x, "/attention/probs", ROW_ATTN, cfg->attention.float16 ? H5O_F16 : H5O_F32, 0, 0,
                 "attention probabilities [L][H][T][T] per example, flattened");
     define_analysis_columns(x);
+    define_analysis2_columns(x);
     if (cond) {
         col_add(x, "/conductance/hidden/token_sum", ROW_TOKEN, H5O_F32, mc->L, 0,
                 "LayerConductance of each encoder layer's output, summed over D: [token][layer]");
@@ -270,11 +282,11 @@ static int create_datasets(Ctx *x, char *err, size_t errlen)
     double t = clock_now();
     for (int i = 0; i < x->ncols; i++) {
         Column *c = &x->col[i];
-        uint64_t dims[3] = {col_rows_total(x, c), c->inner[0], c->inner[1]};
+        uint64_t dims[4] = {col_rows_total(x, c), c->inner[0], c->inner[1], c->inner[2]};
         if (h5out_dataset(x->h5, c->path, c->type, c->rank, dims, c->doc, err, errlen))
             return -1;
     }
-    if (write_analysis_attrs(x, err, errlen))
+    if (write_analysis_attrs(x, err, errlen) || write_analysis2_attrs(x, err, errlen))
         return -1;
     x->write_s += clock_now() - t;
     return 0;
@@ -412,6 +424,127 @@ static void put_f(Column *c, uint64_t r, const float *v)
         memcpy(col_row(c, r), v, c->width * sizeof(float));
 }
 
+/* Second-round analysis datasets (docs/analysis.md §6-8): token categories and what is
+ * computed per category, first/BOS/sink statistics, massive activations. */
+static void define_analysis2_columns(Ctx *x)
+{
+    const RunConfig *cfg = x->in->cfg;
+    const ModelConfig *mc = &x->in->model->cfg;
+    const Examples *ex = x->in->ex;
+    int K = ex->n_categories;
+    char p[192];
+    if (cfg->analysis.stats) {
+        col_add(x, "/attention/stats/first", ROW_EXAMPLE, H5O_F32, mc->L, mc->NH,
+                "mean over query rows of the attention on position 0, [example][layer][head]");
+        col_add(x, "/attention/stats/bos", ROW_EXAMPLE, H5O_F32, mc->L, mc->NH,
+                "mean over query rows of the attention on the BOS token the tokenizer added; NaN without one");
+        col_add(x, "/attention/stats/sink", ROW_EXAMPLE, H5O_F32, mc->L, mc->NH,
+                "Gu et al.'s sink indicator: 1 when the mean attention on key 0 over queries i >= 0 is above "
+                "the attribute epsilon, else 0");
+    }
+    if (ex->category) {
+        col_add(x, "/tokens/category", ROW_TOKEN, H5O_I16, 0, 0, "token category: index into the attribute names");
+        col_add(x, "/examples/category_count", ROW_EXAMPLE, H5O_I32, K, 0, "tokens of each category, [example][k]");
+        col_add3(x, "/attention/categories/received", ROW_EXAMPLE, H5O_F32, mc->L, mc->NH, K,
+                 "attention received by each category's tokens: sum over its keys, mean over queries, "
+                 "[example][layer][head][k]");
+        for (int mi = 0; mi < cfg->n_methods; mi++) {
+            if (cfg->methods[mi] == M_CONDUCTANCE) {
+                col_add3(x, "/conductance/categories/received", ROW_EXAMPLE, H5O_F32, mc->L, mc->NH, K,
+                         "the same sum of the attention conductance, [example][layer][head][k]");
+                continue;
+            }
+            snprintf(p, sizeof p, "/attributions/%s/category_mass", config_method_name(cfg->methods[mi]));
+            col_add(x, p, ROW_EXAMPLE, H5O_F32, K, 0,
+                    "sum of |token_sum| over the category's tokens / sum over all tokens, [example][k]");
+        }
+    }
+    if (cfg->analysis.massive) {
+        col_add(x, "/hidden/massive/top_values", ROW_EXAMPLE, H5O_F32, mc->L, 3,
+                "the 3 largest |hidden state| values of each layer's output, decreasing, [example][layer][3]");
+        col_add(x, "/hidden/massive/top_positions", ROW_EXAMPLE, H5O_I32, mc->L, 3, "their token positions");
+        col_add(x, "/hidden/massive/top_dims", ROW_EXAMPLE, H5O_I32, mc->L, 3, "their hidden dimensions");
+        col_add(x, "/hidden/massive/median_abs", ROW_EXAMPLE, H5O_F32, mc->L, 0,
+                "median |hidden state| of each layer's output, [example][layer]");
+    }
+    if (cfg->analysis.save_hidden)
+        col_add(x, "/hidden/states", ROW_TOKEN, H5O_F32, mc->L, mc->D,
+                "output hidden states of each encoder layer, [token][layer][D]");
+}
+
+/* Collective: the attributes of define_analysis2_columns' datasets. */
+static int write_analysis2_attrs(Ctx *x, char *err, size_t errlen)
+{
+    const Examples *ex = x->in->ex;
+    if (x->in->cfg->analysis.stats &&
+        h5out_attr_double(x->h5, "/attention/stats/sink", "epsilon", x->in->cfg->analysis.sink_epsilon, err, errlen))
+        return -1;
+    if (ex->category && h5out_attr_str_array(x->h5, "/tokens/category", "names",
+                                             (const char *const *)ex->category_names, ex->n_categories, err, errlen))
+        return -1;
+    return 0;
+}
+
+/* Checks that a spooled second-round part has n values where `want` are expected. */
+static int spooled(long e, const char *what, long n, long want, char *err, size_t errlen)
+{
+    if (n == want)
+        return 0;
+    snprintf(err, errlen, "example %ld: spooled %s have %ld values, expected %ld", e, what, n, want);
+    return -1;
+}
+
+/* Example e's rows of define_analysis2_columns' datasets (local example row r, token row tr). */
+static int fill_analysis2_rows(Ctx *x, long e, const ExResult *o, uint64_t r, uint64_t tr, char *err,
+                               size_t errlen)
+{
+    const RunConfig *cfg = x->in->cfg;
+    const ModelConfig *mc = &x->in->model->cfg;
+    const Examples *ex = x->in->ex;
+    const BaseResult *b = &o->base;
+    int T = (int)(ex->off[e + 1] - ex->off[e]), L = mc->L, LH = L * mc->NH, K = ex->n_categories;
+    if (cfg->analysis.stats) {
+        if (spooled(e, "sink statistics", b->n_sink, 3L * LH, err, errlen))
+            return -1;
+        put_f(col_find(x, "/attention/stats/first"), r, b->sinks);
+        put_f(col_find(x, "/attention/stats/bos"), r, b->sinks + LH);
+        put_f(col_find(x, "/attention/stats/sink"), r, b->sinks + 2 * LH);
+    }
+    if (ex->category) {
+        if (spooled(e, "category attentions", b->n_cat, (long)LH * K, err, errlen))
+            return -1;
+        memcpy(col_row(col_find(x, "/tokens/category"), tr), ex->category + ex->off[e], sizeof(int16_t) * T);
+        memcpy(col_row(col_find(x, "/examples/category_count"), r), o->an.cat_count, sizeof(int32_t) * K);
+        put_f(col_find(x, "/attention/categories/received"), r, b->cat_recv);
+        if (o->an.cond_cat)
+            put_f(col_find(x, "/conductance/categories/received"), r, o->an.cond_cat);
+        for (int mi = 0; mi < cfg->n_methods; mi++)
+            if (o->an.cat_mass[mi]) {
+                char p[192];
+                snprintf(p, sizeof p, "/attributions/%s/category_mass", config_method_name(cfg->methods[mi]));
+                put_f(col_find(x, p), r, o->an.cat_mass[mi]);
+            }
+    }
+    if (cfg->analysis.massive) {
+        if (spooled(e, "massive activations", b->n_massive, L, err, errlen))
+            return -1;
+        put_f(col_find(x, "/hidden/massive/top_values"), r, b->mass_values);
+        memcpy(col_row(col_find(x, "/hidden/massive/top_positions"), r), b->mass_pos, sizeof(int32_t) * 3 * L);
+        memcpy(col_row(col_find(x, "/hidden/massive/top_dims"), r), b->mass_dim, sizeof(int32_t) * 3 * L);
+        put_f(col_find(x, "/hidden/massive/median_abs"), r, b->mass_median);
+    }
+    if (cfg->analysis.save_hidden) {
+        if (spooled(e, "hidden states", (long)b->n_hidden, (long)L * T * mc->D, err, errlen))
+            return -1;
+        float *dst = col_row(col_find(x, "/hidden/states"), tr); /* [t][l][d] from the forward's (l,t,d) */
+        for (int t = 0; t < T; t++)
+            for (int l = 0; l < L; l++)
+                memcpy(dst + ((size_t)t * L + l) * mc->D, b->hidden + ((size_t)l * T + t) * mc->D,
+                       sizeof(float) * mc->D);
+    }
+    return 0;
+}
+
 /* Example e's rows of the analysis datasets: local example row r, local token row tr. */
 static int fill_analysis_rows(Ctx *x, long e, const ExResult *o, uint64_t r, uint64_t tr, char *err, size_t errlen)
 {
@@ -533,7 +666,7 @@ static int fill_rows(Ctx *x, long b0, long b1, ExResult *res, int first_round, c
                 memcpy(col_row(c_attn, ar), o->base.attn, sizeof(float) * na);
             }
         }
-        if (fill_analysis_rows(x, e, o, r, tr, err, errlen))
+        if (fill_analysis_rows(x, e, o, r, tr, err, errlen) || fill_analysis2_rows(x, e, o, r, tr, err, errlen))
             return -1;
         for (int mi = 0; mi < cfg->n_methods; mi++) {
             AttrResult *a = &o->res[mi];
@@ -634,6 +767,7 @@ int write_root_attrs(H5Out *h, const AssembleInput *in, int nranks, const char *
         h5out_attr_str(h, "/", "weights_sha256", in->weights_sha256, err, errlen) ||
         h5out_attr_str(h, "/", "corpus", cfg->corpus.path, err, errlen) ||
         h5out_attr_str(h, "/", "methods", methods, err, errlen) ||
+        h5out_attr_str(h, "/", "precision", cfg->precision ? "bf16" : "fp32", err, errlen) ||
         h5out_attr_str(h, "/", "config", in->config_yaml, err, errlen) ||
         h5out_attr_int(h, "/", "ranks", nranks, err, errlen) ||
         h5out_attr_int(h, "/", "n_examples", in->ex->n, err, errlen) ||

@@ -9,6 +9,7 @@
  * against the engine's vectorised erf on one layer's worth of GELU inputs. */
 #include "engine/clock.h"
 #include "engine/engine.h"
+#include "engine/gemm_bf16.h"
 #include "engine/family.h"
 #include "engine/backend_cpu.h"
 #include "runner/commands.h"
@@ -30,11 +31,13 @@ static double peak_rss_mib(void)
 static void usage(void)
 {
     fprintf(stderr, "usage: attrun bench [--shape bert|gpt2|qwen2.5-0.5b] [--threads N] [--batch B] [--tokens T] "
-                    "[--layers L] [--microbatch TOKENS] [--budget MIB] [--profile]\n"
+                    "[--layers L] [--microbatch TOKENS] [--budget MIB] [--precision fp32|bf16] [--profile]\n"
                     "  --shape: BERT-base (default), GPT-2 small (12 x 768, 12 heads, FF 3072, V 50257) or\n"
                     "           Qwen2.5-0.5B (24 x 896, 14 heads, 2 KV heads, SwiGLU FF 4864, V 151936, tied)\n"
                     "  --budget: activation MiB per pass above which the backward recomputes each layer's\n"
                     "            forward (engine_set_activation_budget; default 4096, 0 = never)\n"
+                    "  --precision: the engine's linear layers in fp32 (default) or bf16 with fp32 accumulation\n"
+                    "               (oneDNN; the bf16 GEMM rate is printed next to sgemm whenever the CPU has bf16)\n"
                     "  --profile: wall-clock seconds per op class of the forward+backward run\n"
                     "  defaults: threads 2, batch 50, tokens 128, the shape's layers, microbatch 2048 tokens\n");
 }
@@ -82,6 +85,62 @@ static double time_gemm(int M, int IN, int OUT, int trans_w, const float *a, con
     return best;
 }
 
+/* The same product in bf16 through gemm_bf16 (activations converted per call, weights
+ * once: the warm-up call converts them). Best of `reps`; INFINITY if bf16 failed. */
+static double time_gemm_bf16(int M, int IN, int OUT, int trans_w, const float *a, const float *w, float *c, int reps)
+{
+    double best = INFINITY;
+    for (int r = 0; r <= reps; r++) {
+        double t0 = clock_now();
+        int rc = trans_w ? gemm_bf16_xwt(c, a, w, NULL, M, IN, OUT) : gemm_bf16_dyw(c, a, w, M, IN, OUT, 0);
+        double t = clock_now() - t0;
+        if (rc)
+            return INFINITY;
+        if (r > 0) /* r = 0 converts the weights */
+            best = t < best ? t : best;
+    }
+    return best;
+}
+
+/* bf16 against fp32 on the benchmark's random model: the first rows (up to 4) of the
+ * batch through a fresh fp32 engine; prints max |bf16 - fp32| / max |fp32| of the output F
+ * and of the gradient's token sums (sum over D, what attributions report). */
+static void bf16_error(const Model *m, const EngineBatch *in, const float *F16, const float *g16, int mb)
+{
+    int B = in->B < 4 ? in->B : 4, T = in->T, D = m->cfg.D;
+    float *F = malloc((size_t)B * sizeof *F), *g = malloc((size_t)B * T * D * sizeof *g);
+    engine_set_precision("fp32");
+    Engine *e = engine_create(m);
+    EngineBatch sub = *in;
+    sub.B = B;
+    EngineOutput o = {.F = F, .grad = g};
+    if (F && g && e) {
+        engine_set_microbatch_tokens(e, mb);
+        if (engine_run(e, &sub, &o) == 0) {
+            double dF = 0, mF = 0, dS = 0, mS = 0;
+            for (int b = 0; b < B; b++) {
+                dF = fmax(dF, fabs((double)F16[b] - F[b]));
+                mF = fmax(mF, fabs((double)F[b]));
+                for (int t = 0; t < T; t++) {
+                    double s16 = 0, s32 = 0;
+                    for (int d = 0; d < D; d++) {
+                        s16 += g16[((size_t)b * T + t) * D + d];
+                        s32 += g[((size_t)b * T + t) * D + d];
+                    }
+                    dS = fmax(dS, fabs(s16 - s32));
+                    mS = fmax(mS, fabs(s32));
+                }
+            }
+            printf("  bf16 vs fp32 on this random model (%d rows): output rel err %.2e, gradient token sums "
+                   "rel err %.2e (max |x - ref| / max |ref|)\n", B, dF / mF, dS / mS);
+        }
+    }
+    engine_free(e);
+    engine_set_precision("bf16");
+    free(F);
+    free(g);
+}
+
 static int parse_int(const char *opt, const char *v, int *out)
 {
     char *end;
@@ -97,7 +156,7 @@ static int parse_int(const char *opt, const char *v, int *out)
 int cmd_bench(int argc, char **argv)
 {
     int threads = 2, B = 50, T = 128, L = 0, mb = 2048, profile = 0, budget = 4096;
-    const char *shape = "bert";
+    const char *shape = "bert", *precision = "fp32";
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int rc;
@@ -110,6 +169,11 @@ int cmd_bench(int argc, char **argv)
             rc = v ? 0 : -1;
             if (!v)
                 fprintf(stderr, "attrun bench: --shape needs bert, gpt2 or qwen2.5-0.5b\n");
+        } else if (!strcmp(a, "--precision")) {
+            precision = v;
+            rc = v && (!strcmp(v, "fp32") || !strcmp(v, "bf16")) ? 0 : -1;
+            if (rc)
+                fprintf(stderr, "attrun bench: --precision needs fp32 or bf16, got '%s'\n", v ? v : "");
         } else if (!strcmp(a, "--threads"))
             rc = parse_int(a, v, &threads);
         else if (!strcmp(a, "--batch"))
@@ -149,6 +213,12 @@ int cmd_bench(int argc, char **argv)
         return 2;
     }
     engine_set_threads(threads);
+    if (engine_set_precision(precision)) {
+        fprintf(stderr, "attrun bench: precision %s is unavailable here: %s\n", precision, engine_bf16_status());
+        return 1;
+    }
+    int bf16 = gemm_bf16_available();
+    printf("attrun bench: precision %s; bf16 products: %s\n", precision, engine_bf16_status());
     int QD = c.NH * c.hs, KD = c.NKV * c.hs;
     printf("attrun bench: %s shape (D %d, L %d, NH %d, NKV %d, hs %d, FF %d%s, V %d), B %d, T %d, %d threads, "
            "microbatch %d tokens\n", shape, c.D, c.L, c.NH, c.NKV, c.hs, c.FF, c.ffn_gated ? " gated" : "", c.V, B,
@@ -177,17 +247,28 @@ int cmd_bench(int argc, char **argv)
         {"bwd q/o dy W   (NH*hs <-> D)", c.D, QD, 0, 2},  {"bwd k/v dy W   (NKV*hs -> D)", c.D, KD, 0, 2},
         {"bwd ffn dy W   (FF -> D)", c.D, c.FF, 0, nff},  {"bwd ffn dy W   (D -> FF)", c.FF, c.D, 0, 1},
     };
-    double fl_all = 0, t_all = 0;
+    double fl_all = 0, t_all = 0, t_all16 = 0;
     time_gemm(M, c.D, c.D, 1, ga, gw, gc, 1); /* warm up threads and caches */
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         double t = time_gemm(M, shapes[s].in, shapes[s].out, shapes[s].trans, ga, gw, gc, 3);
         double fl = 2.0 * M * shapes[s].in * shapes[s].out;
-        printf("  sgemm M=%-5d %-30s %7.1f GFLOP/s\n", M, shapes[s].name, fl / t * 1e-9);
+        double t16 = bf16 ? time_gemm_bf16(M, shapes[s].in, shapes[s].out, shapes[s].trans, ga, gw, gc, 3) : 0;
+        printf("  sgemm M=%-5d %-30s %7.1f GFLOP/s", M, shapes[s].name, fl / t * 1e-9);
+        if (bf16)
+            printf("   bf16 %7.1f GFLOP/s (%.2fx)", fl / t16 * 1e-9, t / t16);
+        printf("\n");
         fl_all += shapes[s].count * fl;
         t_all += shapes[s].count * t;
+        t_all16 += shapes[s].count * t16;
     }
-    double ceiling = fl_all / t_all * 1e-9;
-    printf("  sgemm ceiling (layer-weighted mix): %.1f GFLOP/s\n", ceiling);
+    gemm_bf16_forget_weights(); /* gw is freed below */
+    double ceiling = fl_all / t_all * 1e-9, ceiling16 = bf16 ? fl_all / t_all16 * 1e-9 : 0;
+    printf("  sgemm ceiling (layer-weighted mix): %.1f GFLOP/s", ceiling);
+    if (bf16)
+        printf("; bf16: %.1f GFLOP/s (%.2fx)", ceiling16, ceiling16 / ceiling);
+    printf("\n");
+    if (!strcmp(precision, "bf16"))
+        ceiling = ceiling16; /* the engine's rate below is compared with the products it runs */
 
     /* GELU's erf: glibc erff (scalar calls) vs the engine's vectorised erf. */
     long ne = (long)M * c.FF;
@@ -260,6 +341,8 @@ int cmd_bench(int argc, char **argv)
         printf("    %-16s %7.3f s  %5.1f%%\n", "other", t_fb - acc, 100.0 * (t_fb - acc) / t_fb);
     }
     printf("  seconds per 50-step example (T %d): %.3f\n", T, t_fb * 50.0 / B);
+    if (!strcmp(precision, "bf16"))
+        bf16_error(m, &in, F, grad, mb);
     printf("  peak RSS: %.0f MiB (model %.0f MiB)\n", peak_rss_mib(), (double)m->storage_bytes / (1 << 20));
     free(ids);
     free(pos);

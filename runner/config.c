@@ -54,6 +54,7 @@ void config_free(RunConfig *c)
         if (CONFIG_KEYS[i].type == CK_STR)
             free(*(char **)((char *)c + CONFIG_KEYS[i].off));
     free(c->target_token);
+    free(c->analysis.category_field);
     free(c->source);
     memset(c, 0, sizeof *c);
 }
@@ -335,7 +336,8 @@ int config_check(const RunConfig *c, char *err, size_t errlen)
         per_token |= c->methods[i] != M_CONDUCTANCE;
     if (c->analysis.faithfulness && !per_token) {
         snprintf(err, errlen, "%s: analysis.faithfulness: needs a method with per-token attributions (methods "
-                 "has only conductance); add one, e.g. methods: [ig, conductance], or set it to false", src);
+                 "%s); add one, e.g. methods: [ig, conductance], or set it to false", src,
+                 c->n_methods ? "has only conductance" : "is empty: a forward-only job");
         return -1;
     }
     /* every value the engine will see: what passes here runs (no job fails in its first unit) */

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+typedef enum { ANALYSIS_CAT_NONE = 0, ANALYSIS_CAT_JAVA, ANALYSIS_CAT_FIELD } AnalysisCategories;
 typedef enum { TARGET_PREDICTED = 0, TARGET_LABEL, TARGET_INDEX, TARGET_TOKEN } TargetMode;
 
 typedef struct {
@@ -43,9 +44,19 @@ typedef struct {
     /* Attention-bias analysis (runner/analysis.h, docs/analysis.md): per-head statistics,
      * rollout, attribution/attention agreement (all cheap, on by default) and the ERASER
      * faithfulness metrics (7 extra forward rows per example and method, off by default). */
-    struct { int stats, rollout, agreement, faithfulness; } analysis;
+    struct {
+        int stats, rollout, agreement, faithfulness;
+        /* second round (docs/analysis.md §6-8): token categories (`categories: none | java |
+         * field:<name>`), the sink threshold of /attention/stats/sink, massive activations,
+         * and the hidden states themselves (for recomputation; [M, L, D], off by default) */
+        AnalysisCategories categories;
+        char *category_field; /* ANALYSIS_CAT_FIELD: the corpus field of [[start, end, "label"], ...] */
+        double sink_epsilon;
+        int massive, save_hidden;
+    } analysis;
     int save_full;
     char *out;                    /* output HDF5 path (required) */
+    int precision;                /* 0 fp32, 1 bf16 linear layers (engine_set_precision) */
     int threads;                  /* OpenBLAS threads per rank */
     int chunk;                    /* items per work unit; 0 = auto */
     char *source;                 /* the config file's path, for messages */

@@ -40,8 +40,10 @@ static int set_methods(ConfigCtx *x, RunConfig *c, const yaml_node_t *n, const c
         return config_fail(x, n, key, "expected a method name or a list of them");
     if (k == -2)
         return config_fail(x, n, key, "a method is listed twice");
-    if (k == 0)
-        return config_fail(x, n, key, "the list is empty");
+    if (k == 0) { /* a forward-only job: the base forward and its analysis (docs/analysis.md §9) */
+        c->n_methods = 0;
+        return 0;
+    }
     MethodKind m[M_NUM_METHODS];
     for (int i = 0; i < k; i++) {
         const char *v = config_scalar(x, items[i], key);
@@ -100,6 +102,41 @@ static void print_baselines(ConfigBuf *b, const RunConfig *c)
     for (int i = 0; i < c->nbaselines; i++)
         config_buf_put(b, "%s%s", i ? ", " : "", baseline_name(c->baselines[i]));
     config_buf_put(b, "]");
+}
+
+/* analysis.categories: none | java | field:<name> (docs/analysis.md §6). */
+static int set_categories(ConfigCtx *x, RunConfig *c, const yaml_node_t *n, const char *key)
+{
+    const char *v = config_scalar(x, n, key);
+    if (!v)
+        return -1;
+    free(c->analysis.category_field);
+    c->analysis.category_field = NULL;
+    if (!strcmp(v, "none") || !strcmp(v, "java")) {
+        c->analysis.categories = v[0] == 'j' ? ANALYSIS_CAT_JAVA : ANALYSIS_CAT_NONE;
+        return 0;
+    }
+    if (!strncmp(v, "field:", 6) && v[6]) {
+        c->analysis.categories = ANALYSIS_CAT_FIELD;
+        c->analysis.category_field = strdup(v + 6);
+        return 0;
+    }
+    return config_fail(x, n, key, "unknown source '%s' (none, java, or field:<name> of a JSONL corpus field of "
+                       "[[start, end, \"label\"], ...])", v);
+}
+
+static void print_categories(ConfigBuf *b, const RunConfig *c)
+{
+    if (c->analysis.categories == ANALYSIS_CAT_FIELD) {
+        char *v = malloc(strlen(c->analysis.category_field) + 7);
+        if (v) {
+            strcat(strcpy(v, "field:"), c->analysis.category_field);
+            config_buf_quoted(b, v);
+        }
+        free(v);
+    } else {
+        config_buf_put(b, c->analysis.categories == ANALYSIS_CAT_JAVA ? "java" : "none");
+    }
 }
 
 /* predicted | label | a class index | (masked LM) a token string, checked when the model is loaded. */
@@ -167,6 +204,7 @@ static const int SG_BASE_VALS[] = {M_SALIENCY, M_IG};
 static const char *const DL_RULES[] = {"rescale", "captum", NULL};
 static const int DL_RULE_VALS[] = {DL_RESCALE, DL_CAPTUM};
 static const char *const DTYPES[] = {"float32", "float16", NULL};
+static const char *const PRECISIONS[] = {"fp32", "bf16", NULL};
 
 #define F(field) offsetof(RunConfig, field)
 #define SECTION(name, ...) {.key = name, .type = CK_SECTION, __VA_ARGS__}
@@ -215,7 +253,8 @@ const ConfigKey CONFIG_KEYS[] = {
                  "`/examples/skipped_reasons`"),
     CUSTOM("methods", set_methods, print_methods, .def = "[ig]",
            .doc = "list of `ig`, `gradshap`, `deeplift`, `deepliftshap`, `saliency`, `inputxgradient`, "
-                  "`smoothgrad`, `conductance` (each once)"),
+                  "`smoothgrad`, `conductance` (each once); `[]`: a forward-only job (the base forward and its "
+                  "analysis, docs/analysis.md §9)"),
     CUSTOM("target", set_target, print_target, .def = "predicted",
            .doc = "`predicted` (argmax of the input's logits), `label` (from the corpus), a class index, or for "
                   "masked-LM models a token string such as `\"good\"` (explained at the first mask). Causal-LM "
@@ -281,10 +320,29 @@ const ConfigKey CONFIG_KEYS[] = {
                  "batch of 7 rows per example and method** (about as much as 2–3 rows of forward and backward; IG "
                  "with 50 steps runs 50 such rows), run by the rank that assembles the example. Needs a method "
                  "other than `conductance`"),
+    CUSTOM("analysis.categories", set_categories, print_categories, .def = "none",
+           .doc = "token categories (docs/analysis.md §6): `java` (the built-in lexer, javalang's classes) or "
+                  "`field:<name>` (a JSONL field of `[[start, end, \"label\"], ...]` in code points of the text); "
+                  "writes `/tokens/category` and, per category, the attention and conductance received and each "
+                  "method's attribution mass"),
+    DBLK("analysis.sink_epsilon", analysis.sink_epsilon, 0.0, 0.999999, .def = "0.3",
+         .doc = "{range}: ε of Gu et al.'s sink indicator `/attention/stats/sink` (written with `analysis.stats`, "
+                "beside `/attention/stats/first` and `bos`)"),
+    BOOLK("analysis.massive", analysis.massive, .def = "true",
+          .doc = "massive activations `/hidden/massive/*`: top-3 \\|h\\| with position and dimension and the "
+                 "median \\|h\\| of each layer's output, from the base forward (O(L·T·D))"),
+    BOOLK("analysis.save_hidden", analysis.save_hidden, .def = "false",
+          .doc = "also write each layer's hidden states `/hidden/states` [M, L, D] (4·L·D bytes per token)"),
     BOOLK("save_full", save_full, .def = "false",
           .doc = "also store the attribution of every hidden unit (`[M, D]` per method)"),
     STRK("out", out, .missing = "the output .h5 file",
          .doc = "output `.h5`; `<out>.spool/` holds the checkpoints while the job runs"),
+    WORDK("precision", precision, PRECISIONS, NULL, .def = "fp32",
+          .doc = "`fp32` \\| `bf16`: the linear layers' matrix products in bf16 with fp32 accumulation "
+                 "(oneDNN, Debian libdnnl2: AMX or AVX-512 BF16); softmax, norms, activations, attention and the "
+                 "residual stream stay fp32. The job fails (exit 1) where the CPU or oneDNN cannot run bf16. "
+                 "Costs accuracy that depends on the model: see docs/performance.md. Recorded as the result "
+                 "file's `precision` attribute"),
     INTK("threads", threads, 1, 1024, .def = "1", .flags = CKF_RUNTIME,
          .doc = "{range}: OpenBLAS threads per rank (ranks × threads ≤ cores). More threads than the CPUs the "
                 "rank may run on (its affinity mask: mpirun binds a rank to one core unless given "

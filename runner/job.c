@@ -2,6 +2,7 @@
  * mask-position checks; and the base forward of an example (see job.h). */
 #include "runner/job.h"
 #include "engine/attn_stats.h"
+#include "io/categories.h"
 #include "io/corpus.h"
 #include <math.h>
 #include <stdio.h>
@@ -40,6 +41,10 @@ void examples_free(Examples *ex)
     free(ex->special);
     free(ex->span);
     free(ex->punct);
+    free(ex->category);
+    for (int k = 0; k < ex->n_categories; k++)
+        free(ex->category_names[k]);
+    free(ex->category_names);
     free(ex->aoff);
     free(ex->text);
     free(ex->pair);
@@ -55,6 +60,61 @@ static void add_skip(Examples *ex, size_t *cap, long row, const char *why)
     ex->skip_row[ex->nskipped] = row;
     ex->skip_reason[ex->nskipped] = strdup(why);
     ex->nskipped++;
+}
+
+/* Token categories of one encoded row (docs/analysis.md §6) into out (enc->n). For a field
+ * source, special and unknown get the codes -1 and -2 until the whole corpus has given its
+ * labels (finish_categories). Returns 0, or -1 with why. */
+static int row_categories(const RunConfig *c, const CorpusRecord *rec, const Encoding *enc, CategoryNames *names,
+                          int16_t *out, char *why, size_t wlen)
+{
+    if (c->analysis.categories == ANALYSIS_CAT_JAVA) {
+        if (categories_java_segment(rec->text, (const int(*)[2])enc->offsets, enc->special, enc->type_ids, 0,
+                                    enc->n, out) ||
+            (rec->text_pair && categories_java_segment(rec->text_pair, (const int(*)[2])enc->offsets,
+                                                       enc->special, enc->type_ids, 1, enc->n, out))) {
+            snprintf(why, wlen, "out of memory in the Java lexer");
+            return -1;
+        }
+        return 0;
+    }
+    LexSpan *sp = NULL;
+    int n = 0;
+    char perr[256];
+    if (categories_parse_field(rec->extra, names, &sp, &n, perr, sizeof perr)) {
+        snprintf(why, wlen, "field '%s': %s", c->analysis.category_field, perr);
+        return -1;
+    }
+    for (int t = 0; t < enc->n; t++)
+        out[t] = -2; /* pair tokens: the field's spans index the text only */
+    int rc = categories_assign_segment((const int(*)[2])enc->offsets, enc->special, enc->type_ids, 0, enc->n, sp,
+                                       n, -1, -2, out);
+    free(sp);
+    if (rc)
+        snprintf(why, wlen, "field '%s': bad spans", c->analysis.category_field);
+    return rc;
+}
+
+/* Field categories: append special and unknown to the labels and resolve their codes. */
+static int finish_categories(Examples *ex, const RunConfig *c, CategoryNames *names)
+{
+    if (c->analysis.categories == ANALYSIS_CAT_JAVA) {
+        ex->n_categories = LEXJ_NUM;
+        ex->category_names = malloc(sizeof(char *) * LEXJ_NUM);
+        for (int k = 0; k < LEXJ_NUM; k++)
+            ex->category_names[k] = strdup(lex_java_names[k]);
+        return 0;
+    }
+    int sc = category_names_index(names, "special"), uc = category_names_index(names, "unknown");
+    if (sc < 0 || uc < 0 || names->n > 32767)
+        return -1;
+    for (long t = 0; t < (long)ex->off[ex->n]; t++)
+        ex->category[t] = ex->category[t] == -1 ? (int16_t)sc : ex->category[t] == -2 ? (int16_t)uc : ex->category[t];
+    ex->n_categories = names->n;
+    ex->category_names = names->names;
+    names->names = NULL;
+    names->n = 0;
+    return 0;
 }
 
 /* A token named in the config: eos / bos / unk / pad (the tokenizer's), a vocabulary token,
@@ -139,20 +199,28 @@ static int head_position(const ModelConfig *mc, const Encoding *enc, int mask_id
     return mc->head == HEAD_CLASSIFIER ? 0 : enc->n - 1;
 }
 
-/* The fixed target (TARGET_INDEX / TARGET_TOKEN), checked against the model once; -1 for
- * `predicted` and `label`. Returns 0, or -2 (a configuration error) with err. */
-static int fixed_target(const RunConfig *c, const ModelConfig *mc, const Tokenizer *tok, int *fixed, char *err,
-                        size_t errlen)
+int examples_load(Examples *ex, const RunConfig *c, const Model *m, const Tokenizer *tok, int keep_text,
+                  char *err, size_t errlen)
 {
-    int mlm = mc->head == HEAD_MLM, vocab = mlm || mc->head == HEAD_LM;
-    *fixed = -1;
+    memset(ex, 0, sizeof *ex);
+    const ModelConfig *mc = &m->cfg;
+    int mlm = mc->head == HEAD_MLM, lm = mc->head == HEAD_LM, vocab = mlm || lm;
+    ex->mask_id = tokenizer_special_id(tok, TOK_MASK);
+    ex->unk_id = tokenizer_special_id(tok, TOK_UNK);
+    ex->cls_id = tokenizer_special_id(tok, TOK_CLS);
+    ex->sep_id = tokenizer_special_id(tok, TOK_SEP);
+    if (resolve_fill(ex, c, mc, tok, err, errlen))
+        return -2;
+
+    /* The fixed target, checked against the model once. */
+    int fixed = -1;
     if (c->target == TARGET_INDEX) {
         if (c->target_index >= mc->C) {
             snprintf(err, errlen, "%s: target: %d is out of range: the model has %d %s", c->source,
                      c->target_index, mc->C, vocab ? "vocabulary entries" : "classes");
             return -2;
         }
-        *fixed = c->target_index;
+        fixed = c->target_index;
     } else if (c->target == TARGET_TOKEN) {
         if (!vocab) {
             snprintf(err, errlen, "%s: target: '%s' is not predicted, label or a class index (token targets "
@@ -160,8 +228,8 @@ static int fixed_target(const RunConfig *c, const ModelConfig *mc, const Tokeniz
                      c->model);
             return -2;
         }
-        *fixed = tokenizer_token_to_id(tok, c->target_token);
-        if (*fixed < 0) {
+        fixed = tokenizer_token_to_id(tok, c->target_token);
+        if (fixed < 0) {
             snprintf(err, errlen, "%s: target: token '%s' is not in the vocabulary of %s", c->source,
                      c->target_token, c->model);
             return -2;
@@ -171,13 +239,8 @@ static int fixed_target(const RunConfig *c, const ModelConfig *mc, const Tokeniz
                  c->source, c->model);
         return -2;
     }
-    return 0;
-}
 
-/* Longest input: max_length, else what both the tokenizer and the position table allow.
- * Returns it, or -2 with err. */
-static int max_tokens(const RunConfig *c, const ModelConfig *mc, const Tokenizer *tok, char *err, size_t errlen)
-{
+    /* Longest input: max_length, else what both the tokenizer and the position table allow. */
     int maxlen = c->corpus.max_length;
     int pmax = mc->P - mc->position_offset;
     int tmax = tokenizer_model_max_length(tok);
@@ -188,15 +251,9 @@ static int max_tokens(const RunConfig *c, const ModelConfig *mc, const Tokenizer
                  maxlen, pmax);
         return -2;
     }
-    return maxlen;
-}
-
-/* Room for at least one text token per segment besides the special tokens the tokenizer
- * adds ([CLS] .. [SEP], <s> .. </s></s> .. </s>): below the specials HF's tokenizers refuse
- * to truncate, and at exactly the specials every example would hold no text at all.
- * Returns 0, or -2 (a configuration error) with err. */
-static int room_for_text(const RunConfig *c, const Tokenizer *tok, int maxlen, char *err, size_t errlen)
-{
+    /* Room for at least one text token per segment besides the special tokens the tokenizer
+     * adds ([CLS] .. [SEP], <s> .. </s></s> .. </s>): below the specials HF's tokenizers refuse
+     * to truncate, and at exactly the specials every example would hold no text at all. */
     Encoding frame;
     if (tokenizer_encode(tok, "", c->corpus.pair_field ? "" : NULL, 0, &frame) == 0) {
         int need = frame.n + (c->corpus.pair_field ? 2 : 1);
@@ -208,145 +265,37 @@ static int room_for_text(const RunConfig *c, const Tokenizer *tok, int maxlen, c
             return -2;
         }
     }
-    return 0;
-}
 
-/* *vnames: the vocabulary as label names (causal LM with label targets), freed by the caller. */
-static Corpus *open_corpus(const RunConfig *c, const ModelConfig *mc, const Tokenizer *tok, char ***vnames,
-                           char *err, size_t errlen)
-{
-    int mlm = mc->head == HEAD_MLM, lm = mc->head == HEAD_LM;
     CorpusSpec cs = {0};
     cs.path = c->corpus.path;
     cs.format = c->corpus.format;
     cs.text_field = c->corpus.text_field;
     cs.pair_field = c->corpus.pair_field;
     cs.label_field = c->corpus.label_field;
+    cs.extra_field = c->analysis.categories == ANALYSIS_CAT_FIELD ? c->analysis.category_field : NULL;
+    int want_cat = c->analysis.categories != ANALYSIS_CAT_NONE;
+    CategoryNames names = {0};
+    int16_t *rowcat = NULL;
+    size_t cap_rowcat = 0;
     cs.offset = c->corpus.offset;
     cs.limit = c->corpus.limit;
     cs.skip_errors = c->corpus.skip_errors;
     /* causal LM: a label is the row's target token (a vocabulary token or an id) */
-    if (lm && c->target == TARGET_LABEL && (*vnames = calloc((size_t)mc->V, sizeof **vnames)))
-        for (int v = 0; v < mc->V; v++)
-            (*vnames)[v] = (char *)tokenizer_id_to_token(tok, v);
-    cs.label_names = mlm ? NULL : lm ? *vnames : mc->labels;
-    cs.n_labels = mlm || (lm && !*vnames) ? 0 : mc->C;
-    cs.n_classes = mc->C; /* classes, or a masked LM's vocabulary: the same rule for every target */
-    return corpus_open(&cs, err, errlen);
-}
-
-/* Per-example checks of a tokenized row: its label as target, the position the head reads.
- * Returns NULL, or why the row cannot be explained. */
-static const char *check_row(const RunConfig *c, const ModelConfig *mc, const Examples *ex, const CorpusRecord *rec,
-                             const Encoding *enc, int *target, int *mpos)
-{
-    *mpos = 0;
-    if (c->target == TARGET_LABEL) {
-        *target = rec->label;
-        if (rec->label < 0)
-            return "target is label but the row has no label";
-        if (rec->label >= mc->C)
-            return mc->head == HEAD_LM ? "label is not a token id of the model's vocabulary"
-                                       : "label is out of range for the model's classes";
-    }
-    *mpos = head_position(mc, enc, ex->mask_id);
-    if (*mpos < 0)
-        return mc->head == HEAD_MLM ? "no mask token in the text (a masked-LM model explains the first mask)"
-                                    : "the text has no tokens";
-    return NULL;
-}
-
-typedef struct {
-    size_t cap[8];   /* row, line, label, target, mlm_pos, off, text, pair */
-    size_t tok;      /* the token arrays */
-    size_t skip;
-} Caps;
-
-/* Appends a checked row as example ex->n. */
-static void append_example(Examples *ex, Caps *k, const CorpusRecord *rec, const Encoding *enc, int target,
-                           int mpos, int keep_text, int keep_pair)
-{
-    long i = ex->n;
-    GROW(ex->row, k->cap[0], i + 1);
-    GROW(ex->line, k->cap[1], i + 1);
-    GROW(ex->label, k->cap[2], i + 1);
-    GROW(ex->target, k->cap[3], i + 1);
-    GROW(ex->mlm_pos, k->cap[4], i + 1);
-    GROW(ex->off, k->cap[5], i + 2);
-    if (keep_text) {
-        GROW(ex->text, k->cap[6], i + 1);
-        ex->text[i] = strdup(rec->text ? rec->text : "");
-        if (keep_pair) {
-            GROW(ex->pair, k->cap[7], i + 1);
-            ex->pair[i] = strdup(rec->text_pair ? rec->text_pair : "");
-        }
-    }
-    ex->row[i] = rec->row;
-    ex->line[i] = rec->line;
-    ex->label[i] = rec->label;
-    ex->target[i] = target;
-    ex->mlm_pos[i] = mpos;
-    int64_t t0 = ex->off[i];
-    size_t need = (size_t)(t0 + enc->n);
-    if (need > k->tok) {
-        size_t nc = k->tok ? k->tok : 1024;
-        while (nc < need)
-            nc *= 2;
-        ex->ids = realloc(ex->ids, nc * sizeof(int));
-        ex->type_ids = realloc(ex->type_ids, nc * sizeof(int));
-        ex->special = realloc(ex->special, nc * sizeof(int));
-        ex->span = realloc(ex->span, nc * sizeof *ex->span);
-        k->tok = nc;
-    }
-    memcpy(ex->ids + t0, enc->ids, sizeof(int) * enc->n);
-    memcpy(ex->type_ids + t0, enc->type_ids, sizeof(int) * enc->n);
-    memcpy(ex->special + t0, enc->special, sizeof(int) * enc->n);
-    memcpy(ex->span + t0, enc->offsets, sizeof *ex->span * enc->n);
-    ex->off[i + 1] = t0 + enc->n;
-    ex->n_truncated += enc->truncated;
-    ex->n++;
-}
-
-/* Punctuation flags from the token strings (ids were checked against the vocabulary) and
- * the attention-shaped offsets, L*NH*T*T per example. */
-static void finish_examples(Examples *ex, const ModelConfig *mc, const Tokenizer *tok)
-{
-    long M = (long)ex->off[ex->n];
-    ex->punct = malloc(M ? M : 1);
-    for (long t = 0; t < M; t++)
-        ex->punct[t] = (unsigned char)attn_token_is_punct(tokenizer_id_to_token(tok, ex->ids[t]));
-    ex->aoff = malloc(sizeof(int64_t) * (ex->n + 1));
-    ex->aoff[0] = 0;
-    for (long i = 0; i < ex->n; i++) {
-        int64_t T = ex->off[i + 1] - ex->off[i];
-        ex->aoff[i + 1] = ex->aoff[i] + (int64_t)mc->L * mc->NH * T * T;
-    }
-}
-
-int examples_load(Examples *ex, const RunConfig *c, const Model *m, const Tokenizer *tok, int keep_text,
-                  char *err, size_t errlen)
-{
-    memset(ex, 0, sizeof *ex);
-    const ModelConfig *mc = &m->cfg;
-    ex->mask_id = tokenizer_special_id(tok, TOK_MASK);
-    ex->unk_id = tokenizer_special_id(tok, TOK_UNK);
-    ex->cls_id = tokenizer_special_id(tok, TOK_CLS);
-    ex->sep_id = tokenizer_special_id(tok, TOK_SEP);
-    if (resolve_fill(ex, c, mc, tok, err, errlen))
-        return -2;
-    int fixed, maxlen;
-    if (fixed_target(c, mc, tok, &fixed, err, errlen) || (maxlen = max_tokens(c, mc, tok, err, errlen)) < 0)
-        return -2;
-    if (room_for_text(c, tok, maxlen, err, errlen))
-        return -2;
     char **vnames = NULL;
-    Corpus *cp = open_corpus(c, mc, tok, &vnames, err, errlen);
+    if (lm && c->target == TARGET_LABEL && (vnames = calloc((size_t)mc->V, sizeof *vnames)))
+        for (int v = 0; v < mc->V; v++)
+            vnames[v] = (char *)tokenizer_id_to_token(tok, v);
+    cs.label_names = mlm ? NULL : lm ? vnames : mc->labels;
+    cs.n_labels = mlm || (lm && !vnames) ? 0 : mc->C;
+    cs.n_classes = mc->C; /* classes, or a masked LM's vocabulary: the same rule for every target */
+    Corpus *cp = corpus_open(&cs, err, errlen);
     if (!cp) {
         free(vnames);
         return -2;
     }
 
-    Caps caps = {{0}, 0, 0};
+    size_t cap_ex = 0, cap_tok = 0, cap_skip = 0;
+    size_t cap[10] = {0};
     ex->off = malloc(sizeof(int64_t));
     ex->off[0] = 0;
     int rc = 0;
@@ -362,37 +311,125 @@ int examples_load(Examples *ex, const RunConfig *c, const Model *m, const Tokeni
             break;
         }
         if (k == 2) {
-            add_skip(ex, &caps.skip, rec.row, why);
+            add_skip(ex, &cap_skip, rec.row, why);
             continue;
         }
         Encoding enc;
-        const char *bad = NULL;
-        int target = fixed, mpos = 0, encoded = tokenizer_encode(tok, rec.text, rec.text_pair, maxlen, &enc) == 0;
-        if (!encoded)
+        if (tokenizer_encode(tok, rec.text, rec.text_pair, maxlen, &enc)) {
             snprintf(why, sizeof why, "%s:%ld: text is not valid UTF-8", c->corpus.path, rec.line);
-        else if ((bad = check_row(c, mc, ex, &rec, &enc, &target, &mpos))) {
-            snprintf(why, sizeof why, "%s:%ld: %s", c->corpus.path, rec.line, bad);
-            encoding_free(&enc);
-        }
-        if (!encoded || bad) {
             if (!c->corpus.skip_errors) {
                 snprintf(err, errlen, "%s (set corpus.on_error: skip to skip such rows)", why);
                 rc = -1;
                 break;
             }
-            add_skip(ex, &caps.skip, rec.row, why);
+            add_skip(ex, &cap_skip, rec.row, why);
             continue;
         }
-        append_example(ex, &caps, &rec, &enc, target, mpos, keep_text, c->corpus.pair_field != NULL);
+        /* per-example checks: label target, mask position */
+        const char *bad = NULL;
+        int target = fixed, mpos = 0;
+        if (c->target == TARGET_LABEL) {
+            if (rec.label < 0)
+                bad = "target is label but the row has no label";
+            else if (rec.label >= mc->C)
+                bad = lm ? "label is not a token id of the model's vocabulary"
+                         : "label is out of range for the model's classes";
+            target = rec.label;
+        }
+        char catwhy[400];
+        if (!bad && want_cat) {
+            GROW(rowcat, cap_rowcat, enc.n + 1);
+            if (row_categories(c, &rec, &enc, &names, rowcat, catwhy, sizeof catwhy))
+                bad = catwhy;
+        }
+        if (!bad) {
+            mpos = head_position(mc, &enc, ex->mask_id);
+            if (mpos < 0)
+                bad = mlm ? "no mask token in the text (a masked-LM model explains the first mask)"
+                          : "the text has no tokens";
+        }
+        if (bad) {
+            snprintf(why, sizeof why, "%s:%ld: %s", c->corpus.path, rec.line, bad);
+            encoding_free(&enc);
+            if (!c->corpus.skip_errors) {
+                snprintf(err, errlen, "%s (set corpus.on_error: skip to skip such rows)", why);
+                rc = -1;
+                break;
+            }
+            add_skip(ex, &cap_skip, rec.row, why);
+            continue;
+        }
+        long i = ex->n;
+        GROW(ex->row, cap[0], i + 1);
+        GROW(ex->line, cap[1], i + 1);
+        GROW(ex->label, cap[2], i + 1);
+        GROW(ex->target, cap[3], i + 1);
+        GROW(ex->mlm_pos, cap[4], i + 1);
+        GROW(ex->off, cap[5], i + 2);
+        if (keep_text) {
+            GROW(ex->text, cap[6], i + 1);
+            ex->text[i] = strdup(rec.text ? rec.text : "");
+            if (c->corpus.pair_field) {
+                GROW(ex->pair, cap[7], i + 1);
+                ex->pair[i] = strdup(rec.text_pair ? rec.text_pair : "");
+            }
+        }
+        cap_ex = cap[0];
+        ex->row[i] = rec.row;
+        ex->line[i] = rec.line;
+        ex->label[i] = rec.label;
+        ex->target[i] = target;
+        ex->mlm_pos[i] = mpos;
+        int64_t t0 = ex->off[i];
+        size_t need = (size_t)(t0 + enc.n);
+        if (need > cap_tok) {
+            size_t nc = cap_tok ? cap_tok : 1024;
+            while (nc < need)
+                nc *= 2;
+            ex->ids = realloc(ex->ids, nc * sizeof(int));
+            ex->type_ids = realloc(ex->type_ids, nc * sizeof(int));
+            ex->special = realloc(ex->special, nc * sizeof(int));
+            ex->span = realloc(ex->span, nc * sizeof *ex->span);
+            if (want_cat)
+                ex->category = realloc(ex->category, nc * sizeof *ex->category);
+            cap_tok = nc;
+        }
+        memcpy(ex->ids + t0, enc.ids, sizeof(int) * enc.n);
+        memcpy(ex->type_ids + t0, enc.type_ids, sizeof(int) * enc.n);
+        memcpy(ex->special + t0, enc.special, sizeof(int) * enc.n);
+        memcpy(ex->span + t0, enc.offsets, sizeof *ex->span * enc.n);
+        if (want_cat)
+            memcpy(ex->category + t0, rowcat, sizeof *rowcat * enc.n);
+        ex->off[i + 1] = t0 + enc.n;
+        ex->n_truncated += enc.truncated;
+        ex->n++;
         encoding_free(&enc);
     }
+    (void)cap_ex;
     corpus_close(cp);
+    free(rowcat);
+    if (!rc && want_cat && finish_categories(ex, c, &names)) {
+        snprintf(err, errlen, "%s: analysis.categories: out of memory or more than 32765 labels", c->source);
+        rc = -1;
+    }
+    category_names_free(&names);
     free(vnames);
     if (rc) {
         examples_free(ex);
         return -1;
     }
-    finish_examples(ex, mc, tok);
+    /* Punctuation flags from the token strings (ids were checked against the vocabulary). */
+    long M = (long)ex->off[ex->n];
+    ex->punct = malloc(M ? M : 1);
+    for (long t = 0; t < M; t++)
+        ex->punct[t] = (unsigned char)attn_token_is_punct(tokenizer_id_to_token(tok, ex->ids[t]));
+    /* Attention-shaped offsets: L*NH*T*T per example. */
+    ex->aoff = malloc(sizeof(int64_t) * (ex->n + 1));
+    ex->aoff[0] = 0;
+    for (long i = 0; i < ex->n; i++) {
+        int64_t T = ex->off[i + 1] - ex->off[i];
+        ex->aoff[i + 1] = ex->aoff[i] + (int64_t)mc->L * mc->NH * T * T;
+    }
     return 0;
 }
 
@@ -414,13 +451,46 @@ void examples_view(const Examples *ex, long e, Example *out)
 
 /* ---- base forward ---- */
 
-/* The example's plain forward (engine/attr_forward.c) with the stored view of example e. */
 static int forward(Engine *eng, const Examples *ex, long e, int target, float *logits, float *attn,
-                   const char **err)
+                   float *hidden, const char **err)
 {
+    const Model *m = engine_model(eng);
     Example x;
     examples_view(ex, e, &x);
-    return example_forward(eng, &x, target, logits, attn, err);
+    int T = x.T, D = m->cfg.D;
+    int *pos = malloc(sizeof(int) * T);
+    float *h = malloc(sizeof(float) * (size_t)T * D);
+    engine_position_ids(m, x.ids, T, pos);
+    const int *types = m->type_emb ? x.type_ids : NULL;
+    int rc = 0;
+    if (engine_layer_values(m, AT_WORD_EMB, x.ids, pos, types, T, h)) {
+        *err = "token id out of the model's vocabulary";
+        rc = -1;
+    } else {
+        float F;
+        EngineBatch in = {0};
+        in.B = 1;
+        in.T = T;
+        in.layer = AT_WORD_EMB;
+        in.x = h;
+        in.pos_ids = pos;
+        in.type_ids = types;
+        in.target = &target;
+        in.mlm_pos = &x.mlm_pos;
+        in.output = OUT_LOGIT;
+        EngineOutput out = {0};
+        out.F = &F;
+        out.logits = logits;
+        out.attn = attn;
+        out.hidden = hidden; /* (L,1,T,D): the conductance taps, forward only */
+        if (engine_run(eng, &in, &out)) {
+            *err = engine_error(eng);
+            rc = -1;
+        }
+    }
+    free(pos);
+    free(h);
+    return rc;
 }
 
 static int argmax(const float *v, int n)
@@ -440,14 +510,15 @@ int resolve_target(Engine *eng, const Examples *ex, long e, int *target, const c
     }
     int C = engine_model(eng)->cfg.C;
     float *logits = malloc(sizeof(float) * C);
-    int rc = forward(eng, ex, e, 0, logits, NULL, err);
+    int rc = forward(eng, ex, e, 0, logits, NULL, NULL, err);
     if (!rc)
         *target = argmax(logits, C);
     free(logits);
     return rc;
 }
 
-int base_run(Engine *eng, const Examples *ex, long e, int want_attn, BaseResult *r, const char **err)
+int base_run(Engine *eng, const Examples *ex, long e, int want_attn, int want_hidden, BaseResult *r,
+             const char **err)
 {
     const ModelConfig *mc = &engine_model(eng)->cfg;
     memset(r, 0, sizeof *r);
@@ -457,8 +528,12 @@ int base_run(Engine *eng, const Examples *ex, long e, int want_attn, BaseResult 
         r->n_attn = ex->aoff[e + 1] - ex->aoff[e];
         r->attn = malloc(sizeof(float) * (r->n_attn ? r->n_attn : 1));
     }
+    if (want_hidden) {
+        r->n_hidden = (int64_t)mc->L * (ex->off[e + 1] - ex->off[e]) * mc->D;
+        r->hidden = malloc(sizeof(float) * (r->n_hidden ? r->n_hidden : 1));
+    }
     int t0 = ex->target[e] >= 0 ? ex->target[e] : 0;
-    if (forward(eng, ex, e, t0, logits, r->attn, err)) {
+    if (forward(eng, ex, e, t0, logits, r->attn, r->hidden, err)) {
         free(logits);
         base_free(r);
         return -1;
@@ -492,11 +567,75 @@ int base_run(Engine *eng, const Examples *ex, long e, int want_attn, BaseResult 
 
 /* Payload: int32 target, mlm, C, 0; float logits[C] | int32 top_ids[5] float top_probs[5];
  * int64 n_attn; float attn[n_attn]; int32 n_stats, n_roll; float stats[n_stats],
- * rollout[n_roll], cls_attn[n_roll]. */
+ * rollout[n_roll], cls_attn[n_roll]; then the second round: int32 n_cat, n_sink, n_massive, 0;
+ * int64 n_hidden; float cat_recv[n_cat], sinks[n_sink], mass_values[3 n_massive];
+ * int32 mass_pos[3 n_massive], mass_dim[3 n_massive]; float mass_median[n_massive],
+ * hidden[n_hidden]. */
+static size_t second_bytes(const BaseResult *r)
+{
+    return 24 + 4 * ((size_t)r->n_cat + (size_t)r->n_sink + 10 * (size_t)r->n_massive + (size_t)r->n_hidden);
+}
+
 size_t base_bytes(const BaseResult *r)
 {
     return 16 + (r->mlm ? 40 : 4 * (size_t)r->C) + 8 + 4 * (size_t)r->n_attn + 8 + 4 * (size_t)r->n_stats +
-           8 * (size_t)r->n_roll;
+           8 * (size_t)r->n_roll + second_bytes(r);
+}
+
+static char *put_n(char *p, const void *src, size_t bytes)
+{
+    if (bytes)
+        memcpy(p, src, bytes);
+    return p + bytes;
+}
+
+static void pack_second(const BaseResult *r, char *p)
+{
+    int32_t h[4] = {r->n_cat, r->n_sink, r->n_massive, 0};
+    p = put_n(p, h, 16);
+    p = put_n(p, &r->n_hidden, 8);
+    p = put_n(p, r->cat_recv, 4 * (size_t)r->n_cat);
+    p = put_n(p, r->sinks, 4 * (size_t)r->n_sink);
+    size_t m3 = 12 * (size_t)r->n_massive;
+    p = put_n(p, r->mass_values, m3);
+    p = put_n(p, r->mass_pos, m3);
+    p = put_n(p, r->mass_dim, m3);
+    p = put_n(p, r->mass_median, 4 * (size_t)r->n_massive);
+    put_n(p, r->hidden, 4 * (size_t)r->n_hidden);
+}
+
+/* A copy of n bytes at *p (NULL for 0 bytes), advancing *p. */
+static void *take(const char **p, size_t bytes)
+{
+    void *v = bytes ? malloc(bytes) : NULL;
+    if (v)
+        memcpy(v, *p, bytes);
+    *p += bytes;
+    return v;
+}
+
+/* The second-round part at p, with `left` bytes to the end of the payload. */
+static int unpack_second(BaseResult *r, const char *p, size_t left)
+{
+    if (left < 24)
+        return -1;
+    int32_t h[4];
+    memcpy(h, p, 16);
+    memcpy(&r->n_hidden, p + 16, 8);
+    p += 24;
+    r->n_cat = h[0], r->n_sink = h[1], r->n_massive = h[2];
+    if (r->n_cat < 0 || r->n_sink < 0 || r->n_massive < 0 || r->n_hidden < 0 ||
+        (uint64_t)r->n_hidden > left / 4 || second_bytes(r) != left)
+        return -1;
+    r->cat_recv = take(&p, 4 * (size_t)r->n_cat);
+    r->sinks = take(&p, 4 * (size_t)r->n_sink);
+    size_t m3 = 12 * (size_t)r->n_massive;
+    r->mass_values = take(&p, m3);
+    r->mass_pos = take(&p, m3);
+    r->mass_dim = take(&p, m3);
+    r->mass_median = take(&p, 4 * (size_t)r->n_massive);
+    r->hidden = take(&p, 4 * (size_t)r->n_hidden);
+    return 0;
 }
 
 void base_pack(const BaseResult *r, void *buf)
@@ -528,6 +667,7 @@ void base_pack(const BaseResult *r, void *buf)
         memcpy(p, r->rollout, 4 * (size_t)r->n_roll);
         memcpy(p + 4 * (size_t)r->n_roll, r->cls_attn, 4 * (size_t)r->n_roll);
     }
+    pack_second(r, p + 8 * (size_t)r->n_roll);
 }
 
 int base_unpack(const void *buf, size_t n, BaseResult *r)
@@ -571,7 +711,9 @@ int base_unpack(const void *buf, size_t n, BaseResult *r)
     p += 8;
     r->n_stats = na[0];
     r->n_roll = na[1];
-    if (r->n_stats < 0 || r->n_roll < 0 || base_bytes(r) != n) {
+    size_t at = (size_t)(p - (const char *)buf) + 4 * (size_t)r->n_stats + 8 * (size_t)r->n_roll;
+    if (r->n_stats < 0 || r->n_roll < 0 || (uint64_t)r->n_stats > n / 4 || (uint64_t)r->n_roll > n / 8 || at > n ||
+        unpack_second(r, (const char *)buf + at, n - at) || base_bytes(r) != n) {
         base_free(r);
         return -1;
     }
@@ -596,9 +738,20 @@ void base_free(BaseResult *r)
     free(r->stats);
     free(r->rollout);
     free(r->cls_attn);
+    free(r->cat_recv);
+    free(r->sinks);
+    free(r->mass_values);
+    free(r->mass_pos);
+    free(r->mass_dim);
+    free(r->mass_median);
+    free(r->hidden);
     r->logits = NULL;
     r->attn = NULL;
     r->stats = r->rollout = r->cls_attn = NULL;
     r->n_attn = 0;
     r->n_stats = r->n_roll = 0;
+    r->cat_recv = r->sinks = r->mass_values = r->mass_median = r->hidden = NULL;
+    r->mass_pos = r->mass_dim = NULL;
+    r->n_cat = r->n_sink = r->n_massive = 0;
+    r->n_hidden = 0;
 }

@@ -30,6 +30,10 @@ typedef struct {
     int cls_id, sep_id;      /* the tokenizer's [CLS]/<s> and [SEP]/</s> ids (attention statistics) */
     int fill_id;             /* BASE_TOKEN's id; decoders: every token baseline's (-1: none needed) */
     unsigned char *punct;    /* (M) 1 where the token's text is punctuation (attn_token_is_punct) */
+    /* Token categories (analysis.categories, docs/analysis.md §6), or NULL / 0 without. */
+    int16_t *category;       /* (M) index into category_names */
+    char **category_names;   /* (n_categories) */
+    int n_categories;
 } Examples;
 
 /* Streams the corpus once and tokenizes every row. Returns 0, -1 (err names file:line), or -2
@@ -59,11 +63,24 @@ typedef struct {
     int n_roll;              /* T, or 0 (neither rollout nor agreement) */
     float *rollout;          /* (T) attention rollout from [CLS] */
     float *cls_attn;         /* (T) last layer's [CLS] row, mean over heads */
+    /* Second round (analysis_base, docs/analysis.md §6-8), 0 / NULL when off: */
+    int n_cat;               /* L*NH*K */
+    float *cat_recv;         /* (L,NH,K) attention received per category */
+    int n_sink;              /* 3*L*NH */
+    float *sinks;            /* (3,L,NH) first, bos, sink */
+    int n_massive;           /* L */
+    float *mass_values;      /* (L,3) top |hidden| */
+    int32_t *mass_pos, *mass_dim; /* (L,3) */
+    float *mass_median;      /* (L) */
+    int64_t n_hidden;        /* L*T*D when analysis.save_hidden (or, before analysis_base, the forward's taps) */
+    float *hidden;           /* (L,T,D) hidden states of each layer */
 } BaseResult;
 
-/* Forward of example e: logits, predicted target (when target < 0), attention when want_attn
+/* Forward of example e: logits, predicted target (when target < 0), attention when want_attn,
+ * each layer's hidden states (r->hidden) when want_hidden
  * (the analysis fields stay empty: analysis_base fills them). */
-int base_run(Engine *eng, const Examples *ex, long e, int want_attn, BaseResult *r, const char **err);
+int base_run(Engine *eng, const Examples *ex, long e, int want_attn, int want_hidden, BaseResult *r,
+             const char **err);
 /* The target of example e: stored, or the argmax of a forward (deterministic on every rank). */
 int resolve_target(Engine *eng, const Examples *ex, long e, int *target, const char **err);
 size_t base_bytes(const BaseResult *r);

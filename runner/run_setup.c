@@ -86,6 +86,10 @@ static int setup_model_and_examples(Run *r)
     }
     if (ok) /* every rank: the ranks must agree on it (3b) */
         ok = checkpoint_weights_sha256(r->cfg.model, r->dig.weights, msg, n) == 0;
+    if (ok && engine_set_precision(r->cfg.precision ? "bf16" : "fp32")) {
+        snprintf(msg, n, "precision: bf16 is unavailable here: %s", engine_bf16_status());
+        ok = 0;
+    }
     if (ok) {
         engine_set_threads(r->cfg.threads);
         r->eng = engine_create(r->model);
@@ -161,7 +165,7 @@ static int setup_claim_output(Run *r)
     if (r->rank == 0 && !r->a.quiet)
         fprintf(stderr, "attrun: %d rank%s, %ld examples (%ld tokens, %ld skipped, %d truncated), %d method%s, "
                 "tokenized in %.2f s\n", r->nranks, r->nranks > 1 ? "s" : "", ex->n, examples_tokens(ex),
-                ex->nskipped, ex->n_truncated, r->cfg.n_methods, r->cfg.n_methods > 1 ? "s" : "", r->t_tok);
+                ex->nskipped, ex->n_truncated, r->cfg.n_methods, r->cfg.n_methods != 1 ? "s" : "", r->t_tok);
     return EXIT_OK;
 }
 

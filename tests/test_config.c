@@ -194,7 +194,7 @@ static const Bad BAD[] = {
     {"model: m\nout: o.h5\ncorpus: c.tsv\nsmoothgrad: {base: deeplift}\n", "smoothgrad.base", "job.yaml:4:"},
     {"model: m\nout: o.h5\ncorpus: c.tsv\nmethods: [ig, lime]\n", "methods", "job.yaml:4:"},
     {"model: m\nout: o.h5\ncorpus: c.tsv\nmethods: [ig, saliency, ig]\n", "methods", "job.yaml:4:"},
-    {"model: m\nout: o.h5\ncorpus: c.tsv\nmethods: []\n", "methods", "job.yaml:4:"},
+    {"model: m\nout: o.h5\ncorpus: c.tsv\nmethods: [{}]\n", "methods", "job.yaml:4:"},
     {"model: m\nout: o.h5\ncorpus: c.tsv\nbaseline: [pad, noise]\n", "baseline", "job.yaml:4:"},
     {"model: m\nout: o.h5\ncorpus: c.tsv\ntarget: -2\n", "target", "job.yaml:4:"},
     {"model: m\nout: o.h5\ncorpus: c.tsv\nlayer: pooler\n", "layer", "job.yaml:4:"},

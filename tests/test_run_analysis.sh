@@ -242,7 +242,7 @@ $H5CMP check full.h5 || fail "example-full: file invariants"
 grep -q "def.yaml: analysis.faithfulness: needs a method with per-token attributions" log || \
     { cat log; fail "faithfulness refusal message"; }
 "$BIN" run def.yaml --quiet --set out=x.h5 --set analysis.rollouts=true > log 2>&1 && fail "unknown key accepted"
-grep -q "analysis.rollouts: unknown key (known under analysis: stats, rollout, agreement, faithfulness)" log || \
+grep -q "analysis.rollouts: unknown key (known under analysis: stats, rollout, agreement, faithfulness, categories, sink_epsilon, massive, save_hidden)" log || \
     { cat log; fail "unknown analysis key message"; }
 RMODEL=$SHARED/reference/models/tiny-roberta
 if [ -f "$RMODEL/model.safetensors" ]; then

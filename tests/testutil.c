@@ -1,4 +1,5 @@
 #include "tests/testutil.h"
+#include "engine/engine.h"
 #include <CUnit/Basic.h>
 #include <math.h>
 #include <stdio.h>
@@ -112,4 +113,16 @@ int test_run_registry(void)
     unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
     CU_cleanup_registry();
     return failed ? 1 : 0;
+}
+
+/* ATTRUN_TEST_PRECISION=bf16 runs a test program's engines in bf16: how docs/performance.md
+ * measures what bf16 costs against the references (the programs' fp32 tolerances then fail:
+ * read the errors they print). Unset: fp32, as always. */
+__attribute__((constructor)) static void test_precision_from_env(void)
+{
+    const char *p = getenv("ATTRUN_TEST_PRECISION");
+    if (p && engine_set_precision(p)) {
+        fprintf(stderr, "ATTRUN_TEST_PRECISION=%s: unavailable (%s)\n", p, engine_bf16_status());
+        exit(77);
+    }
 }

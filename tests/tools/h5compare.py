@@ -16,7 +16,7 @@ import numpy as np
 
 
 NAN_OK = ("agreement/", "faithfulness/", "attention/stats/prev", "attention/stats/next",
-          "conductance/stats/prev", "conductance/stats/next")
+          "conductance/stats/prev", "conductance/stats/next", "attention/stats/bos")
 
 
 def datasets(f):
@@ -81,7 +81,7 @@ def check(path):
                 aoff = f["attention/offsets"][()]
                 if rows != aoff[-1]:
                     errs.append(f"{name}: {rows} elements, attention/offsets ends at {aoff[-1]}")
-            elif top == "tokens" or name.endswith(("token_sum", "token_l2", "/full")):
+            elif top == "tokens" or name == "hidden/states" or name.endswith(("token_sum", "token_l2", "/full")):
                 if rows != m:
                     errs.append(f"{name}: {rows} rows, expected M = {m}")
             elif rows != n:
@@ -98,7 +98,8 @@ def check(path):
                 continue
             # NaN marks an undefined analysis value (docs/hdf5-schema.md): agreement with fewer than
             # 2 non-special tokens, faithfulness without one, prev/next with T = 1; never infinities
-            if name.startswith(NAN_OK) and not np.any(np.isinf(v)):
+            # (bos without a BOS token, category_mass of an all-zero attribution: docs/analysis.md)
+            if (name.startswith(NAN_OK) or name.endswith("/category_mass")) and not np.any(np.isinf(v)):
                 continue
             errs.append(f"{name}: non-finite values")
         print(f"{path}: {n} examples, {m} tokens, {len(datasets(f))} datasets")

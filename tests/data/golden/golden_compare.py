@@ -30,9 +30,27 @@ EXCLUDED = {
 # Additions after the redesign: regular expressions over object paths ("/group/dataset") and attribute
 # names ("/path@attr"), and leaf keys of the printed config, that may exist only in the new file.
 ADDED = {
+    r"/@precision": "issue 17 (bf16): the precision of the linear layers, fp32 or bf16",
+    # issue 16 (docs/analysis.md §6-8): sinks, massive activations, token categories and their statistics
+    r"/attention/stats/(first|bos|sink)": "issue 16: attention to position 0 / BOS, sink indicator",
+    r"/attention/stats/sink@epsilon": "issue 16: the sink threshold",
+    r"/hidden": "issue 16: group of the massive activations",
+    r"/hidden/massive": "issue 16",
+    r"/hidden/massive/(top_values|top_positions|top_dims|median_abs)(@description)?": "issue 16",
+    r"/hidden/states(@description)?": "issue 16: analysis.save_hidden",
+    r"/tokens/category(@description|@names)?": "issue 16: analysis.categories",
+    r"/examples/category_count(@description)?": "issue 16",
+    r"/(attention|conductance)/categories(/received(@description)?)?": "issue 16",
+    r"/attributions/[a-z_]+/category_mass(@description)?": "issue 16",
+    r"/attention/stats/(first|bos|sink)@description": "issue 16",
 }
 ADDED_CONFIG_KEYS = {
+    "categories": "issue 16: analysis.categories",
+    "sink_epsilon": "issue 16: analysis.sink_epsilon",
+    "massive": "issue 16: analysis.massive",
+    "save_hidden": "issue 16: analysis.save_hidden",
     "baseline_token": "issue 14 (decoders): the token of `baseline: token`",
+    "precision": "issue 17 (bf16): `precision: fp32 | bf16`",
 }
 
 

@@ -1,0 +1,37 @@
+/* The "cpu-bf16" backend (precision: bf16): the CPU backend with its linear layers as bf16
+ * products accumulated in fp32 (gemm_bf16.c, oneDNN). Everything else stays the CPU
+ * backend's fp32 code: attention (scores, softmax, P·V), norms, activations, the
+ * residual stream and the head's softmax, where bf16's 8 bits would cost most accuracy
+ * for a few per cent of the FLOPs. */
+#include "engine/backend_cpu.h"
+#include "engine/engine.h"
+#include "engine/gemm_bf16.h"
+
+/* A product oneDNN fails (out of memory for a primitive) is redone in fp32. */
+static void bf16_linear_forward(float *y, const float *x, const float *W, const float *b, int N, int IN, int OUT)
+{
+    if (gemm_bf16_xwt(y, x, W, b, N, IN, OUT) != 0)
+        linear_forward(y, x, W, b, N, IN, OUT);
+}
+
+static void bf16_linear_backward(float *dx, const float *dy, const float *W, int N, int IN, int OUT, int accumulate)
+{
+    if (gemm_bf16_dyw(dx, dy, W, N, IN, OUT, accumulate) != 0)
+        linear_backward(dx, dy, W, N, IN, OUT, accumulate);
+}
+
+const Backend *backend_cpu_bf16(void)
+{
+    static Backend be;
+    if (!gemm_bf16_available())
+        return NULL;
+    if (!be.name) {
+        be = backend_cpu;
+        be.name = "cpu-bf16";
+        be.linear_forward = bf16_linear_forward;
+        be.linear_backward = bf16_linear_backward;
+    }
+    return &be;
+}
+
+const char *engine_bf16_status(void) { return gemm_bf16_isa(); }

@@ -1,0 +1,36 @@
+/* bf16 matrix products with fp32 accumulation through oneDNN's matmul primitive.
+ *
+ * oneDNN (Debian libdnnl2, 2.6) is opened with dlopen at run time, so a machine
+ * without it still runs attrun in fp32; oneDNN picks the kernel for the CPU (AMX on
+ * Sapphire Rapids and later, AVX-512 BF16 elsewhere). bf16 is used only where the CPU
+ * has native bf16 instructions: on older CPUs oneDNN would emulate it, slower than fp32.
+ *
+ * Weights are converted to bf16 once (round to nearest even) and cached by address;
+ * activations are converted per call; the products accumulate in fp32 and write fp32.
+ * The engine reaches it through the "cpu-bf16" backend (backend_cpu_bf16.c).
+ * Shapes as in engine/backend_cpu.h: x (N,IN), W (OUT,IN) PyTorch layout. */
+#ifndef ATTRUN_GEMM_BF16_H
+#define ATTRUN_GEMM_BF16_H
+#include <stddef.h>
+#include <stdint.h>
+
+/* 1 if bf16 products can run here (oneDNN loaded, CPU with native bf16), else 0.
+ * The first call loads oneDNN; the answer never changes afterwards. */
+int gemm_bf16_available(void);
+/* Why bf16 is unavailable, or the ISA oneDNN dispatches to ("avx512_core_amx",
+ * "avx512_core_bf16"). */
+const char *gemm_bf16_isa(void);
+
+/* y (N,OUT) = x W^T + b (b (OUT) or NULL). Returns 0 on success, -1 if bf16 is not
+ * available or oneDNN failed (the caller then runs fp32). */
+int gemm_bf16_xwt(float *y, const float *x, const float *W, const float *b, int N, int IN, int OUT);
+/* dx (N,IN) (+)= dy (N,OUT) W (accumulate: +=). Same return as gemm_bf16_xwt. */
+int gemm_bf16_dyw(float *dx, const float *dy, const float *W, int N, int IN, int OUT, int accumulate);
+
+/* Drops every cached bf16 weight copy (model_free: addresses may be reused). */
+void gemm_bf16_forget_weights(void);
+
+/* fp32 -> bf16, round to nearest even (NaN stays NaN), and back. */
+void gemm_bf16_from_f32(uint16_t *dst, const float *src, size_t n);
+float gemm_bf16_to_f32(uint16_t v);
+#endif
