@@ -221,8 +221,8 @@ int out_precheck(const RunConfig *c, const char *config_path, const char *spool,
     return OUT_GO;
 }
 
-int out_claim(const RunConfig *c, const char *config_path, const char *spool, int overwrite, int *lockfd,
-              char *msg, size_t n)
+int out_claim(const RunConfig *c, const char *config_path, const char *spool, int resume, int overwrite,
+              int *lockfd, char *msg, size_t n)
 {
     *lockfd = -1;
     if (mkdir(spool, 0777) && errno != EEXIST) {
@@ -235,6 +235,18 @@ int out_claim(const RunConfig *c, const char *config_path, const char *spool, in
     if (fd == -2)
         fprintf(stderr, "attrun run: %s\n", msg);
     *lockfd = fd;
+    if (!overwrite && !resume) {
+        /* checked before loading, but another job may have written this output meanwhile */
+        struct stat st;
+        char *job = spool_read_file(spool, "job.yaml");
+        int taken = stat(c->out, &st) == 0 || job != NULL;
+        free(job);
+        if (taken) {
+            snprintf(msg, n, "%s appeared while this job was loading (another job on the same out?); use "
+                     "--overwrite to replace it or --resume to continue it", c->out);
+            return EXIT_USAGE;
+        }
+    }
     if (!overwrite)
         return 0;
     /* checked before loading; the files may have changed since: check again before deleting */

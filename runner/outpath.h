@@ -22,11 +22,12 @@ enum { OUT_GO = 0, OUT_COMPLETE = 4 };
  * status (2) with msg. yaml_res: config_to_yaml(c, 1). */
 int out_precheck(const RunConfig *c, const char *config_path, const char *spool, int resume, int overwrite,
                  const char *yaml_res, char *msg, size_t n);
-/* After loading: creates the spool directory, takes the job lock (runner/lock.h) and, with
- * --overwrite, removes the old spools and output. Returns 0 (*lockfd set: -1 when the file
+/* After loading: creates the spool directory, takes the job lock (runner/lock.h), refuses
+ * (without --resume/--overwrite) an output another job wrote while this one was loading,
+ * and, with --overwrite, removes the old spools and output. Returns 0 (*lockfd set: -1 when the file
  * system cannot lock, warning printed) or an exit status with msg. */
-int out_claim(const RunConfig *c, const char *config_path, const char *spool, int overwrite, int *lockfd,
-              char *msg, size_t n);
+int out_claim(const RunConfig *c, const char *config_path, const char *spool, int resume, int overwrite,
+              int *lockfd, char *msg, size_t n);
 /* Rank 0, after out_claim: binds the spools to the job. The results-relevant configuration
  * (job.yaml) and the inputs' digests (inputs.txt, runner/inputs_digest.h) are stored when
  * the spool is new, atomically (temp + rename: a full disk never leaves a torn file), and

@@ -139,7 +139,8 @@ static int setup_claim_output(Run *r)
     signals_defer();
     int claim = 0;
     if (r->rank == 0) {
-        claim = out_claim(&r->cfg, r->a.config_path, r->spool, r->a.overwrite, &r->lockfd, r->msg, sizeof r->msg);
+        claim = out_claim(&r->cfg, r->a.config_path, r->spool, r->a.resume, r->a.overwrite, &r->lockfd, r->msg,
+                          sizeof r->msg);
         if (!claim) {
             char *inputs = inputs_text(&r->dig);
             claim = out_bind_spool(r->spool, r->yaml_res, inputs, &r->dig, &r->cfg, r->msg, sizeof r->msg);

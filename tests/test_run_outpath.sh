@@ -6,7 +6,7 @@
 # parent directory; a path over PATH_MAX is refused before anything is written; a
 # 300-character path under 2 ranks does not crash in Open MPI's sharedfp/lockedfile; a
 # second job on the same out is refused while the first runs, and the lock of a killed job
-# does not block.
+# does not block; a job that finds its out written by another while it was loading refuses.
 source "$(dirname "$0")/tools/run_lib.sh"
 require_model
 cp -rL "$MODEL" m
@@ -92,4 +92,16 @@ kill -9 $p1; wait $p1 2>/dev/null
 [ -e L.h5.spool/lock ] || fail "the killed job's lock file is gone (test premise)"
 "$BIN" run long.yaml --resume --set ig.steps=512 --quiet > log 2>&1 || { cat log; fail "resume after a killed job's lock"; }
 [ "$(complete_flag L.h5)" = 1 ] || fail "resume after the stale lock: not complete"
+# 7. a job that finds its output written by another job when it has finished loading
+#    (it was blocked reading a FIFO corpus meanwhile) refuses instead of truncating it
+mkfifo fifo
+"$BIN" run job.yaml --set out=race.h5 --set corpus.path="$WORK/fifo" --quiet > logB 2>&1 &
+pB=$!
+sleep 1
+"$BIN" run job.yaml --set out=race.h5 --quiet || fail "the first job on race.h5 failed"
+before=$(md5sum < race.h5)
+cat corpus.tsv > fifo
+wait $pB; rc=$?
+[ $rc -eq 2 ] && grep -q "appeared while this job was loading" logB || { cat logB; fail "late job on a written out: exit $rc"; }
+[ "$(md5sum < race.h5)" = "$before" ] && [ "$(complete_flag race.h5)" = 1 ] || fail "the late job changed the first job's result"
 echo "PASS"
