@@ -258,7 +258,7 @@ int checkpoint_read_config(const char *dir, ModelConfig *cfg, char *err, size_t 
     } else {
         io_fail(err, errlen,
                 "%s: key 'model_type' = \"%s\" is not supported (supported: bert, roberta, distilbert, gpt2, "
-                "llama, mistral, qwen2)",
+                "llama, mistral, qwen2; see docs/models.md)",
                 path, mt);
         goto out;
     }

@@ -402,7 +402,7 @@ static int no_weights(const char *dir, char *err, size_t errlen)
     int has_bin = bin && file_exists(bin);
     free(bin);
     return io_fail(err, errlen, "%s: no model.safetensors or model.safetensors.index.json found%s", dir,
-                has_bin ? " (pytorch_model.bin is not supported: save the model with safe_serialization=True)" : "");
+                has_bin ? " (pytorch_model.bin is not read: convert it to model.safetensors once, as docs/models.md shows)" : "");
 }
 
 /* Where a checkpoint's weights are: *single = <dir>/model.safetensors when it exists, else

@@ -161,6 +161,8 @@ bad_model; rm bad/config.json
 run_bad "checkpoint: config.json missing" "bad/config.json" -- "model: bad"
 bad_model; rm bad/model.safetensors
 run_bad "checkpoint: weights missing" "bad" "model.safetensors" -- "model: bad"
+bad_model; mv bad/model.safetensors bad/pytorch_model.bin
+run_bad "checkpoint: only pytorch_model.bin" "bad" "pytorch_model.bin" "docs/models.md" -- "model: bad"
 bad_model; rm bad/vocab.txt
 run_bad "checkpoint: vocab missing" "bad" "vocab.txt" -- "model: bad"
 
@@ -184,7 +186,7 @@ run_bad "config.json: key missing" "bad/config.json" "hidden_size" -- "model: ba
 edit_config num_attention_heads '"4"'
 run_bad "config.json: wrong type" "bad/config.json" "num_attention_heads" -- "model: bad"
 edit_config model_type '"t5"'
-run_bad "config.json: unsupported model_type" "bad/config.json" "model_type" "t5" -- "model: bad"
+run_bad "config.json: unsupported model_type" "bad/config.json" "model_type" "t5" "docs/models.md" -- "model: bad"
 edit_config architectures '["BertForTokenClassification"]'
 run_bad "config.json: unsupported architecture" "bad/config.json" "architectures" -- "model: bad"
 edit_config hidden_act '"quick_gelu"'
