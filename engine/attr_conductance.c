@@ -7,8 +7,80 @@
  * run in fixed blocks of G (method_item_block); an interval that straddles two blocks
  * uses the last node of the previous block, kept in `prev`. */
 #include "engine/attr_internal.h"
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+static void conductance_shape(const MethodSpec *s, MethodShape *sh)
+{
+    sh->items = s->steps;
+    sh->nodes = s->steps + 1;
+    sh->baselines = 1;
+    sh->uses_steps = 1;
+}
+
+/* The input row, the gradient, and the taps of every layer (hidden states and attention
+ * probabilities with their gradients). */
+static long conductance_row_floats(const Model *m, int T)
+{
+    const ModelConfig *c = &m->cfg;
+    long TD = (long)T * c->D;
+    return 2 * TD + 2L * c->L * TD + 2L * c->L * c->NH * T * T;
+}
+
+typedef struct {
+    double *alpha, *w;              /* (nodes) */
+    float *hid, *dhid, *pr, *dpr;   /* the block's taps: (L,G,T,D), (L,G,NH,T,T) */
+    float *ph, *pdh, *pp, *pdp;     /* the previous block's last node: (L,T,D), (L,NH,T,T) */
+    int have_prev;
+} CondState;
+
+static int conductance_begin(AttrChunk *ch, const char **err)
+{
+    CondState *st = ch->own = calloc(1, sizeof *st);
+    if (!st) {
+        *err = "conductance: out of memory";
+        return -1;
+    }
+    const ModelConfig *mc = &ch->m->cfg;
+    size_t L = (size_t)mc->L, G = (size_t)ch->G, TD = (size_t)ch->TD, HTT = (size_t)mc->NH * ch->T * ch->T;
+    size_t nodes = (size_t)ch->sh.nodes;
+    st->alpha = malloc(nodes * sizeof(double));
+    st->w = malloc(nodes * sizeof(double));
+    st->hid = malloc(L * G * TD * sizeof(float));
+    st->dhid = malloc(L * G * TD * sizeof(float));
+    st->pr = malloc(L * G * HTT * sizeof(float));
+    st->dpr = malloc(L * G * HTT * sizeof(float));
+    st->ph = malloc(L * TD * sizeof(float));
+    st->pdh = malloc(L * TD * sizeof(float));
+    st->pp = malloc(L * HTT * sizeof(float));
+    st->pdp = malloc(L * HTT * sizeof(float));
+    if (!st->alpha || !st->w || !st->hid || !st->dhid || !st->pr || !st->dpr || !st->ph || !st->pdh || !st->pp ||
+        !st->pdp) {
+        *err = "conductance: out of memory";
+        return -1;
+    }
+    ig_nodes(RULE_GAUSSLEGENDRE, (int)nodes, st->alpha, st->w); /* Captum: alphas_func(n_steps + 1) */
+    return 0;
+}
+
+static void conductance_end(AttrChunk *ch)
+{
+    CondState *st = ch->own;
+    if (!st)
+        return;
+    free(st->alpha);
+    free(st->w);
+    free(st->hid);
+    free(st->dhid);
+    free(st->pr);
+    free(st->dpr);
+    free(st->ph);
+    free(st->pdh);
+    free(st->pp);
+    free(st->pdp);
+    free(st);
+}
 
 /* acc += dy ⊙ (y1 − y0) over n elements */
 static int accumulate(__int128 *acc, const float *dy, const float *y0, const float *y1, long n)
@@ -19,94 +91,114 @@ static int accumulate(__int128 *acc, const float *dy, const float *y0, const flo
     return 0;
 }
 
-int conductance_run_chunk(Engine *e, const MethodSpec *s, const Example *ex, int i0, int i1,
-                          Partial *p, const char **err)
+/* Layer l of a block of B nodes from node a: the intervals whose both ends are known. */
+static int conductance_layer(AttrChunk *ch, CondState *st, int l, int a, int B)
 {
-    const Model *m = engine_model(e);
-    AttrCtx c;
-    if (attr_ctx_init(&c, m, s, ex, 1, err))
+    int NH = ch->m->cfg.NH, T = ch->T;
+    long TD = ch->TD, HTT = (long)NH * T * T;
+    __int128 *acc = ch->p->acc_hidden + (size_t)l * TD, *acca = ch->p->acc_attn + (size_t)l * HTT;
+    /* taps are layer-major: (L,B,T,D) and (L,B,NH,T,T) */
+    const float *H = st->hid + (size_t)l * B * TD, *DH = st->dhid + (size_t)l * B * TD;
+    const float *P = st->pr + (size_t)l * B * HTT, *DP = st->dpr + (size_t)l * B * HTT;
+    int k = a - 1; /* the interval across the block boundary */
+    if (st->have_prev && attr_chunk_owns(ch, k) &&
+        (accumulate(acc, st->pdh + l * TD, st->ph + l * TD, H, TD) ||
+         accumulate(acca, st->pdp + l * HTT, st->pp + l * HTT, P, HTT)))
         return -1;
-    int T = c.T, D = c.D, L = m->cfg.L, NH = m->cfg.NH, n = s->steps, nodes = n + 1;
-    long TD = (long)T * D, HTT = (long)NH * T * T;
-    int G = method_item_block(s, m, T);
-    double *alpha = malloc((size_t)nodes * sizeof(double)), *w = malloc((size_t)nodes * sizeof(double));
-    float *xs = malloc((size_t)G * TD * sizeof(float)), *g = malloc((size_t)G * TD * sizeof(float));
-    float *F = malloc((size_t)G * sizeof(float));
-    float *hid = malloc((size_t)L * G * TD * sizeof(float)), *dhid = malloc((size_t)L * G * TD * sizeof(float));
-    float *pr = malloc((size_t)L * G * HTT * sizeof(float)), *dpr = malloc((size_t)L * G * HTT * sizeof(float));
-    /* the previous block's last node: hidden, dhidden (L,T,D); probs, dprobs (L,NH,T,T) */
-    float *ph = malloc((size_t)L * TD * sizeof(float)), *pdh = malloc((size_t)L * TD * sizeof(float));
-    float *pp = malloc((size_t)L * HTT * sizeof(float)), *pdp = malloc((size_t)L * HTT * sizeof(float));
-    RowMeta rm = {0};
-    int rc = -1, have_prev = 0;
-    if (!alpha || !w || !xs || !g || !F || !hid || !dhid || !pr || !dpr || !ph || !pdh || !pp || !pdp ||
-        rowmeta_init(&rm, ex, G)) {
-        *err = "conductance: out of memory";
-        goto done;
+    for (int r = 0; r + 1 < B; r++) {
+        k = a + r;
+        if (!attr_chunk_owns(ch, k))
+            continue;
+        if (accumulate(acc, DH + r * TD, H + r * TD, H + (r + 1) * TD, TD) ||
+            accumulate(acca, DP + r * HTT, P + r * HTT, P + (r + 1) * HTT, HTT))
+            return -1;
     }
-    ig_nodes(RULE_GAUSSLEGENDRE, nodes, alpha, w); /* Captum: alphas_func(n_steps + 1) */
-    for (int r = 0; r < G; r++)
-        rowmeta_set(&rm, r, c.pos_in);
-    for (int a = i0 / G * G; a <= i1; a += G) {
-        int B = nodes - a < G ? nodes - a : G;
-        for (int r = 0; r < B; r++) {
-            double al = alpha[a + r];
-            float *row = xs + r * TD;
-            for (long q = 0; q < TD; q++)
-                row[q] = (float)(c.b[q] + al * ((double)c.x[q] - c.b[q]));
-        }
-        EngineBatch in = {.B = B, .T = T, .layer = s->layer, .x = xs, .pos_ids = rm.pos,
-                          .type_ids = rm.type, .target = rm.target, .mlm_pos = rm.mlm,
-                          .output = s->output};
-        EngineOutput out = {.F = F, .grad = g, .hidden = hid, .dhidden = dhid, .probs = pr, .dprobs = dpr};
-        if (engine_run(e, &in, &out)) {
-            *err = engine_error(e);
-            goto done;
-        }
-        /* taps are layer-major: (L,B,T,D) and (L,B,NH,T,T) */
-        for (int l = 0; l < L; l++) {
-            __int128 *acc = p->acc_hidden + (size_t)l * TD, *acca = p->acc_attn + (size_t)l * HTT;
-            const float *H = hid + (size_t)l * B * TD, *DH = dhid + (size_t)l * B * TD;
-            const float *P = pr + (size_t)l * B * HTT, *DP = dpr + (size_t)l * B * HTT;
-            int k = a - 1; /* the interval across the block boundary */
-            if (have_prev && k >= i0 && k < i1 &&
-                (accumulate(acc, pdh + l * TD, ph + l * TD, H, TD) ||
-                 accumulate(acca, pdp + l * HTT, pp + l * HTT, P, HTT)))
-                goto overflow;
-            for (int r = 0; r + 1 < B; r++) {
-                k = a + r;
-                if (k < i0 || k >= i1)
-                    continue;
-                if (accumulate(acc, DH + r * TD, H + r * TD, H + (r + 1) * TD, TD) ||
-                    accumulate(acca, DP + r * HTT, P + r * HTT, P + (r + 1) * HTT, HTT))
-                    goto overflow;
-            }
-            memcpy(ph + l * TD, H + (B - 1) * TD, (size_t)TD * sizeof(float));
-            memcpy(pdh + l * TD, DH + (B - 1) * TD, (size_t)TD * sizeof(float));
-            memcpy(pp + l * HTT, P + (B - 1) * HTT, (size_t)HTT * sizeof(float));
-            memcpy(pdp + l * HTT, DP + (B - 1) * HTT, (size_t)HTT * sizeof(float));
-        }
-        have_prev = 1;
-    }
-    rc = 0;
-    goto done;
-overflow:
-    *err = "conductance: fixed-point accumulator overflow";
-done:
-    free(alpha);
-    free(w);
-    free(xs);
-    free(g);
-    free(F);
-    free(hid);
-    free(dhid);
-    free(pr);
-    free(dpr);
-    free(ph);
-    free(pdh);
-    free(pp);
-    free(pdp);
-    rowmeta_free(&rm);
-    attr_ctx_free(&c);
-    return rc;
+    memcpy(st->ph + l * TD, H + (B - 1) * TD, (size_t)TD * sizeof(float));
+    memcpy(st->pdh + l * TD, DH + (B - 1) * TD, (size_t)TD * sizeof(float));
+    memcpy(st->pp + l * HTT, P + (B - 1) * HTT, (size_t)HTT * sizeof(float));
+    memcpy(st->pdp + l * HTT, DP + (B - 1) * HTT, (size_t)HTT * sizeof(float));
+    return 0;
 }
+
+static int conductance_block(AttrChunk *ch, int a, int B, const char **err)
+{
+    CondState *st = ch->own;
+    const AttrCtx *c = &ch->c;
+    const MethodSpec *s = ch->s;
+    long TD = ch->TD;
+    for (int r = 0; r < B; r++) {
+        double al = st->alpha[a + r];
+        float *row = ch->xs + r * TD;
+        for (long q = 0; q < TD; q++)
+            row[q] = (float)(c->b[q] + al * ((double)c->x[q] - c->b[q]));
+    }
+    const RowMeta *rm = &ch->rm;
+    EngineBatch in = {.B = B, .T = ch->T, .layer = s->layer, .x = ch->xs, .pos_ids = rm->pos,
+                      .type_ids = rm->type, .target = rm->target, .mlm_pos = rm->mlm, .output = s->output};
+    EngineOutput out = {.F = ch->F, .grad = ch->g, .hidden = st->hid, .dhidden = st->dhid, .probs = st->pr,
+                        .dprobs = st->dpr};
+    if (engine_run(ch->e, &in, &out)) {
+        *err = engine_error(ch->e);
+        return -1;
+    }
+    for (int l = 0; l < ch->m->cfg.L; l++)
+        if (conductance_layer(ch, st, l, a, B)) {
+            *err = "conductance: fixed-point accumulator overflow";
+            return -1;
+        }
+    st->have_prev = 1;
+    return 0;
+}
+
+/* Per layer: the attributions of the hidden states (full, per-token sum and L2) and of
+ * the attention probabilities, and the layer's delta. */
+static int conductance_finalize(const AttrFinal *f, AttrResult *r, const char **err)
+{
+    const Partial *p = f->p;
+    int T = r->T, D = r->D, L = p->L, NH = p->NH;
+    long TD = (long)T * D, HTT = (long)NH * T * T;
+    double fx = f->F[0];
+    r->L = L;
+    r->NH = NH;
+    r->cond_full = malloc((size_t)L * TD * sizeof(float));
+    r->cond_sum = malloc((size_t)T * L * sizeof(float));
+    r->cond_l2 = malloc((size_t)T * L * sizeof(float));
+    r->cond_attn = malloc((size_t)L * HTT * sizeof(float));
+    r->cond_delta = malloc((size_t)L * sizeof(float));
+    if (!r->cond_full || !r->cond_sum || !r->cond_l2 || !r->cond_attn || !r->cond_delta) {
+        *err = "method_finalize: out of memory";
+        return -1;
+    }
+    for (int l = 0; l < L; l++) {
+        double total = 0.0;
+        for (int t = 0; t < T; t++) {
+            double s1 = 0.0, s2 = 0.0;
+            for (int d = 0; d < D; d++) {
+                size_t q = (size_t)l * TD + (size_t)t * D + d;
+                double v = fix_to_double(p->acc_hidden[q]);
+                r->cond_full[q] = (float)v;
+                s1 += v;
+                s2 += v * v;
+            }
+            r->cond_sum[(size_t)t * L + l] = (float)s1;
+            r->cond_l2[(size_t)t * L + l] = (float)sqrt(s2);
+            total += s1;
+        }
+        for (long q = 0; q < HTT; q++) {
+            double v = fix_to_double(p->acc_attn[(size_t)l * HTT + q]);
+            r->cond_attn[(size_t)l * HTT + q] = (float)v;
+            total += v;
+        }
+        /* Captum sums the attributions of every output of the layer (hidden states
+         * and attention probabilities) before comparing with F(x) − F(b). */
+        r->cond_delta[l] = (float)(total - (fx - f->F[1]));
+    }
+    return 0;
+}
+
+const MethodOps attr_conductance_ops = {
+    .kind = M_CONDUCTANCE, .name = "conductance", .rows_per_item = 1, .cuts_at_layer = 1, .per_layer = 1,
+    .shape = conductance_shape, .row_floats = conductance_row_floats,
+    .begin = conductance_begin, .block = conductance_block, .end = conductance_end,
+    .finalize = conductance_finalize,
+};

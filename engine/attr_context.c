@@ -184,29 +184,6 @@ int attr_engine_rows(Engine *e, const MethodSpec *s, const RowMeta *rm, int B, c
     return 0;
 }
 
-int method_item_block(const MethodSpec *s, const Model *m, int T)
-{
-    const ModelConfig *c = &m->cfg;
-    long TD = (long)T * c->D, per_row, rows_tok = 1024 / (T > 0 ? T : 1);
-    int items = method_items(s), per_item = 1;
-    switch (s->kind) {
-    case M_GRADSHAP: per_row = 4 * TD; break;
-    case M_SMOOTHGRAD: per_row = 4 * TD; break;
-    case M_DEEPLIFT: case M_DEEPLIFTSHAP: per_row = 2 * TD; per_item = 2; break;
-    case M_CONDUCTANCE:
-        per_row = 2 * TD + 2L * c->L * TD + 2L * c->L * c->NH * T * T;
-        items = s->steps + 1; /* blocks of nodes */
-        break;
-    default: per_row = 2 * TD;
-    }
-    long g = rows_tok / per_item, gm = attr_rows_per_call(per_row) / per_item;
-    if (gm < g)
-        g = gm;
-    if (g > items)
-        g = items;
-    return g < 1 ? 1 : (int)g;
-}
-
 /* Workspace budget per engine call: 64 Mi floats (256 MiB); the engine micro-batches
  * its own activations, this bounds the rows we hand it at once. */
 int attr_rows_per_call(long floats_per_row)

@@ -5,7 +5,6 @@
  * concatenated (inputs, baselines) ids, so the baseline row has the baseline ids'
  * position ids (RoBERTa: padding positions). */
 #include "engine/attr_internal.h"
-#include <stdlib.h>
 #include <string.h>
 
 /* The Rescale sites. DL_RESCALE: the head activation and every FFN activation.
@@ -40,59 +39,70 @@ unsigned deeplift_rescale_sites(const Model *m, DeepLiftRules rules)
     return sites | (head ? RESCALE_HEAD_ACT : 0);
 }
 
-int deeplift_run_chunk(Engine *e, const MethodSpec *s, const Example *ex, int i0, int i1,
-                       Partial *p, const char **err)
+static void deeplift_shape(const MethodSpec *s, MethodShape *sh)
 {
-    const Model *m = engine_model(e);
-    AttrCtx c;
-    int nb = s->kind == M_DEEPLIFTSHAP ? s->nbaselines : 1;
-    if (attr_ctx_init(&c, m, s, ex, nb, err))
-        return -1;
-    long TD = (long)c.T * c.D;
-    int R = method_item_block(s, m, c.T); /* pairs per call */
-    float *xs = malloc((size_t)2 * R * TD * sizeof(float)), *g = malloc((size_t)2 * R * TD * sizeof(float));
-    float *F = malloc((size_t)2 * R * sizeof(float));
-    RowMeta rm = {0};
-    int rc = -1;
-    unsigned sites = deeplift_rescale_sites(m, s->dl_rules);
-    if (!xs || !g || !F || rowmeta_init(&rm, ex, 2 * R)) {
-        *err = "deeplift: out of memory";
-        goto done;
-    }
-    for (int j0 = i0 / R * R; j0 < i1; j0 += R) {
-        int B = nb - j0 < R ? nb - j0 : R;
-        for (int r = 0; r < B; r++) {
-            int j = j0 + r;
-            memcpy(xs + (size_t)(2 * r) * TD, c.x, (size_t)TD * sizeof(float));
-            memcpy(xs + (size_t)(2 * r + 1) * TD, c.b + (size_t)j * TD, (size_t)TD * sizeof(float));
-            rowmeta_set(&rm, 2 * r, c.pos_in);
-            rowmeta_set(&rm, 2 * r + 1, c.bpos + (size_t)j * c.T);
-        }
-        if (attr_engine_rows(e, s, &rm, 2 * B, xs, F, g, sites, err))
-            goto done;
-        for (int r = 0; r < B; r++) {
-            int j = j0 + r;
-            if (j < i0 || j >= i1)
-                continue; /* another chunk's baseline */
-            const float *b = c.b + (size_t)j * TD, *gr = g + (size_t)(2 * r) * TD;
-            double sum = 0.0;
-            for (long q = 0; q < TD; q++) {
-                double v = ((double)c.x[q] - b[q]) * gr[q];
-                sum += v;
-                if (fix_add(&p->acc[q], v)) {
-                    *err = "deeplift: fixed-point accumulator overflow";
-                    goto done;
-                }
-            }
-            p->item[(size_t)j * DL_WIDTH + DL_SUM] = sum;
-        }
-    }
-    rc = 0;
-done:
-    free(xs);
-    free(g);
-    free(F);
-    rowmeta_free(&rm);
-    attr_ctx_free(&c);
-    return rc;
+    sh->items = sh->nodes = sh->baselines = sh->deltas = 1;
+    sh->item_width = DL_WIDTH;
 }
+
+static void deepliftshap_shape(const MethodSpec *s, MethodShape *sh)
+{
+    sh->items = sh->nodes = sh->baselines = sh->deltas = s->nbaselines;
+    sh->item_width = DL_WIDTH;
+}
+
+/* Item j: the pair (input, baseline j), each row at its own positions, in Rescale mode. */
+static int deeplift_block(AttrChunk *ch, int j0, int B, const char **err)
+{
+    const AttrCtx *c = &ch->c;
+    long TD = ch->TD;
+    for (int r = 0; r < B; r++) {
+        int j = j0 + r;
+        memcpy(ch->xs + (size_t)(2 * r) * TD, c->x, (size_t)TD * sizeof(float));
+        memcpy(ch->xs + (size_t)(2 * r + 1) * TD, c->b + (size_t)j * TD, (size_t)TD * sizeof(float));
+        rowmeta_set(&ch->rm, 2 * r, c->pos_in);
+        rowmeta_set(&ch->rm, 2 * r + 1, c->bpos + (size_t)j * c->T);
+    }
+    unsigned sites = deeplift_rescale_sites(ch->m, ch->s->dl_rules);
+    if (attr_engine_rows(ch->e, ch->s, &ch->rm, 2 * B, ch->xs, ch->F, ch->g, sites, err))
+        return -1;
+    for (int r = 0; r < B; r++) {
+        int j = j0 + r;
+        if (!attr_chunk_owns(ch, j))
+            continue; /* another chunk's baseline */
+        const float *b = c->b + (size_t)j * TD, *gr = ch->g + (size_t)(2 * r) * TD;
+        double sum = 0.0;
+        for (long q = 0; q < TD; q++) {
+            double v = ((double)c->x[q] - b[q]) * gr[q];
+            sum += v;
+            if (fix_add(&ch->p->acc[q], v)) {
+                *err = "deeplift: fixed-point accumulator overflow";
+                return -1;
+            }
+        }
+        ch->p->item[(size_t)j * DL_WIDTH + DL_SUM] = sum;
+    }
+    return 0;
+}
+
+/* mean over the baselines (one for DeepLIFT); delta_j = Σ attribution_j − (F(x) − F(b_j)) */
+static int deeplift_finalize(const AttrFinal *f, AttrResult *r, const char **err)
+{
+    attr_final_mean(f, f->nb);
+    attr_final_tokens(f, r, 0);
+    for (int j = 0; j < r->n_delta; j++)
+        r->delta[j] = (float)(f->p->item[(size_t)j * DL_WIDTH + DL_SUM] - ((double)f->F[0] - f->F[1 + j]));
+    return 0;
+}
+
+const MethodOps attr_deeplift_ops = {
+    .kind = M_DEEPLIFT, .name = "deeplift", .rows_per_item = 2,
+    .shape = deeplift_shape, .row_floats = attr_row_floats_2td,
+    .block = deeplift_block, .finalize = deeplift_finalize,
+};
+
+const MethodOps attr_deepliftshap_ops = {
+    .kind = M_DEEPLIFTSHAP, .name = "deepliftshap", .rows_per_item = 2,
+    .shape = deepliftshap_shape, .row_floats = attr_row_floats_2td,
+    .block = deeplift_block, .finalize = deeplift_finalize,
+};

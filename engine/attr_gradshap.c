@@ -8,114 +8,127 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct {
-    const MethodSpec *s;
-    long example;
-    const int *bidx;       /* replay: recorded draws, else NULL (Philox) */
-    const double *alpha, *noise;
-} Draws;
-
-static void get_draws(const Draws *d, int k, int T, int D, int *b, double *a, double *noise)
+static void gradshap_shape(const MethodSpec *s, MethodShape *sh)
 {
-    if (!d->bidx) {
-        attr_draws(d->s, d->example, k, T, D, b, a, noise);
+    sh->items = sh->nodes = s->samples;
+    sh->baselines = s->nbaselines;
+    sh->deltas = s->samples;
+    sh->item_width = GS_WIDTH;
+    sh->uses_samples = 1;
+}
+
+/* Recorded draws to replay (gradshap_run_draws); without them, the Philox streams. */
+typedef struct {
+    const int *bidx;
+    const double *alpha, *noise;
+} Replay;
+
+typedef struct {
+    double *noise;   /* (T,D) */
+    float *xk;       /* (G,T,D) x_k per row */
+    float *xf;       /* (2G,T,D) forward-only rows x_k, b_k */
+    int *bk;         /* (G) baseline of each row */
+} GsState;
+
+static void get_draws(const AttrChunk *ch, int k, int *b, double *a, double *noise)
+{
+    const Replay *d = ch->arg;
+    if (!d) {
+        attr_draws(ch->s, ch->ex->index, k, ch->T, ch->D, b, a, noise);
         return;
     }
-    long TD = (long)T * D;
+    long TD = ch->TD;
     *b = d->bidx[k];
     *a = d->alpha[k];
     for (long q = 0; q < TD; q++)
         noise[q] = d->noise ? d->noise[(long)k * TD + q] : 0.0;
 }
 
-static int gradshap_core(Engine *e, const MethodSpec *s, const Example *ex, int i0, int i1,
-                         const Draws *d, Partial *p, const char **err)
+static int gradshap_begin(AttrChunk *ch, const char **err)
 {
-    const Model *m = engine_model(e);
-    AttrCtx c;
-    if (attr_ctx_init(&c, m, s, ex, s->nbaselines, err))
-        return -1;
-    int T = c.T, D = c.D;
-    long TD = (long)T * D;
-    int G = method_item_block(s, m, T), R = G, n = s->samples;
-    double *noise = malloc((size_t)TD * sizeof(double));
-    float *xk = malloc((size_t)R * TD * sizeof(float));   /* x_k per row */
-    float *xs = malloc((size_t)R * TD * sizeof(float)), *g = malloc((size_t)R * TD * sizeof(float));
-    float *xf = malloc((size_t)2 * R * TD * sizeof(float)); /* forward-only rows x_k, b_k */
-    float *F = malloc((size_t)2 * R * sizeof(float));
-    int *bk = malloc((size_t)R * sizeof(int));
-    RowMeta rm = {0};
-    int rc = -1;
-    if (!noise || !xk || !xs || !g || !xf || !F || !bk || rowmeta_init(&rm, ex, 2 * R)) {
+    GsState *st = ch->own = calloc(1, sizeof *st);
+    size_t TD = (size_t)ch->TD, R = (size_t)ch->G;
+    if (!st || !(st->noise = malloc(TD * sizeof(double))) || !(st->xk = malloc(R * TD * sizeof(float))) ||
+        !(st->xf = malloc(2 * R * TD * sizeof(float))) || !(st->bk = malloc(R * sizeof(int)))) {
         *err = "gradient shap: out of memory";
-        goto done;
+        return -1;
     }
-    for (int r = 0; r < 2 * R; r++) /* cut model: every row at the input's positions */
-        rowmeta_set(&rm, r, c.pos_in);
-    for (int k0 = i0 / G * G; k0 < i1; k0 += G) {
-        int B = n - k0 < G ? n - k0 : G;
-        for (int r = 0; r < B; r++) {
-            double a;
-            get_draws(d, k0 + r, T, D, &bk[r], &a, noise);
-            if (bk[r] < 0 || bk[r] >= s->nbaselines) {
-                *err = "gradient shap: baseline index of a draw out of range";
-                goto done;
-            }
-            const float *b = c.b + (size_t)bk[r] * TD;
-            float *x = xk + r * TD, *row = xs + r * TD;
-            for (long q = 0; q < TD; q++) {
-                x[q] = (float)((double)c.x[q] + noise[q]);
-                row[q] = (float)(b[q] + a * ((double)x[q] - b[q]));
-            }
-            memcpy(xf + (size_t)r * TD, x, (size_t)TD * sizeof(float));
-            memcpy(xf + (size_t)(B + r) * TD, b, (size_t)TD * sizeof(float));
-        }
-        if (attr_engine_rows(e, s, &rm, B, xs, F, g, 0, err))
-            goto done;
-        for (int r = 0; r < B; r++) {
-            if (k0 + r < i0 || k0 + r >= i1)
-                continue; /* another chunk's sample, computed only to keep the block whole */
-            const float *b = c.b + (size_t)bk[r] * TD, *x = xk + r * TD, *gr = g + r * TD;
-            double sum = 0.0;
-            for (long q = 0; q < TD; q++) {
-                double v = ((double)x[q] - b[q]) * gr[q];
-                sum += v;
-                if (fix_add(&p->acc[q], v)) {
-                    *err = "gradient shap: fixed-point accumulator overflow";
-                    goto done;
-                }
-            }
-            p->item[(size_t)(k0 + r) * GS_WIDTH + GS_SUM] = sum;
-        }
-        /* F(x_k) and F(b_k) for the per-sample deltas */
-        if (attr_engine_rows(e, s, &rm, 2 * B, xf, F, NULL, 0, err))
-            goto done;
-        for (int r = 0; r < B; r++) {
-            if (k0 + r < i0 || k0 + r >= i1)
-                continue;
-            p->item[(size_t)(k0 + r) * GS_WIDTH + GS_FX] = F[r];
-            p->item[(size_t)(k0 + r) * GS_WIDTH + GS_FB] = F[B + r];
-        }
-    }
-    rc = 0;
-done:
-    free(noise);
-    free(xk);
-    free(xs);
-    free(g);
-    free(xf);
-    free(F);
-    free(bk);
-    rowmeta_free(&rm);
-    attr_ctx_free(&c);
-    return rc;
+    return 0;
 }
 
-int gradshap_run_chunk(Engine *e, const MethodSpec *s, const Example *ex, int i0, int i1,
-                       Partial *p, const char **err)
+static void gradshap_end(AttrChunk *ch)
 {
-    Draws d = {.s = s, .example = ex->index};
-    return gradshap_core(e, s, ex, i0, i1, &d, p, err);
+    GsState *st = ch->own;
+    if (st) {
+        free(st->noise);
+        free(st->xk);
+        free(st->xf);
+        free(st->bk);
+        free(st);
+    }
+}
+
+static int gradshap_block(AttrChunk *ch, int k0, int B, const char **err)
+{
+    GsState *st = ch->own;
+    const AttrCtx *c = &ch->c;
+    const MethodSpec *s = ch->s;
+    long TD = ch->TD;
+    for (int r = 0; r < B; r++) {
+        double a;
+        get_draws(ch, k0 + r, &st->bk[r], &a, st->noise);
+        if (st->bk[r] < 0 || st->bk[r] >= s->nbaselines) {
+            *err = "gradient shap: baseline index of a draw out of range";
+            return -1;
+        }
+        const float *b = c->b + (size_t)st->bk[r] * TD;
+        float *x = st->xk + r * TD, *row = ch->xs + r * TD;
+        for (long q = 0; q < TD; q++) {
+            x[q] = (float)((double)c->x[q] + st->noise[q]);
+            row[q] = (float)(b[q] + a * ((double)x[q] - b[q]));
+        }
+        memcpy(st->xf + (size_t)r * TD, x, (size_t)TD * sizeof(float));
+        memcpy(st->xf + (size_t)(B + r) * TD, b, (size_t)TD * sizeof(float));
+    }
+    if (attr_engine_rows(ch->e, s, &ch->rm, B, ch->xs, ch->F, ch->g, 0, err))
+        return -1;
+    for (int r = 0; r < B; r++) {
+        if (!attr_chunk_owns(ch, k0 + r))
+            continue;
+        const float *b = c->b + (size_t)st->bk[r] * TD, *x = st->xk + r * TD, *gr = ch->g + r * TD;
+        double sum = 0.0;
+        for (long q = 0; q < TD; q++) {
+            double v = ((double)x[q] - b[q]) * gr[q];
+            sum += v;
+            if (fix_add(&ch->p->acc[q], v)) {
+                *err = "gradient shap: fixed-point accumulator overflow";
+                return -1;
+            }
+        }
+        ch->p->item[(size_t)(k0 + r) * GS_WIDTH + GS_SUM] = sum;
+    }
+    /* F(x_k) and F(b_k) for the per-sample deltas */
+    if (attr_engine_rows(ch->e, s, &ch->rm, 2 * B, st->xf, ch->F, NULL, 0, err))
+        return -1;
+    for (int r = 0; r < B; r++) {
+        if (!attr_chunk_owns(ch, k0 + r))
+            continue;
+        ch->p->item[(size_t)(k0 + r) * GS_WIDTH + GS_FX] = ch->F[r];
+        ch->p->item[(size_t)(k0 + r) * GS_WIDTH + GS_FB] = ch->F[B + r];
+    }
+    return 0;
+}
+
+/* mean over samples; delta_k = Σ attribution_k − (F(x_k) − F(b_k)) */
+static int gradshap_finalize(const AttrFinal *f, AttrResult *r, const char **err)
+{
+    attr_final_mean(f, f->s->samples);
+    attr_final_tokens(f, r, 0);
+    for (int k = 0; k < f->s->samples; k++) {
+        const double *it = f->p->item + (size_t)k * GS_WIDTH;
+        r->delta[k] = (float)(it[GS_SUM] - (it[GS_FX] - it[GS_FB]));
+    }
+    return 0;
 }
 
 int gradshap_run_draws(Engine *e, const MethodSpec *s, const Example *ex, int i0, int i1,
@@ -130,6 +143,12 @@ int gradshap_run_draws(Engine *e, const MethodSpec *s, const Example *ex, int i0
         *err = "gradient shap replay: partial does not match the example, or items out of range or already computed";
         return -1;
     }
-    Draws d = {.s = s, .example = ex->index, .bidx = bidx, .alpha = alpha, .noise = noise};
-    return gradshap_core(e, s, ex, i0, i1, &d, p, err);
+    Replay d = {.bidx = bidx, .alpha = alpha, .noise = noise};
+    return attr_chunk_run(e, s, ex, i0, i1, &d, p, err);
 }
+
+const MethodOps attr_gradshap_ops = {
+    .kind = M_GRADSHAP, .name = "gradshap", .rows_per_item = 1, .cuts_at_layer = 1,
+    .shape = gradshap_shape, .row_floats = attr_row_floats_4td,
+    .begin = gradshap_begin, .block = gradshap_block, .end = gradshap_end, .finalize = gradshap_finalize,
+};

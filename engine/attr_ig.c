@@ -5,57 +5,81 @@
 #include "engine/attr_internal.h"
 #include <stdlib.h>
 
-int ig_run_chunk(Engine *e, const MethodSpec *s, const Example *ex, int i0, int i1, Partial *p,
-                 const char **err)
+static void ig_shape(const MethodSpec *s, MethodShape *sh)
 {
-    const Model *m = engine_model(e);
-    AttrCtx c;
-    if (attr_ctx_init(&c, m, s, ex, 1, err))
-        return -1;
-    int T = c.T, n = s->steps, G = method_item_block(s, m, T);
-    long TD = (long)T * c.D;
-    double *alpha = malloc((size_t)n * sizeof(double)), *w = malloc((size_t)n * sizeof(double));
-    float *xs = malloc((size_t)G * TD * sizeof(float)), *g = malloc((size_t)G * TD * sizeof(float));
-    float *F = malloc((size_t)G * sizeof(float));
-    RowMeta rm = {0};
-    int rc = -1;
-    if (!alpha || !w || !xs || !g || !F || rowmeta_init(&rm, ex, G)) {
-        *err = "integrated gradients: out of memory";
-        goto done;
-    }
-    ig_nodes(s->rule, n, alpha, w);
-    for (int r = 0; r < G; r++)
-        rowmeta_set(&rm, r, c.pos_in);
-    for (int k0 = i0 / G * G; k0 < i1; k0 += G) {
-        int B = n - k0 < G ? n - k0 : G;
-        for (int r = 0; r < B; r++) {
-            double a = alpha[k0 + r];
-            float *row = xs + r * TD;
-            for (long i = 0; i < TD; i++)
-                row[i] = (float)(c.b[i] + a * ((double)c.x[i] - c.b[i]));
-        }
-        if (attr_engine_rows(e, s, &rm, B, xs, F, g, 0, err))
-            goto done;
-        for (int r = 0; r < B; r++) {
-            if (k0 + r < i0 || k0 + r >= i1)
-                continue; /* another chunk's item, computed only to keep the block whole */
-            double wk = w[k0 + r]; /* float32-valued: w·g is exact in double */
-            const float *gr = g + r * TD;
-            for (long i = 0; i < TD; i++)
-                if (fix_add(&p->acc[i], wk * gr[i])) {
-                    *err = "integrated gradients: fixed-point accumulator overflow (|sum| >= 2^62)";
-                    goto done;
-                }
-        }
-    }
-    rc = 0;
-done:
-    free(alpha);
-    free(w);
-    free(xs);
-    free(g);
-    free(F);
-    rowmeta_free(&rm);
-    attr_ctx_free(&c);
-    return rc;
+    sh->items = sh->nodes = s->steps;
+    sh->baselines = 1;
+    sh->deltas = 1;
+    sh->uses_steps = 1;
 }
+
+typedef struct {
+    double *alpha, *w; /* the rule's nodes and weights */
+} IgState;
+
+static int ig_begin(AttrChunk *ch, const char **err)
+{
+    IgState *st = ch->own = calloc(1, sizeof *st);
+    int n = ch->s->steps;
+    if (!st || !(st->alpha = malloc((size_t)n * sizeof(double))) || !(st->w = malloc((size_t)n * sizeof(double)))) {
+        *err = "integrated gradients: out of memory";
+        return -1;
+    }
+    ig_nodes(ch->s->rule, n, st->alpha, st->w);
+    return 0;
+}
+
+static void ig_end(AttrChunk *ch)
+{
+    IgState *st = ch->own;
+    if (st) {
+        free(st->alpha);
+        free(st->w);
+        free(st);
+    }
+}
+
+static int ig_block(AttrChunk *ch, int k0, int B, const char **err)
+{
+    const IgState *st = ch->own;
+    const AttrCtx *c = &ch->c;
+    long TD = ch->TD;
+    for (int r = 0; r < B; r++) {
+        double a = st->alpha[k0 + r];
+        float *row = ch->xs + r * TD;
+        for (long i = 0; i < TD; i++)
+            row[i] = (float)(c->b[i] + a * ((double)c->x[i] - c->b[i]));
+    }
+    if (attr_engine_rows(ch->e, ch->s, &ch->rm, B, ch->xs, ch->F, ch->g, 0, err))
+        return -1;
+    for (int r = 0; r < B; r++) {
+        if (!attr_chunk_owns(ch, k0 + r))
+            continue;
+        double wk = st->w[k0 + r]; /* float32-valued: w·g is exact in double */
+        const float *gr = ch->g + r * TD;
+        for (long i = 0; i < TD; i++)
+            if (fix_add(&ch->p->acc[i], wk * gr[i])) {
+                *err = "integrated gradients: fixed-point accumulator overflow (|sum| >= 2^62)";
+                return -1;
+            }
+    }
+    return 0;
+}
+
+/* attribution = (x − b) ⊙ Σ_k w_k ∇F; delta = Σ attribution − (F(x) − F(b)) */
+static int ig_finalize(const AttrFinal *f, AttrResult *r, const char **err)
+{
+    const AttrCtx *c = f->c;
+    long TD = (long)c->T * c->D;
+    for (long q = 0; q < TD; q++)
+        f->a[q] = ((double)c->x[q] - c->b[q]) * fix_to_double(f->p->acc[q]);
+    attr_final_tokens(f, r, 0);
+    r->delta[0] = (float)(attr_final_sum(f) - ((double)f->F[0] - f->F[1]));
+    return 0;
+}
+
+const MethodOps attr_ig_ops = {
+    .kind = M_IG, .name = "ig", .rows_per_item = 1,
+    .shape = ig_shape, .row_floats = attr_row_floats_2td,
+    .begin = ig_begin, .block = ig_block, .end = ig_end, .finalize = ig_finalize,
+};

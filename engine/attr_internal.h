@@ -70,19 +70,65 @@ int attr_engine_rows(Engine *e, const MethodSpec *s, const RowMeta *rm, int B, c
 /* Rows per engine call so that `floats_per_row` floats of workspace stay within a fixed budget. */
 int attr_rows_per_call(long floats_per_row);
 
-/* ---- per-method chunk runners (attr_ig.c, attr_gradshap.c, ...) ---- */
-int ig_run_chunk(Engine *e, const MethodSpec *s, const Example *ex, int i0, int i1, Partial *p,
-                 const char **err);
-int smoothgrad_run_chunk(Engine *e, const MethodSpec *s, const Example *ex, int i0, int i1,
-                         Partial *p, const char **err);
-int gradshap_run_chunk(Engine *e, const MethodSpec *s, const Example *ex, int i0, int i1,
-                       Partial *p, const char **err);
-int deeplift_run_chunk(Engine *e, const MethodSpec *s, const Example *ex, int i0, int i1,
-                       Partial *p, const char **err);
-int saliency_run_chunk(Engine *e, const MethodSpec *s, const Example *ex, int i0, int i1,
-                       Partial *p, const char **err);
-int conductance_run_chunk(Engine *e, const MethodSpec *s, const Example *ex, int i0, int i1,
-                          Partial *p, const char **err);
+/* ---- attr_chunk.c: the one chunk runner of every method (MethodOps begin/block/end) ----
+ * Items [i0, i1) are computed in whole blocks [k0, k0 + G) of G = method_item_block items
+ * (see attribution.h: the same rows in every engine call, so the same bits however items
+ * are chunked). For each block the method builds its rows in xs, runs the engine and adds
+ * the items of [i0, i1) to the partial; items of the block outside the chunk are computed
+ * only to keep the block whole, and dropped. */
+struct AttrChunk {
+    Engine *e;
+    const Model *m;
+    const MethodSpec *s;
+    const Example *ex;
+    Partial *p;
+    int i0, i1;         /* the chunk's items */
+    MethodShape sh;
+    AttrCtx c;          /* the input and the method's baselines at the layer */
+    int T, D;
+    long TD;
+    int G;              /* items per block */
+    RowMeta rm;         /* 2·rows_per_item·G rows, every row at the input's positions */
+    float *xs, *g;      /* (rows_per_item·G, T, D): a block's rows and their gradients */
+    float *F;           /* (2·rows_per_item·G) the rows' F */
+    const void *arg;    /* method input besides the spec (Gradient SHAP's replayed draws) */
+    void *own;          /* the method's own buffers (begin allocates, end frees) */
+};
+/* Runs items [i0, i1) of s (already claimed in p) with the chunk runner. */
+int attr_chunk_run(Engine *e, const MethodSpec *s, const Example *ex, int i0, int i1, const void *arg,
+                   Partial *p, const char **err);
+/* Every item of [k0, k0 + B) that belongs to the chunk (the others are dropped). */
+static inline int attr_chunk_owns(const AttrChunk *ch, int item)
+{
+    return item >= ch->i0 && item < ch->i1;
+}
+/* Workspace floats per row for methods whose rows need n·T·D floats. */
+long attr_row_floats_2td(const Model *m, int T);
+long attr_row_floats_4td(const Model *m, int T);
+
+/* ---- attr_finalize.c: the one finalize skeleton (MethodOps finalize) ----
+ * method_finalize checks the partial, prepares the input and max(1, baselines) baselines,
+ * runs F(x), F(b_j) in one engine call and allocates the per-token result (not for
+ * per_layer methods); the method's finalize turns the sums into attributions and deltas. */
+struct AttrFinal {
+    const MethodSpec *s;
+    const Partial *p;
+    const AttrCtx *c;   /* T, D, x, b */
+    const float *F;     /* (1 + nb) F(x), F(b_0), ..., F(b_nb-1) */
+    int nb;
+    double *a;          /* (T,D) scratch for the attributions in double */
+};
+/* a = acc / div (exact sums, then one division: the mean over samples or baselines). */
+void attr_final_mean(const AttrFinal *f, double div);
+/* r->full, token_sum (of |a| when abs_sum), token_l2 from f->a. */
+void attr_final_tokens(const AttrFinal *f, AttrResult *r, int abs_sum);
+/* Σ f->a */
+double attr_final_sum(const AttrFinal *f);
+
+/* ---- the table entries (one per method file) ---- */
+extern const MethodOps attr_ig_ops, attr_gradshap_ops, attr_deeplift_ops, attr_deepliftshap_ops,
+    attr_saliency_ops, attr_inputxgrad_ops, attr_smoothgrad_ops, attr_conductance_ops;
+
 /* DeepLIFT's Rescale sites for s->dl_rules on model m (engine RESCALE_* bits). */
 unsigned deeplift_rescale_sites(const Model *m, DeepLiftRules rules);
 

@@ -26,16 +26,6 @@ double fix_to_double(__int128 a)
     return (double)a / TWO64; /* correctly rounded conversion, then an exact scaling */
 }
 
-static int method_item_width(const MethodSpec *s)
-{
-    switch (s->kind) {
-    case M_GRADSHAP: return GS_WIDTH;
-    case M_DEEPLIFT: case M_DEEPLIFTSHAP: return DL_WIDTH;
-    case M_SMOOTHGRAD: return s->smooth_base == M_IG ? SG_WIDTH : 0;
-    default: return 0;
-    }
-}
-
 static Partial *partial_alloc(int T, int D, int n_items, int L, int NH, int item_width, int has_acc)
 {
     Partial *p = calloc(1, sizeof *p);
@@ -67,12 +57,14 @@ static Partial *partial_alloc(int T, int D, int n_items, int L, int NH, int item
 Partial *partial_new(const MethodSpec *s, const Model *m, int T)
 {
     const ModelConfig *c = &m->cfg;
-    int n = method_items(s);
-    if (T < 1 || n < 1)
+    const MethodOps *ops = method_ops(s->kind);
+    MethodShape sh;
+    method_shape(s, &sh);
+    if (!ops || T < 1 || sh.items < 1)
         return NULL;
-    if (s->kind == M_CONDUCTANCE)
-        return partial_alloc(T, c->D, n, c->L, c->NH, 0, 0);
-    return partial_alloc(T, c->D, n, 0, 0, method_item_width(s), 1);
+    if (ops->per_layer) /* conductance: per-layer accumulators only */
+        return partial_alloc(T, c->D, (int)sh.items, c->L, c->NH, 0, 0);
+    return partial_alloc(T, c->D, (int)sh.items, 0, 0, sh.item_width, 1);
 }
 
 void partial_free(Partial *p)

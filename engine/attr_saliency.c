@@ -1,37 +1,47 @@
 /* Saliency (the signed gradient; per-token Σ|g| and ‖g‖₂) and Input×Gradient
  * (x ⊙ ∇F(x)): one item, one row at the input. */
 #include "engine/attr_internal.h"
-#include <stdlib.h>
+#include <string.h>
 
-int saliency_run_chunk(Engine *e, const MethodSpec *s, const Example *ex, int i0, int i1,
-                       Partial *p, const char **err)
+static void one_item_shape(const MethodSpec *s, MethodShape *sh)
 {
-    const Model *m = engine_model(e);
-    AttrCtx c;
-    if (attr_ctx_init(&c, m, s, ex, 0, err))
+    sh->items = sh->nodes = 1;
+}
+
+static int saliency_block(AttrChunk *ch, int k0, int B, const char **err)
+{
+    const AttrCtx *c = &ch->c;
+    long TD = ch->TD;
+    memcpy(ch->xs, c->x, (size_t)TD * sizeof(float));
+    if (attr_engine_rows(ch->e, ch->s, &ch->rm, 1, ch->xs, ch->F, ch->g, 0, err))
         return -1;
-    long TD = (long)c.T * c.D;
-    float *g = malloc((size_t)TD * sizeof(float)), F;
-    RowMeta rm = {0};
-    int rc = -1;
-    if (!g || rowmeta_init(&rm, ex, 1)) {
-        *err = "saliency: out of memory";
-        goto done;
-    }
-    rowmeta_set(&rm, 0, c.pos_in);
-    if (attr_engine_rows(e, s, &rm, 1, c.x, &F, g, 0, err))
-        goto done;
+    int times_input = ch->s->kind == M_INPUTXGRAD;
     for (long i = 0; i < TD; i++) {
-        double v = s->kind == M_INPUTXGRAD ? (double)c.x[i] * g[i] : (double)g[i];
-        if (fix_add(&p->acc[i], v)) {
+        double v = times_input ? (double)c->x[i] * ch->g[i] : (double)ch->g[i];
+        if (fix_add(&ch->p->acc[i], v)) {
             *err = "saliency: fixed-point accumulator overflow";
-            goto done;
+            return -1;
         }
     }
-    rc = 0;
-done:
-    free(g);
-    rowmeta_free(&rm);
-    attr_ctx_free(&c);
-    return rc;
+    return 0;
 }
+
+/* Saliency's per-token sum is of |g| (Captum Saliency abs=True); Input×Gradient's is signed. */
+static int saliency_finalize(const AttrFinal *f, AttrResult *r, const char **err)
+{
+    attr_final_mean(f, 1.0);
+    attr_final_tokens(f, r, f->s->kind == M_SALIENCY);
+    return 0;
+}
+
+const MethodOps attr_saliency_ops = {
+    .kind = M_SALIENCY, .name = "saliency", .rows_per_item = 1, .score_l2 = 1,
+    .shape = one_item_shape, .row_floats = attr_row_floats_2td,
+    .block = saliency_block, .finalize = saliency_finalize,
+};
+
+const MethodOps attr_inputxgrad_ops = {
+    .kind = M_INPUTXGRAD, .name = "inputxgrad", .rows_per_item = 1,
+    .shape = one_item_shape, .row_floats = attr_row_floats_2td,
+    .block = saliency_block, .finalize = saliency_finalize,
+};

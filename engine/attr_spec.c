@@ -1,9 +1,8 @@
-/* Method specs: names, Captum's defaults, item counts and validation. */
+/* Method specs: names, Captum's defaults and validation (the methods' counts are in
+ * the method table, attr_methods.c). */
 #include "engine/attr_internal.h"
 #include <string.h>
 
-static const char *const METHOD_NAMES[M_NUM_METHODS] = {
-    "ig", "gradshap", "deeplift", "deepliftshap", "saliency", "inputxgrad", "smoothgrad", "conductance"};
 static const char *const RULE_NAMES[] = {"gausslegendre", "riemann_left", "riemann_right",
                                          "riemann_middle", "riemann_trapezoid"};
 static const char *const BASELINE_NAMES[] = {"pad", "mask", "unk", "pad_all", "zero", "token"};
@@ -32,13 +31,14 @@ void method_spec_default(MethodSpec *s, MethodKind kind)
 
 const char *method_name(MethodKind k)
 {
-    return (unsigned)k < M_NUM_METHODS ? METHOD_NAMES[k] : "?";
+    const MethodOps *ops = method_ops(k);
+    return ops ? ops->name : "?";
 }
 
 int method_from_name(const char *name)
 {
     for (int i = 0; name && i < M_NUM_METHODS; i++)
-        if (!strcmp(name, METHOD_NAMES[i]))
+        if (!strcmp(name, method_ops(i)->name))
             return i;
     return -1;
 }
@@ -69,20 +69,11 @@ int baseline_from_name(const char *name)
     return -1;
 }
 
-int64_t method_items(const MethodSpec *s)
-{
-    switch (s->kind) {
-    case M_IG: case M_CONDUCTANCE: return s->steps;
-    case M_GRADSHAP: return s->samples;
-    case M_DEEPLIFTSHAP: return s->nbaselines;
-    case M_SMOOTHGRAD: return s->smooth_base == M_IG ? (int64_t)s->samples * s->steps : s->samples;
-    default: return 1;
-    }
-}
-
 int method_spec_check(const MethodSpec *s, const char **err)
 {
     const char *e = NULL;
+    MethodShape sh;
+    method_shape(s, &sh);
     if ((unsigned)s->kind >= M_NUM_METHODS)
         e = "method spec: unknown method";
     else if (s->layer != AT_WORD_EMB && s->layer != AT_EMBEDDINGS)
@@ -91,13 +82,10 @@ int method_spec_check(const MethodSpec *s, const char **err)
         e = "method spec: unknown output";
     else if ((int)s->rule < 0 || (int)s->rule >= NRULES)
         e = "method spec: unknown integration rule";
-    else if ((s->kind == M_IG || s->kind == M_CONDUCTANCE ||
-              (s->kind == M_SMOOTHGRAD && s->smooth_base == M_IG)) &&
+    else if (sh.uses_steps &&
              (s->steps < 1 || s->steps > METHOD_MAX_STEPS || (s->rule != RULE_GAUSSLEGENDRE && s->steps < 2)))
         e = "method spec: steps must be in 1..100000 (2.. for the Riemann rules, as Captum asserts)";
-    else if (s->kind == M_CONDUCTANCE && s->rule != RULE_GAUSSLEGENDRE && s->steps + 1 < 2)
-        e = "method spec: conductance needs at least 1 step";
-    else if ((s->kind == M_GRADSHAP || s->kind == M_SMOOTHGRAD) && (s->samples < 1 || s->samples > METHOD_MAX_SAMPLES))
+    else if (sh.uses_samples && (s->samples < 1 || s->samples > METHOD_MAX_SAMPLES))
         e = "method spec: samples must be in 1..1000000";
     else if (!(s->stdevs >= 0.0) || s->stdevs > METHOD_MAX_STDEVS)
         e = "method spec: stdevs must be a finite number >= 0";

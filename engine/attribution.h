@@ -10,6 +10,12 @@
  * bitwise identical however the items were chunked, because the accumulators are
  * exact fixed-point integers (int128, 2^-64 resolution): integer addition is
  * associative. method_finalize turns the merged partial into attributions.
+ *
+ * What differs between methods is described once, in the method table (MethodOps,
+ * method_ops()): its items, rows, baselines, deltas, whether it works on the model cut
+ * at the layer, and its chunk and finalize steps. Each method's entry lives in its own
+ * file (engine/attr_ig.c, ...) next to its run and finalize code; the table itself is
+ * engine/attr_methods.c.
  */
 #ifndef ATTRUN_ATTRIBUTION_H
 #define ATTRUN_ATTRIBUTION_H
@@ -85,6 +91,7 @@ int baseline_ids(const Model *m, BaselineKind kind, const Example *ex, int *out)
  * METHOD_MAX_ITEMS, so the count of a checked spec also fits an int. */
 int64_t method_items(const MethodSpec *s);
 
+
 typedef struct {
     int T, D, n_items;
     __int128 *acc;            /* (T,D) exact sum of per-item attribution contributions */
@@ -148,4 +155,46 @@ typedef struct {
 int method_finalize(Engine *e, const MethodSpec *s, const Example *ex, const Partial *p,
                     AttrResult *r, const char **err);
 void attr_result_free(AttrResult *r);
+
+/* ---- the method table ---- */
+
+/* The counts of one method under one spec (method_shape). */
+typedef struct {
+    int64_t items;      /* per example: what chunks split (method_items; 64 bits like it: an
+                         * unchecked SmoothGrad-over-IG spec has samples x steps of them) */
+    int64_t nodes;      /* elements of the engine's item blocks: items, or items + 1 for
+                         * conductance, whose items are the intervals between nodes */
+    int baselines;      /* baselines it uses: 0, 1 (the first) or all of the spec's */
+    int deltas;         /* convergence deltas per example (AttrResult.n_delta) */
+    int item_width;     /* per-item scalars kept in the partial (Partial.item_width) */
+    int uses_steps;     /* the spec's steps/rule apply (checked by method_spec_check) */
+    int uses_samples;   /* the spec's samples apply */
+} MethodShape;
+
+typedef struct AttrChunk AttrChunk;   /* a chunk being computed (engine/attr_internal.h) */
+typedef struct AttrFinal AttrFinal;   /* what a method's finalize starts from (attr_internal.h) */
+typedef struct {
+    MethodKind kind;
+    const char *name;       /* method_name(): "ig", "gradshap", ... */
+    int rows_per_item;      /* engine rows per item: 2 for DeepLIFT's (input, baseline) pairs */
+    int cuts_at_layer;      /* runs on the model cut at the layer: F(baseline) at the input's
+                             * positions (noise or conductance inputs live at the layer) */
+    int per_layer;          /* attributions per encoder layer (conductance), none per token */
+    int score_l2;           /* tokens rank by token_l2 rather than token_sum (Saliency) */
+    void (*shape)(const MethodSpec *s, MethodShape *sh);
+    long (*row_floats)(const Model *m, int T); /* workspace floats per engine row */
+    /* the chunk runner (engine/attr_chunk.c) calls begin, then block for each item block
+     * overlapping the chunk, then end (also after a failure) */
+    int (*begin)(AttrChunk *ch, const char **err);
+    int (*block)(AttrChunk *ch, int k0, int B, const char **err);
+    void (*end)(AttrChunk *ch);
+    /* from the merged sums to attributions and deltas (method_finalize) */
+    int (*finalize)(const AttrFinal *f, AttrResult *r, const char **err);
+} MethodOps;
+
+/* The table entry of method k; NULL for a kind that is no method. */
+const MethodOps *method_ops(MethodKind k);
+/* The counts of s's method (zeros for an unknown kind). */
+void method_shape(const MethodSpec *s, MethodShape *sh);
+
 #endif

@@ -20,12 +20,6 @@ const char *const ops_prof_name[PROF_N] = {
     "embeddings fwd", "linear fwd", "attention fwd", "layernorm fwd", "activation fwd", "residual add",
     "head fwd+bwd", "linear bwd", "attention bwd", "layernorm bwd", "activation bwd"};
 
-double prof_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 struct Engine {
     const Model *m;
     const Backend *be;
@@ -267,14 +261,14 @@ static void run_pass(Engine *e, const EngineBatch *in, EngineOutput *out, int b0
         save_taps(c, La, A, out, l, b0, Bm, B, T);
     }
 
-    double t_head = ops_prof_on ? prof_now() : 0;
+    double t_head = ops_prof_on ? clock_now() : 0;
     for (int b = 0; b < Bm; b++)
         memcpy(A->hc + (size_t)b * D, A->h + ((size_t)b * T + head_token(c, in, b0 + b)) * D,
                (size_t)D * sizeof(float));
     head_forward(m, A, in, out, b0, Bm);
     if (!out->grad) {
         if (ops_prof_on)
-            ops_prof_s[PROF_HEAD] += prof_now() - t_head;
+            ops_prof_s[PROF_HEAD] += clock_now() - t_head;
         return;
     }
     head_backward(m, A, in, b0, Bm);
@@ -283,7 +277,7 @@ static void run_pass(Engine *e, const EngineBatch *in, EngineOutput *out, int b0
         memcpy(A->dh + ((size_t)b * T + head_token(c, in, b0 + b)) * D, A->dhc + (size_t)b * D,
                (size_t)D * sizeof(float));
     if (ops_prof_on)
-        ops_prof_s[PROF_HEAD] += prof_now() - t_head;
+        ops_prof_s[PROF_HEAD] += clock_now() - t_head;
 
     for (int l = L - 1; l >= 0; l--) {
         if (out->dhidden)

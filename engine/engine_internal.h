@@ -4,17 +4,17 @@
 #ifndef ATTRUN_ENGINE_INTERNAL_H
 #define ATTRUN_ENGINE_INTERNAL_H
 #include "engine/backend.h"
+#include "engine/clock.h"
 #include "engine/engine.h"
 #include <stddef.h>
 
-double prof_now(void);
 /* Times `stmt` into class k when profiling (two clock reads per op: negligible). */
 #define PROF(k, stmt)                                    \
     do {                                                 \
-        double t0_ = ops_prof_on ? prof_now() : 0;       \
+        double t0_ = ops_prof_on ? clock_now() : 0;       \
         stmt;                                            \
         if (ops_prof_on)                                 \
-            ops_prof_s[k] += prof_now() - t0_;           \
+            ops_prof_s[k] += clock_now() - t0_;           \
     } while (0)
 
 /* Per-layer tensors kept for the backward. */

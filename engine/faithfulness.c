@@ -45,6 +45,27 @@ int faithfulness_top(const float *scores, const int *excluded, int T, int count,
     return chosen;
 }
 
+/* Rows 1..FAITH_NK of rid (copies of the input ids, T each): the top k% of the n
+ * non-excluded tokens replaced by pad_id; rows FAITH_NK+1..2·FAITH_NK: all the others. */
+static void replace_tokens(const float *scores, const int *excl, int n, int T, int pad_id, int *sel, int *rid)
+{
+    for (int q = 0; q < FAITH_NK; q++) {
+        int count = (faith_k_percent[q] * n + 99) / 100; /* ceil in integers: 0.1*30 is not 3 in floats */
+        if (count < 1)
+            count = 1;
+        faithfulness_top(scores, excl, T, count, sel);
+        int *comp = rid + (size_t)(1 + q) * T, *suff = rid + (size_t)(1 + FAITH_NK + q) * T;
+        for (int t = 0; t < T; t++) {
+            if (excl[t])
+                continue;
+            if (sel[t])
+                comp[t] = pad_id;
+            else
+                suff[t] = pad_id;
+        }
+    }
+}
+
 int faithfulness_compute(Engine *e, const int *ids, const int *type_ids, const int *special, int T, int target,
                          int mlm_pos, OutputKind output, const float *scores, int pad_id, float out[8])
 {
@@ -96,21 +117,7 @@ int faithfulness_compute(Engine *e, const int *ids, const int *type_ids, const i
         rtgt[r] = target;
         rmlm[r] = is_mlm ? mlm_pos : 0;
     }
-    for (int q = 0; q < FAITH_NK; q++) {
-        int count = (faith_k_percent[q] * n + 99) / 100; /* ceil in integers: 0.1*30 is not 3 in floats */
-        if (count < 1)
-            count = 1;
-        faithfulness_top(scores, excl, T, count, sel);
-        int *comp = rid + (size_t)(1 + q) * T, *suff = rid + (size_t)(1 + FAITH_NK + q) * T;
-        for (int t = 0; t < T; t++) {
-            if (excl[t])
-                continue;
-            if (sel[t])
-                comp[t] = pad_id;
-            else
-                suff[t] = pad_id;
-        }
-    }
+    replace_tokens(scores, excl, n, T, pad_id, sel, rid);
     for (int r = 0; r < R; r++)
         if (engine_layer_values(m, AT_WORD_EMB, rid + (size_t)r * T, rpos + (size_t)r * T,
                                 rtype + (size_t)r * T, T, x + (size_t)r * T * D)) {

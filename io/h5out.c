@@ -1,6 +1,7 @@
 /* HDF5 result file: parallel dataset creation and collective hyperslab writes,
  * serial strings and attributes (see io/h5out.h for who calls what). */
 #include "io/h5out.h"
+#include "io/mpi_agree.h"
 #include <errno.h>
 #include <hdf5.h>
 #include <limits.h>
@@ -135,21 +136,11 @@ static int agree(H5Out *h, int ok, char *err, size_t errlen)
 {
     if (!h->parallel)
         return ok ? 0 : -1;
-    int rank, first;
-    MPI_Comm_rank(h->comm, &rank);
-    int mine = ok ? INT_MAX : rank;
-    MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, h->comm);
-    if (first == INT_MAX)
+    if (mpi_agree(h->comm, ok, err, errlen) == 0)
         return 0;
     int any_hdf5 = 0; /* every rank is here: the failure is agreed */
     MPI_Allreduce(&h->hdf5_err, &any_hdf5, 1, MPI_INT, MPI_MAX, h->comm);
     h->failed |= any_hdf5;
-    char msg[1024] = "";
-    if (rank == first && err)
-        snprintf(msg, sizeof msg, "%s", err);
-    MPI_Bcast(msg, sizeof msg, MPI_CHAR, first, h->comm);
-    if (err && errlen)
-        snprintf(err, errlen, "%s", msg);
     return -1;
 }
 

@@ -69,14 +69,21 @@ static const char *base_second(const RunConfig *c, const ModelConfig *mc, const 
     return NULL;
 }
 
+/* Agreement and faithfulness rank tokens: they need per-token scores (not conductance's
+ * per-layer attributions). */
+static int has_token_scores(MethodKind k)
+{
+    return !method_ops(k)->per_layer;
+}
+
 int analysis_has_agreement(const RunConfig *c, MethodKind k)
 {
-    return c->analysis.agreement && k != M_CONDUCTANCE;
+    return c->analysis.agreement && has_token_scores(k);
 }
 
 int analysis_has_faithfulness(const RunConfig *c, MethodKind k)
 {
-    return c->analysis.faithfulness && k != M_CONDUCTANCE;
+    return c->analysis.faithfulness && has_token_scores(k);
 }
 
 int analysis_has_cond_stats(const RunConfig *c)
@@ -84,7 +91,7 @@ int analysis_has_cond_stats(const RunConfig *c)
     if (!c->analysis.stats)
         return 0;
     for (int i = 0; i < c->n_methods; i++)
-        if (c->methods[i] == M_CONDUCTANCE)
+        if (method_ops(c->methods[i])->per_layer)
             return 1;
     return 0;
 }
@@ -97,8 +104,8 @@ int analysis_cond_stat_applies(int s)
 const float *analysis_scores(MethodKind k, const AttrResult *a)
 {
     /* Saliency ranks by the gradient's L2 norm per token, as docs/analysis.md §3 and
-     * scripts/analysis/report.py do. */
-    return k == M_SALIENCY ? a->token_l2 : a->token_sum;
+     * scripts/analysis/report.py do (MethodOps.score_l2). */
+    return method_ops(k)->score_l2 ? a->token_l2 : a->token_sum;
 }
 
 /* [CLS], [SEP] and punctuation flags of example e (T ints each, one block). */
@@ -197,7 +204,7 @@ int analysis_example(const RunConfig *c, Engine *eng, const Examples *ex, long e
     for (int mi = 0; mi < c->n_methods; mi++) {
         MethodKind k = c->methods[mi];
         const char *name = config_method_name(k);
-        const float *s = k == M_CONDUCTANCE ? NULL : analysis_scores(k, &res[mi]);
+        const float *s = has_token_scores(k) ? analysis_scores(k, &res[mi]) : NULL;
         if (analysis_has_agreement(c, k)) {
             if (b->n_roll != T) {
                 snprintf(err, errlen, "example %ld: the spooled rollout has %d values, expected T = %d", e,
@@ -223,7 +230,7 @@ int analysis_example(const RunConfig *c, Engine *eng, const Examples *ex, long e
                 return -1;
             }
         }
-        if (k == M_CONDUCTANCE && analysis_has_cond_stats(c)) {
+        if (method_ops(k)->per_layer && analysis_has_cond_stats(c)) {
             const AttrResult *a = &res[mi];
             int *flags = token_flags(ex, e, T);
             out->cond_stats = malloc(sizeof(float) * ATTN_NSTAT * mc->L * mc->NH);

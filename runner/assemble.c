@@ -8,6 +8,8 @@
 #include "runner/diskspace.h"
 #include "runner/schema.h"
 #include "runner/spool.h"
+#include "engine/clock.h"
+#include "io/mpi_agree.h"
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,28 +30,6 @@ typedef struct {
     int ndelta[M_NUM_METHODS]; /* per method of the job (index into cfg->methods) */
     double write_s, bytes;
 } Ctx;
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
-
-/* The same outcome on every rank: the lowest failing rank's message is broadcast. */
-static int agree(MPI_Comm comm, int rank, int ok, char *err, size_t errlen)
-{
-    int mine = ok ? INT_MAX : rank, first;
-    MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm);
-    if (first == INT_MAX)
-        return 0;
-    char msg[1024];
-    if (rank == first)
-        snprintf(msg, sizeof msg, "%s", err);
-    MPI_Bcast(msg, sizeof msg, MPI_CHAR, first, comm);
-    snprintf(err, errlen, "%s", msg);
-    return -1;
-}
 
 /* ---- rows: [first, first + count) of column c for examples [b0, b1) ---- */
 
@@ -122,7 +102,7 @@ static int reserve_space(const Ctx *x, char *err, size_t errlen)
 static int open_and_create(Ctx *x, char *err, size_t errlen)
 {
     const Examples *ex = x->in->ex;
-    double t = now();
+    double t = clock_now();
     x->h5 = h5out_open_parallel(x->in->cfg->out, x->in->comm, err, errlen);
     if (!x->h5)
         return -1;
@@ -141,7 +121,7 @@ static int open_and_create(Ctx *x, char *err, size_t errlen)
     }
     if (!rc)
         rc = write_group_attrs(x, err, errlen);
-    x->write_s += now() - t;
+    x->write_s += clock_now() - t;
     return rc;
 }
 
@@ -337,7 +317,7 @@ static int fill_rows(Ctx *x, long b0, long b1, const ExResult *res, int first_ro
 /* Collective: every column's rows of this block (empty blocks write nothing but take part). */
 static int write_block(Ctx *x, long b0, long b1, int first_round, char *err, size_t errlen)
 {
-    double t = now();
+    double t = clock_now();
     for (int i = 0; i < x->ncols; i++) {
         Column *c = &x->col[i];
         if (c->serial)
@@ -348,7 +328,7 @@ static int write_block(Ctx *x, long b0, long b1, int first_round, char *err, siz
             return -1;
         x->bytes += (double)rows * row_bytes(c);
     }
-    x->write_s += now() - t;
+    x->write_s += clock_now() - t;
     return 0;
 }
 
@@ -473,17 +453,17 @@ static int first_round(Ctx *x, const ExResult *res, long nex, int ok, char *err,
         mine[mi] = ok && nex > 0 ? res[0].res[mi].n_delta : 0;
     MPI_Allreduce(mine, x->ndelta, nm, MPI_INT, MPI_MAX, x->in->comm);
     /* a failure agreed on here leaves every rank failed: nobody fills rows */
-    if (agree(x->in->comm, x->rank, ok, err, errlen))
+    if (mpi_agree(x->in->comm, ok, err, errlen))
         return -1;
     x->ncols = schema_columns(&x->job, x->col);
     /* the space first: a full disk inside HDF5's collective flush hangs (diskspace.h) */
     ok = x->rank != 0 || reserve_space(x, err, errlen) == 0;
-    if (agree(x->in->comm, x->rank, ok, err, errlen))
+    if (mpi_agree(x->in->comm, ok, err, errlen))
         return -1;
     if (x->rank == 0)
         diskspace_release(x->in->spool_dir);
     ok = open_and_create(x, err, errlen) == 0;
-    return agree(x->in->comm, x->rank, ok, err, errlen);
+    return mpi_agree(x->in->comm, ok, err, errlen);
 }
 
 /* Collective: every round merges, fills and writes one block per rank (ranks with fewer
@@ -506,9 +486,9 @@ static int rounds(Ctx *x, SpoolIndex *idx, char *err, size_t errlen)
             ok = fill_rows(x, b0, b1, res, round == 0, err, errlen) == 0;
         free_block(res, b1 - b0, nm);
         free(res);
-        if (!rc && agree(x->in->comm, x->rank, ok, err, errlen))
+        if (!rc && mpi_agree(x->in->comm, ok, err, errlen))
             rc = -1;
-        if (!rc && agree(x->in->comm, x->rank, write_block(x, b0, b1, round == 0, err, errlen) == 0, err, errlen))
+        if (!rc && mpi_agree(x->in->comm, write_block(x, b0, b1, round == 0, err, errlen) == 0, err, errlen))
             rc = -1;
     }
     free(blk);
@@ -517,7 +497,7 @@ static int rounds(Ctx *x, SpoolIndex *idx, char *err, size_t errlen)
 
 int assemble(const AssembleInput *in, AssembleStats *st, char *err, size_t errlen)
 {
-    double t_start = now();
+    double t_start = clock_now();
     Ctx *x = calloc(1, sizeof *x);
     x->in = in;
     MPI_Comm_rank(in->comm, &x->rank);
@@ -531,34 +511,34 @@ int assemble(const AssembleInput *in, AssembleStats *st, char *err, size_t errle
 
     SpoolIndex idx;
     int ok = spool_scan(in->spool_dir, &idx, myerr, sizeof myerr) == 0;
-    int rc = agree(in->comm, x->rank, ok, myerr, sizeof myerr);
+    int rc = mpi_agree(in->comm, ok, myerr, sizeof myerr);
     if (!rc)
         rc = rounds(x, &idx, myerr, sizeof myerr);
     if (ok)
         spool_index_free(&idx);
     if (x->h5) {
-        double t = now();
+        double t = clock_now();
         char cerr[512];
         if (h5out_close(x->h5, cerr, sizeof cerr) && !rc) {
             rc = -1;
             snprintf(myerr, sizeof myerr, "%s", cerr);
         }
-        x->write_s += now() - t;
+        x->write_s += clock_now() - t;
     }
     for (int i = 0; i < x->ncols; i++)
         free(x->col[i].buf);
     /* Rank 0 finishes the file serially. */
-    double t = now();
+    double t = clock_now();
     if (!rc)
-        rc = agree(in->comm, x->rank, x->rank != 0 || finish_serial(x, myerr, sizeof myerr) == 0, myerr,
+        rc = mpi_agree(in->comm, x->rank != 0 || finish_serial(x, myerr, sizeof myerr) == 0, myerr,
                    sizeof myerr);
-    double serial_s = now() - t;
+    double serial_s = clock_now() - t;
     if (rc) {
         snprintf(err, errlen, "%s", myerr);
         free(x);
         return -1;
     }
-    double mine[2] = {now() - t_start, x->write_s + (x->rank == 0 ? serial_s : 0)}, mx[2];
+    double mine[2] = {clock_now() - t_start, x->write_s + (x->rank == 0 ? serial_s : 0)}, mx[2];
     MPI_Allreduce(mine, mx, 2, MPI_DOUBLE, MPI_MAX, in->comm);
     MPI_Allreduce(&x->bytes, &st->bytes, 1, MPI_DOUBLE, MPI_SUM, in->comm);
     st->seconds = mx[0];

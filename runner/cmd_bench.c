@@ -7,6 +7,7 @@
  * and reports GFLOP/s (engine_flops), % of that ceiling, seconds per 50-step example
  * (IG with 50 nodes = 50 rows forward+backward) and peak RSS. Also times glibc erff
  * against the engine's vectorised erf on one layer's worth of GELU inputs. */
+#include "engine/clock.h"
 #include "engine/engine.h"
 #include "engine/gemm_bf16.h"
 #include "engine/family.h"
@@ -19,13 +20,6 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static double peak_rss_mib(void)
 {
@@ -80,12 +74,12 @@ static double time_gemm(int M, int IN, int OUT, int trans_w, const float *a, con
 {
     double best = INFINITY;
     for (int r = 0; r < reps; r++) {
-        double t0 = now();
+        double t0 = clock_now();
         if (trans_w)
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, OUT, IN, 1.0f, a, IN, w, IN, 0.0f, c, OUT);
         else
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, IN, OUT, 1.0f, a, OUT, w, IN, 0.0f, c, IN);
-        double t = now() - t0;
+        double t = clock_now() - t0;
         best = t < best ? t : best;
     }
     return best;
@@ -97,9 +91,9 @@ static double time_gemm_bf16(int M, int IN, int OUT, int trans_w, const float *a
 {
     double best = INFINITY;
     for (int r = 0; r <= reps; r++) {
-        double t0 = now();
+        double t0 = clock_now();
         int rc = trans_w ? gemm_bf16_xwt(c, a, w, NULL, M, IN, OUT) : gemm_bf16_dyw(c, a, w, M, IN, OUT, 0);
-        double t = now() - t0;
+        double t = clock_now() - t0;
         if (rc)
             return INFINITY;
         if (r > 0) /* r = 0 converts the weights */
@@ -280,13 +274,13 @@ int cmd_bench(int argc, char **argv)
     long ne = (long)M * c.FF;
     for (long i = 0; i < ne; i++)
         ga[i] = (float)((i * 2654435761u) % 8000) * 1e-3f - 4.0f;
-    double t0 = now();
+    double t0 = clock_now();
     for (long i = 0; i < ne; i++)
         gc[i] = erff(ga[i]);
-    double t_glibc = now() - t0;
-    t0 = now();
+    double t_glibc = clock_now() - t0;
+    t0 = clock_now();
     ops_erf_array(gc, ga, ne);
-    double t_vec = now() - t0;
+    double t_vec = clock_now() - t0;
     printf("  erf over %ld elements (one layer's FFN of a micro-batch): glibc erff %.2f ns/elt, "
            "vectorised %.2f ns/elt\n", ne, t_glibc / ne * 1e9, t_vec / ne * 1e9);
     free(ga);
@@ -317,20 +311,20 @@ int cmd_bench(int argc, char **argv)
     EngineBatch in = {.B = B, .T = T, .layer = AT_WORD_EMB, .x = x, .pos_ids = pos, .target = target,
                       .mlm_pos = hpos, .output = OUT_LOGIT};
     EngineOutput fwd = {.F = F}, fb = {.F = F, .grad = grad};
-    t0 = now();
+    t0 = clock_now();
     if (engine_run(e, &in, &fwd)) {
         fprintf(stderr, "attrun bench: %s\n", engine_error(e));
         return 1;
     }
-    double t_f = now() - t0;
+    double t_f = clock_now() - t0;
     memset(ops_prof_s, 0, sizeof ops_prof_s);
     ops_prof_on = profile;
-    t0 = now();
+    t0 = clock_now();
     if (engine_run(e, &in, &fb)) {
         fprintf(stderr, "attrun bench: %s\n", engine_error(e));
         return 1;
     }
-    double t_fb = now() - t0;
+    double t_fb = clock_now() - t0;
     ops_prof_on = 0;
     double fl_f = engine_flops(&c, B, T, 0), fl_fb = engine_flops(&c, B, T, 1);
     printf("  forward:          %7.3f s  %7.1f GFLOP/s  %5.1f%% of ceiling\n", t_f, fl_f / t_f * 1e-9,

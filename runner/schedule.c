@@ -6,17 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Rows the engine runs per item: DeepLIFT (SHAP) runs input/baseline pairs. */
-static int rows_per_item(const MethodSpec *spec)
-{
-    return spec && (spec->kind == M_DEEPLIFT || spec->kind == M_DEEPLIFTSHAP) ? 2 : 1;
-}
-
 double unit_cost(const ModelConfig *mc, const MethodSpec *spec, int T, int items)
 {
     if (!spec) /* base unit: one forward */
         return engine_flops(mc, 1, T, 0);
-    return engine_flops(mc, rows_per_item(spec) * items, T, 1);
+    /* the engine rows of the items (DeepLIFT runs input/baseline pairs) */
+    return engine_flops(mc, method_ops(spec->kind)->rows_per_item * items, T, 1);
 }
 
 static void push(Schedule *s, long *cap, int e, int m, int i0, int i1, double cost)
@@ -181,9 +176,21 @@ int64_t counters_next(Counters *c)
     return fetch_add(c, 0, 1);
 }
 
+/* counters_stop pushes the unit counter past this mark: far beyond any job's unit count, so
+ * the counter still says "none left" after every rank's later increments. */
+#define STOP_MARK ((int64_t)1 << 40)
+
 void counters_stop(Counters *c, int64_t n_units)
 {
-    fetch_add(c, 0, n_units + ((int64_t)1 << 40));
+    fetch_add(c, 0, n_units + STOP_MARK);
+}
+
+int counters_stopped(Counters *c)
+{
+    int64_t next = 0, zero = 0;
+    MPI_Fetch_and_op(&zero, &next, MPI_INT64_T, 0, 0, MPI_NO_OP, c->win);
+    MPI_Win_flush(0, c->win);
+    return next >= STOP_MARK;
 }
 
 void counters_done(Counters *c, int example)

@@ -57,6 +57,8 @@ void counters_free(Counters *c);  /* collective */
 int64_t counters_next(Counters *c);
 /* Makes every later counters_next return "none left" (stop after a signal or an error). */
 void counters_stop(Counters *c, int64_t n_units);
+/* Whether some rank called counters_stop (reads the unit counter without taking a unit). */
+int counters_stopped(Counters *c);
 /* Marks a unit of example e finished. */
 void counters_done(Counters *c, int example);
 /* Reads the progress counters (any rank; a remote read). */

@@ -1,6 +1,7 @@
 /* Spool files: durable append of finished work units, and the scan that
  * resume and assembly start from (see spool.h). */
 #include "runner/spool.h"
+#include "engine/clock.h"
 #include <dirent.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -23,13 +24,6 @@ static uint32_t crc32_of(const void *p, uint64_t n)
     return (uint32_t)c;
 }
 
-static double mono(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
-
 int spool_open(SpoolWriter *w, const char *dir, int rank, char *err, size_t errlen)
 {
     memset(w, 0, sizeof *w);
@@ -41,7 +35,7 @@ int spool_open(SpoolWriter *w, const char *dir, int rank, char *err, size_t errl
         snprintf(err, errlen, "%s: cannot create spool file: %s", w->path, strerror(errno));
         return -1;
     }
-    w->last_sync = mono();
+    w->last_sync = clock_now();
     return 0;
 }
 
@@ -94,7 +88,7 @@ int spool_append(SpoolWriter *w, int example, int method, int i0, int i1, const 
     SpoolHeader h = {SPOOL_MAGIC, example, method, i0, i1, crc32_of(data, stored), stored, 0,
                      packed ? SPOOL_SHUFFLE_DEFLATE : SPOOL_RAW};
     h.hcrc = crc32_of(&h, sizeof h);
-    int sync = mono() - w->last_sync >= SPOOL_SYNC_SECONDS;
+    int sync = clock_now() - w->last_sync >= SPOOL_SYNC_SECONDS;
     int bad = fwrite(&h, sizeof h, 1, w->f) != 1 || (stored && fwrite(data, 1, stored, w->f) != stored) ||
               fflush(w->f) || (sync && fsync(fileno(w->f)));
     free(packed);
@@ -103,8 +97,7 @@ int spool_append(SpoolWriter *w, int example, int method, int i0, int i1, const 
         return -1;
     }
     if (sync)
-        w->last_sync = mono();
-    w->records++;
+        w->last_sync = clock_now();
     w->bytes += sizeof h + stored;
     w->raw_bytes += bytes;
     return 0;

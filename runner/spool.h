@@ -44,7 +44,7 @@ typedef struct {
 typedef struct {
     FILE *f;
     char *path;         /* malloc'ed: user paths have no fixed limit here */
-    uint64_t records, bytes;   /* bytes: on disk, headers included */
+    uint64_t bytes;            /* on disk, headers included */
     uint64_t raw_bytes;        /* payloads before packing */
     double last_sync;   /* monotonic seconds of the last fsync */
 } SpoolWriter;

@@ -29,6 +29,59 @@ static void test_names(void)
     CU_ASSERT_EQUAL(baseline_from_name("blank"), -1);
 }
 
+/* The method table: one entry per kind, and the properties Captum's definitions fix (which
+ * methods have which deltas, run input/baseline pairs, work on the model cut at the layer). */
+static void test_method_table(void)
+{
+    CU_ASSERT_PTR_NULL(method_ops(M_NUM_METHODS));
+    CU_ASSERT_PTR_NULL(method_ops((MethodKind)-1));
+    for (int k = 0; k < M_NUM_METHODS; k++) {
+        const MethodOps *o = method_ops(k);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(o);
+        CU_ASSERT_EQUAL(o->kind, k);
+        CU_ASSERT_STRING_EQUAL(o->name, method_name(k));
+        CU_ASSERT(o->shape && o->row_floats && o->block && o->finalize);
+        CU_ASSERT(o->rows_per_item == ((k == M_DEEPLIFT || k == M_DEEPLIFTSHAP) ? 2 : 1));
+        CU_ASSERT_EQUAL(o->cuts_at_layer, k == M_GRADSHAP || k == M_SMOOTHGRAD || k == M_CONDUCTANCE);
+        CU_ASSERT_EQUAL(o->per_layer, k == M_CONDUCTANCE);
+        CU_ASSERT_EQUAL(o->score_l2, k == M_SALIENCY);
+        MethodSpec s;
+        method_spec_default(&s, k);
+        s.nbaselines = 3;
+        s.samples = 6;
+        s.steps = 5;
+        MethodShape sh;
+        method_shape(&s, &sh);
+        CU_ASSERT_EQUAL(sh.items, method_items(&s));
+        CU_ASSERT_EQUAL(sh.nodes, sh.items + (k == M_CONDUCTANCE)); /* n_steps + 1 nodes, n intervals */
+        int all = k == M_GRADSHAP || k == M_DEEPLIFTSHAP, none = k == M_SALIENCY || k == M_INPUTXGRAD ||
+                                                               k == M_SMOOTHGRAD; /* over saliency */
+        CU_ASSERT_EQUAL(sh.baselines, all ? 3 : none ? 0 : 1);
+        int deltas = k == M_IG || k == M_DEEPLIFT ? 1 : k == M_GRADSHAP ? 6 : k == M_DEEPLIFTSHAP ? 3 : 0;
+        CU_ASSERT_EQUAL(sh.deltas, deltas);
+        CU_ASSERT_EQUAL(sh.uses_steps, k == M_IG || k == M_CONDUCTANCE);
+        CU_ASSERT_EQUAL(sh.uses_samples, k == M_GRADSHAP || k == M_SMOOTHGRAD);
+    }
+    /* SmoothGrad over IG: (sample, node) items, one delta per sample, the first baseline */
+    MethodSpec s;
+    MethodShape sh;
+    method_spec_default(&s, M_SMOOTHGRAD);
+    s.smooth_base = M_IG;
+    s.samples = 4;
+    s.steps = 3;
+    method_shape(&s, &sh);
+    CU_ASSERT(sh.items == 12 && sh.nodes == 12 && sh.baselines == 1 && sh.deltas == 4 && sh.uses_steps);
+    /* an unchecked spec must not overflow the item count */
+    s.samples = 1000000;
+    s.steps = 100000;
+    method_shape(&s, &sh);
+    CU_ASSERT(sh.items > 0);
+    CU_ASSERT_EQUAL(method_spec_check(&s, NULL), -1);
+    s.kind = M_NUM_METHODS;
+    method_shape(&s, &sh);
+    CU_ASSERT_EQUAL(sh.items, 0);
+}
+
 static void test_defaults_and_items(void)
 {
     MethodSpec s;
@@ -360,6 +413,7 @@ int main(void)
         return 2;
     CU_pSuite su = CU_add_suite("methods_core", NULL, NULL);
     CU_add_test(su, "names", test_names);
+    CU_add_test(su, "method table", test_method_table);
     CU_add_test(su, "defaults, items, validation", test_defaults_and_items);
     CU_add_test(su, "gauss-legendre nodes", test_gauss_legendre);
     CU_add_test(su, "riemann nodes", test_riemann);
