@@ -1,4 +1,4 @@
-/* attrun run CONFIG.yaml [--set key=value ...] [--resume] [--overwrite] [--quiet]
+/* attrun run CONFIG.yaml [--set key=value ...] [--resume] [--overwrite] [--quiet] [--progress-every S]
  *
  * The MPI job: every rank loads the model and tokenizer, tokenizes the corpus,
  * builds the same list of work units and takes units from a shared RMA counter
@@ -23,6 +23,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: attrun run CONFIG.yaml [--set key=value ...] [--resume] [--overwrite] [--quiet]\n"
+            "                  [--progress-every S]\n"
             "       mpirun -np N attrun run CONFIG.yaml ...     (or srun attrun run ...)\n"
             "\n"
             "Computes the attributions configured in CONFIG.yaml (see configs/README.md) for every\n"
@@ -33,7 +34,9 @@ static void usage(FILE *f)
             "  --set key=value  override a config key, e.g. --set ig.steps=32 --set methods=[ig,saliency]\n"
             "  --resume         continue an interrupted job from its spools (<out>.spool/)\n"
             "  --overwrite      replace an existing output file (and its spools)\n"
-            "  --quiet          no progress on stderr\n"
+            "  --quiet          no progress on stderr (the progress line: units and share of the estimated\n"
+            "                   work done, rate in examples' worth of work per second, ETA)\n"
+            "  --progress-every S  print the progress line every S seconds (default 2)\n"
             "  --help           this text\n"
             "\n"
             "exit status: 0 done, 1 runtime error, 2 bad usage or configuration,\n"
@@ -44,6 +47,7 @@ static void usage(FILE *f)
 static int parse_args(int argc, char **argv, Args *a)
 {
     memset(a, 0, sizeof *a);
+    a->progress_every = 2.0;
     a->sets = calloc(argc + 1, sizeof(char *));
     for (int i = 1; i < argc; i++) {
         const char *s = argv[i];
@@ -57,6 +61,15 @@ static int parse_args(int argc, char **argv, Args *a)
             a->overwrite = 1;
         else if (!strcmp(s, "--quiet") || !strcmp(s, "-q"))
             a->quiet = 1;
+        else if (!strcmp(s, "--progress-every")) {
+            char *end = NULL;
+            a->progress_every = i + 1 < argc ? strtod(argv[i + 1], &end) : 0;
+            if (i + 1 >= argc || end == argv[i + 1] || *end || !(a->progress_every > 0)) {
+                fprintf(stderr, "attrun run: --progress-every needs a number of seconds > 0\n");
+                return 2;
+            }
+            i++;
+        }
         else if (!strcmp(s, "--set")) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "attrun run: --set needs key=value\n");

@@ -20,6 +20,7 @@ typedef struct {
     char **sets;
     int nsets;
     int resume, overwrite, quiet;
+    double progress_every;  /* seconds between progress lines on rank 0 */
 } Args;
 
 typedef struct {

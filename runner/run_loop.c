@@ -76,20 +76,34 @@ static int run_unit(Engine *eng, const Model *m, const Examples *ex, const RunCo
     return rc;
 }
 
+/* The progress line. Rate and ETA come from the finished units weighted by their estimated
+ * cost (Unit.cost, the scheduler's longest-first key), not from assembled examples: an example
+ * counts as done only when its last unit is, and longest-first order finishes the first
+ * examples late, so an examples-based rate read 0 for most of a job. "examples/s" is the
+ * cost-weighted rate in examples' worth of work per second. */
 static void progress(int quiet, Counters *ctr, const Schedule *s, long n_ex, long ex_before, double t0)
 {
     if (quiet)
         return;
     int64_t ud, ed;
-    counters_progress(ctr, &ud, &ed);
-    double el = clock_now() - t0, rate = el > 0 ? (ed - ex_before) / el : 0;
+    double cd;
+    counters_progress(ctr, &ud, &ed, &cd);
+    double total = 0;
+    for (long i = 0; i < s->n; i++)
+        total += s->u[i].cost;
+    double frac = total > 0 ? cd / total : (s->n ? (double)ud / s->n : 1); /* share of the work done */
+    if (frac > 1)
+        frac = 1;
+    if (ud >= s->n)
+        frac = 1;
+    double el = clock_now() - t0, rate = el > 0 ? frac * (n_ex - ex_before) / el : 0;
     char eta[32] = "?";
-    if (ud > 0 && ud < s->n)
-        fmt_dur(el * (s->n - ud) / ud, eta, sizeof eta);
-    else if (ud >= s->n)
+    if (frac >= 1)
         snprintf(eta, sizeof eta, "0:00");
-    fprintf(stderr, "attrun: units %lld/%ld  examples %lld/%ld  %.2f examples/s  ETA %s\n", (long long)ud, s->n,
-            (long long)ed, n_ex, rate, eta);
+    else if (frac > 0)
+        fmt_dur(el * (1 - frac) / frac, eta, sizeof eta);
+    fprintf(stderr, "attrun: units %lld/%ld  work %.1f%%  examples %lld/%ld  %.2f examples/s  ETA %s\n",
+            (long long)ud, s->n, 100 * frac, (long long)ed, n_ex, rate, eta);
 }
 
 /* Rank 0, its own units done: keeps reporting while the others finish their last units. */
@@ -97,11 +111,11 @@ static void report_until_done(Run *r, Counters *ctr, int64_t ex_before, double t
 {
     for (;;) {
         int64_t ud, ed;
-        counters_progress(ctr, &ud, &ed);
+        counters_progress(ctr, &ud, &ed, NULL);
         if (ud >= r->sched.n || signals_pending() || counters_stopped(ctr))
             break;
         usleep(50000);
-        if (clock_now() - *last_print >= 2.0) {
+        if (clock_now() - *last_print >= r->a.progress_every) {
             *last_print = clock_now();
             progress(r->a.quiet, ctr, &r->sched, r->ex.n, ex_before, t_work);
         }
@@ -115,7 +129,7 @@ void run_loop(Run *r)
     counters_create(&ctr, MPI_COMM_WORLD, s, r->ex.n);
     int64_t ex_before = 0, tmp;
     if (r->rank == 0)
-        counters_progress(&ctr, &tmp, &ex_before);
+        counters_progress(&ctr, &tmp, &ex_before, NULL);
 
     int *tcache = malloc(sizeof(int) * (r->ex.n ? r->ex.n : 1)); /* predicted targets, per example */
     for (long i = 0; i < r->ex.n; i++)
@@ -139,8 +153,8 @@ void run_loop(Run *r)
         r->ws.busy += clock_now() - t;
         r->ws.flops += u->cost;
         r->ws.units++;
-        counters_done(&ctr, u->example);
-        if (r->rank == 0 && clock_now() - last_print >= 2.0) {
+        counters_done(&ctr, u);
+        if (r->rank == 0 && clock_now() - last_print >= r->a.progress_every) {
             last_print = clock_now();
             progress(r->a.quiet, &ctr, s, r->ex.n, ex_before, t_work);
         }

@@ -134,12 +134,18 @@ void schedule_free(Schedule *s)
 
 /* ---- RMA counters ---- */
 
+/* The window's slots: 0 next unit, 1 units done, 2 examples done, 3 cost done (in units
+ * of COST_QUANTUM FLOPs, so that an int64 holds any job's total), then from OPEN0 the
+ * open units of each example. */
+#define OPEN0 4
+#define COST_QUANTUM 1e3
+
 int counters_create(Counters *c, MPI_Comm comm, const Schedule *s, long n_examples)
 {
     memset(c, 0, sizeof *c);
     MPI_Comm_rank(comm, &c->rank);
     c->n_examples = n_examples;
-    MPI_Aint size = c->rank == 0 ? (MPI_Aint)sizeof(int64_t) * (3 + n_examples) : 0;
+    MPI_Aint size = c->rank == 0 ? (MPI_Aint)sizeof(int64_t) * (OPEN0 + n_examples) : 0;
     if (MPI_Win_allocate(size, sizeof(int64_t), MPI_INFO_NULL, comm, &c->mem, &c->win) != MPI_SUCCESS)
         return -1;
     if (c->rank == 0) {
@@ -147,10 +153,11 @@ int counters_create(Counters *c, MPI_Comm comm, const Schedule *s, long n_exampl
         c->mem[1] = 0;
         int64_t finished = 0;
         for (long e = 0; e < n_examples; e++) {
-            c->mem[3 + e] = s->units_of_example[e];
+            c->mem[OPEN0 + e] = s->units_of_example[e];
             finished += s->units_of_example[e] == 0; /* all done before a resume */
         }
         c->mem[2] = finished;
+        c->mem[3] = 0;
     }
     MPI_Barrier(comm); /* rank 0's initial values are in place before anyone reads them */
     MPI_Win_lock_all(MPI_MODE_NOCHECK, c->win);
@@ -193,17 +200,21 @@ int counters_stopped(Counters *c)
     return next >= STOP_MARK;
 }
 
-void counters_done(Counters *c, int example)
+void counters_done(Counters *c, const Unit *u)
 {
     fetch_add(c, 1, 1);
-    if (fetch_add(c, 3 + example, -1) == 1)
+    fetch_add(c, 3, (int64_t)llround(u->cost / COST_QUANTUM));
+    if (fetch_add(c, OPEN0 + u->example, -1) == 1)
         fetch_add(c, 2, 1);
 }
 
-void counters_progress(Counters *c, int64_t *units_done, int64_t *examples_done)
+void counters_progress(Counters *c, int64_t *units_done, int64_t *examples_done, double *cost_done)
 {
-    int64_t dummy = 0;
+    int64_t dummy = 0, cost = 0;
     MPI_Fetch_and_op(&dummy, units_done, MPI_INT64_T, 0, 1, MPI_NO_OP, c->win);
     MPI_Fetch_and_op(&dummy, examples_done, MPI_INT64_T, 0, 2, MPI_NO_OP, c->win);
+    MPI_Fetch_and_op(&dummy, &cost, MPI_INT64_T, 0, 3, MPI_NO_OP, c->win);
     MPI_Win_flush(0, c->win);
+    if (cost_done)
+        *cost_done = (double)cost * COST_QUANTUM;
 }

@@ -10,8 +10,9 @@
  *
  * Units are handed out with an MPI-3 RMA counter at rank 0 (MPI_Fetch_and_op),
  * so every rank computes and none is a dedicated dispatcher. The same window
- * holds progress counters: units done, examples done, and per example the
- * number of its units still open. */
+ * holds progress counters: units done, examples done, the estimated cost done
+ * (what the progress rate and ETA are based on) and per example the number of
+ * its units still open. */
 #ifndef ATTRUN_SCHEDULE_H
 #define ATTRUN_SCHEDULE_H
 #include "engine/attribution.h"
@@ -45,7 +46,7 @@ double unit_cost(const ModelConfig *mc, const MethodSpec *spec, int T, int items
 /* ---- the RMA counters ---- */
 typedef struct {
     MPI_Win win;
-    int64_t *mem;        /* rank 0: [next, units_done, examples_done, open units of example 0..N-1] */
+    int64_t *mem;        /* rank 0: [next, units_done, examples_done, cost_done, open units of example 0..N-1] */
     long n_examples;
     int rank;
 } Counters;
@@ -59,8 +60,9 @@ int64_t counters_next(Counters *c);
 void counters_stop(Counters *c, int64_t n_units);
 /* Whether some rank called counters_stop (reads the unit counter without taking a unit). */
 int counters_stopped(Counters *c);
-/* Marks a unit of example e finished. */
-void counters_done(Counters *c, int example);
-/* Reads the progress counters (any rank; a remote read). */
-void counters_progress(Counters *c, int64_t *units_done, int64_t *examples_done);
+/* Marks unit u finished (its example's open count, and its estimated cost). */
+void counters_done(Counters *c, const Unit *u);
+/* Reads the progress counters (any rank; a remote read). cost_done: the finished
+ * units' estimated FLOPs (Unit.cost), summed; may be NULL. */
+void counters_progress(Counters *c, int64_t *units_done, int64_t *examples_done, double *cost_done);
 #endif
