@@ -292,13 +292,14 @@ static hid_t file_type(const H5Out *h, H5OutType t)
     case H5O_I32: return H5T_STD_I32LE;
     case H5O_I64: return H5T_STD_I64LE;
     case H5O_I16: return H5T_STD_I16LE;
+    case H5O_I8: return H5T_STD_I8LE;
     }
     return -1;
 }
 
 static size_t type_size(H5OutType t)
 {
-    return t == H5O_F16 || t == H5O_I16 ? 2 : t == H5O_I64 ? 8 : 4;
+    return t == H5O_I8 ? 1 : t == H5O_F16 || t == H5O_I16 ? 2 : t == H5O_I64 ? 8 : 4;
 }
 
 /* Strings are variable-length UTF-8 so readers (h5py) get str, not bytes. */

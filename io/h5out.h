@@ -20,7 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef enum { H5O_F32 = 0, H5O_F16, H5O_I32, H5O_I64, H5O_I16 } H5OutType;
+typedef enum { H5O_F32 = 0, H5O_F16, H5O_I32, H5O_I64, H5O_I16, H5O_I8 } H5OutType;
 
 typedef struct H5Out H5Out;
 

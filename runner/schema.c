@@ -6,7 +6,7 @@
 #include <string.h>
 
 /* Element types: the h5out types, plus the two the job decides or that are strings. */
-typedef enum { ST_F32, ST_I32, ST_I64, ST_ATTN /* attention.dtype */, ST_STR, ST_I16 } SchemaType;
+typedef enum { ST_F32, ST_I32, ST_I64, ST_ATTN /* attention.dtype */, ST_STR, ST_I16, ST_I8 } SchemaType;
 /* Dimensions after the rows. D_K: K deltas per example, stored as [N] when K = 1; D_CAT: the K token
  * categories (analysis.categories). */
 typedef enum { D_NONE = 0, D_C, D_L, D_H, D_D, D_5, D_2, D_NK, D_K, D_3, D_CAT } DimKind;
@@ -72,6 +72,15 @@ FILL(f_logits) { memcpy(dst, r->o->base.logits, ROW_BYTES(c)); }
 
 FILL(f_ids) { memcpy(dst, r->j->ex->ids + r->j->ex->off[r->e], sizeof(int32_t) * r->T); }
 FILL(f_type_ids) { memcpy(dst, r->j->ex->type_ids + r->j->ex->off[r->e], sizeof(int32_t) * r->T); }
+/* The tokenizer's own special flags (added tokens marked special in tokenizer.json, or the
+ * [CLS]/[SEP]/<s>/</s> a template adds): the one rule for "special" (docs/analysis.md). */
+FILL(f_special)
+{
+    const int *s = r->j->ex->special + r->j->ex->off[r->e];
+    int8_t *d = dst;
+    for (int t = 0; t < r->T; t++)
+        d[t] = s[t] != 0;
+}
 FILL(f_span) { memcpy(dst, r->j->ex->span + r->j->ex->off[r->e], sizeof(int32_t) * 2 * r->T); }
 
 static const AttrResult *res_of(const SchemaRow *r, const Column *c) { return &r->o->res[c->idx]; }
@@ -273,6 +282,8 @@ static const SchemaEntry TOKENS[] = {
         "example i has tokens [offsets[i], offsets[i+1]) of every per-token dataset"),
     DS("/tokens/ids", ROW_TOKEN, ST_I32, D_NONE, D_NONE, NULL, f_ids, "token ids, special tokens included"),
     DS("/tokens/type_ids", ROW_TOKEN, ST_I32, D_NONE, D_NONE, NULL, f_type_ids, "token type (segment) ids"),
+    DS("/tokens/special", ROW_TOKEN, ST_I8, D_NONE, D_NONE, NULL, f_special,
+        "1 for the tokenizer's special tokens ([CLS], [SEP], <s>, </s>, ...), else 0"),
     DS("/tokens/char_span", ROW_TOKEN, ST_I32, D_2, D_NONE, NULL, f_span,
         "[start, end) of the token in Unicode code points of its text (pair tokens: of text_pair); "
      "(0,0) for added special tokens"),
@@ -400,7 +411,7 @@ static const Section TABLE[] = {
 
 size_t schema_type_size(H5OutType t)
 {
-    return t == H5O_F16 || t == H5O_I16 ? 2 : t == H5O_I64 ? 8 : 4;
+    return t == H5O_I8 ? 1 : t == H5O_F16 || t == H5O_I16 ? 2 : t == H5O_I64 ? 8 : 4;
 }
 
 static uint64_t dim_value(const SchemaJob *j, DimKind d, int idx)
@@ -429,6 +440,7 @@ static void instance(const SchemaJob *j, const SchemaEntry *s, int idx, const ch
     snprintf(c->path, sizeof c->path, s->path, name);
     c->kind = s->kind;
     c->type = s->type == ST_I32 ? H5O_I32 : s->type == ST_I64 ? H5O_I64 : s->type == ST_I16 ? H5O_I16
+            : s->type == ST_I8 ? H5O_I8
             : s->type == ST_ATTN && j->cfg->attention.float16 ? H5O_F16 : H5O_F32;
     c->inner[0] = dim_value(j, s->d1, idx);
     c->inner[1] = dim_value(j, s->d2, idx);
@@ -489,7 +501,7 @@ int schema_write_attrs(const Column *c, const SchemaJob *j, H5Out *h, char *err,
 
 void schema_describe(void (*f)(const char *path, const char *type_shape, void *arg), void *arg)
 {
-    static const char *const TYPES[] = {"float32", "int32", "int64", "float32 or float16", "vlen UTF-8", "int16"};
+    static const char *const TYPES[] = {"float32", "int32", "int64", "float32 or float16", "vlen UTF-8", "int16", "int8"};
     static const char *const ROWS[] = {"N", "M", "Σ L·H·T·T", "N+1", "S"};
     static const char *const DIMS[] = {"", "C", "L", "H", "D", "5", "2", "3", "K", "3", "K"};
     for (int t = 0; t < COUNT(TABLE); t++)

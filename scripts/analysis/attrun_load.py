@@ -127,8 +127,15 @@ class AttrunResult:
         if "/tokens/char_span" in self.f:
             span = self._rows("/tokens/char_span", M, 2)
             df["char_start"], df["char_end"] = span[:, 0], span[:, 1]
-            # added special tokens ([CLS], [SEP], <s>, ...) have the empty span (0, 0)
-            df["special"] = span[:, 1] <= span[:, 0]
+        # special = the tokenizer's own special flags (/tokens/special), the rule the engine's
+        # baselines and the statistics use. An empty character span is NOT that rule: a
+        # byte-level token such as "Ġ" before a multibyte character has one too. Files written
+        # before /tokens/special existed fall back to the old rules: the (0, 0) span, or, without
+        # spans, the token text ([CLS], <s>, ...).
+        if "/tokens/special" in self.f:
+            df["special"] = self._rows("/tokens/special", M, 1) != 0
+        elif "/tokens/char_span" in self.f:
+            df["special"] = (span[:, 0] == 0) & (span[:, 1] == 0)
         else:
             df["special"] = df["text"].str.match(r"^(\[[A-Z]+\]|<[a-z/]+>)$")
         for m in self.methods():

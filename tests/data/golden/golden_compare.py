@@ -30,6 +30,7 @@ EXCLUDED = {
 # Additions after the redesign: regular expressions over object paths ("/group/dataset") and attribute
 # names ("/path@attr"), and leaf keys of the printed config, that may exist only in the new file.
 ADDED = {
+    r"/tokens/special": "issue 19: the tokenizer's special flags, the one rule for special tokens",
     r"/@precision": "issue 17 (bf16): the precision of the linear layers, fp32 or bf16",
     # issue 16 (docs/analysis.md §6-8): sinks, massive activations, token categories and their statistics
     r"/attention/stats/(first|bos|sink)": "issue 16: attention to position 0 / BOS, sink indicator",
