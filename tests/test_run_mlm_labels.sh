@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Masked-LM labels as documented in docs/models.md (issue 19): a label is a vocabulary id
+# (JSON number, whole float, digit string, TSV cell), stored in /examples/label and never the
+# explained token; a token string or an id >= V is a row error; target: label is refused.
+source "$(dirname "$0")/tools/run_lib.sh"
+$PY -c "import h5py, numpy" 2>/dev/null || { echo "SKIPPED: $PY has no h5py/numpy"; exit 77; }
+CODE=$SRC/models/tiny-codebert-mlm
+[ -f "$CODE/model.safetensors" ] || { echo "SKIPPED: $CODE is absent"; exit 77; }
+job() { printf 'model: %s\ncorpus: {path: %s}\nmethods: [saliency]\nout: %s\n%s' "$CODE" "$1" "$2" "${3:-}" > j.yaml; }
+printf '{"text": "x = <mask> ;", "label": 19220}\n{"text": "y = <mask> ;", "label": "19220"}\n{"text": "z = <mask> ;", "label": 1.0}\n{"text": "w = <mask> ;"}\n' > a.jsonl
+job a.jsonl a.h5 'target: 19220
+'
+"$BIN" run j.yaml --quiet > log 2>&1 || { cat log; fail "integer labels refused"; }
+$PY - <<'PY' || fail "labels"
+import h5py
+f = h5py.File("a.h5", "r")
+assert list(f["examples/label"][:]) == [19220, 19220, 1, -1], f["examples/label"][:]
+assert list(f["examples/target"][:]) == [19220] * 4, f["examples/target"][:]
+PY
+printf 'text\tlabel\nx = <mask> ;\t19220\n' > d.tsv
+job d.tsv d.h5; "$BIN" run j.yaml --quiet > log 2>&1 || { cat log; fail "TSV id label refused"; }
+printf '{"text": "x = <mask> ;", "label": "Ġmax"}\n' > b.jsonl
+job b.jsonl b.h5; "$BIN" run j.yaml --quiet > log 2>&1 && fail "token-string label accepted"
+grep -q "b.jsonl:1: label 'Ġmax' is not an integer" log || fail "token-string label message: $(cat log)"
+printf '{"text": "x = <mask> ;", "label": 50265}\n' > c.jsonl
+job c.jsonl c.h5; "$BIN" run j.yaml --quiet > log 2>&1 && fail "label = V accepted"
+grep -q "c.jsonl:1: label 50265 is out of range" log || fail "out-of-range message: $(cat log)"
+job a.jsonl e.h5 'target: label
+'; "$BIN" run j.yaml --quiet > log 2>&1; [ $? -eq 2 ] || fail "target: label accepted for a masked LM"
+echo "PASS"
