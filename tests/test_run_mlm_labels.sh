@@ -11,11 +11,17 @@ printf '{"text": "x = <mask> ;", "label": 19220}\n{"text": "y = <mask> ;", "labe
 job a.jsonl a.h5 'target: 19220
 '
 "$BIN" run j.yaml --quiet > log 2>&1 || { cat log; fail "integer labels refused"; }
-$PY - <<'PY' || fail "labels"
+$PY - "$SRC/scripts/analysis" <<'PY' || fail "labels"
 import h5py
 f = h5py.File("a.h5", "r")
 assert list(f["examples/label"][:]) == [19220, 19220, 1, -1], f["examples/label"][:]
 assert list(f["examples/target"][:]) == [19220] * 4, f["examples/target"][:]
+# attrun_load's prediction is the argmax token at the mask, not the fixed target
+import sys; sys.path.insert(0, sys.argv[1])
+from attrun_load import AttrunResult
+df = AttrunResult("a.h5").examples()
+assert list(df.predicted) == list(f["examples/mlm_top_ids"][:, 0]), (list(df.predicted), f["examples/mlm_top_ids"][:, 0])
+assert list(df.correct.fillna(False)) == [p == l for p, l in zip(df.predicted, [19220, 19220, 1, -1])]
 PY
 printf 'text\tlabel\nx = <mask> ;\t19220\n' > d.tsv
 job d.tsv d.h5; "$BIN" run j.yaml --quiet > log 2>&1 || { cat log; fail "TSV id label refused"; }

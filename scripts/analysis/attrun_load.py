@@ -97,6 +97,9 @@ class AttrunResult:
             # the model's prediction; /examples/target is the explained class, which a config
             # may set to the label (target: label), so it is not used to judge correctness
             df["predicted"] = logits.argmax(axis=1)
+        elif "/examples/mlm_top_ids" in self.f:
+            # masked LM: the most probable token at the mask (a label is a vocabulary id)
+            df["predicted"] = self._rows("/examples/mlm_top_ids", n, 2)[:, 0].astype(np.int64)
         else:
             df["predicted"] = df["target"]
         has = df["label"] >= 0
