@@ -88,9 +88,7 @@ static void progress(int quiet, Counters *ctr, const Schedule *s, long n_ex, lon
     int64_t ud, ed;
     double cd;
     counters_progress(ctr, &ud, &ed, &cd);
-    double total = 0;
-    for (long i = 0; i < s->n; i++)
-        total += s->u[i].cost;
+    double total = s->total_cost; /* = the sum of the units' costs */
     double frac = total > 0 ? cd / total : (s->n ? (double)ud / s->n : 1); /* share of the work done */
     if (frac > 1)
         frac = 1;
