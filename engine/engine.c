@@ -223,20 +223,16 @@ static int check_batch(Engine *e, const EngineBatch *in, const EngineOutput *out
 }
 
 /* Rows [b0, b0+Bm) of the batch: forward, and the backward when out->grad. */
-static void run_pass(Engine *e, const EngineBatch *in, EngineOutput *out, int b0, int Bm)
+/* The pass's first hidden state A->h (N = Bm*T rows): the embeddings of the batch's rows b0.., or the
+ * given layer values as they are; RoPE models also get their rotation tables for these positions. */
+static void pass_input(Engine *e, const EngineBatch *in, int b0, int Bm)
 {
     const Model *m = e->m;
     const ModelConfig *c = &m->cfg;
     Acts *A = &e->A;
-    int T = in->T, D = c->D, NH = c->NH, L = c->L, B = in->B;
-    int N = Bm * T, pre = c->norm_place == NORM_PRE;
-    size_t tt = (size_t)NH * T * T;
-    int rec = e->recompute && out->grad;
-    acts_layout(c, Bm, T, e->recompute, e->arena, A, e->la);
-    const int *mask = in->mask ? in->mask + (size_t)b0 * T : NULL;
+    int T = in->T, D = c->D, N = Bm * T;
     const float *x = in->x + (size_t)b0 * T * D;
     const int *pos = in->pos_ids ? in->pos_ids + (size_t)b0 * T : NULL;
-
     if (c->pos == POS_ROPE) { /* positions: the batch's, else 0..T-1 (HF without position_ids) */
         int *pp = (int *)A->dv; /* dv is backward scratch of at least N ints: borrowed for the positions */
         for (int i = 0; i < N; i++)
@@ -247,6 +243,55 @@ static void run_pass(Engine *e, const EngineBatch *in, EngineOutput *out, int b0
         PROF(PROF_EMB, embeddings_forward(m, A, x, pos, in->type_ids ? in->type_ids + (size_t)b0 * T : NULL, N));
     else
         memcpy(A->h, x, (size_t)N * D * sizeof(float));
+}
+
+/* Backward from A->dh (the head's gradient at its token) through the layers, last to first, into
+ * out->grad of rows b0..; rec: layer inputs were saved in A->hin and each layer's forward is re-run
+ * into la[0] just before its backward. */
+static void pass_backward(Engine *e, const EngineBatch *in, EngineOutput *out, int b0, int Bm, int rec)
+{
+    const Model *m = e->m;
+    const ModelConfig *c = &m->cfg;
+    Acts *A = &e->A;
+    int T = in->T, D = c->D, B = in->B, N = Bm * T, pre = c->norm_place == NORM_PRE;
+    size_t tt = (size_t)c->NH * T * T;
+    const int *mask = in->mask ? in->mask + (size_t)b0 * T : NULL;
+    for (int l = c->L - 1; l >= 0; l--) {
+        if (out->dhidden)
+            memcpy(out->dhidden + ((size_t)l * B + b0) * T * D, A->dh, (size_t)N * D * sizeof(float));
+        float *dprobs = out->dprobs ? out->dprobs + ((size_t)l * B + b0) * tt : NULL;
+        int rs = (in->rescale & RESCALE_FFN_ACT) != 0;
+        LayerActs *La = &e->la[rec ? 0 : l];
+        if (rec) { /* re-run layer l's forward from its input: its tensors into la[0]; dh is untouched */
+            memcpy(A->h, A->hin + (size_t)l * N * D, (size_t)N * D * sizeof(float));
+            if (pre)
+                prelayer_forward(c, &m->layer[l], La, A, mask, Bm, T);
+            else
+                layer_forward(c, &m->layer[l], La, A, mask, Bm, T);
+        }
+        if (pre)
+            prelayer_backward(c, &m->layer[l], La, A, dprobs, Bm, T, rs);
+        else
+            layer_backward(c, &m->layer[l], La, A, dprobs, Bm, T, rs);
+    }
+    float *g = out->grad + (size_t)b0 * T * D;
+    if (in->layer == AT_WORD_EMB && c->emb_norm)
+        PROF(PROF_EMB, A->be->layernorm_backward(g, A->dh, A->emb_xhat, A->emb_rstd, m->emb_ln_g, N, D));
+    else
+        memcpy(g, A->dh, (size_t)N * D * sizeof(float));
+}
+
+static void run_pass(Engine *e, const EngineBatch *in, EngineOutput *out, int b0, int Bm)
+{
+    const Model *m = e->m;
+    const ModelConfig *c = &m->cfg;
+    Acts *A = &e->A;
+    int T = in->T, D = c->D, L = c->L, B = in->B;
+    int N = Bm * T, pre = c->norm_place == NORM_PRE;
+    int rec = e->recompute && out->grad;
+    acts_layout(c, Bm, T, e->recompute, e->arena, A, e->la);
+    const int *mask = in->mask ? in->mask + (size_t)b0 * T : NULL;
+    pass_input(e, in, b0, Bm);
 
     for (int l = 0; l < L; l++) {
         /* Forward only: nothing is kept for a backward, so every layer reuses layer 0's
@@ -278,31 +323,7 @@ static void run_pass(Engine *e, const EngineBatch *in, EngineOutput *out, int b0
                (size_t)D * sizeof(float));
     if (ops_prof_on)
         ops_prof_s[PROF_HEAD] += clock_now() - t_head;
-
-    for (int l = L - 1; l >= 0; l--) {
-        if (out->dhidden)
-            memcpy(out->dhidden + ((size_t)l * B + b0) * T * D, A->dh, (size_t)N * D * sizeof(float));
-        float *dprobs = out->dprobs ? out->dprobs + ((size_t)l * B + b0) * tt : NULL;
-        int rs = (in->rescale & RESCALE_FFN_ACT) != 0;
-        LayerActs *La = &e->la[rec ? 0 : l];
-        if (rec) { /* re-run layer l's forward from its input: its tensors into la[0]; dh is untouched */
-            memcpy(A->h, A->hin + (size_t)l * N * D, (size_t)N * D * sizeof(float));
-            if (pre)
-                prelayer_forward(c, &m->layer[l], La, A, mask, Bm, T);
-            else
-                layer_forward(c, &m->layer[l], La, A, mask, Bm, T);
-        }
-        if (pre)
-            prelayer_backward(c, &m->layer[l], La, A, dprobs, Bm, T, rs);
-        else
-            layer_backward(c, &m->layer[l], La, A, dprobs, Bm, T, rs);
-    }
-
-    float *g = out->grad + (size_t)b0 * T * D;
-    if (in->layer == AT_WORD_EMB && c->emb_norm)
-        PROF(PROF_EMB, A->be->layernorm_backward(g, A->dh, A->emb_xhat, A->emb_rstd, m->emb_ln_g, N, D));
-    else
-        memcpy(g, A->dh, (size_t)N * D * sizeof(float));
+    pass_backward(e, in, out, b0, Bm, rec);
 }
 
 int engine_run(Engine *e, const EngineBatch *in, EngineOutput *out)

@@ -153,45 +153,52 @@ static int parse_int(const char *opt, const char *v, int *out)
     return 0;
 }
 
-int cmd_bench(int argc, char **argv)
+/* What the command line asks for, with the defaults of a BERT-base run on two cores. */
+typedef struct {
+    int threads, B, T, L, mb, profile, budget;
+    const char *shape, *precision;
+} BenchOpts;
+
+/* Parses the options into *o: 0 to go on, 1 after --help (exit 0), 2 on a usage error (message printed). */
+static int parse_bench_args(int argc, char **argv, BenchOpts *o)
 {
-    int threads = 2, B = 50, T = 128, L = 0, mb = 2048, profile = 0, budget = 4096;
-    const char *shape = "bert", *precision = "fp32";
+    *o = (BenchOpts){.threads = 2, .B = 50, .T = 128, .L = 0, .mb = 2048, .profile = 0, .budget = 4096,
+                     .shape = "bert", .precision = "fp32"};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int rc;
         if (!strcmp(a, "--profile")) {
-            profile = 1;
+            o->profile = 1;
             continue;
         }
         if (!strcmp(a, "--shape")) {
-            shape = v;
+            o->shape = v;
             rc = v ? 0 : -1;
             if (!v)
                 fprintf(stderr, "attrun bench: --shape needs bert, gpt2 or qwen2.5-0.5b\n");
         } else if (!strcmp(a, "--precision")) {
-            precision = v;
+            o->precision = v;
             rc = v && (!strcmp(v, "fp32") || !strcmp(v, "bf16")) ? 0 : -1;
             if (rc)
                 fprintf(stderr, "attrun bench: --precision needs fp32 or bf16, got '%s'\n", v ? v : "");
         } else if (!strcmp(a, "--threads"))
-            rc = parse_int(a, v, &threads);
+            rc = parse_int(a, v, &o->threads);
         else if (!strcmp(a, "--batch"))
-            rc = parse_int(a, v, &B);
+            rc = parse_int(a, v, &o->B);
         else if (!strcmp(a, "--tokens"))
-            rc = parse_int(a, v, &T);
+            rc = parse_int(a, v, &o->T);
         else if (!strcmp(a, "--layers"))
-            rc = parse_int(a, v, &L);
+            rc = parse_int(a, v, &o->L);
         else if (!strcmp(a, "--microbatch"))
-            rc = parse_int(a, v, &mb);
+            rc = parse_int(a, v, &o->mb);
         else if (!strcmp(a, "--budget")) {
-            rc = v && !strcmp(v, "0") ? 0 : parse_int(a, v, &budget);
+            rc = v && !strcmp(v, "0") ? 0 : parse_int(a, v, &o->budget);
             if (v && !strcmp(v, "0"))
-                budget = 0;
+                o->budget = 0;
         }
         else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             usage();
-            return 0;
+            return 1;
         } else {
             fprintf(stderr, "attrun bench: unknown option '%s'\n", a);
             usage();
@@ -201,54 +208,26 @@ int cmd_bench(int argc, char **argv)
             return 2;
         i++;
     }
-    ModelConfig c;
-    if (bench_shape(shape, &c)) {
-        fprintf(stderr, "attrun bench: unknown --shape '%s' (bert, gpt2, qwen2.5-0.5b)\n", shape);
-        return 2;
-    }
-    if (L > 0)
-        c.L = L;
-    if (T > c.P) {
-        fprintf(stderr, "attrun bench: --tokens %d exceeds max positions %d\n", T, c.P);
-        return 2;
-    }
-    engine_set_threads(threads);
-    if (engine_set_precision(precision)) {
-        fprintf(stderr, "attrun bench: precision %s is unavailable here: %s\n", precision, engine_bf16_status());
-        return 1;
-    }
-    int bf16 = gemm_bf16_available();
-    printf("attrun bench: precision %s; bf16 products: %s\n", precision, engine_bf16_status());
-    int QD = c.NH * c.hs, KD = c.NKV * c.hs;
-    printf("attrun bench: %s shape (D %d, L %d, NH %d, NKV %d, hs %d, FF %d%s, V %d), B %d, T %d, %d threads, "
-           "microbatch %d tokens\n", shape, c.D, c.L, c.NH, c.NKV, c.hs, c.FF, c.ffn_gated ? " gated" : "", c.V, B,
-           T, threads, mb);
+    return 0;
+}
 
-    /* sgemm ceiling on the engine's shapes, M = one micro-batch of rows (what the engine
-     * multiplies at once), weighted like one layer: Q,O (D x QD), K,V (D x KD), the FFN's
-     * (2 or 3) D x FF products, each forward (x W^T) and backward (dy W). */
-    int rows = mb / T < 1 ? 1 : mb / T;
-    rows = rows > B ? B : rows;
-    int M = rows * T, W = c.FF > QD ? c.FF : QD;
-    float *ga = malloc((size_t)M * W * sizeof(float)), *gw = malloc((size_t)W * c.D * sizeof(float));
-    float *gc = malloc((size_t)M * W * sizeof(float));
-    if (!ga || !gw || !gc) {
-        fprintf(stderr, "attrun bench: out of memory for the sgemm buffers\n");
-        return 1;
-    }
-    for (size_t i = 0; i < (size_t)M * W; i++)
-        ga[i] = (float)((i * 2654435761u) % 1000) * 1e-3f - 0.5f;
-    for (size_t i = 0; i < (size_t)W * c.D; i++)
-        gw[i] = (float)((i * 40503u) % 1000) * 1e-3f - 0.5f;
-    int nff = c.ffn_gated ? 2 : 1;
+/* sgemm ceiling on the engine's shapes, M = one micro-batch of rows (what the engine
+ * multiplies at once), weighted like one layer: Q,O (D x QD), K,V (D x KD), the FFN's
+ * (2 or 3) D x FF products, each forward (x W^T) and backward (dy W). Returns the rate in
+ * GFLOP/s of the products the engine will run (bf16's when --precision bf16). */
+static double gemm_ceiling(const ModelConfig *c, int M, const char *precision, int bf16, float *ga, float *gw,
+                           float *gc)
+{
+    int QD = c->NH * c->hs, KD = c->NKV * c->hs;
+    int nff = c->ffn_gated ? 2 : 1;
     struct { const char *name; int in, out, trans, count; } shapes[] = {
-        {"fwd q/o x W^T  (D <-> NH*hs)", c.D, QD, 1, 2},   {"fwd k/v x W^T  (D -> NKV*hs)", c.D, KD, 1, 2},
-        {"fwd ffn x W^T  (D -> FF)", c.D, c.FF, 1, nff},  {"fwd ffn x W^T  (FF -> D)", c.FF, c.D, 1, 1},
-        {"bwd q/o dy W   (NH*hs <-> D)", c.D, QD, 0, 2},  {"bwd k/v dy W   (NKV*hs -> D)", c.D, KD, 0, 2},
-        {"bwd ffn dy W   (FF -> D)", c.D, c.FF, 0, nff},  {"bwd ffn dy W   (D -> FF)", c.FF, c.D, 0, 1},
+        {"fwd q/o x W^T  (D <-> NH*hs)", c->D, QD, 1, 2},   {"fwd k/v x W^T  (D -> NKV*hs)", c->D, KD, 1, 2},
+        {"fwd ffn x W^T  (D -> FF)", c->D, c->FF, 1, nff},  {"fwd ffn x W^T  (FF -> D)", c->FF, c->D, 1, 1},
+        {"bwd q/o dy W   (NH*hs <-> D)", c->D, QD, 0, 2},  {"bwd k/v dy W   (NKV*hs -> D)", c->D, KD, 0, 2},
+        {"bwd ffn dy W   (FF -> D)", c->D, c->FF, 0, nff},  {"bwd ffn dy W   (D -> FF)", c->FF, c->D, 0, 1},
     };
     double fl_all = 0, t_all = 0, t_all16 = 0;
-    time_gemm(M, c.D, c.D, 1, ga, gw, gc, 1); /* warm up threads and caches */
+    time_gemm(M, c->D, c->D, 1, ga, gw, gc, 1); /* warm up threads and caches */
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         double t = time_gemm(M, shapes[s].in, shapes[s].out, shapes[s].trans, ga, gw, gc, 3);
         double fl = 2.0 * M * shapes[s].in * shapes[s].out;
@@ -261,7 +240,7 @@ int cmd_bench(int argc, char **argv)
         t_all += shapes[s].count * t;
         t_all16 += shapes[s].count * t16;
     }
-    gemm_bf16_forget_weights(); /* gw is freed below */
+    gemm_bf16_forget_weights(); /* gw is freed by the caller */
     double ceiling = fl_all / t_all * 1e-9, ceiling16 = bf16 ? fl_all / t_all16 * 1e-9 : 0;
     printf("  sgemm ceiling (layer-weighted mix): %.1f GFLOP/s", ceiling);
     if (bf16)
@@ -269,9 +248,12 @@ int cmd_bench(int argc, char **argv)
     printf("\n");
     if (!strcmp(precision, "bf16"))
         ceiling = ceiling16; /* the engine's rate below is compared with the products it runs */
+    return ceiling;
+}
 
-    /* GELU's erf: glibc erff (scalar calls) vs the engine's vectorised erf. */
-    long ne = (long)M * c.FF;
+/* GELU's erf: glibc erff (scalar calls) vs the engine's vectorised erf, over ne elements of ga/gc. */
+static void erf_speed(float *ga, float *gc, long ne)
+{
     for (long i = 0; i < ne; i++)
         ga[i] = (float)((i * 2654435761u) % 8000) * 1e-3f - 4.0f;
     double t0 = clock_now();
@@ -283,10 +265,51 @@ int cmd_bench(int argc, char **argv)
     double t_vec = clock_now() - t0;
     printf("  erf over %ld elements (one layer's FFN of a micro-batch): glibc erff %.2f ns/elt, "
            "vectorised %.2f ns/elt\n", ne, t_glibc / ne * 1e9, t_vec / ne * 1e9);
+}
+
+/* The kernels alone on one micro-batch: the sgemm ceiling (into *ceiling) and erf. 1 when out of memory. */
+static int bench_kernels(const ModelConfig *c, const BenchOpts *o, int bf16, double *ceiling)
+{
+    int rows = o->mb / o->T < 1 ? 1 : o->mb / o->T;
+    rows = rows > o->B ? o->B : rows;
+    int QD = c->NH * c->hs;
+    int M = rows * o->T, W = c->FF > QD ? c->FF : QD;
+    float *ga = malloc((size_t)M * W * sizeof(float)), *gw = malloc((size_t)W * c->D * sizeof(float));
+    float *gc = malloc((size_t)M * W * sizeof(float));
+    if (!ga || !gw || !gc) {
+        fprintf(stderr, "attrun bench: out of memory for the sgemm buffers\n");
+        return 1;
+    }
+    for (size_t i = 0; i < (size_t)M * W; i++)
+        ga[i] = (float)((i * 2654435761u) % 1000) * 1e-3f - 0.5f;
+    for (size_t i = 0; i < (size_t)W * c->D; i++)
+        gw[i] = (float)((i * 40503u) % 1000) * 1e-3f - 0.5f;
+    *ceiling = gemm_ceiling(c, M, o->precision, bf16, ga, gw, gc);
+    erf_speed(ga, gc, (long)M * c->FF);
     free(ga);
     free(gw);
     free(gc);
+    return 0;
+}
 
+/* Prints the wall-clock share of each profiled op in the forward+backward run of t_fb seconds. */
+static void print_profile(double t_fb)
+{
+    double acc = 0;
+    printf("  profile of the forward+backward run (wall-clock):\n");
+    for (int k = 0; k < PROF_N; k++) {
+        acc += ops_prof_s[k];
+        printf("    %-16s %7.3f s  %5.1f%%\n", ops_prof_name[k], ops_prof_s[k], 100.0 * ops_prof_s[k] / t_fb);
+    }
+    printf("    %-16s %7.3f s  %5.1f%%\n", "other", t_fb - acc, 100.0 * (t_fb - acc) / t_fb);
+}
+
+/* The whole engine on a random model: one forward and one forward+backward batch of B x T tokens,
+ * rated against the kernels' ceiling. 1 on an engine error or when out of memory. */
+static int bench_engine(const ModelConfig *cfg, const BenchOpts *o, double ceiling)
+{
+    ModelConfig c = *cfg;
+    int B = o->B, T = o->T;
     Model *m = model_random(&c, 1, 0.05f);
     Engine *e = m ? engine_create(m) : NULL;
     size_t BT = (size_t)B * T;
@@ -298,8 +321,8 @@ int cmd_bench(int argc, char **argv)
         fprintf(stderr, "attrun bench: out of memory for the model or batch\n");
         return 1;
     }
-    engine_set_microbatch_tokens(e, mb);
-    engine_set_activation_budget(e, (size_t)budget << 20);
+    engine_set_microbatch_tokens(e, o->mb);
+    engine_set_activation_budget(e, (size_t)o->budget << 20);
     for (int b = 0; b < B; b++) {
         hpos[b] = T - 1;
         for (int t = 0; t < T; t++)
@@ -311,14 +334,14 @@ int cmd_bench(int argc, char **argv)
     EngineBatch in = {.B = B, .T = T, .layer = AT_WORD_EMB, .x = x, .pos_ids = pos, .target = target,
                       .mlm_pos = hpos, .output = OUT_LOGIT};
     EngineOutput fwd = {.F = F}, fb = {.F = F, .grad = grad};
-    t0 = clock_now();
+    double t0 = clock_now();
     if (engine_run(e, &in, &fwd)) {
         fprintf(stderr, "attrun bench: %s\n", engine_error(e));
         return 1;
     }
     double t_f = clock_now() - t0;
     memset(ops_prof_s, 0, sizeof ops_prof_s);
-    ops_prof_on = profile;
+    ops_prof_on = o->profile;
     t0 = clock_now();
     if (engine_run(e, &in, &fb)) {
         fprintf(stderr, "attrun bench: %s\n", engine_error(e));
@@ -331,18 +354,11 @@ int cmd_bench(int argc, char **argv)
            100.0 * fl_f / t_f * 1e-9 / ceiling);
     printf("  forward+backward: %7.3f s  %7.1f GFLOP/s  %5.1f%% of ceiling\n", t_fb, fl_fb / t_fb * 1e-9,
            100.0 * fl_fb / t_fb * 1e-9 / ceiling);
-    if (profile) {
-        double acc = 0;
-        printf("  profile of the forward+backward run (wall-clock):\n");
-        for (int k = 0; k < PROF_N; k++) {
-            acc += ops_prof_s[k];
-            printf("    %-16s %7.3f s  %5.1f%%\n", ops_prof_name[k], ops_prof_s[k], 100.0 * ops_prof_s[k] / t_fb);
-        }
-        printf("    %-16s %7.3f s  %5.1f%%\n", "other", t_fb - acc, 100.0 * (t_fb - acc) / t_fb);
-    }
+    if (o->profile)
+        print_profile(t_fb);
     printf("  seconds per 50-step example (T %d): %.3f\n", T, t_fb * 50.0 / B);
-    if (!strcmp(precision, "bf16"))
-        bf16_error(m, &in, F, grad, mb);
+    if (!strcmp(o->precision, "bf16"))
+        bf16_error(m, &in, F, grad, o->mb);
     printf("  peak RSS: %.0f MiB (model %.0f MiB)\n", peak_rss_mib(), (double)m->storage_bytes / (1 << 20));
     free(ids);
     free(pos);
@@ -354,4 +370,37 @@ int cmd_bench(int argc, char **argv)
     engine_free(e);
     model_free(m);
     return 0;
+}
+
+int cmd_bench(int argc, char **argv)
+{
+    BenchOpts o;
+    int prc = parse_bench_args(argc, argv, &o);
+    if (prc)
+        return prc == 1 ? 0 : 2;
+    ModelConfig c;
+    if (bench_shape(o.shape, &c)) {
+        fprintf(stderr, "attrun bench: unknown --shape '%s' (bert, gpt2, qwen2.5-0.5b)\n", o.shape);
+        return 2;
+    }
+    if (o.L > 0)
+        c.L = o.L;
+    if (o.T > c.P) {
+        fprintf(stderr, "attrun bench: --tokens %d exceeds max positions %d\n", o.T, c.P);
+        return 2;
+    }
+    engine_set_threads(o.threads);
+    if (engine_set_precision(o.precision)) {
+        fprintf(stderr, "attrun bench: precision %s is unavailable here: %s\n", o.precision, engine_bf16_status());
+        return 1;
+    }
+    int bf16 = gemm_bf16_available();
+    printf("attrun bench: precision %s; bf16 products: %s\n", o.precision, engine_bf16_status());
+    printf("attrun bench: %s shape (D %d, L %d, NH %d, NKV %d, hs %d, FF %d%s, V %d), B %d, T %d, %d threads, "
+           "microbatch %d tokens\n", o.shape, c.D, c.L, c.NH, c.NKV, c.hs, c.FF, c.ffn_gated ? " gated" : "", c.V,
+           o.B, o.T, o.threads, o.mb);
+    double ceiling;
+    if (bench_kernels(&c, &o, bf16, &ceiling))
+        return 1;
+    return bench_engine(&c, &o, ceiling);
 }

@@ -46,10 +46,9 @@ static void put_str(FILE *o, const char *s)
     fputc('"', o);
 }
 
-int cmd_tokenize(int argc, char **argv)
+/* Parses the options: -1 to go on with *model and *max_length set, else the exit code (0 after --help). */
+static int parse_tokenize_args(int argc, char **argv, const char **model, int *max_length)
 {
-    const char *model = NULL;
-    int max_length = 0;
     static const struct option opts[] = {
         {"model", required_argument, 0, 'm'},
         {"max-length", required_argument, 0, 'n'},
@@ -61,7 +60,7 @@ int cmd_tokenize(int argc, char **argv)
     while ((ch = getopt_long(argc, argv, "m:n:h", opts, NULL)) != -1) {
         switch (ch) {
         case 'm':
-            model = optarg;
+            *model = optarg;
             break;
         case 'n': {
             char *end;
@@ -70,7 +69,7 @@ int cmd_tokenize(int argc, char **argv)
                 fprintf(stderr, "attrun tokenize: --max-length: '%s' is not an integer in [2, 1000000]\n", optarg);
                 return 2;
             }
-            max_length = (int)v;
+            *max_length = (int)v;
             break;
         }
         case 'h':
@@ -86,20 +85,54 @@ int cmd_tokenize(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    if (!model) {
+    if (!*model) {
         fprintf(stderr, "attrun tokenize: --model DIR is required\n");
         usage(stderr);
         return 2;
     }
-    char err[1024];
-    Tokenizer *tok = tokenizer_load(model, err, sizeof err);
-    if (!tok) {
-        fprintf(stderr, "attrun tokenize: %s\n", err);
-        return 2;
-    }
+    return -1;
+}
 
-    static char obuf[1 << 16];
-    setvbuf(stdout, obuf, _IOFBF, sizeof obuf);
+/* Why one parsed input line is not {"text": s[, "text_pair": s|null]}, or NULL with *text and *pair
+ * (NULL when absent) set. j is NULL when the line is not JSON; je then says why. */
+static const char *line_problem(const json_t *j, const json_error_t *je, json_t **text, json_t **pair,
+                                char *whybuf, size_t whylen)
+{
+    *text = *pair = NULL;
+    if (!j) {
+        snprintf(whybuf, whylen, "malformed JSON at column %d: %s", je->column, je->text);
+        return whybuf;
+    }
+    if (!json_is_object(j))
+        return "expected a JSON object {\"text\": ...}";
+    if (!json_is_string(*text = json_object_get(j, "text")))
+        return *text ? "\"text\" is not a string" : "missing \"text\"";
+    if ((*pair = json_object_get(j, "text_pair")) && !json_is_null(*pair) && !json_is_string(*pair))
+        return "\"text_pair\" is not a string";
+    return NULL;
+}
+
+/* One output line: {"ids": [...], "tokens": [...], "offsets": [[a, b], ...]}, as HF's encode prints them. */
+static void print_encoding(const Tokenizer *tok, const Encoding *e)
+{
+    fputs("{\"ids\": [", stdout);
+    for (int k = 0; k < e->n; k++)
+        printf(k ? ", %d" : "%d", e->ids[k]);
+    fputs("], \"tokens\": [", stdout);
+    for (int k = 0; k < e->n; k++) {
+        if (k)
+            fputs(", ", stdout);
+        put_str(stdout, tokenizer_id_to_token(tok, e->ids[k]));
+    }
+    fputs("], \"offsets\": [", stdout);
+    for (int k = 0; k < e->n; k++)
+        printf(k ? ", [%d, %d]" : "[%d, %d]", e->offsets[k][0], e->offsets[k][1]);
+    fputs("]}\n", stdout);
+}
+
+/* Encodes stdin line by line to stdout: 0, or 1 at the first bad line (the lines before it are printed). */
+static int tokenize_lines(const Tokenizer *tok, int max_length)
+{
     char *line = NULL;
     size_t cap = 0;
     ssize_t len;
@@ -109,18 +142,9 @@ int cmd_tokenize(int argc, char **argv)
         lineno++;
         json_error_t je;
         json_t *j = json_loadb(line, (size_t)len, JSON_ALLOW_NUL, &je);
-        const char *why = NULL;
         char whybuf[300];
-        json_t *text = NULL, *pair = NULL;
-        if (!j) {
-            snprintf(whybuf, sizeof whybuf, "malformed JSON at column %d: %s", je.column, je.text);
-            why = whybuf;
-        } else if (!json_is_object(j))
-            why = "expected a JSON object {\"text\": ...}";
-        else if (!json_is_string(text = json_object_get(j, "text")))
-            why = text ? "\"text\" is not a string" : "missing \"text\"";
-        else if ((pair = json_object_get(j, "text_pair")) && !json_is_null(pair) && !json_is_string(pair))
-            why = "\"text_pair\" is not a string";
+        json_t *text, *pair;
+        const char *why = line_problem(j, &je, &text, &pair, whybuf, sizeof whybuf);
         if (why) {
             fprintf(stderr, "attrun tokenize: stdin:%ld: %s\n", lineno, why);
             json_decref(j);
@@ -136,23 +160,30 @@ int cmd_tokenize(int argc, char **argv)
             rc = 1;
             break;
         }
-        fputs("{\"ids\": [", stdout);
-        for (int k = 0; k < e.n; k++)
-            printf(k ? ", %d" : "%d", e.ids[k]);
-        fputs("], \"tokens\": [", stdout);
-        for (int k = 0; k < e.n; k++) {
-            if (k)
-                fputs(", ", stdout);
-            put_str(stdout, tokenizer_id_to_token(tok, e.ids[k]));
-        }
-        fputs("], \"offsets\": [", stdout);
-        for (int k = 0; k < e.n; k++)
-            printf(k ? ", [%d, %d]" : "[%d, %d]", e.offsets[k][0], e.offsets[k][1]);
-        fputs("]}\n", stdout);
+        print_encoding(tok, &e);
         encoding_free(&e);
         json_decref(j);
     }
     free(line);
+    return rc;
+}
+
+int cmd_tokenize(int argc, char **argv)
+{
+    const char *model = NULL;
+    int max_length = 0;
+    int arc = parse_tokenize_args(argc, argv, &model, &max_length);
+    if (arc >= 0)
+        return arc;
+    char err[1024];
+    Tokenizer *tok = tokenizer_load(model, err, sizeof err);
+    if (!tok) {
+        fprintf(stderr, "attrun tokenize: %s\n", err);
+        return 2;
+    }
+    static char obuf[1 << 16];
+    setvbuf(stdout, obuf, _IOFBF, sizeof obuf);
+    int rc = tokenize_lines(tok, max_length);
     tokenizer_free(tok);
     if (fflush(stdout) != 0) {
         fprintf(stderr, "attrun tokenize: cannot write stdout\n");

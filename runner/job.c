@@ -199,28 +199,20 @@ static int head_position(const ModelConfig *mc, const Encoding *enc, int mask_id
     return mc->head == HEAD_CLASSIFIER ? 0 : enc->n - 1;
 }
 
-int examples_load(Examples *ex, const RunConfig *c, const Model *m, const Tokenizer *tok, int keep_text,
-                  char *err, size_t errlen)
+/* The fixed target (target: N or target: <token>), checked against the model once; -1 when each row
+ * brings its own (target: label) or the model's prediction is explained. */
+static int resolve_fixed_target(const RunConfig *c, const ModelConfig *mc, const Tokenizer *tok, int *fixed,
+                                char *err, size_t errlen)
 {
-    memset(ex, 0, sizeof *ex);
-    const ModelConfig *mc = &m->cfg;
-    int mlm = mc->head == HEAD_MLM, lm = mc->head == HEAD_LM, vocab = mlm || lm;
-    ex->mask_id = tokenizer_special_id(tok, TOK_MASK);
-    ex->unk_id = tokenizer_special_id(tok, TOK_UNK);
-    ex->cls_id = tokenizer_special_id(tok, TOK_CLS);
-    ex->sep_id = tokenizer_special_id(tok, TOK_SEP);
-    if (resolve_fill(ex, c, mc, tok, err, errlen))
-        return -2;
-
-    /* The fixed target, checked against the model once. */
-    int fixed = -1;
+    int mlm = mc->head == HEAD_MLM, vocab = mlm || mc->head == HEAD_LM;
+    *fixed = -1;
     if (c->target == TARGET_INDEX) {
         if (c->target_index >= mc->C) {
             snprintf(err, errlen, "%s: target: %d is out of range: the model has %d %s", c->source,
                      c->target_index, mc->C, vocab ? "vocabulary entries" : "classes");
             return -2;
         }
-        fixed = c->target_index;
+        *fixed = c->target_index;
     } else if (c->target == TARGET_TOKEN) {
         if (!vocab) {
             snprintf(err, errlen, "%s: target: '%s' is not predicted, label or a class index (token targets "
@@ -228,8 +220,8 @@ int examples_load(Examples *ex, const RunConfig *c, const Model *m, const Tokeni
                      c->model);
             return -2;
         }
-        fixed = tokenizer_token_to_id(tok, c->target_token);
-        if (fixed < 0) {
+        *fixed = tokenizer_token_to_id(tok, c->target_token);
+        if (*fixed < 0) {
             snprintf(err, errlen, "%s: target: token '%s' is not in the vocabulary of %s", c->source,
                      c->target_token, c->model);
             return -2;
@@ -239,8 +231,13 @@ int examples_load(Examples *ex, const RunConfig *c, const Model *m, const Tokeni
                  c->source, c->model);
         return -2;
     }
+    return 0;
+}
 
-    /* Longest input: max_length, else what both the tokenizer and the position table allow. */
+/* Longest input: max_length, else what both the tokenizer and the position table allow. */
+static int resolve_max_length(const RunConfig *c, const ModelConfig *mc, const Tokenizer *tok, int *out,
+                              char *err, size_t errlen)
+{
     int maxlen = c->corpus.max_length;
     int pmax = mc->P - mc->position_offset;
     int tmax = tokenizer_model_max_length(tok);
@@ -265,7 +262,16 @@ int examples_load(Examples *ex, const RunConfig *c, const Model *m, const Tokeni
             return -2;
         }
     }
+    *out = maxlen;
+    return 0;
+}
 
+/* Opens the corpus with the label names the model knows. *vnames (a causal LM's vocabulary, when its
+ * labels are target tokens) is read while rows are, so the caller frees it after corpus_close. */
+static Corpus *open_corpus(const RunConfig *c, const ModelConfig *mc, const Tokenizer *tok, char ***vnames,
+                           char *err, size_t errlen)
+{
+    int mlm = mc->head == HEAD_MLM, lm = mc->head == HEAD_LM;
     CorpusSpec cs = {0};
     cs.path = c->corpus.path;
     cs.format = c->corpus.format;
@@ -273,151 +279,171 @@ int examples_load(Examples *ex, const RunConfig *c, const Model *m, const Tokeni
     cs.pair_field = c->corpus.pair_field;
     cs.label_field = c->corpus.label_field;
     cs.extra_field = c->analysis.categories == ANALYSIS_CAT_FIELD ? c->analysis.category_field : NULL;
-    int want_cat = c->analysis.categories != ANALYSIS_CAT_NONE;
-    CategoryNames names = {0};
-    int16_t *rowcat = NULL;
-    size_t cap_rowcat = 0;
     cs.offset = c->corpus.offset;
     cs.limit = c->corpus.limit;
     cs.skip_errors = c->corpus.skip_errors;
     /* causal LM: a label is the row's target token (a vocabulary token or an id) */
-    char **vnames = NULL;
-    if (lm && c->target == TARGET_LABEL && (vnames = calloc((size_t)mc->V, sizeof *vnames)))
+    char **vn = NULL;
+    if (lm && c->target == TARGET_LABEL && (vn = calloc((size_t)mc->V, sizeof *vn)))
         for (int v = 0; v < mc->V; v++)
-            vnames[v] = (char *)tokenizer_id_to_token(tok, v);
-    cs.label_names = mlm ? NULL : lm ? vnames : mc->labels;
-    cs.n_labels = mlm || (lm && !vnames) ? 0 : mc->C;
+            vn[v] = (char *)tokenizer_id_to_token(tok, v);
+    cs.label_names = mlm ? NULL : lm ? vn : mc->labels;
+    cs.n_labels = mlm || (lm && !vn) ? 0 : mc->C;
     cs.n_classes = mc->C; /* classes, or a masked LM's vocabulary: the same rule for every target */
     Corpus *cp = corpus_open(&cs, err, errlen);
     if (!cp) {
-        free(vnames);
-        return -2;
+        free(vn);
+        return NULL;
     }
+    *vnames = vn;
+    return cp;
+}
 
-    size_t cap_ex = 0, cap_tok = 0, cap_skip = 0;
-    size_t cap[10] = {0};
-    ex->off = malloc(sizeof(int64_t));
-    ex->off[0] = 0;
-    int rc = 0;
+/* Growth state of the example arrays while rows are read. */
+typedef struct {
+    size_t cap[8];          /* row, line, label, target, mlm_pos, off, text, pair */
+    size_t cap_tok, cap_skip;
+    int16_t *rowcat;        /* one row's token categories, reused from row to row */
+    size_t cap_rowcat;
+    CategoryNames names;    /* category labels seen so far */
+    int want_cat;
+} LoadState;
+
+/* Per-example checks (label target, categories, mask position): why the row cannot be explained, or
+ * NULL with *target and *mpos set. The categories land in st->rowcat; catwhy holds their error. */
+static const char *check_row(const RunConfig *c, const ModelConfig *mc, const Examples *ex, LoadState *st,
+                             const CorpusRecord *rec, const Encoding *enc, int fixed, int *target, int *mpos,
+                             char *catwhy, size_t catlen)
+{
+    int mlm = mc->head == HEAD_MLM, lm = mc->head == HEAD_LM;
+    *target = fixed;
+    *mpos = 0;
+    if (c->target == TARGET_LABEL) {
+        *target = rec->label;
+        if (rec->label < 0)
+            return "target is label but the row has no label";
+        if (rec->label >= mc->C)
+            return lm ? "label is not a token id of the model's vocabulary"
+                      : "label is out of range for the model's classes";
+    }
+    if (st->want_cat) {
+        GROW(st->rowcat, st->cap_rowcat, enc->n + 1);
+        if (row_categories(c, rec, enc, &st->names, st->rowcat, catwhy, catlen))
+            return catwhy;
+    }
+    *mpos = head_position(mc, enc, ex->mask_id);
+    if (*mpos < 0)
+        return mlm ? "no mask token in the text (a masked-LM model explains the first mask)"
+                   : "the text has no tokens";
+    return NULL;
+}
+
+/* Appends one checked row: its per-example fields, then its tokens at the end of the flat token arrays
+ * (grown by doubling, as they can reach millions of tokens). */
+static void append_example(Examples *ex, LoadState *st, const CorpusRecord *rec, const Encoding *enc, int target,
+                           int mpos, int keep_text, int pair)
+{
+    long i = ex->n;
+    size_t *cap = st->cap;
+    GROW(ex->row, cap[0], i + 1);
+    GROW(ex->line, cap[1], i + 1);
+    GROW(ex->label, cap[2], i + 1);
+    GROW(ex->target, cap[3], i + 1);
+    GROW(ex->mlm_pos, cap[4], i + 1);
+    GROW(ex->off, cap[5], i + 2);
+    if (keep_text) {
+        GROW(ex->text, cap[6], i + 1);
+        ex->text[i] = strdup(rec->text ? rec->text : "");
+        if (pair) {
+            GROW(ex->pair, cap[7], i + 1);
+            ex->pair[i] = strdup(rec->text_pair ? rec->text_pair : "");
+        }
+    }
+    ex->row[i] = rec->row;
+    ex->line[i] = rec->line;
+    ex->label[i] = rec->label;
+    ex->target[i] = target;
+    ex->mlm_pos[i] = mpos;
+    int64_t t0 = ex->off[i];
+    size_t need = (size_t)(t0 + enc->n);
+    if (need > st->cap_tok) {
+        size_t nc = st->cap_tok ? st->cap_tok : 1024;
+        while (nc < need)
+            nc *= 2;
+        ex->ids = realloc(ex->ids, nc * sizeof(int));
+        ex->type_ids = realloc(ex->type_ids, nc * sizeof(int));
+        ex->special = realloc(ex->special, nc * sizeof(int));
+        ex->span = realloc(ex->span, nc * sizeof *ex->span);
+        if (st->want_cat)
+            ex->category = realloc(ex->category, nc * sizeof *ex->category);
+        st->cap_tok = nc;
+    }
+    memcpy(ex->ids + t0, enc->ids, sizeof(int) * enc->n);
+    memcpy(ex->type_ids + t0, enc->type_ids, sizeof(int) * enc->n);
+    memcpy(ex->special + t0, enc->special, sizeof(int) * enc->n);
+    memcpy(ex->span + t0, enc->offsets, sizeof *ex->span * enc->n);
+    if (st->want_cat)
+        memcpy(ex->category + t0, st->rowcat, sizeof *st->rowcat * enc->n);
+    ex->off[i + 1] = t0 + enc->n;
+    ex->n_truncated += enc->truncated;
+    ex->n++;
+}
+
+/* A row that cannot be used: an error (-1) unless corpus.on_error is skip, then a recorded skip (0). */
+static int reject_row(Examples *ex, LoadState *st, const RunConfig *c, long row, const char *why, char *err,
+                      size_t errlen)
+{
+    if (!c->corpus.skip_errors) {
+        snprintf(err, errlen, "%s (set corpus.on_error: skip to skip such rows)", why);
+        return -1;
+    }
+    add_skip(ex, &st->cap_skip, row, why);
+    return 0;
+}
+
+/* Reads, tokenizes and checks every row of the corpus: 0 at its end, -1 on the first error. */
+static int read_rows(Examples *ex, const RunConfig *c, const ModelConfig *mc, const Tokenizer *tok, Corpus *cp,
+                     int fixed, int maxlen, int keep_text, LoadState *st, char *err, size_t errlen)
+{
     for (;;) {
         CorpusRecord rec;
         char why[512];
         int k = corpus_next(cp, &rec, why, sizeof why);
         if (k == 0)
-            break;
+            return 0;
         if (k < 0) {
             snprintf(err, errlen, "%s", why);
-            rc = -1;
-            break;
+            return -1;
         }
         if (k == 2) {
-            add_skip(ex, &cap_skip, rec.row, why);
+            add_skip(ex, &st->cap_skip, rec.row, why);
             continue;
         }
         Encoding enc;
         if (tokenizer_encode(tok, rec.text, rec.text_pair, maxlen, &enc)) {
             snprintf(why, sizeof why, "%s:%ld: text is not valid UTF-8", c->corpus.path, rec.line);
-            if (!c->corpus.skip_errors) {
-                snprintf(err, errlen, "%s (set corpus.on_error: skip to skip such rows)", why);
-                rc = -1;
-                break;
-            }
-            add_skip(ex, &cap_skip, rec.row, why);
+            if (reject_row(ex, st, c, rec.row, why, err, errlen))
+                return -1;
             continue;
         }
-        /* per-example checks: label target, mask position */
-        const char *bad = NULL;
-        int target = fixed, mpos = 0;
-        if (c->target == TARGET_LABEL) {
-            if (rec.label < 0)
-                bad = "target is label but the row has no label";
-            else if (rec.label >= mc->C)
-                bad = lm ? "label is not a token id of the model's vocabulary"
-                         : "label is out of range for the model's classes";
-            target = rec.label;
-        }
+        int target, mpos;
         char catwhy[400];
-        if (!bad && want_cat) {
-            GROW(rowcat, cap_rowcat, enc.n + 1);
-            if (row_categories(c, &rec, &enc, &names, rowcat, catwhy, sizeof catwhy))
-                bad = catwhy;
-        }
-        if (!bad) {
-            mpos = head_position(mc, &enc, ex->mask_id);
-            if (mpos < 0)
-                bad = mlm ? "no mask token in the text (a masked-LM model explains the first mask)"
-                          : "the text has no tokens";
-        }
+        const char *bad = check_row(c, mc, ex, st, &rec, &enc, fixed, &target, &mpos, catwhy, sizeof catwhy);
         if (bad) {
             snprintf(why, sizeof why, "%s:%ld: %s", c->corpus.path, rec.line, bad);
             encoding_free(&enc);
-            if (!c->corpus.skip_errors) {
-                snprintf(err, errlen, "%s (set corpus.on_error: skip to skip such rows)", why);
-                rc = -1;
-                break;
-            }
-            add_skip(ex, &cap_skip, rec.row, why);
+            if (reject_row(ex, st, c, rec.row, why, err, errlen))
+                return -1;
             continue;
         }
-        long i = ex->n;
-        GROW(ex->row, cap[0], i + 1);
-        GROW(ex->line, cap[1], i + 1);
-        GROW(ex->label, cap[2], i + 1);
-        GROW(ex->target, cap[3], i + 1);
-        GROW(ex->mlm_pos, cap[4], i + 1);
-        GROW(ex->off, cap[5], i + 2);
-        if (keep_text) {
-            GROW(ex->text, cap[6], i + 1);
-            ex->text[i] = strdup(rec.text ? rec.text : "");
-            if (c->corpus.pair_field) {
-                GROW(ex->pair, cap[7], i + 1);
-                ex->pair[i] = strdup(rec.text_pair ? rec.text_pair : "");
-            }
-        }
-        cap_ex = cap[0];
-        ex->row[i] = rec.row;
-        ex->line[i] = rec.line;
-        ex->label[i] = rec.label;
-        ex->target[i] = target;
-        ex->mlm_pos[i] = mpos;
-        int64_t t0 = ex->off[i];
-        size_t need = (size_t)(t0 + enc.n);
-        if (need > cap_tok) {
-            size_t nc = cap_tok ? cap_tok : 1024;
-            while (nc < need)
-                nc *= 2;
-            ex->ids = realloc(ex->ids, nc * sizeof(int));
-            ex->type_ids = realloc(ex->type_ids, nc * sizeof(int));
-            ex->special = realloc(ex->special, nc * sizeof(int));
-            ex->span = realloc(ex->span, nc * sizeof *ex->span);
-            if (want_cat)
-                ex->category = realloc(ex->category, nc * sizeof *ex->category);
-            cap_tok = nc;
-        }
-        memcpy(ex->ids + t0, enc.ids, sizeof(int) * enc.n);
-        memcpy(ex->type_ids + t0, enc.type_ids, sizeof(int) * enc.n);
-        memcpy(ex->special + t0, enc.special, sizeof(int) * enc.n);
-        memcpy(ex->span + t0, enc.offsets, sizeof *ex->span * enc.n);
-        if (want_cat)
-            memcpy(ex->category + t0, rowcat, sizeof *rowcat * enc.n);
-        ex->off[i + 1] = t0 + enc.n;
-        ex->n_truncated += enc.truncated;
-        ex->n++;
+        append_example(ex, st, &rec, &enc, target, mpos, keep_text, c->corpus.pair_field != NULL);
         encoding_free(&enc);
     }
-    (void)cap_ex;
-    corpus_close(cp);
-    free(rowcat);
-    if (!rc && want_cat && finish_categories(ex, c, &names)) {
-        snprintf(err, errlen, "%s: analysis.categories: out of memory or more than 32765 labels", c->source);
-        rc = -1;
-    }
-    category_names_free(&names);
-    free(vnames);
-    if (rc) {
-        examples_free(ex);
-        return -1;
-    }
+}
+
+/* Per-token punctuation flags and per-example attention offsets, once all rows are in. */
+static void index_tokens(Examples *ex, const ModelConfig *mc, const Tokenizer *tok)
+{
     /* Punctuation flags from the token strings (ids were checked against the vocabulary). */
     long M = (long)ex->off[ex->n];
     ex->punct = malloc(M ? M : 1);
@@ -430,6 +456,46 @@ int examples_load(Examples *ex, const RunConfig *c, const Model *m, const Tokeni
         int64_t T = ex->off[i + 1] - ex->off[i];
         ex->aoff[i + 1] = ex->aoff[i] + (int64_t)mc->L * mc->NH * T * T;
     }
+}
+
+int examples_load(Examples *ex, const RunConfig *c, const Model *m, const Tokenizer *tok, int keep_text,
+                  char *err, size_t errlen)
+{
+    memset(ex, 0, sizeof *ex);
+    const ModelConfig *mc = &m->cfg;
+    ex->mask_id = tokenizer_special_id(tok, TOK_MASK);
+    ex->unk_id = tokenizer_special_id(tok, TOK_UNK);
+    ex->cls_id = tokenizer_special_id(tok, TOK_CLS);
+    ex->sep_id = tokenizer_special_id(tok, TOK_SEP);
+    if (resolve_fill(ex, c, mc, tok, err, errlen))
+        return -2;
+    int fixed, maxlen;
+    if (resolve_fixed_target(c, mc, tok, &fixed, err, errlen) ||
+        resolve_max_length(c, mc, tok, &maxlen, err, errlen))
+        return -2;
+    char **vnames = NULL;
+    Corpus *cp = open_corpus(c, mc, tok, &vnames, err, errlen);
+    if (!cp)
+        return -2;
+
+    LoadState st = {0};
+    st.want_cat = c->analysis.categories != ANALYSIS_CAT_NONE;
+    ex->off = malloc(sizeof(int64_t));
+    ex->off[0] = 0;
+    int rc = read_rows(ex, c, mc, tok, cp, fixed, maxlen, keep_text, &st, err, errlen);
+    corpus_close(cp);
+    free(st.rowcat);
+    if (!rc && st.want_cat && finish_categories(ex, c, &st.names)) {
+        snprintf(err, errlen, "%s: analysis.categories: out of memory or more than 32765 labels", c->source);
+        rc = -1;
+    }
+    category_names_free(&st.names);
+    free(vnames);
+    if (rc) {
+        examples_free(ex);
+        return -1;
+    }
+    index_tokens(ex, mc, tok);
     return 0;
 }
 

@@ -152,13 +152,14 @@ static int is_rank_file(const char *name)
     return L > 8 && !strncmp(name, "rank", 4) && !strcmp(name + L - 4, ".bin");
 }
 
-int spool_scan(const char *dir, SpoolIndex *idx, char *err, size_t errlen)
+/* The rank files of dir, sorted by name into idx->files: 0, 1 when dir does not exist (an empty
+ * spool), -1 when it cannot be read. */
+static int list_rank_files(const char *dir, SpoolIndex *idx, char *err, size_t errlen)
 {
-    memset(idx, 0, sizeof *idx);
     DIR *d = opendir(dir);
     if (!d) {
         if (errno == ENOENT)
-            return 0;
+            return 1;
         snprintf(err, errlen, "%s: cannot read spool directory: %s", dir, strerror(errno));
         return -1;
     }
@@ -179,70 +180,70 @@ int spool_scan(const char *dir, SpoolIndex *idx, char *err, size_t errlen)
     closedir(d);
     if (idx->nfiles)
         qsort(idx->files, idx->nfiles, sizeof(char *), cmp_str);
-    idx->fp = calloc(idx->nfiles ? idx->nfiles : 1, sizeof(FILE *));
-    long rcap = 0;
-    void *buf = NULL;
-    size_t bufcap = 0;
-    for (int fi = 0; fi < idx->nfiles; fi++) {
-        FILE *f = fopen(idx->files[fi], "rb");
-        if (!f) {
-            snprintf(err, errlen, "%s: cannot open spool file: %s", idx->files[fi], strerror(errno));
-            free(buf);
-            return -1;
+    return 0;
+}
+
+/* Scratch of scan_file, kept across files: the payload buffer and the record capacity. */
+typedef struct {
+    void *buf;
+    size_t bufcap;
+    long rcap;
+} ScanScratch;
+
+/* Indexes the records of spool file fi (open as f, size bytes) into idx->r, up to the first bad
+ * header or truncated payload; records whose payload fails its CRC are left out. */
+static void scan_file(SpoolIndex *idx, int fi, FILE *f, int64_t size, ScanScratch *s)
+{
+    int64_t pos = 0;
+    while (pos + (int64_t)sizeof(SpoolHeader) <= size) {
+        SpoolHeader h;
+        fseeko(f, pos, SEEK_SET);
+        if (fread(&h, sizeof h, 1, f) != 1)
+            break;
+        /* a bad header or a payload past the end: the tail of a killed writer */
+        uint32_t hc = h.hcrc;
+        h.hcrc = 0;
+        if (h.magic != SPOOL_MAGIC || hc != crc32_of(&h, sizeof h) || h.codec > SPOOL_SHUFFLE_DEFLATE ||
+            pos + (int64_t)sizeof h + (int64_t)h.bytes > size)
+            break;
+        if (h.bytes > s->bufcap) {
+            free(s->buf);
+            s->bufcap = h.bytes;
+            s->buf = malloc(s->bufcap);
         }
-        fseeko(f, 0, SEEK_END);
-        int64_t size = ftello(f);
-        int64_t pos = 0;
-        while (pos + (int64_t)sizeof(SpoolHeader) <= size) {
-            SpoolHeader h;
-            fseeko(f, pos, SEEK_SET);
-            if (fread(&h, sizeof h, 1, f) != 1)
-                break;
-            /* a bad header or a payload past the end: the tail of a killed writer */
-            uint32_t hc = h.hcrc;
-            h.hcrc = 0;
-            if (h.magic != SPOOL_MAGIC || hc != crc32_of(&h, sizeof h) || h.codec > SPOOL_SHUFFLE_DEFLATE ||
-                pos + (int64_t)sizeof h + (int64_t)h.bytes > size)
-                break;
-            if (h.bytes > bufcap) {
-                free(buf);
-                bufcap = h.bytes;
-                buf = malloc(bufcap);
-            }
-            int ok = fread(buf, 1, h.bytes, f) == h.bytes && crc32_of(buf, h.bytes) == h.crc;
-            uint64_t raw = h.bytes;
-            if (ok && h.codec == SPOOL_SHUFFLE_DEFLATE) {
-                ok = h.bytes >= 8;
-                if (ok)
-                    memcpy(&raw, buf, 8);
-                ok = ok && raw <= UINT32_MAX;
-            }
-            if (ok) {
-                if (idx->n == rcap) {
-                    rcap = rcap ? rcap * 2 : 1024;
-                    idx->r = realloc(idx->r, sizeof(SpoolRecord) * rcap);
-                }
-                SpoolRecord *r = &idx->r[idx->n++];
-                r->file = fi;
-                r->offset = pos + (int64_t)sizeof h;
-                r->example = h.example;
-                r->method = h.method;
-                r->i0 = h.i0;
-                r->i1 = h.i1;
-                r->bytes = raw;
-                r->stored = h.bytes;
-                r->crc = h.crc;
-                r->codec = h.codec;
-            }
-            pos += (int64_t)sizeof h + (int64_t)h.bytes;
+        int ok = fread(s->buf, 1, h.bytes, f) == h.bytes && crc32_of(s->buf, h.bytes) == h.crc;
+        uint64_t raw = h.bytes;
+        if (ok && h.codec == SPOOL_SHUFFLE_DEFLATE) {
+            ok = h.bytes >= 8;
+            if (ok)
+                memcpy(&raw, s->buf, 8);
+            ok = ok && raw <= UINT32_MAX;
         }
-        fclose(f);
+        if (ok) {
+            if (idx->n == s->rcap) {
+                s->rcap = s->rcap ? s->rcap * 2 : 1024;
+                idx->r = realloc(idx->r, sizeof(SpoolRecord) * s->rcap);
+            }
+            SpoolRecord *r = &idx->r[idx->n++];
+            r->file = fi;
+            r->offset = pos + (int64_t)sizeof h;
+            r->example = h.example;
+            r->method = h.method;
+            r->i0 = h.i0;
+            r->i1 = h.i1;
+            r->bytes = raw;
+            r->stored = h.bytes;
+            r->crc = h.crc;
+            r->codec = h.codec;
+        }
+        pos += (int64_t)sizeof h + (int64_t)h.bytes;
     }
-    free(buf);
-    if (idx->n)
-        qsort(idx->r, idx->n, sizeof(SpoolRecord), cmp_rec);
-    /* Drop records whose items overlap an earlier kept one of the same (example, method):
-     * duplicates can only come from a unit computed twice, and either copy is the same. */
+}
+
+/* Drop records (sorted by cmp_rec) whose items overlap an earlier kept one of the same
+ * (example, method): duplicates can only come from a unit computed twice, and either copy is the same. */
+static void drop_duplicates(SpoolIndex *idx)
+{
     long k = 0;
     for (long i = 0; i < idx->n; i++) {
         SpoolRecord *r = &idx->r[i];
@@ -260,6 +261,31 @@ int spool_scan(const char *dir, SpoolIndex *idx, char *err, size_t errlen)
             idx->r[k++] = *r;
     }
     idx->n = k;
+}
+
+int spool_scan(const char *dir, SpoolIndex *idx, char *err, size_t errlen)
+{
+    memset(idx, 0, sizeof *idx);
+    int lrc = list_rank_files(dir, idx, err, errlen);
+    if (lrc)
+        return lrc > 0 ? 0 : -1;
+    idx->fp = calloc(idx->nfiles ? idx->nfiles : 1, sizeof(FILE *));
+    ScanScratch s = {0};
+    for (int fi = 0; fi < idx->nfiles; fi++) {
+        FILE *f = fopen(idx->files[fi], "rb");
+        if (!f) {
+            snprintf(err, errlen, "%s: cannot open spool file: %s", idx->files[fi], strerror(errno));
+            free(s.buf);
+            return -1;
+        }
+        fseeko(f, 0, SEEK_END);
+        scan_file(idx, fi, f, ftello(f), &s);
+        fclose(f);
+    }
+    free(s.buf);
+    if (idx->n)
+        qsort(idx->r, idx->n, sizeof(SpoolRecord), cmp_rec);
+    drop_duplicates(idx);
     return 0;
 }
 
