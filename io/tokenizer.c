@@ -403,6 +403,30 @@ int tokenizer_encode(const Tokenizer *t, const char *text, const char *text_pair
                               text_pair ? strlen(text_pair) : 0, max_length, out);
 }
 
+/* Longest-first truncation of a pair to budget tokens (the tokenizers crate's rule). */
+void tok_truncate_pair(int budget, int *k1, int *k2)
+{
+    int s1 = *k1, s2 = *k2, swap = s1 > s2;
+    if (swap) {
+        int x = s1;
+        s1 = s2;
+        s2 = x;
+    }
+    s2 = s1 > budget ? s1 : (s1 > budget - s1 ? s1 : budget - s1);
+    if (s1 + s2 > budget) {
+        s1 = budget / 2;
+        s2 = s1 + budget % 2;
+    }
+    if (swap) {
+        int x = s1;
+        s1 = s2;
+        s2 = x;
+    }
+    *k1 = s1 < *k1 ? s1 : *k1;
+    *k2 = s2 < *k2 ? s2 : *k2;
+}
+
+
 int tokenizer_encode_n(const Tokenizer *t, const char *text, size_t text_len, const char *text_pair, size_t pair_len,
                        int max_length, Encoding *out)
 {
@@ -448,24 +472,7 @@ int tokenizer_encode_n(const Tokenizer *t, const char *text, size_t text_len, co
         if (!text_pair) {
             k1 = budget;
         } else {
-            int s1 = k1, s2 = k2, swap = s1 > s2;
-            if (swap) {
-                int x = s1;
-                s1 = s2;
-                s2 = x;
-            }
-            s2 = s1 > budget ? s1 : (s1 > budget - s1 ? s1 : budget - s1);
-            if (s1 + s2 > budget) {
-                s1 = budget / 2;
-                s2 = s1 + budget % 2;
-            }
-            if (swap) {
-                int x = s1;
-                s1 = s2;
-                s2 = x;
-            }
-            k1 = s1 < k1 ? s1 : k1;
-            k2 = s2 < k2 ? s2 : k2;
+            tok_truncate_pair(budget, &k1, &k2);
         }
     }
     int total = k1 + k2 + added;

@@ -120,4 +120,7 @@ int uc_is_whitespace(uint32_t c);  /* White_Space property */
 /* UTF-8 -> code points; returns count or -1 when invalid. *cp malloc'ed (n+1). */
 int utf8_to_cps(const char *s, size_t len, uint32_t **cp);
 int utf8_put(uint32_t c, char *out); /* bytes written (1..4) */
+/* Longest-first truncation of a pair (k1, k2 tokens) to budget tokens, the tokenizers crate's rule
+ * (legacy tokenizers and tokenizer.json alike). */
+void tok_truncate_pair(int budget, int *k1, int *k2);
 #endif

@@ -285,29 +285,6 @@ static void frame(const TjPipeline *p, const TokList *a, int k1, const TokList *
     }
 }
 
-/* Longest-first truncation of a pair to budget tokens (the tokenizers crate's rule). */
-static void truncate_pair(int budget, int *k1, int *k2)
-{
-    int s1 = *k1, s2 = *k2, swap = s1 > s2;
-    if (swap) {
-        int x = s1;
-        s1 = s2;
-        s2 = x;
-    }
-    s2 = s1 > budget ? s1 : (s1 > budget - s1 ? s1 : budget - s1);
-    if (s1 + s2 > budget) {
-        s1 = budget / 2;
-        s2 = s1 + budget % 2;
-    }
-    if (swap) {
-        int x = s1;
-        s1 = s2;
-        s2 = x;
-    }
-    *k1 = s1 < *k1 ? s1 : *k1;
-    *k2 = s2 < *k2 ? s2 : *k2;
-}
-
 int tokjson_encode(const Tokenizer *t, const uint32_t *cp1, int n1, const uint32_t *cp2, int n2, int has_pair,
                    int max_length, Encoding *out)
 {
@@ -333,7 +310,7 @@ int tokjson_encode(const Tokenizer *t, const uint32_t *cp1, int n1, const uint32
             if (!has_pair)
                 k1 = budget;
             else
-                truncate_pair(budget, &k1, &k2);
+                tok_truncate_pair(budget, &k1, &k2);
         }
     }
     int total = k1 + k2 + added + 1;
