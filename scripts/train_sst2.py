@@ -525,6 +525,42 @@ def batches(n, lengths, batch_size, rng):
     return [out[i] for i in rng.permutation(len(out))]
 
 
+def heldout_split(sents, frac, seed):
+    """Hold out whole SST-2 sentences together with every train phrase taken from them.
+
+    SST-2's train split holds the ~6,900 training sentences AND the phrases of their parse trees
+    (67,349 rows), so a random row split leaks: most held-out phrases have a super- or sub-span in the
+    training part. Here the held-out units are the *root* rows (rows that are not a contiguous
+    sub-span, on PTB tokens, of any other row: the full sentences); a random `frac` of the roots is held
+    out, and every row that is a sub-span of a held-out root is dropped from the training part. The held-out
+    set is then full sentences, as dev is, and shares no phrase tree with what is trained on.
+    Returns (train_indices, heldout_indices, dropped_count); deterministic in (sents, frac, seed)."""
+    toks = [s.split() for s in sents]
+    rows = set(" ".join(t) for t in toks)
+    inner = set()  # rows that occur as a proper contiguous sub-span of another row
+    for t in toks:
+        n = len(t)
+        for i in range(n):
+            for j in range(i + 1, n + 1):
+                if j - i < n:
+                    sub = " ".join(t[i:j])
+                    if sub in rows:
+                        inner.add(sub)
+    roots = [k for k, t in enumerate(toks) if " ".join(t) not in inner]
+    rng = np.random.default_rng(seed)
+    held = sorted(rng.choice(roots, size=max(1, int(round(frac * len(roots)))), replace=False).tolist())
+    held_spans = set()
+    for k in held:
+        t = toks[k]
+        for i in range(len(t)):
+            for j in range(i + 1, len(t) + 1):
+                held_spans.add(" ".join(t[i:j]))
+    held_set = set(held)
+    train = [k for k, t in enumerate(toks) if k not in held_set and " ".join(t) not in held_spans]
+    dropped = len(sents) - len(train) - len(held)
+    return train, held, dropped
+
+
 @torch.no_grad()
 def predict(model, enc, pad_id, batch_size=256):
     model.eval()
@@ -602,6 +638,13 @@ def main():
     p.add_argument("--intermediate", type=int, default=512)
     p.add_argument("--max-length", type=int, default=64, help="also max_position_embeddings")
     p.add_argument("--max-steps", type=int, default=0, help="stop after this many steps (timing runs)")
+    p.add_argument("--holdout", type=float, default=0.0,
+                   help="hold out this fraction of the train sentences (with their phrases, see heldout_split) "
+                        "to choose hyper-parameters and the epoch on; 0 = train on all of train")
+    p.add_argument("--holdout-seed", type=int, default=20201, help="seed of the held-out sentence draw")
+    p.add_argument("--keep", choices=("last", "best-heldout"), default="last",
+                   help="which epoch's weights to save: the last, or the epoch with the best held-out accuracy "
+                        "(needs --holdout)")
     p.add_argument("--check-tokenizer", metavar="FILE")
     p.add_argument("--eval-only", metavar="DIR")
     a = p.parse_args()
@@ -612,6 +655,8 @@ def main():
     if a.check_tokenizer:
         sys.exit(0 if check_tokenizer(tok, a.check_tokenizer) else 1)
 
+    if a.keep == "best-heldout" and a.holdout <= 0:
+        p.error("--keep best-heldout needs --holdout > 0")
     dev_s, dev_y = read_tsv(a.dev)
     if a.eval_only:
         model, config = load_checkpoint(a.eval_only)
@@ -628,13 +673,22 @@ def main():
 
     t0 = time.time()
     tr_s, tr_y = read_tsv(a.train)
+    ho_s, ho_y = [], []
+    if a.holdout > 0:
+        keep_i, ho_i, dropped = heldout_split(tr_s, a.holdout, a.holdout_seed)
+        ho_s, ho_y = [tr_s[k] for k in ho_i], [tr_y[k] for k in ho_i]
+        tr_s, tr_y = [tr_s[k] for k in keep_i], [tr_y[k] for k in keep_i]
+        print(f"held-out: {len(ho_s)} train sentences (seed {a.holdout_seed}); {dropped} phrases of them dropped "
+              f"from training; {len(tr_s)} rows left to train on", flush=True)
     tr_enc = encode_all(tok, tr_s, a.max_length)
+    ho_enc = encode_all(tok, ho_s, a.max_length)
+    # dev is only encoded, for the label-free F16-vs-F32 logit check when there is no held-out set;
+    # dev labels are never read during training (no selection on dev)
     dev_enc = encode_all(tok, dev_s, a.max_length)
     tr_len = [len(x) for x in tr_enc]
-    print(f"data: {len(tr_enc)} train, {len(dev_enc)} dev; tokens per train sentence mean {np.mean(tr_len):.1f} "
-          f"max {max(tr_len)}; truncated train {sum(len(tok.tokenize(s)) + 2 > a.max_length for s in tr_s)}, "
-          f"dev {sum(len(tok.tokenize(s)) + 2 > a.max_length for s in dev_s)}; tokenized in {time.time() - t0:.1f}s",
-          flush=True)
+    print(f"data: {len(tr_enc)} train, {len(ho_enc)} held-out; tokens per train row mean {np.mean(tr_len):.1f} "
+          f"max {max(tr_len)}; truncated train {sum(len(tok.tokenize(s)) + 2 > a.max_length for s in tr_s)}; "
+          f"tokenized in {time.time() - t0:.1f}s", flush=True)
 
     config = make_config(a, len(tok.vocab), tok.pad_id)
     model = BertForSequenceClassification(model_config(config))
@@ -657,6 +711,7 @@ def main():
     tr_y_t = torch.tensor(tr_y)
 
     step, t_train = 0, time.time()
+    heldout_acc, best = [], None  # best = (accuracy, epoch, state_dict copy)
     for ep in range(a.epochs):
         model.train()
         run_loss, run_n = 0.0, 0
@@ -676,18 +731,32 @@ def main():
                       f"{time.time() - t_train:.0f}s", flush=True)
             if step >= total:
                 break
-        dev_acc = accuracy(predict(model, dev_enc, tok.pad_id), dev_y)
-        print(f"epoch {ep + 1} done: train loss {run_loss / max(1, run_n):.4f}, dev accuracy {dev_acc:.4f}, "
+        msg = ""
+        if ho_enc:
+            acc = accuracy(predict(model, ho_enc, tok.pad_id), ho_y)
+            heldout_acc.append(round(acc, 4))
+            if best is None or acc > best[0]:  # ties keep the earlier epoch
+                best = (acc, ep + 1, {k: v.detach().clone() for k, v in model.state_dict().items()})
+            msg = f", held-out accuracy {acc:.4f}"
+        print(f"epoch {ep + 1} done: train loss {run_loss / max(1, run_n):.4f}{msg}, "
               f"{time.time() - t_train:.0f}s", flush=True)
         if step >= total:
             break
     train_time = time.time() - t_train
 
+    kept_epoch = ep + 1
+    if a.keep == "best-heldout":
+        model.load_state_dict(best[2])
+        kept_epoch = best[1]
+        print(f"keeping epoch {kept_epoch} (best held-out accuracy {best[0]:.4f})", flush=True)
+
     # ---- save, reload the F16 file with our reader, compare with the F32 model ----
-    lg32 = predict(model, dev_enc, tok.pad_id)
+    # (on the held-out sentences, or without labels on the dev sentences when there are none)
+    chk_enc, chk_y = (ho_enc, ho_y) if ho_enc else (dev_enc, None)
+    lg32 = predict(model, chk_enc, tok.pad_id)
     save_checkpoint(a.out, model, config, a.vocab)
     model16, _ = load_checkpoint(a.out)
-    lg16 = predict(model16, dev_enc, tok.pad_id)
+    lg16 = predict(model16, chk_enc, tok.pad_id)
     diff = float((lg16 - lg32).abs().max())
     rel = diff / float(lg32.abs().max())
     agree = float((lg16.argmax(-1) == lg32.argmax(-1)).float().mean())
@@ -696,8 +765,13 @@ def main():
         "train_seconds": round(train_time, 1),
         "threads": a.threads,
         "steps": step,
-        "dev_accuracy_f32": round(accuracy(lg32, dev_y), 4),
-        "dev_accuracy_f16_file": round(accuracy(lg16, dev_y), 4),
+        "train_rows": len(tr_enc),
+        "heldout_sentences": len(ho_enc),
+        "heldout_accuracy_per_epoch": heldout_acc,
+        "kept_epoch": kept_epoch,
+        "heldout_accuracy_f32": round(accuracy(lg32, chk_y), 4) if chk_y else None,
+        "heldout_accuracy_f16_file": round(accuracy(lg16, chk_y), 4) if chk_y else None,
+        "f16_check_on": "held-out" if chk_y else "dev sentences, labels not read",
         "logits_max_abs_diff_f16_vs_f32": diff,
         "logits_max_rel_diff_f16_vs_f32": rel,
         "prediction_agreement_f16_vs_f32": agree,
