@@ -1,5 +1,6 @@
 /* Attention statistics of analysis_stats.h: per-category received attention, first/BOS,
- * sink indicator. Double accumulation as in attn_stats.c. */
+ * sink indicator, and the norm-weighted attention they can also run on. Double accumulation
+ * as in attn_stats.c. */
 #include "engine/analysis_stats.h"
 #include "engine/attn_stats.h"
 #include <math.h>
@@ -77,6 +78,27 @@ int analysis_sink(const float *probs, int L, int NH, int T, int k, double epsilo
         if (alpha)
             alpha[lh] = (float)a;
         sink[lh] = isnan(a) ? NAN : a > epsilon ? 1.0f : 0.0f;
+    }
+    return 0;
+}
+
+int analysis_norm_weighted(const float *probs, const float *vnorm, int L, int NH, int T, float *out)
+{
+    if (check("analysis_norm_weighted", probs, L, NH, T))
+        return -1;
+    if (!vnorm || !out)
+        return attn_fail("analysis_norm_weighted: vnorm and out must not be NULL");
+    for (size_t lh = 0; lh < (size_t)L * NH; lh++) {
+        const float *n = vnorm + lh * T;
+        for (int i = 0; i < T; i++) {
+            const float *p = probs + (lh * T + i) * T;
+            float *o = out + (lh * T + i) * T;
+            double s = 0;
+            for (int j = 0; j < T; j++)
+                s += (double)p[j] * n[j];
+            for (int j = 0; j < T; j++)
+                o[j] = s > 0 ? (float)((double)p[j] * n[j] / s) : NAN;
+        }
     }
     return 0;
 }

@@ -25,6 +25,12 @@ int analysis_first_bos(const float *probs, int L, int NH, int T, int bos_pos, fl
  * alpha may be NULL. Needs 0 <= k < T. */
 int analysis_sink(const float *probs, int L, int NH, int T, int k, double epsilon, float *alpha, float *sink);
 
+/* Norm-weighted attention (Kobayashi et al. 2020), normalised per query row:
+ * out[l,h,i,j] = probs[l,h,i,j]·vnorm[l,h,j] / sum_k probs[l,h,i,k]·vnorm[l,h,k], with vnorm (L,NH,T)
+ * the norms ||f_h(x_j)|| of the transformed value vectors (EngineOutput.vnorm). A row whose sum
+ * is 0 (every key it sees has a zero value vector) is NaN. out (L,NH,T,T) may not alias probs. */
+int analysis_norm_weighted(const float *probs, const float *vnorm, int L, int NH, int T, float *out);
+
 /* Massive activations of hidden (L,T,D), per layer l over its T*D values |hidden|:
  * top_values (L,3) the three largest |h| in decreasing order, top_pos / top_dim (L,3) their
  * token position and dimension (ties: lower position, then lower dimension first), and

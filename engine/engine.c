@@ -29,6 +29,7 @@ struct Engine {
     float *arena;
     size_t arena_floats;
     LayerActs *la; /* L entries, pointing into the arena */
+    double **vgram; /* L entries: each layer's value_norm_gram, made on the first vnorm request */
     Acts A;
     char err[512];
 };
@@ -117,7 +118,10 @@ Engine *engine_create(const Model *m)
     e->mb_tokens = 2048;
     e->budget = (size_t)4 << 30;
     e->la = calloc((size_t)m->cfg.L, sizeof *e->la);
-    if (!e->la) {
+    e->vgram = calloc((size_t)m->cfg.L, sizeof *e->vgram);
+    if (!e->la || !e->vgram) {
+        free(e->la);
+        free(e->vgram);
         free(e);
         return NULL;
     }
@@ -131,6 +135,9 @@ void engine_free(Engine *e)
     if (e->arena)
         e->be->free(e->arena);
     free(e->la);
+    for (int l = 0; l < e->m->cfg.L; l++)
+        free(e->vgram[l]);
+    free(e->vgram);
     free(e);
 }
 
@@ -304,6 +311,9 @@ static void run_pass(Engine *e, const EngineBatch *in, EngineOutput *out, int b0
         else
             layer_forward(c, &m->layer[l], La, A, mask, Bm, T);
         save_taps(c, La, A, out, l, b0, Bm, B, T);
+        if (out->vnorm) /* (B,L,NH,T): row b0's layer l block, rows L·NH·T apart */
+            value_norms(c, e->vgram[l], La->v, Bm, T, out->vnorm + ((size_t)b0 * L + l) * c->NH * T,
+                        (size_t)L * c->NH * T);
     }
 
     double t_head = ops_prof_on ? clock_now() : 0;
@@ -344,6 +354,9 @@ int engine_run(Engine *e, const EngineBatch *in, EngineOutput *out)
         R = in->B;
     if (arena_reserve(e, R, T))
         return -1;
+    for (int l = 0; out->vnorm && l < e->m->cfg.L; l++)
+        if (!e->vgram[l] && !(e->vgram[l] = value_norm_gram(&e->m->cfg, &e->m->layer[l])))
+            return set_err(e, "engine: out of memory for the value-norm Gram matrices");
     for (int b0 = 0; b0 < in->B; b0 += R)
         run_pass(e, in, out, b0, in->B - b0 < R ? in->B - b0 : R);
     return 0;

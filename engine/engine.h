@@ -53,6 +53,10 @@ typedef struct {
      * probs   (L,B,NH,T,T)  attention probabilities of each layer
      * dprobs  (L,B,NH,T,T)  dF/d(probs)           (needs grad != NULL) */
     float *hidden, *dhidden, *probs, *dprobs;
+    /* (B,L,NH,T) ||f_h(x_t)||, the norm of token t's value vector through head h's slice of the
+     * output projection (Kobayashi et al. 2020; GQA: the KV head h reads), or NULL. The
+     * norm-weighted attention of head h is probs[i,t] * vnorm[t] (engine/value_norm.c). */
+    float *vnorm;
 } EngineOutput;
 
 typedef struct Engine Engine;

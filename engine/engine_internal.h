@@ -55,4 +55,8 @@ void head_forward(const Model *m, Acts *A, const EngineBatch *in, EngineOutput *
 void head_backward(const Model *m, Acts *A, const EngineBatch *in, int b0, int Bm);
 void save_taps(const ModelConfig *c, const LayerActs *La, const Acts *A, EngineOutput *out, int l, int b0, int Bm, int B, int T);
 int head_token(const ModelConfig *c, const EngineBatch *in, int row);
+/* value_norm.c: the (NH,hs,hs) Gram matrices W_O^h (W_O^h)^T of a layer (NULL: out of memory),
+ * and ||f_h(x_t)|| of Bm rows from the layer's v (N,KD) into out[b*b_stride + h*T + t]. */
+double *value_norm_gram(const ModelConfig *c, const LayerParams *p);
+void value_norms(const ModelConfig *c, const double *G, const float *v, int Bm, int T, float *out, size_t b_stride);
 #endif

@@ -10,7 +10,7 @@
 int analysis_wants_attention(const RunConfig *c)
 {
     return c->attention.save || c->analysis.stats || c->analysis.rollout || c->analysis.agreement ||
-           c->analysis.categories != ANALYSIS_CAT_NONE;
+           c->analysis.categories != ANALYSIS_CAT_NONE || c->attention.norm_weighted;
 }
 
 int analysis_wants_hidden(const RunConfig *c)
@@ -67,6 +67,44 @@ static const char *base_second(const RunConfig *c, const ModelConfig *mc, const 
         r->n_hidden = 0;
     }
     return NULL;
+}
+
+/* The statistics of the norm-weighted attention (docs/analysis.md §10): the same functions as
+ * on the raw attention (per-head statistics, first/BOS/sink with analysis.stats; received per
+ * category with categories), on N = p·||f(x)|| normalised per row. Returns NULL or what failed. */
+static const char *base_norm_weighted(const RunConfig *c, const ModelConfig *mc, const Examples *ex, long e,
+                                      const int *flags, BaseResult *r)
+{
+    int T = (int)(ex->off[e + 1] - ex->off[e]), L = mc->L, NH = mc->NH, LH = L * NH;
+    if (!r->vnorm || r->n_vnorm != (int64_t)LH * T)
+        return "the base forward has no value norms for the norm-weighted attention";
+    if (!c->analysis.stats && !ex->category)
+        return NULL;
+    float *nw = malloc(sizeof(float) * (size_t)LH * T * T);
+    if (!nw)
+        return "out of memory for the norm-weighted attention";
+    const char *why = NULL;
+    if (analysis_norm_weighted(r->attn, r->vnorm, L, NH, T, nw))
+        why = attn_error();
+    if (!why && c->analysis.stats) {
+        r->n_nw_stats = (ATTN_NSTAT + 3) * LH;
+        float *s = r->nw_stats = malloc(sizeof(float) * r->n_nw_stats), *sk = s ? s + ATTN_NSTAT * LH : NULL;
+        if (!s)
+            why = "out of memory";
+        else if (attn_stats_compute(nw, L, NH, T, flags, flags + T, flags + 2 * T, s) ||
+                 analysis_first_bos(nw, L, NH, T, analysis_bos_position(ex, e), sk, sk + LH) ||
+                 analysis_sink(nw, L, NH, T, 0, c->analysis.sink_epsilon, NULL, sk + 2 * LH))
+            why = attn_error();
+    }
+    if (!why && ex->category) {
+        r->n_nw_cat = LH * ex->n_categories;
+        if (!(r->nw_cat = malloc(sizeof(float) * r->n_nw_cat)))
+            why = "out of memory";
+        else if (analysis_category_received(nw, L, NH, T, ex->category + ex->off[e], ex->n_categories, r->nw_cat))
+            why = attn_error();
+    }
+    free(nw);
+    return why;
 }
 
 /* Agreement and faithfulness rank tokens: they need per-token scores (not conductance's
@@ -129,9 +167,10 @@ int analysis_base(const RunConfig *c, const ModelConfig *mc, const Examples *ex,
 {
     int T = (int)(ex->off[e + 1] - ex->off[e]), L = mc->L, NH = mc->NH;
     int want_roll = c->analysis.rollout || c->analysis.agreement;
-    if (!c->analysis.stats && !want_roll && !ex->category && !analysis_wants_hidden(c))
+    int nw = c->attention.norm_weighted;
+    if (!c->analysis.stats && !want_roll && !ex->category && !analysis_wants_hidden(c) && !nw)
         return 0;
-    int need_attn = c->analysis.stats || want_roll || ex->category;
+    int need_attn = c->analysis.stats || want_roll || ex->category || nw;
     if (need_attn && (!r->attn || r->n_attn != (int64_t)L * NH * T * T)) {
         snprintf(err, errlen, "example %ld: the base forward has no attention probabilities to analyse", e);
         return -1;
@@ -158,6 +197,11 @@ int analysis_base(const RunConfig *c, const ModelConfig *mc, const Examples *ex,
             rc = -1, snprintf(err, errlen, "example %ld: %s", e, attn_error());
     }
     const char *why = rc ? NULL : base_second(c, mc, ex, e, r);
+    if (!rc && !why && nw) {
+        int *flags = token_flags(ex, e, T);
+        why = flags ? base_norm_weighted(c, mc, ex, e, flags, r) : "out of memory";
+        free(flags);
+    }
     if (why)
         rc = -1, snprintf(err, errlen, "example %ld: %s", e, why);
     if (!c->attention.save) { /* computed for the analysis only: it does not go to the spool */

@@ -31,8 +31,9 @@ int analysis_bos_position(const Examples *ex, long e);
 /* Base unit: fills r->stats and r->sinks (analysis.stats), r->cat_recv (analysis.categories)
  * and r->rollout, r->cls_attn (analysis.rollout or analysis.agreement) from r->attn, the
  * (L,NH,T,T) probabilities of example e that base_run computed, and the massive activations
- * (analysis.massive) from r->hidden; then drops r->attn unless attention.save and r->hidden
- * unless analysis.save_hidden. Returns 0, or -1 with err. */
+ * (analysis.massive) from r->hidden, and with attention.norm_weighted r->nw_stats, r->nw_cat from
+ * r->attn and r->vnorm; then drops r->attn unless attention.save and r->hidden unless
+ * analysis.save_hidden (r->vnorm stays: it is written). Returns 0, or -1 with err. */
 int analysis_base(const RunConfig *c, const ModelConfig *mc, const Examples *ex, long e, BaseResult *r,
                   char *err, size_t errlen);
 

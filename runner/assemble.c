@@ -260,6 +260,16 @@ static int check_example(const Ctx *x, long e, const ExResult *o, char *err, siz
         return spooled(e, "massive activations", o->base.n_massive, mc->L, err, errlen);
     if (cfg->analysis.save_hidden && (long)o->base.n_hidden != (long)mc->L * T * mc->D)
         return spooled(e, "hidden states", (long)o->base.n_hidden, (long)mc->L * T * mc->D, err, errlen);
+    if (cfg->attention.norm_weighted) {
+        if ((long)o->base.n_vnorm != (long)LH * T)
+            return spooled(e, "value norms", (long)o->base.n_vnorm, (long)LH * T, err, errlen);
+        if (cfg->analysis.stats && o->base.n_nw_stats != (ATTN_NSTAT + 3) * LH)
+            return spooled(e, "norm-weighted statistics", o->base.n_nw_stats, (long)(ATTN_NSTAT + 3) * LH, err,
+                           errlen);
+        if (ex->category && o->base.n_nw_cat != (long)LH * ex->n_categories)
+            return spooled(e, "norm-weighted category attentions", o->base.n_nw_cat, (long)LH * ex->n_categories,
+                           err, errlen);
+    }
     for (int mi = 0; mi < cfg->n_methods; mi++) {
         const AttrResult *a = &o->res[mi];
         const char *m = config_method_name(cfg->methods[mi]);

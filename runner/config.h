@@ -40,7 +40,9 @@ typedef struct {
     struct { int samples; double stdevs; MethodKind base; uint64_t seed; } smoothgrad;
     struct { DeepLiftRules rules; } deeplift;
     struct { int steps; } conductance;
-    struct { int save; int float16; } attention;
+    /* norm_weighted: the statistics also on Kobayashi et al.'s norm-weighted attention
+     * (docs/analysis.md §10), with the value norms written for recomputation */
+    struct { int save; int float16; int norm_weighted; } attention;
     /* Attention-bias analysis (runner/analysis.h, docs/analysis.md): per-head statistics,
      * rollout, attribution/attention agreement (all cheap, on by default) and the ERASER
      * faithfulness metrics (7 extra forward rows per example and method, off by default). */

@@ -305,6 +305,11 @@ const ConfigKey CONFIG_KEYS[] = {
           .doc = "store attention probabilities (the statistics below need no saved attention: they are computed "
                  "during the run)"),
     WORDK("attention.dtype", attention.float16, DTYPES, NULL, .def = "float32", .doc = "`float32` \\| `float16`"),
+    BOOLK("attention.norm_weighted", attention.norm_weighted, .def = "false",
+          .doc = "also compute the statistics (`analysis.stats`, and the category statistics with "
+                 "`analysis.categories`) on the norm-weighted attention of Kobayashi et al. 2020, "
+                 "p_ij·\\|f_h(x_j)\\| normalised per query row, under `/attention/norm_weighted/`, with the "
+                 "value norms \\|f_h(x_j)\\| themselves (`value_norm` [M, L, H]); see docs/analysis.md §10"),
     SECTION("analysis"),
     BOOLK("analysis.stats", analysis.stats, .def = "true",
           .doc = "per-head attention statistics `/attention/stats/*` (and `/conductance/stats/*` with "

@@ -518,7 +518,7 @@ void examples_view(const Examples *ex, long e, Example *out)
 /* ---- base forward ---- */
 
 static int forward(Engine *eng, const Examples *ex, long e, int target, float *logits, float *attn,
-                   float *hidden, const char **err)
+                   float *hidden, float *vnorm, const char **err)
 {
     const Model *m = engine_model(eng);
     Example x;
@@ -549,6 +549,7 @@ static int forward(Engine *eng, const Examples *ex, long e, int target, float *l
         out.logits = logits;
         out.attn = attn;
         out.hidden = hidden; /* (L,1,T,D): the conductance taps, forward only */
+        out.vnorm = vnorm;   /* (1,L,NH,T) */
         if (engine_run(eng, &in, &out)) {
             *err = engine_error(eng);
             rc = -1;
@@ -576,15 +577,15 @@ int resolve_target(Engine *eng, const Examples *ex, long e, int *target, const c
     }
     int C = engine_model(eng)->cfg.C;
     float *logits = malloc(sizeof(float) * C);
-    int rc = forward(eng, ex, e, 0, logits, NULL, NULL, err);
+    int rc = forward(eng, ex, e, 0, logits, NULL, NULL, NULL, err);
     if (!rc)
         *target = argmax(logits, C);
     free(logits);
     return rc;
 }
 
-int base_run(Engine *eng, const Examples *ex, long e, int want_attn, int want_hidden, BaseResult *r,
-             const char **err)
+int base_run(Engine *eng, const Examples *ex, long e, int want_attn, int want_hidden, int want_vnorm,
+             BaseResult *r, const char **err)
 {
     const ModelConfig *mc = &engine_model(eng)->cfg;
     memset(r, 0, sizeof *r);
@@ -598,8 +599,12 @@ int base_run(Engine *eng, const Examples *ex, long e, int want_attn, int want_hi
         r->n_hidden = (int64_t)mc->L * (ex->off[e + 1] - ex->off[e]) * mc->D;
         r->hidden = malloc(sizeof(float) * (r->n_hidden ? r->n_hidden : 1));
     }
+    if (want_vnorm) {
+        r->n_vnorm = (int64_t)mc->L * mc->NH * (ex->off[e + 1] - ex->off[e]);
+        r->vnorm = malloc(sizeof(float) * (r->n_vnorm ? r->n_vnorm : 1));
+    }
     int t0 = ex->target[e] >= 0 ? ex->target[e] : 0;
-    if (forward(eng, ex, e, t0, logits, r->attn, r->hidden, err)) {
+    if (forward(eng, ex, e, t0, logits, r->attn, r->hidden, r->vnorm, err)) {
         free(logits);
         base_free(r);
         return -1;
@@ -636,10 +641,12 @@ int base_run(Engine *eng, const Examples *ex, long e, int want_attn, int want_hi
  * rollout[n_roll], cls_attn[n_roll]; then the second round: int32 n_cat, n_sink, n_massive, 0;
  * int64 n_hidden; float cat_recv[n_cat], sinks[n_sink], mass_values[3 n_massive];
  * int32 mass_pos[3 n_massive], mass_dim[3 n_massive]; float mass_median[n_massive],
- * hidden[n_hidden]. */
+ * hidden[n_hidden]; then the norm-weighted part: int32 n_nw_stats, n_nw_cat, 0, 0; int64 n_vnorm;
+ * float vnorm[n_vnorm], nw_stats[n_nw_stats], nw_cat[n_nw_cat]. */
 static size_t second_bytes(const BaseResult *r)
 {
-    return 24 + 4 * ((size_t)r->n_cat + (size_t)r->n_sink + 10 * (size_t)r->n_massive + (size_t)r->n_hidden);
+    return 24 + 4 * ((size_t)r->n_cat + (size_t)r->n_sink + 10 * (size_t)r->n_massive + (size_t)r->n_hidden) +
+           24 + 4 * ((size_t)r->n_vnorm + (size_t)r->n_nw_stats + (size_t)r->n_nw_cat);
 }
 
 size_t base_bytes(const BaseResult *r)
@@ -667,7 +674,13 @@ static void pack_second(const BaseResult *r, char *p)
     p = put_n(p, r->mass_pos, m3);
     p = put_n(p, r->mass_dim, m3);
     p = put_n(p, r->mass_median, 4 * (size_t)r->n_massive);
-    put_n(p, r->hidden, 4 * (size_t)r->n_hidden);
+    p = put_n(p, r->hidden, 4 * (size_t)r->n_hidden);
+    int32_t w[4] = {r->n_nw_stats, r->n_nw_cat, 0, 0};
+    p = put_n(p, w, 16);
+    p = put_n(p, &r->n_vnorm, 8);
+    p = put_n(p, r->vnorm, 4 * (size_t)r->n_vnorm);
+    p = put_n(p, r->nw_stats, 4 * (size_t)r->n_nw_stats);
+    put_n(p, r->nw_cat, 4 * (size_t)r->n_nw_cat);
 }
 
 /* A copy of n bytes at *p (NULL for 0 bytes), advancing *p. */
@@ -690,8 +703,18 @@ static int unpack_second(BaseResult *r, const char *p, size_t left)
     memcpy(&r->n_hidden, p + 16, 8);
     p += 24;
     r->n_cat = h[0], r->n_sink = h[1], r->n_massive = h[2];
-    if (r->n_cat < 0 || r->n_sink < 0 || r->n_massive < 0 || r->n_hidden < 0 ||
-        (uint64_t)r->n_hidden > left / 4 || second_bytes(r) != left)
+    if (r->n_cat < 0 || r->n_sink < 0 || r->n_massive < 0 || r->n_hidden < 0 || (uint64_t)r->n_hidden > left / 4)
+        return -1;
+    /* the norm-weighted part's header sits after the second round's arrays */
+    size_t at = 24 + 4 * ((size_t)r->n_cat + (size_t)r->n_sink + 10 * (size_t)r->n_massive + (size_t)r->n_hidden);
+    if (at + 24 > left)
+        return -1;
+    int32_t w[4];
+    memcpy(w, p - 24 + at, 16);
+    memcpy(&r->n_vnorm, p - 24 + at + 16, 8);
+    r->n_nw_stats = w[0], r->n_nw_cat = w[1];
+    if (r->n_nw_stats < 0 || r->n_nw_cat < 0 || r->n_vnorm < 0 || (uint64_t)r->n_vnorm > left / 4 ||
+        second_bytes(r) != left)
         return -1;
     r->cat_recv = take(&p, 4 * (size_t)r->n_cat);
     r->sinks = take(&p, 4 * (size_t)r->n_sink);
@@ -701,6 +724,10 @@ static int unpack_second(BaseResult *r, const char *p, size_t left)
     r->mass_dim = take(&p, m3);
     r->mass_median = take(&p, 4 * (size_t)r->n_massive);
     r->hidden = take(&p, 4 * (size_t)r->n_hidden);
+    p += 24;
+    r->vnorm = take(&p, 4 * (size_t)r->n_vnorm);
+    r->nw_stats = take(&p, 4 * (size_t)r->n_nw_stats);
+    r->nw_cat = take(&p, 4 * (size_t)r->n_nw_cat);
     return 0;
 }
 
@@ -811,6 +838,12 @@ void base_free(BaseResult *r)
     free(r->mass_dim);
     free(r->mass_median);
     free(r->hidden);
+    free(r->vnorm);
+    free(r->nw_stats);
+    free(r->nw_cat);
+    r->vnorm = r->nw_stats = r->nw_cat = NULL;
+    r->n_vnorm = 0;
+    r->n_nw_stats = r->n_nw_cat = 0;
     r->logits = NULL;
     r->attn = NULL;
     r->stats = r->rollout = r->cls_attn = NULL;

@@ -74,13 +74,20 @@ typedef struct {
     float *mass_median;      /* (L) */
     int64_t n_hidden;        /* L*T*D when analysis.save_hidden (or, before analysis_base, the forward's taps) */
     float *hidden;           /* (L,T,D) hidden states of each layer */
+    /* attention.norm_weighted (docs/analysis.md §10), 0 / NULL when off: */
+    int64_t n_vnorm;         /* L*NH*T */
+    float *vnorm;            /* (L,NH,T) ||f_h(x_t)||, from the forward */
+    int n_nw_stats;          /* (ATTN_NSTAT+3)*L*NH with analysis.stats, else 0 */
+    float *nw_stats;         /* (ATTN_NSTAT+3,L,NH): the statistics, then first, bos, sink, of the norm-weighted attention */
+    int n_nw_cat;            /* L*NH*K with categories, else 0 */
+    float *nw_cat;           /* (L,NH,K) norm-weighted attention received per category */
 } BaseResult;
 
 /* Forward of example e: logits, predicted target (when target < 0), attention when want_attn,
- * each layer's hidden states (r->hidden) when want_hidden
- * (the analysis fields stay empty: analysis_base fills them). */
-int base_run(Engine *eng, const Examples *ex, long e, int want_attn, int want_hidden, BaseResult *r,
-             const char **err);
+ * each layer's hidden states (r->hidden) when want_hidden, the value norms (r->vnorm) when
+ * want_vnorm (the analysis fields stay empty: analysis_base fills them). */
+int base_run(Engine *eng, const Examples *ex, long e, int want_attn, int want_hidden, int want_vnorm,
+             BaseResult *r, const char **err);
 /* The target of example e: stored, or the argmax of a forward (deterministic on every rank). */
 int resolve_target(Engine *eng, const Examples *ex, long e, int *target, const char **err);
 size_t base_bytes(const BaseResult *r);

@@ -29,7 +29,8 @@ static int run_unit(Engine *eng, const Model *m, const Examples *ex, const RunCo
     size_t bytes = 0;
     if (u->method == SPOOL_BASE) {
         BaseResult r;
-        if (base_run(eng, ex, u->example, analysis_wants_attention(cfg), analysis_wants_hidden(cfg), &r, &why)) {
+        if (base_run(eng, ex, u->example, analysis_wants_attention(cfg), analysis_wants_hidden(cfg),
+                     cfg->attention.norm_weighted, &r, &why)) {
             snprintf(msg, n, "example %d (corpus row %ld), forward: %s", u->example, ex->row[u->example],
                      why ? why : "failed");
             return -1;

@@ -198,6 +198,9 @@ PRED(cat_method, mi) { return has_cat(j, mi) && per_token_method(j, mi); }
 PRED(cat_cond, i) { return has_cat(j, i) && has_cond(j, i); }
 PRED(massive_on, i) { return j->cfg->analysis.massive; }
 PRED(hidden_on, i) { return j->cfg->analysis.save_hidden; }
+PRED(nw_on, i) { return j->cfg->attention.norm_weighted; }
+PRED(nw_stats_on, s) { return nw_on(j, s) && stats_on(j, s); }
+PRED(nw_cat_on, i) { return nw_on(j, i) && has_cat(j, i); }
 
 FILL(f_first) { memcpy(dst, r->o->base.sinks, ROW_BYTES(c)); }
 FILL(f_bos) { memcpy(dst, r->o->base.sinks + LH(r), ROW_BYTES(c)); }
@@ -227,6 +230,24 @@ FILL(f_hidden)
     for (int t = 0; t < T; t++)
         for (int l = 0; l < L; l++)
             memcpy(d + ((size_t)t * L + l) * D, h + ((size_t)l * T + t) * D, sizeof(float) * D);
+}
+
+/* ---- norm-weighted attention (docs/analysis.md §10) ---- */
+
+FILL(f_nw_stat) { memcpy(dst, r->o->base.nw_stats + c->idx * LH(r), ROW_BYTES(c)); }
+FILL(f_nw_first) { memcpy(dst, r->o->base.nw_stats + ATTN_NSTAT * LH(r), ROW_BYTES(c)); }
+FILL(f_nw_bos) { memcpy(dst, r->o->base.nw_stats + (ATTN_NSTAT + 1) * LH(r), ROW_BYTES(c)); }
+FILL(f_nw_sink) { memcpy(dst, r->o->base.nw_stats + (ATTN_NSTAT + 2) * LH(r), ROW_BYTES(c)); }
+FILL(f_nw_cat) { memcpy(dst, r->o->base.nw_cat, ROW_BYTES(c)); }
+FILL(f_vnorm)
+{
+    /* (L,NH,T) -> token-major [T][L][NH] */
+    const float *v = r->o->base.vnorm;
+    int L = r->j->mc->L, NH = r->j->mc->NH, T = r->T;
+    float *d = dst;
+    for (int t = 0; t < T; t++)
+        for (int lh = 0; lh < L * NH; lh++)
+            d[(size_t)t * L * NH + lh] = v[(size_t)lh * T + t];
 }
 
 /* ---- descriptions that depend on the job ---- */
@@ -374,6 +395,24 @@ static const SchemaEntry ANALYSIS3[] = {
     DS("/hidden/states", ROW_TOKEN, ST_F32, D_L, D_D, hidden_on, f_hidden,
        "output hidden states of each encoder layer, [token][layer][D]"),
 };
+static const SchemaEntry NW_STATS[] = { /* per attention statistic */
+    DS("/attention/norm_weighted/stats/%s", ROW_EXAMPLE, ST_F32, D_L, D_H, nw_stats_on, f_nw_stat,
+       "the same statistic of the norm-weighted attention p_ij ||f_h(x_j)|| normalised per query row "
+       "(Kobayashi et al. 2020), [example][layer][head]"),
+};
+static const SchemaEntry NORM_WEIGHTED[] = {
+    DS("/attention/norm_weighted/value_norm", ROW_TOKEN, ST_F32, D_L, D_H, nw_on, f_vnorm,
+       "||f_h(x_t)|| = ||(x_t W_V + b_V) W_O^h||: token t's value vector through head h's slice of the "
+       "output projection (GQA: the KV head h reads), [token][layer][head]"),
+    DS("/attention/norm_weighted/stats/first", ROW_EXAMPLE, ST_F32, D_L, D_H, nw_stats_on, f_nw_first,
+       "first (mean over query rows of the weight on position 0) of the norm-weighted attention"),
+    DS("/attention/norm_weighted/stats/bos", ROW_EXAMPLE, ST_F32, D_L, D_H, nw_stats_on, f_nw_bos,
+       "bos of the norm-weighted attention; NaN without a BOS token"),
+    DS_ATTR("/attention/norm_weighted/stats/sink", ROW_EXAMPLE, ST_F32, D_L, D_H, nw_stats_on, f_nw_sink,
+            "sink indicator of the norm-weighted attention (threshold: the attribute epsilon)", a_epsilon),
+    DS3("/attention/norm_weighted/categories/received", ROW_EXAMPLE, ST_F32, D_L, D_H, D_CAT, nw_cat_on, f_nw_cat,
+        "norm-weighted attention received by each category's tokens, [example][layer][head][k]"),
+};
 static const SchemaEntry CONDUCTANCE[] = {
     DS("/conductance/hidden/token_sum", ROW_TOKEN, ST_F32, D_L, D_NONE, has_cond, f_cond_sum,
         "LayerConductance of each encoder layer's output, summed over D: [token][layer]"),
@@ -404,6 +443,7 @@ static const Section TABLE[] = {
     {EACH_ONCE, ROLLOUT, COUNT(ROLLOUT)},       {EACH_METHOD, ANALYSIS, COUNT(ANALYSIS)},
     {EACH_ONCE, ANALYSIS2, COUNT(ANALYSIS2)},   {EACH_METHOD, CATEGORY_MASS, COUNT(CATEGORY_MASS)},
     {EACH_ONCE, ANALYSIS3, COUNT(ANALYSIS3)},
+    {EACH_STAT, NW_STATS, COUNT(NW_STATS)},     {EACH_ONCE, NORM_WEIGHTED, COUNT(NORM_WEIGHTED)},
     {EACH_ONCE, CONDUCTANCE, COUNT(CONDUCTANCE)}, {EACH_ONCE, SERIAL, COUNT(SERIAL)},
 };
 

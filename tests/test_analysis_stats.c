@@ -186,6 +186,49 @@ static void test_massive_random(void)
     free(s);
 }
 
+/* Norm-weighted attention, L = NH = 1, T = 3, vnorm = (1, 2, 0):
+ * row 0 p = (0.5, 0.25, 0.25) -> 0.5·1, 0.25·2, 0 = (0.5, 0.5, 0) / 1   = (0.5, 0.5, 0);
+ * row 1 p = (0.2, 0.4, 0.4)   -> (0.2, 0.8, 0) / 1                     = (0.2, 0.8, 0);
+ * row 2 p = (0, 0, 1)         -> (0, 0, 0): every weight on a zero-norm value: NaN row. */
+static void test_norm_weighted_hand(void)
+{
+    const float p[9] = {0.5f, 0.25f, 0.25f, 0.2f, 0.4f, 0.4f, 0, 0, 1}, vn[3] = {1, 2, 0};
+    const float want[6] = {0.5f, 0.5f, 0, 0.2f, 0.8f, 0};
+    float out[9];
+    CU_ASSERT_EQUAL_FATAL(analysis_norm_weighted(p, vn, 1, 1, 3, out), 0);
+    for (int k = 0; k < 6; k++)
+        CU_ASSERT_DOUBLE_EQUAL(out[k], want[k], EPS);
+    for (int k = 6; k < 9; k++)
+        CU_ASSERT(isnan(out[k]));
+    CU_ASSERT_EQUAL(analysis_norm_weighted(p, NULL, 1, 1, 3, out), -1);
+    CU_ASSERT_EQUAL(analysis_norm_weighted(p, vn, 1, 1, 0, out), -1);
+}
+
+/* Random heads: rows sum to 1 and out/p is proportional to vnorm within each row. */
+static void test_norm_weighted_random(void)
+{
+    int L = 2, NH = 3, T = 7;
+    float *p = rand_probs(L, NH, T), *vn = malloc(sizeof *vn * L * NH * T), *out = malloc(sizeof *out * L * NH * T * T);
+    for (int k = 0; k < L * NH * T; k++)
+        vn[k] = (float)(0.1 + 3 * urand());
+    CU_ASSERT_EQUAL_FATAL(analysis_norm_weighted(p, vn, L, NH, T, out), 0);
+    for (int lh = 0; lh < L * NH; lh++)
+        for (int i = 0; i < T; i++) {
+            const float *pi = p + ((size_t)lh * T + i) * T, *oi = out + ((size_t)lh * T + i) * T;
+            double s = 0, z = 0;
+            for (int j = 0; j < T; j++)
+                z += (double)pi[j] * vn[lh * T + j];
+            for (int j = 0; j < T; j++) {
+                s += oi[j];
+                CU_ASSERT_DOUBLE_EQUAL(oi[j], (double)pi[j] * vn[lh * T + j] / z, EPS);
+            }
+            CU_ASSERT_DOUBLE_EQUAL(s, 1.0, EPS);
+        }
+    free(p);
+    free(vn);
+    free(out);
+}
+
 static void test_category_mass(void)
 {
     /* scores (1, -3, 0.5, 0.5, 0), cat (2, 0, 0, 1, 2), K=4: total |s| = 5;
@@ -217,5 +260,7 @@ int main(void)
     CU_add_test(s, "massive activations by hand", test_massive_hand);
     CU_add_test(s, "massive activations vs sort", test_massive_random);
     CU_add_test(s, "attribution mass per category", test_category_mass);
+    CU_add_test(s, "norm-weighted attention by hand", test_norm_weighted_hand);
+    CU_add_test(s, "norm-weighted attention, random", test_norm_weighted_random);
     return test_run_registry();
 }

@@ -16,7 +16,9 @@ import numpy as np
 
 
 NAN_OK = ("agreement/", "faithfulness/", "attention/stats/prev", "attention/stats/next",
-          "conductance/stats/prev", "conductance/stats/next", "attention/stats/bos")
+          "conductance/stats/prev", "conductance/stats/next", "attention/stats/bos",
+          "attention/norm_weighted/stats/prev", "attention/norm_weighted/stats/next",
+          "attention/norm_weighted/stats/bos")
 
 
 def datasets(f):
@@ -81,7 +83,8 @@ def check(path):
                 aoff = f["attention/offsets"][()]
                 if rows != aoff[-1]:
                     errs.append(f"{name}: {rows} elements, attention/offsets ends at {aoff[-1]}")
-            elif top == "tokens" or name == "hidden/states" or name.endswith(("token_sum", "token_l2", "/full")):
+            elif top == "tokens" or name in ("hidden/states", "attention/norm_weighted/value_norm") or \
+                    name.endswith(("token_sum", "token_l2", "/full")):
                 if rows != m:
                     errs.append(f"{name}: {rows} rows, expected M = {m}")
             elif rows != n:

@@ -52,6 +52,7 @@ ADDED_CONFIG_KEYS = {
     "save_hidden": "issue 16: analysis.save_hidden",
     "baseline_token": "issue 14 (decoders): the token of `baseline: token`",
     "precision": "issue 17 (bf16): `precision: fp32 | bf16`",
+    "norm_weighted": "issue 16: attention.norm_weighted (Kobayashi et al. 2020), default off",
 }
 
 
