@@ -11,9 +11,14 @@ package is not installed, so this script carries everything it needs:
     checkpoint loads in `transformers` and in attrun alike,
   * a safetensors writer and reader (the format is small enough to write by hand).
 
-Run (the README of models/sst2-tiny records the exact command and its numbers):
+Run (the README of models/sst2-tiny records the exact commands and their numbers):
 
   /usr/bin/python3 scripts/train_sst2.py --out models/sst2-tiny --threads 2
+
+Model selection never looks at dev: --holdout FRAC holds out a fraction of the train sentences
+(each with every phrase of its parse tree, see heldout_split), the held-out accuracy is printed
+after every epoch, and --keep best-heldout saves the epoch with the best held-out accuracy. Dev
+labels are read only by --eval-only.
 
 Reproducibility: python/numpy/torch are seeded from --seed, torch runs with
 use_deterministic_algorithms(True), batches are drawn from a seeded numpy

@@ -7,10 +7,14 @@
 # an intended change of output, explained in the commit that does it (and say which jobs changed and why).
 #
 # Usage (from the repository root, with ../shared/reference present and build/attrun built):
-#   tests/data/golden/make_golden.sh [--force] [ATTRUN_BINARY]
+#   tests/data/golden/make_golden.sh [--force] [--only JOB] [ATTRUN_BINARY]
+# --only JOB regenerates that job's files alone (both rank counts of jobs.txt), by the same commands, and
+# appends a record to MANIFEST instead of rewriting it: for an intended change of one job's output (e.g. a
+# retrained bundled model), the other jobs keep the old code's record.
 set -eu
-force=0
+force=0 only=
 if [ "${1:-}" = "--force" ]; then force=1; shift; fi
+if [ "${1:-}" = "--only" ]; then only=${2:?--only needs a job name}; shift 2; fi
 BIN=$(realpath "${1:-build/attrun}")
 G=tests/data/golden
 [ -f "$G/jobs.txt" ] || { echo "run from the repository root" >&2; exit 2; }
@@ -25,8 +29,12 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OPENBLAS_CORETYPE=Haswell
 tmp=$(mktemp -d /tmp/attrun_golden.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
+if [ -n "$only" ]; then
+    grep -q "^$only " "$G/jobs.txt" || { echo "--only $only: no such job in $G/jobs.txt" >&2; exit 2; }
+fi
 grep -v '^#' "$G/jobs.txt" | while read -r name np; do
     [ -n "$name" ] || continue
+    [ -z "$only" ] || [ "$name" = "$only" ] || continue
     out=$tmp/$name.np$np.h5
     if [ "$np" = 1 ]; then
         "$BIN" run "$G/jobs/$name.yaml" --set "out=$out" --quiet < /dev/null
@@ -36,6 +44,13 @@ grep -v '^#' "$G/jobs.txt" | while read -r name np; do
     gzip -9 -n -c "$out" > "$G/$name.np$np.h5.gz"
     echo "$name np=$np: $(stat -c %s "$G/$name.np$np.h5.gz") bytes"
 done
+if [ -n "$only" ]; then
+    {
+        echo "regenerated $only only: $(date -u +%Y-%m-%dT%H:%M:%SZ), code $(git rev-parse HEAD) ($(git log -1 --format=%s | cut -c1-60)), OPENBLAS_CORETYPE $OPENBLAS_CORETYPE"
+    } >> "$G/MANIFEST"
+    tail -n 1 "$G/MANIFEST"
+    exit 0
+fi
 {
     echo "generated: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
     echo "code: $(git rev-parse HEAD) ($(git log -1 --format=%s | cut -c1-60))"
