@@ -52,6 +52,7 @@ ADDED_CONFIG_KEYS = {
     "save_hidden": "issue 16: analysis.save_hidden",
     "baseline_token": "issue 14 (decoders): the token of `baseline: token`",
     "precision": "issue 17 (bf16): `precision: fp32 | bf16`",
+    "continuation_field": "issue 14 (decoder continuations): corpus.continuation_field",
 }
 
 
