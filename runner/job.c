@@ -523,7 +523,7 @@ int examples_load(Examples *ex, const RunConfig *c, const Model *m, const Tokeni
     ex->unk_id = tokenizer_special_id(tok, TOK_UNK);
     ex->cls_id = tokenizer_special_id(tok, TOK_CLS);
     ex->sep_id = tokenizer_special_id(tok, TOK_SEP);
-    if (resolve_fill(ex, c, mc, tok, err, errlen) || continuation_check_config(c, mc, err, errlen))
+    if (continuation_check_config(c, mc, err, errlen) || resolve_fill(ex, c, mc, tok, err, errlen))
         return -2;
     int fixed, maxlen;
     if (resolve_fixed_target(c, mc, tok, &fixed, err, errlen) ||
