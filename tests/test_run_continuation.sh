@@ -114,6 +114,25 @@ for m, emb_name in (("gpt2", "transformer.wte.weight"), ("llama", "model.embed_t
 sys.exit(0 if ok else 1)
 PY
 
+# every other method and an IG Riemann rule run on the units: each explains the same F(x) (the
+# reference's f_input) and the file passes the schema check
+job more tiny-gpt2 ref_gpt2.jsonl eos "ig: {steps: 16, rule: riemann_trapezoid}" "conductance: {steps: 8}" \
+    "gradshap: {samples: 4}" "smoothgrad: {samples: 4}" "analysis: {faithfulness: true}"
+sed -i 's/^methods: .*/methods: [ig, gradshap, deeplift, deepliftshap, smoothgrad, conductance]/' more.yaml
+"$BIN" run more.yaml --quiet > log 2>&1 || fail "continuation run of the other methods: $(cat log)"
+$H5CMP check more.h5 > log 2>&1 || fail "more.h5 fails the schema check: $(cat log)"
+$PY - "$SHARED/reference/captum/decoder_gpt2.json.gz" <<'PY' || fail "the methods explain different outputs"
+import gzip, json, sys
+import h5py, numpy as np
+steps = [s for c in json.load(gzip.open(sys.argv[1]))["continuation"] for s in c["steps"]]
+f = h5py.File("more.h5", "r")
+fx = np.array([s["f_input"] for s in steps])
+for m in ("ig", "gradshap", "deeplift", "deepliftshap", "smoothgrad"):
+    err = np.abs(f[f"attributions/{m}/f_input"][:] - fx).max() / np.abs(fx).max()
+    assert err <= 1e-5, (m, err)
+assert np.abs(f["conductance/f_input"][:] - fx).max() <= 1e-5 * np.abs(fx).max()
+PY
+
 # ---- 2. rank and chunk independence, resume after kill -9 ----
 $PY - "$SRC/data/sst2-dev.tsv" > sst.jsonl <<'PY'
 import json, sys
