@@ -40,6 +40,22 @@ printf '  max \r\n\n\tmin\r\n\n' > words.txt
 job g.jsonl af.h5 "mlm: {candidates: $WORK/words.txt}
 "
 "$BIN" run j.yaml --quiet > log 2>&1 || { cat log; fail "candidates from a file"; }
+$MPIRUN -np 2 "$BIN" run j.yaml --quiet --set out=$WORK/af2.h5 > log 2>&1 || { cat log; fail "candidates np=2"; }
+$H5CMP same af.h5 af2.h5 || fail "candidates: np=2 differs from np=1"
+# the spools are bound to the candidates: a --resume after the file of words changed is refused, one with
+# the same words equals the uninterrupted run (a partial spool made by a file-size limit, as in
+# tests/test_run_integrity.sh)
+printf 'model: %s\ncorpus: {path: %s, limit: 12, max_length: 512, on_error: skip}\nmethods: [saliency]\nmlm: {candidates: %s}\nout: %s\n' \
+    "$CODE" "$CLOZE" "$WORK/words.txt" "$WORK/p.h5" > r.yaml
+"$BIN" run r.yaml --quiet --set out=$WORK/pref.h5 > log 2>&1 || { cat log; fail "resume reference"; }
+(trap '' XFSZ; export PMIX_MCA_gds=hash; ulimit -f 300; "$BIN" run r.yaml --quiet) > log 2>&1; rc=$?
+[ $rc -eq 1 ] && ls p.h5.spool/rank0-*.bin > /dev/null 2>&1 || { cat log; fail "partial run: exit $rc"; }
+printf 'min\nmax\n' > words.txt
+"$BIN" run r.yaml --resume > log 2>&1; rc=$?
+[ $rc -eq 2 ] && grep -q "or other mlm.candidates" log || { cat log; fail "resume after the candidates changed: exit $rc, expected 2"; }
+printf 'max\nmin\n' > words.txt
+"$BIN" run r.yaml --resume --quiet > log 2>&1 || { cat log; fail "resume with the same candidates"; }
+$H5CMP same pref.h5 p.h5 || fail "resumed candidates job differs from the uninterrupted run"
 job g.jsonl b.h5
 "$BIN" run j.yaml --quiet > log 2>&1 || { cat log; fail "job without candidates"; }
 
