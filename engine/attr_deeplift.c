@@ -61,7 +61,7 @@ static int deeplift_block(AttrChunk *ch, int j0, int B, const char **err)
         memcpy(ch->xs + (size_t)(2 * r) * TD, c->x, (size_t)TD * sizeof(float));
         memcpy(ch->xs + (size_t)(2 * r + 1) * TD, c->b + (size_t)j * TD, (size_t)TD * sizeof(float));
         rowmeta_set(&ch->rm, 2 * r, c->pos_in);
-        rowmeta_set(&ch->rm, 2 * r + 1, c->bpos + (size_t)j * c->T);
+        rowmeta_set_baseline(&ch->rm, 2 * r + 1, c, j);
     }
     unsigned sites = deeplift_rescale_sites(ch->m, ch->s->dl_rules);
     if (attr_engine_rows(ch->e, ch->s, &ch->rm, 2 * B, ch->xs, ch->F, ch->g, sites, err))
