@@ -3,7 +3,9 @@
 # test_run_ranks.sh and test_run_resume.sh on tiny-llama and tiny-qwen2):
 #  - np=1 and np=3 (oversubscribed), automatic chunking and chunk=1: every dataset bitwise equal;
 #  - kill -9 of one rank mid-run, the last spool record of another cut short, then --resume
-#    with another rank count: bitwise equal to the uninterrupted run.
+#    with another rank count: bitwise equal to the uninterrupted run;
+#  - decoder analysis names: no cls/sep statistics, agreement with the explained position's
+#    attention row (/agreement/<m>/explained_attention_*), recomputed from the saved attention.
 source "$(dirname "$0")/tools/run_lib.sh"
 MODEL=$SHARED/reference/models/tiny-llama
 require_model
@@ -34,6 +36,31 @@ for g in ("attention/stats/first", "attributions/rollout/token_sum", "faithfulne
     assert g in f, f"{g} missing: the np comparison would not cover it"
 ids = f["tokens/ids"][:]
 assert (ids[off[:-1]] == 1).all(), "each Llama example starts with <s>"
+# decoders: no [CLS]/[SEP]-named statistics; the agreement's attention row is the explained
+# (last) position's, recomputed here from the saved attention (Spearman of average ranks,
+# special tokens left out)
+for g in ("attention/stats/cls", "attention/stats/sep", "agreement/ig/cls_attention_spearman"):
+    assert g not in f, f"{g} written for a decoder"
+L, H = 2, 4
+aoff, P = f["attention/offsets"][:], f["attention/probs"]
+spec = f["tokens/special"][:]
+def ranks(v):
+    o = np.argsort(v, kind="stable"); r = np.empty(len(v)); r[o] = np.arange(len(v))
+    for u in np.unique(v):
+        r[v == u] = r[v == u].mean()
+    return r
+for e in range(len(off) - 1):
+    T = off[e + 1] - off[e]
+    p = P[aoff[e]:aoff[e + 1]].astype(np.float64).reshape(L, H, T, T)
+    row = p[L - 1, :, T - 1, :].mean(0)
+    keep = spec[off[e]:off[e + 1]] == 0
+    s = f["attributions/ig/token_sum"][off[e]:off[e + 1]].astype(np.float64)
+    if keep.sum() < 2:
+        continue
+    rho = np.corrcoef(ranks(s[keep]), ranks(row.astype(np.float32).astype(np.float64)[keep]))[0, 1]
+    got = f["agreement/ig/explained_attention_spearman"][e]
+    assert abs(rho - got) <= 1e-5, (e, rho, got)
+print("explained_attention_spearman matches the last position's attention row")
 PY
 
 # kill -9 of rank 1 mid-run, then resume on 3 ranks (a long job, so that the kill lands mid-run)

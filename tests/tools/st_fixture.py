@@ -15,6 +15,9 @@ safetensors package.
   st_fixture.py add-score SRC DST NUM_LABELS SEED
         SRC's tensors without lm_head.weight plus a random score.weight [NUM_LABELS, hidden]
         (F32, N(0, 1/hidden)); config.json changes are the caller's.
+  st_fixture.py stack-layers SRC DST L
+        a Llama-family checkpoint with L layers: layer l is a copy of SRC's layer l mod L0
+        (config.json changes are the caller's).
   st_fixture.py random-llama DST HIDDEN LAYERS HEADS KV FFN VOCAB SEED
         a Llama checkpoint with random BF16 weights written tensor by tensor (low memory).
 In every mode the other files of SRC (config.json, tokenizer files) are copied to DST.
@@ -151,6 +154,15 @@ def main(argv):
         D = next(v[1][1] for k, v in ts.items() if k.endswith(("wte.weight", "embed_tokens.weight")))
         w = np.random.default_rng(seed).standard_normal((nl, D)).astype(np.float32) / np.float32(np.sqrt(D))
         lst.append(("score.weight", "F32", [nl, D], encode(w, "F32")))
+        write(out, lst, meta)
+    elif mode == "stack-layers":
+        L = int(argv[4])
+        pre = "model.layers."
+        L0 = 1 + max(int(k[len(pre):].split(".")[0]) for k in ts if k.startswith(pre))
+        lst = [(k, *v) for k, v in ts.items() if not k.startswith(pre)]
+        for l in range(L):
+            src = f"{pre}{l % L0}."
+            lst += [(f"{pre}{l}." + k[len(src):], *v) for k, v in ts.items() if k.startswith(src)]
         write(out, lst, meta)
     else:
         raise SystemExit(f"unknown mode {mode}")
