@@ -53,6 +53,7 @@ ADDED_CONFIG_KEYS = {
     "baseline_token": "issue 14 (decoders): the token of `baseline: token`",
     "precision": "issue 17 (bf16): `precision: fp32 | bf16`",
     "activation_mib": "issue 14 (decoders, long texts): the engine's activation budget (runtime only)",
+    "continuation_field": "issue 14 (decoder continuations): corpus.continuation_field",
 }
 
 
