@@ -61,6 +61,9 @@ for e in range(len(off) - 1):
     got = f["agreement/ig/explained_attention_spearman"][e]
     assert abs(rho - got) <= 1e-5, (e, rho, got)
 print("explained_attention_spearman matches the last position's attention row")
+comp = f["faithfulness/ig/comprehensiveness"][:]
+assert np.isfinite(comp).all() and (np.abs(comp) > 0).mean() > 0.5, f"decoder faithfulness is empty: {comp}"
+
 PY
 
 # kill -9 of rank 1 mid-run, then resume on 3 ranks (a long job, so that the kill lands mid-run)
