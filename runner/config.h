@@ -35,7 +35,7 @@ typedef struct {
     int nbaselines;
     BaselineKind baselines[MAX_BASELINES];
     char *baseline_token;         /* decoders: `baseline: token`'s token (string, id, eos/bos/unk/pad) */
-    struct { int steps; IgRule rule; } ig;
+    struct { int steps; IgRule rule; double tolerance; int max_steps; } ig; /* steps: IG_STEPS_AUTO = auto */
     struct { int samples; double stdevs; uint64_t seed; } gradshap;
     struct { int samples; double stdevs; MethodKind base; uint64_t seed; } smoothgrad;
     struct { DeepLiftRules rules; } deeplift;

@@ -52,6 +52,8 @@ ADDED_CONFIG_KEYS = {
     "save_hidden": "issue 16: analysis.save_hidden",
     "baseline_token": "issue 14 (decoders): the token of `baseline: token`",
     "precision": "issue 17 (bf16): `precision: fp32 | bf16`",
+    "tolerance": "issue 17 item 2 (adaptive IG): ig.tolerance, used by `ig.steps: auto` only",
+    "max_steps": "issue 17 item 2 (adaptive IG): ig.max_steps, used by `ig.steps: auto` only",
 }
 
 
