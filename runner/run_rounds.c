@@ -23,8 +23,8 @@ static void report_plan(const Run *r)
     if (r->rank != 0)
         return;
     if (!r->a.quiet && p->pending > 0 && p->finished + p->pending > 0)
-        fprintf(stderr, "attrun: adaptive IG: %ld examples need a finer rule, %ld finished\n", p->pending,
-                p->finished);
+        fprintf(stderr, "attrun: adaptive IG, round %d: %ld examples need a finer rule, %ld finished\n",
+                r->rounds + 1, p->pending, p->finished);
     if (p->pending > 0)
         return;
     if (!r->a.quiet && p->finished > 0)
