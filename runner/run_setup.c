@@ -126,6 +126,14 @@ static int setup_model_and_examples(Run *r)
         config_method_spec(&r->cfg, r->cfg.methods[i], &r->specs[i]);
     if (r->rank == 0 && position_warning(&r->cfg, r->model, r->specs, msg, n))
         fprintf(stderr, "attrun run: %s\n", msg);
+    /* bf16 products make successive rules differ by ~1e-4 of max |a| at any number of nodes */
+    if (r->rank == 0 && r->cfg.precision == 1 && r->cfg.ig.steps == IG_STEPS_AUTO && r->cfg.ig.tolerance < 1e-3)
+        for (int i = 0; i < r->cfg.n_methods; i++)
+            if (r->cfg.methods[i] == M_IG)
+                fprintf(stderr, "attrun run: warning: ig.steps: auto with precision: bf16 and ig.tolerance %g: the "
+                        "bf16 products alone make two rules differ by about 1e-4 of the largest attribution, so "
+                        "most examples will run to ig.max_steps unconverged; use ig.tolerance >= 1e-3 with bf16 "
+                        "(docs/performance.md)\n", r->cfg.ig.tolerance);
     return EXIT_OK;
 }
 
