@@ -54,6 +54,7 @@ ADDED_CONFIG_KEYS = {
     "precision": "issue 17 (bf16): `precision: fp32 | bf16`",
     "tolerance": "issue 17 item 2 (adaptive IG): ig.tolerance, used by `ig.steps: auto` only",
     "max_steps": "issue 17 item 2 (adaptive IG): ig.max_steps, used by `ig.steps: auto` only",
+    "continuation_field": "issue 14 (decoder continuations): corpus.continuation_field",
 }
 
 
