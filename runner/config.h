@@ -47,7 +47,7 @@ typedef struct {
         int n_candidates;
         char *candidates_file;    /* or NULL */
     } mlm;
-    struct { int steps; IgRule rule; } ig;
+    struct { int steps; IgRule rule; double tolerance; int max_steps; } ig; /* steps: IG_STEPS_AUTO = auto */
     struct { int samples; double stdevs; uint64_t seed; } gradshap;
     struct { int samples; double stdevs; MethodKind base; uint64_t seed; } smoothgrad;
     struct { DeepLiftRules rules; } deeplift;
