@@ -59,6 +59,7 @@ typedef struct {
     int precision;                /* 0 fp32, 1 bf16 linear layers (engine_set_precision) */
     int threads;                  /* OpenBLAS threads per rank */
     int chunk;                    /* items per work unit; 0 = auto */
+    int share_weights;            /* ShareMode (io/checkpoint_shared.h): 0 auto, 1 on, 2 off */
     char *source;                 /* the config file's path, for messages */
 } RunConfig;
 

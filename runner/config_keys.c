@@ -205,6 +205,7 @@ static const char *const DL_RULES[] = {"rescale", "captum", NULL};
 static const int DL_RULE_VALS[] = {DL_RESCALE, DL_CAPTUM};
 static const char *const DTYPES[] = {"float32", "float16", NULL};
 static const char *const PRECISIONS[] = {"fp32", "bf16", NULL};
+static const char *const SHARE_MODES[] = {"auto", "on", "off", NULL}; /* ShareMode (io/checkpoint_shared.h) */
 
 #define F(field) offsetof(RunConfig, field)
 #define SECTION(name, ...) {.key = name, .type = CK_SECTION, __VA_ARGS__}
@@ -352,6 +353,12 @@ const ConfigKey CONFIG_KEYS[] = {
                 "when ranks would otherwise idle (fewer examples than 4 × ranks, or one example would straggle). "
                 "Results are bitwise identical for any `chunk` and any number of ranks (at the same `threads`: "
                 "OpenBLAS's thread count changes the last bits of a GEMM, ~1e-6 relative)"),
+    WORDK("share_weights", share_weights, SHARE_MODES, NULL, .def = "auto", .flags = CKF_RUNTIME,
+          .doc = "`auto` \\| `on` \\| `off`: the ranks of one node share one copy of the converted weights (and "
+                 "of their bf16 copies) in MPI shared memory instead of one copy each. `auto`: when a node runs "
+                 "more than one rank, else (or when the shared memory cannot be had: a note in the log) a copy per "
+                 "rank; `on`: always, and the job fails when it cannot; `off`: a copy per rank. Results are "
+                 "bitwise the same; the log says `weights_shared: true|false` (docs/performance.md)"),
 };
 const int CONFIG_NKEYS = (int)(sizeof CONFIG_KEYS / sizeof *CONFIG_KEYS);
 

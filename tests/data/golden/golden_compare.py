@@ -52,6 +52,7 @@ ADDED_CONFIG_KEYS = {
     "save_hidden": "issue 16: analysis.save_hidden",
     "baseline_token": "issue 14 (decoders): the token of `baseline: token`",
     "precision": "issue 17 (bf16): `precision: fp32 | bf16`",
+    "share_weights": "issue 17 item 4: one copy of the weights per node, `share_weights: auto | on | off`",
 }
 
 
