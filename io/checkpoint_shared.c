@@ -1,14 +1,13 @@
 /* One copy of the weights per node: see checkpoint_shared.h.
  *
- * Why the node's rank 0 owns the whole window (the others allocate 0 bytes): the block is
- * then one contiguous mapping with the same layout as checkpoint_load's malloc'ed one, so
- * every tensor sits at the same offset and the other ranks only need MPI_Win_shared_query.
+ * Why the node's rank 0 creates one object for the whole block: it is then one contiguous
+ * mapping with the same layout as checkpoint_load's malloc'ed block, so every tensor sits at
+ * the same offset on every rank.
  * Why the ranks convert in parallel: the conversion (and the transposes of GPT-2's Conv1D
  * weights) is most of the load time, and each rank writes a disjoint run of the block.
- * Why the memory is committed up front (MADV_POPULATE_WRITE): Open MPI backs the window
- * with a file in osc_sm_backing_directory (/dev/shm); when that tmpfs is too small the
- * first write to a missing page is a SIGBUS, not an error, so the owner faults every page
- * in while an error can still be returned and agreed on.
+ * Why posix_fallocate: a tmpfs object grown by ftruncate alone gets its pages on first
+ * touch, and when /dev/shm is too small that touch is a SIGBUS; fallocate reserves them
+ * while an error can still be returned and agreed on.
  * Every step that can fail on one rank ends in an agreement over the node (mpi_agree), so a
  * failing rank never leaves the others waiting in a collective. */
 #include "io/checkpoint_shared.h"
@@ -18,16 +17,14 @@
 #include "io/errmsg.h"
 #include "io/mpi_agree.h"
 #include <errno.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
-
-#ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE 23 /* Linux 5.14; older kernels answer EINVAL and are not checked */
-#endif
 
 static int node_rank(const SharedWeights *sw)
 {
@@ -36,80 +33,89 @@ static int node_rank(const SharedWeights *sw)
     return r;
 }
 
-/* The page-aligned interior of [p, p+n), or n = 0. */
-static void page_interior(void *p, size_t n, uintptr_t *lo, size_t *len)
+/* One shared-memory object of `bytes`, created by the node's rank 0 and mapped (read-write,
+ * for the conversion) by every rank of the node: its address on every rank, or NULL on every
+ * rank with the message. Its name is gone from /dev/shm when this returns; the mapping is
+ * *map / *len, for checkpoint_shared_free. */
+static void *node_region(SharedWeights *sw, size_t bytes, void **map, size_t *len, char *err, size_t errlen)
 {
-    uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
-    uintptr_t a = ((uintptr_t)p + pg - 1) & ~(pg - 1), b = ((uintptr_t)p + n) & ~(pg - 1);
-    *lo = a;
-    *len = b > a ? b - a : 0;
-}
-
-/* A window of `bytes` owned by the node's rank 0 and mapped by every rank of the node; its
- * base on every rank, or NULL on every rank with the message. *has: the window exists on
- * every rank and must be freed (after a failed allocation on some rank only, the ranks
- * that got one keep it: freeing is collective over a window the others lack). */
-static void *node_window(SharedWeights *sw, size_t bytes, MPI_Win *win, int *has, char *err, size_t errlen)
-{
-    int me = node_rank(sw);
-    void *base = NULL;
-    char msg[MPI_MAX_ERROR_STRING + 256] = "";
-    *has = 0;
-    int rc = MPI_Win_allocate_shared(me == 0 ? (MPI_Aint)bytes : 0, 1, MPI_INFO_NULL, sw->node, &base, win);
-    int ok = rc == MPI_SUCCESS, all;
-    if (!ok) {
-        char es[MPI_MAX_ERROR_STRING];
-        int len = 0;
-        MPI_Error_string(rc, es, &len);
-        snprintf(msg, sizeof msg, "MPI_Win_allocate_shared of %.1f MiB failed: %s", bytes / 1048576.0, es);
+    static unsigned serial;
+    int me = node_rank(sw), ok = 1, fd = -1;
+    char name[64] = "", msg[1024] = "";
+    void *base = MAP_FAILED;
+    if (me == 0) {
+        struct rlimit rl; /* beyond RLIMIT_FSIZE, fallocate raises SIGXFSZ instead of failing */
+        snprintf(name, sizeof name, "/attrun-weights.%ld.%u", (long)getpid(), serial++);
+        if (getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && bytes > rl.rlim_cur) {
+            snprintf(msg, sizeof msg, "%.1f MiB of shared memory exceed the file-size limit (ulimit -f)",
+                     bytes / 1048576.0);
+            ok = 0;
+            name[0] = 0;
+        } else if ((fd = shm_open(name, O_CREAT | O_EXCL | O_RDWR, 0600)) < 0) {
+            snprintf(msg, sizeof msg, "cannot create the shared-memory object /dev/shm%s: %s", name, strerror(errno));
+            ok = 0;
+            name[0] = 0;
+        } else {
+            int e = posix_fallocate(fd, 0, (off_t)bytes);
+            if (e) {
+                snprintf(msg, sizeof msg, "cannot reserve %.1f MiB of shared memory in /dev/shm: %s (is /dev/shm "
+                         "large enough? share_weights: off gives each rank its own copy)", bytes / 1048576.0,
+                         strerror(e));
+                ok = 0;
+            } else if ((base = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)) == MAP_FAILED) {
+                snprintf(msg, sizeof msg, "cannot map %.1f MiB of shared memory: %s", bytes / 1048576.0,
+                         strerror(errno));
+                ok = 0;
+            }
+        }
     }
-    MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, sw->node);
-    if (!all) {
-        mpi_agree(sw->node, ok, msg, sizeof msg);
-        io_fail(err, errlen, "%s", msg);
-        return NULL;
-    }
-    *has = 1;
-    MPI_Win_set_errhandler(*win, MPI_ERRORS_RETURN);
-    if (me != 0) {
-        MPI_Aint size = 0;
-        int disp = 0;
-        ok = MPI_Win_shared_query(*win, 0, &size, &disp, &base) == MPI_SUCCESS && (size_t)size == bytes;
-        if (!ok)
-            snprintf(msg, sizeof msg, "MPI_Win_shared_query: the node's window is not the %zu bytes expected", bytes);
-    } else {
-        uintptr_t lo;
-        size_t len;
-        page_interior(base, bytes, &lo, &len);
-        if (len && madvise((void *)lo, len, MADV_POPULATE_WRITE) != 0 && errno != EINVAL) {
-            snprintf(msg, sizeof msg, "cannot commit %.1f MiB of MPI shared memory (%s): Open MPI keeps it in "
-                     "osc_sm_backing_directory (/dev/shm by default); is that file system large enough?",
-                     bytes / 1048576.0, strerror(errno));
+    int lead_ok = ok;
+    MPI_Bcast(&lead_ok, 1, MPI_INT, 0, sw->node);
+    MPI_Bcast(name, sizeof name, MPI_CHAR, 0, sw->node);
+    if (me != 0 && lead_ok) {
+        struct stat sb;
+        if ((fd = shm_open(name, O_RDWR, 0)) < 0 || fstat(fd, &sb) != 0 || (size_t)sb.st_size != bytes ||
+            (base = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)) == MAP_FAILED) {
+            snprintf(msg, sizeof msg, "cannot map the node's shared-memory object /dev/shm%s: %s", name,
+                     fd < 0 ? strerror(errno) : "wrong size or mmap failed");
             ok = 0;
         }
     }
-    if (mpi_agree(sw->node, ok, msg, sizeof msg)) {
-        MPI_Win_free(win);
-        *has = 0;
+    if (fd >= 0)
+        close(fd);
+    int bad = mpi_agree(sw->node, ok && lead_ok, msg, sizeof msg);
+    if (me == 0 && name[0])
+        shm_unlink(name); /* every rank mapped it or gave up: the name is no longer needed */
+    if (bad) {
+        if (base != MAP_FAILED)
+            munmap(base, bytes);
         io_fail(err, errlen, "%s", msg);
         return NULL;
     }
+    *map = base;
+    *len = bytes;
     return base;
+}
+
+/* The writes of every rank of the node into the shared block, seen by all: the agreement's
+ * collective orders them; the fences say so to the compiler and the CPU. */
+static int agree_written(SharedWeights *sw, int ok, char *err, size_t errlen)
+{
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    int bad = mpi_agree(sw->node, ok, err, errlen);
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    return bad;
 }
 
 /* Every rank only reads the weights from now on: say so to the MMU (a stray write is a
  * crash, not a silent change of every rank's model). */
 static void make_read_only(void *p, size_t n)
 {
-    uintptr_t lo;
-    size_t len;
-    page_interior(p, n, &lo, &len);
-    if (len)
-        mprotect((void *)lo, len, PROT_READ); /* best effort: the weights are const either way */
+    mprotect(p, n, PROT_READ); /* p: an mmap'ed block, page-aligned. Best effort: the weights are const anyway */
 }
 
-/* The F32 block in the node's window: place, convert this rank's part, agree. */
-static Model *load_into_window(CkptPlan *p, const char *dir, SharedWeights *sw, char *err, size_t errlen)
+/* The F32 block in the node's shared memory: place, convert this rank's part, agree. */
+static Model *load_into_shared(CkptPlan *p, const char *dir, SharedWeights *sw, char *err, size_t errlen)
 {
     int me = node_rank(sw), nr = sw->node_ranks;
     /* the ranks must agree on the block before sharing it (the weights' SHA-256 is compared
@@ -123,20 +129,15 @@ static Model *load_into_window(CkptPlan *p, const char *dir, SharedWeights *sw, 
     if (mpi_agree(sw->node, ok, err, errlen))
         return ckpt_plan_end(p, 0);
     size_t bytes = (p->total ? p->total : 1) * sizeof(float);
-    float *base = node_window(sw, bytes, &sw->win, &sw->has_win, err, errlen);
+    float *base = node_region(sw, bytes, &sw->f32_map, &sw->f32_len, err, errlen);
     if (!base)
         return NULL; /* the plan stays open: the caller falls back or fails */
-    MPI_Win_lock_all(MPI_MODE_NOCHECK, sw->win);
     ckpt_plan_place(p, base);
     ok = ckpt_plan_read(p, base, me, nr, err, errlen) == 0;
-    MPI_Win_sync(sw->win); /* this rank's writes, before the agreement's barrier */
-    int bad = mpi_agree(sw->node, ok, err, errlen);
-    MPI_Win_sync(sw->win); /* the others' writes, after it */
-    MPI_Win_unlock_all(sw->win);
-    if (bad) {
-        ckpt_plan_end(p, 0); /* storage is NULL: the window is not the model's to free */
-        MPI_Win_free(&sw->win);
-        sw->has_win = 0;
+    if (agree_written(sw, ok, err, errlen)) {
+        ckpt_plan_end(p, 0); /* storage is NULL: the shared block is not the model's to free */
+        munmap(sw->f32_map, sw->f32_len);
+        sw->f32_map = NULL;
         return NULL;
     }
     make_read_only(base, bytes);
@@ -169,7 +170,6 @@ Model *checkpoint_load_shared(const char *dir, MPI_Comm comm, ShareMode mode, Sh
     int rank;
     MPI_Comm_rank(comm, &rank);
     MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &sw->node);
-    MPI_Comm_set_errhandler(sw->node, MPI_ERRORS_RETURN); /* window errors return to us (node_window) */
     MPI_Comm_size(sw->node, &sw->node_ranks);
     int leader = node_rank(sw) == 0;
     MPI_Allreduce(&leader, &sw->nodes, 1, MPI_INT, MPI_SUM, comm);
@@ -184,8 +184,8 @@ Model *checkpoint_load_shared(const char *dir, MPI_Comm comm, ShareMode mode, Sh
     } else if (mpi_agree(sw->node, ok, err, errlen)) { /* every rank of the node takes the same path */
         ckpt_plan_end(&p, 0);
     } else {
-        m = load_into_window(&p, dir, sw, err, errlen);
-        if (!m && p.m) { /* no window (the plan is still open) */
+        m = load_into_shared(&p, dir, sw, err, errlen);
+        if (!m && p.m) { /* no shared memory (the plan is still open) */
             if (mode == SHARE_ON) {
                 char why[1024];
                 snprintf(why, sizeof why, "%s", err);
@@ -221,19 +221,15 @@ int checkpoint_share_bf16(const Model *m, SharedWeights *sw, ShareMode mode, cha
             total += (lw[i].n + 31) & ~(size_t)31;
         }
         bytes = (total ? total : 1) * sizeof(uint16_t);
-        base = node_window(sw, bytes, &sw->win_bf16, &sw->has_win_bf16, err, errlen);
+        base = node_region(sw, bytes, &sw->bf16_map, &sw->bf16_len, err, errlen);
     }
     ok = base != NULL;
     if (ok) {
         int me = node_rank(sw), nr = sw->node_ranks;
-        MPI_Win_lock_all(MPI_MODE_NOCHECK, sw->win_bf16);
         for (int i = 0; i < nw; i++)
             if (ckpt_part_of(off[i], lw[i].n, total, nr) == me)
                 gemm_bf16_from_f32(base + off[i], lw[i].W, lw[i].n);
-        MPI_Win_sync(sw->win_bf16);
-        MPI_Barrier(sw->node);
-        MPI_Win_sync(sw->win_bf16);
-        MPI_Win_unlock_all(sw->win_bf16);
+        agree_written(sw, 1, NULL, 0); /* cannot fail: the barrier */
         make_read_only(base, bytes);
         for (int i = 0; i < nw; i++)
             if (gemm_bf16_adopt_weights(lw[i].W, lw[i].n, base + off[i]) != 0)
@@ -256,11 +252,11 @@ int checkpoint_share_bf16(const Model *m, SharedWeights *sw, ShareMode mode, cha
 
 void checkpoint_shared_free(SharedWeights *sw)
 {
-    if (sw->has_win_bf16)
-        MPI_Win_free(&sw->win_bf16);
-    if (sw->has_win)
-        MPI_Win_free(&sw->win);
-    sw->has_win = sw->has_win_bf16 = 0;
+    if (sw->bf16_map)
+        munmap(sw->bf16_map, sw->bf16_len);
+    if (sw->f32_map)
+        munmap(sw->f32_map, sw->f32_len);
+    sw->bf16_map = sw->f32_map = NULL;
     if (sw->node_ranks > 0 && sw->node != MPI_COMM_NULL) /* node_ranks 0: never split (a zeroed struct) */
         MPI_Comm_free(&sw->node);
     sw->node_ranks = 0;

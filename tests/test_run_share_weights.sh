@@ -7,7 +7,9 @@
 #     /proc/self/smaps_rollup; RSS would count the shared pages once per rank) of np = 3
 #     on a 43 MiB random model, against np = 3 without sharing and against 3 x np = 1;
 #  4. a load error that only one rank sees (a NaN in the part of the block that rank
-#     converts) fails the job on every rank with the message instead of hanging.
+#     converts) fails the job on every rank with the message instead of hanging;
+#  5. (where this user may mount: a private 4 MiB /dev/shm) no room for the shared copy:
+#     auto falls back to a copy per rank with a note, on fails naming /dev/shm; none hangs.
 source "$(dirname "$0")/tools/run_lib.sh"
 require_model
 write_tsv corpus.tsv 8
@@ -80,4 +82,18 @@ rc=$?
 [ $rc -ne 0 ] || fail "a NaN weight was accepted"
 grep -q "non-finite value (nan)" bad.txt || { cat bad.txt; fail "the NaN is not named"; }
 [ ! -e bad.h5 ] || fail "a failed start left a result file"
+
+# 5. /dev/shm too small for the 8 MiB tiny-bert block (a private mount namespace)
+if unshare -m sh -c 'mount -t tmpfs -o size=4m tmpfs /dev/shm' 2>/dev/null; then
+    small() { timeout 120 unshare -m sh -c "mount -t tmpfs -o size=4m tmpfs /dev/shm && $MPIRUN -np 2 $BIN run job.yaml --set out=$1.h5 --set share_weights=$1"; }
+    small auto 2>small_auto.txt || { cat small_auto.txt; fail "small /dev/shm, auto: the job failed"; }
+    grep -q "weights_shared: false" small_auto.txt && grep -q "note.*cannot reserve .* /dev/shm" small_auto.txt \
+        || { cat small_auto.txt; fail "small /dev/shm, auto: no fallback note"; }
+    $H5CMP same r1.h5 auto.h5 || fail "small /dev/shm, auto: differs from np=1"
+    small on 2>small_on.txt; rc=$?
+    [ $rc -eq 1 ] && grep -q "share_weights: on, but the weights cannot be shared: cannot reserve" small_on.txt \
+        || { cat small_on.txt; fail "small /dev/shm, on: exit $rc without the reason"; }
+else
+    echo "not checked: a small /dev/shm (cannot mount a private tmpfs here)"
+fi
 echo "PASS"
