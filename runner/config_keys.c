@@ -355,7 +355,7 @@ const ConfigKey CONFIG_KEYS[] = {
                 "OpenBLAS's thread count changes the last bits of a GEMM, ~1e-6 relative)"),
     WORDK("share_weights", share_weights, SHARE_MODES, NULL, .def = "auto", .flags = CKF_RUNTIME,
           .doc = "`auto` \\| `on` \\| `off`: the ranks of one node share one copy of the converted weights (and "
-                 "of their bf16 copies) in MPI shared memory instead of one copy each. `auto`: when a node runs "
+                 "of their bf16 copies) in shared memory (/dev/shm) instead of one copy each. `auto`: when a node runs "
                  "more than one rank, else (or when the shared memory cannot be had: a note in the log) a copy per "
                  "rank; `on`: always, and the job fails when it cannot; `off`: a copy per rank. Results are "
                  "bitwise the same; the log says `weights_shared: true|false` (docs/performance.md)"),

@@ -26,8 +26,12 @@ static void memory_line(const double *all, int stride, int nranks)
     if (sum[0] < 0 || sum[1] < 0)
         return; /* no /proc/self/smaps_rollup (Linux < 4.14) */
     fprintf(stderr, "\nattrun: memory_sum_over_ranks: pss %.1f MiB, rss %.1f MiB, peak_rss %.1f MiB (PSS counts "
-            "a page shared by ranks once, RSS once per rank)", sum[0] / 1048576, sum[1] / 1048576,
+            "a page shared by ranks once, RSS once per rank); pss per rank:", sum[0] / 1048576, sum[1] / 1048576,
             sum[2] / 1048576);
+    for (int k = 0; k < nranks && k < 16; k++)
+        fprintf(stderr, " %.1f", all[stride * k + 4] / 1048576);
+    if (nranks > 16)
+        fprintf(stderr, " ...");
 }
 
 /* 8. the summary (rank 0): wall time, throughput, assembly, each rank's busy share. */
