@@ -69,7 +69,7 @@ static const char *base_second(const RunConfig *c, const ModelConfig *mc, const 
     return NULL;
 }
 
-/* The statistics of the norm-weighted attention (docs/analysis.md §10): the same functions as
+/* The statistics of the norm-weighted attention (docs/analysis.md §11): the same functions as
  * on the raw attention (per-head statistics, first/BOS/sink with analysis.stats; received per
  * category with categories), on N = p·||f(x)|| normalised per row. Returns NULL or what failed. */
 static const char *base_norm_weighted(const RunConfig *c, const ModelConfig *mc, const Examples *ex, long e,
@@ -192,8 +192,10 @@ int analysis_base(const RunConfig *c, const ModelConfig *mc, const Examples *ex,
         r->cls_attn = malloc(sizeof(float) * T);
         if (!r->rollout || !r->cls_attn)
             rc = -1, snprintf(err, errlen, "example %ld: out of memory for the rollout", e);
+        /* decoders: both from the explained position (their row 0 attends to itself only); the
+         * schema names the second /agreement/<m>/explained_attention_* for them (runner/schema.c) */
         else if (attn_rollout_from(r->attn, L, NH, T, mc->causal ? ex->mlm_pos[e] : 0, r->rollout) ||
-                 attn_cls_attention(r->attn, L, NH, T, r->cls_attn)) /* decoders: from the explained position */
+                 attn_row_attention(r->attn, L, NH, T, mc->causal ? ex->mlm_pos[e] : 0, r->cls_attn))
             rc = -1, snprintf(err, errlen, "example %ld: %s", e, attn_error());
     }
     const char *why = rc ? NULL : base_second(c, mc, ex, e, r);

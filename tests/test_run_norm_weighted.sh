@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# attention.norm_weighted (docs/analysis.md §10, Kobayashi et al. 2020) recomputed in numpy by
+# attention.norm_weighted (docs/analysis.md §11, Kobayashi et al. 2020) recomputed in numpy by
 # tests/tools/check_norm_weighted.py from the checkpoint weights (its own safetensors reader), the
 # saved hidden states and the saved attention, never from the C code (all <= 1e-5):
 #   - tiny-bert (encoder, post-LN), tiny-llama and tiny-qwen2 (decoders, pre-RMSNorm, GQA: 4 query

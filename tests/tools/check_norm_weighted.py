@@ -1,4 +1,4 @@
-"""Recomputes the norm-weighted attention datasets of an attrun result (docs/analysis.md §10) in
+"""Recomputes the norm-weighted attention datasets of an attrun result (docs/analysis.md §11) in
 numpy, from the checkpoint's weights (read here with a small safetensors reader) and the file's
 raw data, never from the C code:
 
@@ -177,7 +177,10 @@ def main():
                 ref = stats(p, cls, sep, pun)
                 ref["bos"] = ref["first"] if bos else np.full((L, NH), np.nan)
                 ref["sink"] = np.where(ref["first"] > eps_sink, 1.0, 0.0)
+                assert ("cls" in f[where]) == enc and ("sep" in f[where]) == enc, f"{where}: cls/sep only for encoders"
                 for k, want in ref.items():
+                    if not enc and k in ("cls", "sep"):
+                        continue
                     gotk = f[f"{where}/{k}"][e].astype(np.float64)
                     nan = np.isnan(want)
                     assert (np.isnan(gotk) == nan).all(), f"example {e} {where}/{k}: NaN placement"
