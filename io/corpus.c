@@ -31,14 +31,14 @@ struct Corpus {
     int n_classes;            /* labels must be below (0: unchecked) */
     /* TSV/CSV columns */
     char **header;
-    int ncols, text_col, pair_col, label_col;
+    int ncols, text_col, pair_col, label_col, cont_col;
     char *fbuf;               /* unescaped CSV fields, NUL-separated */
     size_t fbuf_cap;
     size_t *foff;             /* (fcap) field offsets into fbuf or line */
     char **fields;
     int nfields, fcap;
     /* JSONL */
-    char *text_key, *pair_key, *label_key, *extra_key;
+    char *text_key, *pair_key, *label_key, *extra_key, *cont_key;
     char *extra;              /* the current record's extra field as JSON text */
     int label_explicit;
     json_t *json;             /* the current record (owns the strings handed out) */
@@ -300,6 +300,12 @@ static int open_header(Corpus *c, const CorpusSpec *s, char *err, size_t errlen)
         fail(err, errlen, c, 1, "no column '%s' (text_pair) in the header (columns: %s)", s->pair_field, cols);
         return -1;
     }
+    c->cont_col = -1;
+    if (s->cont_field && (c->cont_col = find_col(c, s->cont_field)) < 0) {
+        fail(err, errlen, c, 1, "no column '%s' (continuation_field) in the header (columns: %s)", s->cont_field,
+             cols);
+        return -1;
+    }
     c->label_col = find_col(c, s->label_field ? s->label_field : "label");
     if (s->label_field && c->label_col < 0) {
         fail(err, errlen, c, 1, "no column '%s' (label) in the header (columns: %s)", s->label_field, cols);
@@ -345,6 +351,8 @@ Corpus *corpus_open(const CorpusSpec *s, char *err, size_t errlen)
     c->n_classes = s->n_classes > 0 ? s->n_classes : 0;
     c->text_key = s->text_field ? strdup(s->text_field) : NULL;
     c->pair_key = s->pair_field ? strdup(s->pair_field) : NULL;
+    c->cont_key = s->cont_field ? strdup(s->cont_field) : NULL;
+    c->cont_col = -1;
     c->label_key = strdup(s->label_field ? s->label_field : "label");
     c->label_explicit = s->label_field != NULL;
     c->extra_key = s->extra_field ? strdup(s->extra_field) : NULL;
@@ -358,6 +366,12 @@ Corpus *corpus_open(const CorpusSpec *s, char *err, size_t errlen)
     if (c->extra_key && c->fmt != CORPUS_JSONL) {
         fail(err, errlen, c, 0, "field '%s' (analysis.categories) needs a JSONL corpus, not %s", c->extra_key,
              corpus_format_name(c->fmt));
+        corpus_close(c);
+        return NULL;
+    }
+    if (c->cont_key && c->fmt == CORPUS_TEXT) {
+        fail(err, errlen, c, 0, "field '%s' (continuation_field) needs a TSV, CSV or JSONL corpus, not plain text",
+             c->cont_key);
         corpus_close(c);
         return NULL;
     }
@@ -392,6 +406,7 @@ void corpus_close(Corpus *c)
     free(c->pair_key);
     free(c->label_key);
     free(c->extra_key);
+    free(c->cont_key);
     free(c->extra);
     json_decref(c->json);
     for (int k = 0; k < c->n_carry; k++) {
@@ -548,6 +563,12 @@ static int record_columns(Corpus *c, CorpusRecord *r, char *why, size_t wlen)
         if (check_text(r->text_pair, what, why, wlen))
             return -1;
     }
+    if (c->cont_col >= 0) {
+        r->continuation = c->fields[c->cont_col];
+        snprintf(what, sizeof what, "continuation in column '%s'", c->header[c->cont_col]);
+        if (check_text(r->continuation, what, why, wlen))
+            return -1;
+    }
     for (int k = 0; k < c->n_carry; k++)
         c->carry_val[k] = c->fields[c->carry_col[k]];
     if (c->label_col >= 0)
@@ -603,9 +624,10 @@ static int record_json(Corpus *c, CorpusRecord *r, char *why, size_t wlen)
     const char *tk = c->text_key;
     if (!tk)
         tk = json_object_get(c->json, "sentence") ? "sentence" : "text"; /* as for TSV/CSV headers */
-    const char *keys[2] = {tk, c->pair_key};
-    char **dst[2] = {&r->text, &r->text_pair};
-    for (int k = 0; k < 2; k++) {
+    const char *keys[3] = {tk, c->pair_key, c->cont_key};
+    char **dst[3] = {&r->text, &r->text_pair, &r->continuation};
+    static const char *const role[3] = {"text", "text_pair", "continuation"};
+    for (int k = 0; k < 3; k++) {
         if (!keys[k])
             continue;
         json_t *v = json_object_get(c->json, keys[k]);
@@ -623,7 +645,7 @@ static int record_json(Corpus *c, CorpusRecord *r, char *why, size_t wlen)
             return -1;
         }
         char what[300];
-        snprintf(what, sizeof what, "%s in field '%s'", k ? "text_pair" : "text", keys[k]);
+        snprintf(what, sizeof what, "%s in field '%s'", role[k], keys[k]);
         if (check_text(*dst[k], what, why, wlen))
             return -1;
     }

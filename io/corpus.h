@@ -13,6 +13,7 @@ typedef struct {
     const char *text_field;   /* default "sentence" if the header (TSV/CSV) or the record (JSONL) has it, else "text" */
     const char *pair_field;   /* optional second segment (NULL: none) */
     const char *label_field;  /* optional (NULL: default "label" when the column exists) */
+    const char *cont_field;   /* optional continuation of the text (causal LMs), NULL: none; empty is a bad row */
     long offset, limit;       /* row range: skip `offset` rows, then at most `limit` (<= 0: all) */
     int skip_errors;          /* on_error: skip (1) or fail (0) */
     const char *extra_field;  /* JSONL only: a field handed out as JSON text (token categories), or NULL */
@@ -31,6 +32,7 @@ typedef struct {
     long line;                /* 1-based line number in the file */
     char *text;               /* UTF-8, owned by the reader until the next call */
     char *text_pair;          /* or NULL */
+    char *continuation;       /* cont_field's text, or NULL */
     int label;                /* -1 when absent */
     char *extra;              /* extra_field's value as compact JSON text (owned by the reader), or NULL */
     const char *id;           /* id_field's value (owned by the reader), or NULL without id_field */

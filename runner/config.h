@@ -21,6 +21,7 @@ typedef struct {
         char *path;               /* required */
         CorpusFormat format;
         char *text_field, *pair_field, *label_field; /* NULL: reader defaults */
+        char *continuation_field; /* causal LMs: the field of the continuation explained token by token (NULL: none) */
         int max_length;           /* 0: the model maximum */
         long limit, offset;       /* 0: all rows / none skipped */
         int skip_errors;          /* on_error: skip (1) | fail (0) */

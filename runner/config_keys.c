@@ -364,6 +364,14 @@ const ConfigKey CONFIG_KEYS[] = {
                 "header, or each JSONL record, is read at `sentence` when it has one, else at `text`"),
     STRK("corpus.pair_field", corpus.pair_field, .flags = CKF_NULLABLE, .def = "null", .def_doc = "none",
          .doc = "second segment of a pair (`[SEP]`-joined)"),
+    STRK("corpus.continuation_field", corpus.continuation_field, .flags = CKF_NULLABLE, .def = "null",
+         .def_doc = "none",
+         .doc = "causal-LM models: the column/field holding a continuation of the text (the prompt). Each "
+                "continuation token is explained by teacher forcing, its logit at the position before it "
+                "attributed over every token before it (docs/models.md, `/continuation` in "
+                "docs/hdf5-schema.md). `prompt + continuation` is tokenized as one text (with the tokenizer's "
+                "specials); an empty continuation makes the row bad. Not with `pair_field`, a `target` other "
+                "than `predicted`, or an encoder / sequence-classification model"),
     STRK("corpus.label_field", corpus.label_field, .flags = CKF_NULLABLE, .def = "null",
          .def_doc = "`label` when present",
          .doc = "a label is a class index 0 … C−1 (C: the model's classes; for a masked-LM model, a token id "

@@ -1,6 +1,7 @@
 /* One pass over the corpus: tokenization into compact flat arrays, target and
  * mask-position checks; and the base forward of an example (see job.h). */
 #include "runner/job.h"
+#include "runner/continuation.h"
 #include "engine/attn_stats.h"
 #include "io/categories.h"
 #include "io/corpus.h"
@@ -53,6 +54,9 @@ void examples_free(Examples *ex)
             free(ex->kept[i]);
     free(ex->kept);
     free(ex->aoff);
+    free(ex->cont_example);
+    free(ex->cont_step);
+    free(ex->cont_prompt_len);
     free(ex->text);
     free(ex->pair);
     free(ex->skip_row);
@@ -285,6 +289,7 @@ static Corpus *open_corpus(const RunConfig *c, const ModelConfig *mc, const Toke
     cs.text_field = c->corpus.text_field;
     cs.pair_field = c->corpus.pair_field;
     cs.label_field = c->corpus.label_field;
+    cs.cont_field = c->corpus.continuation_field;
     cs.extra_field = c->analysis.categories == ANALYSIS_CAT_FIELD ? c->analysis.category_field : NULL;
     cs.offset = c->corpus.offset;
     cs.limit = c->corpus.limit;
@@ -313,7 +318,7 @@ static Corpus *open_corpus(const RunConfig *c, const ModelConfig *mc, const Toke
 /* Growth state of the example arrays while rows are read. */
 typedef struct {
     size_t cap[8];          /* row, line, label, target, mlm_pos, off, text, pair */
-    size_t cap_tok, cap_skip, cap_kept;
+    size_t cap_tok, cap_skip, cap_kept, cap_cont;
     int16_t *rowcat;        /* one row's token categories, reused from row to row */
     size_t cap_rowcat;
     CategoryNames names;    /* category labels seen so far */
@@ -444,6 +449,52 @@ static int reject_row(Examples *ex, LoadState *st, const RunConfig *c, long row,
     return 0;
 }
 
+/* A prompt/continuation row: one example per continuation token p = prompt_len .. end-1, holding the
+ * tokens before it (teacher forcing), its target the token itself and its head position p-1. The
+ * text stored (and indexed by the character spans) is prompt + continuation. 0, or -1 on an error. */
+static int read_continuation(Examples *ex, const RunConfig *c, const ModelConfig *mc, const Tokenizer *tok,
+                             CorpusRecord *rec, int maxlen, int keep_text, LoadState *st, char *err, size_t errlen)
+{
+    char why[512];
+    Encoding enc;
+    int P, E;
+    const char *bad = continuation_encode(tok, rec->text, rec->continuation, maxlen, &enc, &P, &E);
+    if (bad) {
+        snprintf(why, sizeof why, "%s:%ld: %s", c->corpus.path, rec->line, bad);
+        return reject_row(ex, st, c, rec->row, why, err, errlen);
+    }
+    char *joint = continuation_text(rec->text, rec->continuation);
+    CorpusRecord jr = *rec;
+    jr.text = joint;
+    int label, target, mpos;
+    char catwhy[480];
+    bad = check_row(c, mc, tok, ex, st, &jr, &enc, -1, &label, &target, &mpos, catwhy, sizeof catwhy);
+    if (bad) {
+        snprintf(why, sizeof why, "%s:%ld: %s", c->corpus.path, rec->line, bad);
+        encoding_free(&enc);
+        free(joint);
+        return reject_row(ex, st, c, rec->row, why, err, errlen);
+    }
+    for (int p = P; p < E; p++) {
+        Encoding prefix = enc;
+        prefix.n = p;
+        prefix.truncated = p == P && enc.truncated; /* the row counts once in n_truncated */
+        /* (st->rowcat holds the whole row's categories: append_example copies the prefix's) */
+        long i = ex->n;
+        append_example(ex, st, &jr, &prefix, label, enc.ids[p], p - 1, keep_text, 0);
+        GROW(ex->cont_example, st->cap_cont, i + 1);
+        ex->cont_step = realloc(ex->cont_step, st->cap_cont * sizeof(int));
+        ex->cont_prompt_len = realloc(ex->cont_prompt_len, st->cap_cont * sizeof(int));
+        ex->cont_example[i] = ex->n_cont;
+        ex->cont_step[i] = p - P;
+        ex->cont_prompt_len[i] = P;
+    }
+    ex->n_cont++;
+    encoding_free(&enc);
+    free(joint);
+    return 0;
+}
+
 /* Reads, tokenizes and checks every row of the corpus: 0 at its end, -1 on the first error. */
 static int read_rows(Examples *ex, const RunConfig *c, const ModelConfig *mc, const Tokenizer *tok, Corpus *cp,
                      int fixed, int maxlen, int keep_text, LoadState *st, char *err, size_t errlen)
@@ -460,6 +511,11 @@ static int read_rows(Examples *ex, const RunConfig *c, const ModelConfig *mc, co
         }
         if (k == 2) {
             add_skip(ex, &st->cap_skip, rec.row, why);
+            continue;
+        }
+        if (c->corpus.continuation_field) {
+            if (read_continuation(ex, c, mc, tok, &rec, maxlen, keep_text, st, err, errlen))
+                return -1;
             continue;
         }
         Encoding enc;
@@ -519,7 +575,7 @@ int examples_load(Examples *ex, const RunConfig *c, const Model *m, const Tokeni
     ex->unk_id = tokenizer_special_id(tok, TOK_UNK);
     ex->cls_id = tokenizer_special_id(tok, TOK_CLS);
     ex->sep_id = tokenizer_special_id(tok, TOK_SEP);
-    if (resolve_fill(ex, c, mc, tok, err, errlen))
+    if (continuation_check_config(c, mc, err, errlen) || resolve_fill(ex, c, mc, tok, err, errlen))
         return -2;
     int fixed, maxlen;
     if (resolve_fixed_target(c, mc, tok, &fixed, err, errlen) ||

@@ -30,6 +30,12 @@ typedef struct {
     int cls_id, sep_id;      /* the tokenizer's [CLS]/<s> and [SEP]/</s> ids (attention statistics) */
     int fill_id;             /* BASE_TOKEN's id; decoders: every token baseline's (-1: none needed) */
     unsigned char *punct;    /* (M) 1 where the token's text is punctuation (attn_token_is_punct) */
+    /* Continuations (corpus.continuation_field, runner/continuation.h), NULL without: each example
+     * is one continuation token, its tokens the prefix before it. */
+    long *cont_example;      /* (n) which prompt/continuation pair (0-based, in corpus order, skipped rows not counted) */
+    int *cont_step;          /* (n) j: the unit explains token prompt_len + j */
+    int *cont_prompt_len;    /* (n) tokens of the prompt */
+    long n_cont;             /* prompt/continuation pairs */
     /* Token categories (analysis.categories, docs/analysis.md §6), or NULL / 0 without. */
     int16_t *category;       /* (M) index into category_names */
     char **category_names;   /* (n_categories) */

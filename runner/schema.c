@@ -62,6 +62,7 @@ PRED(rollout_on, i) { return j->cfg->analysis.rollout; }
 PRED(agreement_on, mi) { return analysis_has_agreement(j->cfg, j->cfg->methods[mi]); }
 PRED(faith_on, mi) { return analysis_has_faithfulness(j->cfg, j->cfg->methods[mi]); }
 PRED(has_pair, i) { return j->ex->pair != NULL; }
+PRED(has_cont, i) { return j->ex->cont_step != NULL; }
 
 /* ---- fill callbacks: example r's rows of column c at dst ---- */
 
@@ -83,6 +84,11 @@ FILL(f_correct)
     int label = r->j->ex->label[r->e];
     *(int8_t *)dst = (int8_t)(label < 0 ? -1 : base_prediction(r->j->ex, &r->o->base) == label);
 }
+
+FILL(f_cont_example) { *(int64_t *)dst = r->j->ex->cont_example[r->e]; }
+FILL(f_cont_step) { *(int32_t *)dst = r->j->ex->cont_step[r->e]; }
+FILL(f_cont_prompt_len) { *(int32_t *)dst = r->j->ex->cont_prompt_len[r->e]; }
+FILL(f_cont_prefix_len) { *(int32_t *)dst = r->T; }
 
 FILL(f_ids) { memcpy(dst, r->j->ex->ids + r->j->ex->off[r->e], sizeof(int32_t) * r->T); }
 FILL(f_type_ids) { memcpy(dst, r->j->ex->type_ids + r->j->ex->off[r->e], sizeof(int32_t) * r->T); }
@@ -332,6 +338,19 @@ static const SchemaEntry TOKENS[] = {
         "[start, end) of the token in Unicode code points of its text (pair tokens: of text_pair); "
      "(0,0) for added special tokens"),
 };
+/* corpus.continuation_field: every example row is one explained continuation token (runner/continuation.h) */
+static const SchemaEntry CONTINUATION[] = {
+    DS("/continuation/example", ROW_EXAMPLE, ST_I64, D_NONE, D_NONE, has_cont, f_cont_example,
+       "which prompt/continuation pair the row explains a token of (0-based, corpus order, skipped rows not "
+       "counted)"),
+    DS("/continuation/step", ROW_EXAMPLE, ST_I32, D_NONE, D_NONE, has_cont, f_cont_step,
+       "j: the row explains continuation token j, at position prompt_len + j of prompt + continuation"),
+    DS("/continuation/prompt_len", ROW_EXAMPLE, ST_I32, D_NONE, D_NONE, has_cont, f_cont_prompt_len,
+       "tokens of the prompt (specials included)"),
+    DS("/continuation/prefix_len", ROW_EXAMPLE, ST_I32, D_NONE, D_NONE, has_cont, f_cont_prefix_len,
+       "p = prompt_len + j: the tokens the row's attributions cover (the model ran on them and explained "
+       "the logit of the target token at position p-1)"),
+};
 static const SchemaEntry ATTRIBUTIONS[] = { /* per method */
     DS("/attributions/%s/token_sum", ROW_TOKEN, ST_F32, D_NONE, D_NONE, per_token_method, f_token_sum,
         "attribution summed over the hidden dimension"),
@@ -449,6 +468,7 @@ static const SchemaEntry FIELDS[] = { /* per carried corpus field */
 
 static const Section TABLE[] = {
     {EACH_ONCE, EXAMPLES, COUNT(EXAMPLES)},     {EACH_ONCE, TOKENS, COUNT(TOKENS)},
+    {EACH_ONCE, CONTINUATION, COUNT(CONTINUATION)},
     {EACH_METHOD, ATTRIBUTIONS, COUNT(ATTRIBUTIONS)}, {EACH_ONCE, ATTENTION, COUNT(ATTENTION)},
     {EACH_STAT, STATS, COUNT(STATS)},           {EACH_STAT, COND_STATS, COUNT(COND_STATS)},
     {EACH_ONCE, ROLLOUT, COUNT(ROLLOUT)},       {EACH_METHOD, ANALYSIS, COUNT(ANALYSIS)},

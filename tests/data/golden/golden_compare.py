@@ -76,6 +76,7 @@ ADDED_CONFIG_KEYS = {
     "mlm": "issue 16: the mlm section (cloze candidates)",
     "candidates": "issue 16: mlm.candidates",
     "save_attention": "issue 16: conductance.save_attention",
+    "continuation_field": "issue 14 (decoder continuations): corpus.continuation_field",
 }
 
 
