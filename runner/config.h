@@ -71,6 +71,7 @@ typedef struct {
     int precision;                /* 0 fp32, 1 bf16 linear layers (engine_set_precision) */
     int threads;                  /* OpenBLAS threads per rank */
     int chunk;                    /* items per work unit; 0 = auto */
+    int activation_mib;           /* engine pass activations above which the backward recomputes (0: never) */
     char *source;                 /* the config file's path, for messages */
 } RunConfig;
 

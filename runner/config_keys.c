@@ -515,6 +515,11 @@ const ConfigKey CONFIG_KEYS[] = {
                 "when ranks would otherwise idle (fewer examples than 4 × ranks, or one example would straggle). "
                 "Results are bitwise identical for any `chunk` and any number of ranks (at the same `threads`: "
                 "OpenBLAS's thread count changes the last bits of a GEMM, ~1e-6 relative)"),
+    INTK("activation_mib", activation_mib, 0, 1 << 24, .def = "4096", .flags = CKF_RUNTIME,
+         .doc = "{range}: MiB of activations one engine pass may keep for its backward; a pass that would keep "
+                "more (long texts: every layer's attention probabilities, L·H·T²·4 bytes per row) keeps one "
+                "layer's and each layer's input instead and re-runs the layer's forward in the backward (about "
+                "one more forward of work, the same bits). `0` = never recompute"),
 };
 const int CONFIG_NKEYS = (int)(sizeof CONFIG_KEYS / sizeof *CONFIG_KEYS);
 

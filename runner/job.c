@@ -318,7 +318,7 @@ static Corpus *open_corpus(const RunConfig *c, const ModelConfig *mc, const Toke
 /* Growth state of the example arrays while rows are read. */
 typedef struct {
     size_t cap[8];          /* row, line, label, target, mlm_pos, off, text, pair */
-    size_t cap_tok, cap_skip, cap_kept, cap_cont;
+    size_t cap_tok, cap_skip, cap_cont, cap_kept;
     int16_t *rowcat;        /* one row's token categories, reused from row to row */
     size_t cap_rowcat;
     CategoryNames names;    /* category labels seen so far */

@@ -93,6 +93,8 @@ static int setup_model_and_examples(Run *r)
     if (ok) {
         engine_set_threads(r->cfg.threads);
         r->eng = engine_create(r->model);
+        if (r->eng)
+            engine_set_activation_budget(r->eng, (size_t)r->cfg.activation_mib << 20);
         if (!r->eng) {
             snprintf(msg, n, "%s: cannot create the engine (out of memory?)", r->cfg.model);
             ok = 0;

@@ -70,13 +70,14 @@ ADDED_CONFIG_KEYS = {
     "save_hidden": "issue 16: analysis.save_hidden",
     "baseline_token": "issue 14 (decoders): the token of `baseline: token`",
     "precision": "issue 17 (bf16): `precision: fp32 | bf16`",
+    "activation_mib": "issue 14 (decoders, long texts): the engine's activation budget (runtime only)",
+    "continuation_field": "issue 14 (decoder continuations): corpus.continuation_field",
     "on_long": "issue 16: corpus.on_long (truncate | skip)",
     "id_field": "issue 19: corpus.id_field",
     "keep_fields": "issue 19: corpus.keep_fields",
     "mlm": "issue 16: the mlm section (cloze candidates)",
     "candidates": "issue 16: mlm.candidates",
     "save_attention": "issue 16: conductance.save_attention",
-    "continuation_field": "issue 14 (decoder continuations): corpus.continuation_field",
 }
 
 
