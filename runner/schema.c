@@ -70,6 +70,7 @@ PRED(agree_cls, mi) { return agreement_on(j, mi) && !j->mc->causal; }
 PRED(agree_explained, mi) { return agreement_on(j, mi) && j->mc->causal; }
 PRED(faith_on, mi) { return analysis_has_faithfulness(j->cfg, j->cfg->methods[mi]); }
 PRED(has_pair, i) { return j->ex->pair != NULL; }
+PRED(ig_auto, mi) { return j->cfg->methods[mi] == M_IG && j->cfg->ig.steps == IG_STEPS_AUTO; }
 PRED(has_cont, i) { return j->ex->cont_step != NULL; }
 
 /* ---- fill callbacks: example r's rows of column c at dst ---- */
@@ -118,6 +119,10 @@ FILL(f_delta) { memcpy(dst, res_of(r, c)->delta, ROW_BYTES(c)); }
 FILL(f_f_input) { *(float *)dst = res_of(r, c)->f_input; }
 FILL(f_f_baseline) { *(float *)dst = res_of(r, c)->f_baseline; }
 FILL(f_full) { memcpy(dst, res_of(r, c)->full, sizeof(float) * r->T * r->j->mc->D); }
+FILL(f_steps_used) { *(int32_t *)dst = res_of(r, c)->steps_used; }
+FILL(f_rule_steps) { *(int32_t *)dst = res_of(r, c)->rule_steps; }
+FILL(f_error_estimate) { *(float *)dst = res_of(r, c)->error_estimate; }
+FILL(f_converged) { *(int8_t *)dst = (int8_t)res_of(r, c)->converged; }
 
 static int64_t n_attn(const SchemaRow *r) { return r->j->ex->aoff[r->e + 1] - r->j->ex->aoff[r->e]; }
 FILL(f_attn)
@@ -372,6 +377,14 @@ static const SchemaEntry ATTRIBUTIONS[] = { /* per method */
         "F(first baseline)"),
     DS("/attributions/%s/full", ROW_TOKEN, ST_F32, D_D, D_NONE, method_full, f_full,
         "attribution per token and hidden unit"),
+    DS("/attributions/%s/steps_used", ROW_EXAMPLE, ST_I32, D_NONE, D_NONE, ig_auto, f_steps_used,
+        "ig.steps: auto: gradient evaluations of the example, all the rules it tried"),
+    DS("/attributions/%s/rule_steps", ROW_EXAMPLE, ST_I32, D_NONE, D_NONE, ig_auto, f_rule_steps,
+        "ig.steps: auto: nodes of the Gauss-Legendre rule whose attributions are stored"),
+    DS("/attributions/%s/error_estimate", ROW_EXAMPLE, ST_F32, D_NONE, D_NONE, ig_auto, f_error_estimate,
+        "ig.steps: auto: max|a_n - a_m| / max|a_n| between the stored rule n and the one before it, m"),
+    DS("/attributions/%s/converged", ROW_EXAMPLE, ST_I8, D_NONE, D_NONE, ig_auto, f_converged,
+        "ig.steps: auto: 1 when error_estimate <= ig.tolerance, 0 when ig.max_steps was reached first"),
 };
 static const SchemaEntry ATTENTION[] = {
     DS("/attention/offsets", ROW_OFFSETS, ST_I64, D_NONE, D_NONE, attn_shaped, NULL,
