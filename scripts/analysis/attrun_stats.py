@@ -103,8 +103,8 @@ TESTS = {"welch": welch, "mannwhitney": mann_whitney}
 
 def length_covariates(n_tokens, how, strata=4):
     """Covariate columns of a length control. how: 'none' -> no columns; 'ols' -> the length
-    itself; 'strata' -> indicator columns of length strata (quantile bins of n_tokens, the
-    first stratum is the reference level). Returns (matrix [n, k], labels of the strata or None)."""
+    itself; 'strata' -> indicator columns of `strata` length strata (quantile bins of n_tokens by
+    average rank, so equal lengths share one; the first stratum is the reference level). Returns (matrix [n, k], labels of the strata or None)."""
     n_tokens = np.asarray(n_tokens, np.float64)
     if how == "none":
         return np.zeros((len(n_tokens), 0)), None
@@ -112,11 +112,11 @@ def length_covariates(n_tokens, how, strata=4):
         return n_tokens[:, None], None
     if how != "strata":
         raise ValueError(f"length control must be none, ols or strata, not {how!r}")
-    edges = np.unique(np.quantile(n_tokens, np.linspace(0, 1, strata + 1)))
-    # bin k holds edges[k] <= n < edges[k+1] (the last bin includes its upper edge)
-    idx = np.clip(np.searchsorted(edges, n_tokens, side="right") - 1, 0, max(len(edges) - 2, 0))
+    # stratum of a length = its quantile by average rank, so equal lengths share a stratum
+    ranks = _sps().rankdata(n_tokens)
+    idx = np.minimum(((ranks - 0.5) / len(n_tokens) * strata).astype(np.int64), strata - 1)
     levels = np.unique(idx)
-    labels = [f"{int(edges[k])}-{int(edges[k + 1]) if k + 1 < len(edges) else int(edges[k])}" for k in levels]
+    labels = [f"{int(n_tokens[idx == k].min())}-{int(n_tokens[idx == k].max())}" for k in levels]
     cols = np.stack([(idx == k).astype(np.float64) for k in levels[1:]], axis=1) if len(levels) > 1 \
         else np.zeros((len(n_tokens), 0))
     return cols, labels
