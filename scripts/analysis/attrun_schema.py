@@ -82,7 +82,7 @@ class Schema:
         for p in ([path] if path else _candidates()):
             if p and os.path.isfile(p):
                 with open(p, encoding="utf-8") as f:
-                    return cls.parse(f.read(), os.path.abspath(p))
+                    return cls.parse(f.read(), os.path.realpath(p))
         if path:
             raise FileNotFoundError(f"schema document {path} not found")
         return cls([], None)

@@ -145,8 +145,8 @@ def section_cohorts(r, ex, stats, args):
         c = ct[ct["stat"] == key]
         L, H = v.shape[1:]
         diff = (c["mean_a"] - c["mean_b"]).to_numpy().reshape(L, H)
-        if not np.isfinite(diff).any():
-            continue
+        if not np.isfinite(diff).any() or not np.isfinite(c["p"]).any():
+            continue  # no head testable (e.g. a sink indicator that is 0 everywhere)
         marks = c["significant"].to_numpy().reshape(L, H)
         scale = np.nanmax(np.abs(c[["mean_a", "mean_b"]].to_numpy()))
         data = head_heatmap(diff, f"{key}: {a} - {b}", cmap="coolwarm", marks=marks, center=True,
