@@ -168,8 +168,10 @@ print("loader ok")
 EOF
 
 # ---- 3. report ----
-$PY "$SRC/scripts/analysis/report.py" "$H5" "$OUT" --min-count 3
-for f in report.html cohort_tests.csv tokens_ig.csv summary.csv heatmap_attention_cls.png cohort_cls.png; do
+$PY "$SRC/scripts/analysis/report.py" "$H5" "$OUT" --min-count 3 2>"$WORK/report.err" ||
+    { cat "$WORK/report.err"; echo "FAIL: report.py"; exit 1; }
+if grep -q Traceback "$WORK/report.err"; then cat "$WORK/report.err"; echo "FAIL: report.py printed a traceback"; exit 1; fi
+for f in report.html cohort_tests.csv cohort_summary.csv tokens_ig.csv summary.csv heatmap_attention_cls.png cohort_cls.png; do
     [ -s "$OUT/$f" ] || { echo "FAIL: $OUT/$f missing or empty"; exit 1; }
 done
 $PY - "$OUT" <<'EOF'
@@ -247,7 +249,8 @@ colours = len(np.unique((rgb * 255).astype(np.uint8), axis=0))
 nonwhite = (rgb < 0.95).any(axis=1).mean()
 assert colours > 50 and nonwhite > 0.02, (colours, nonwhite)   # text, heatmaps: not a blank page
 dom = open(sys.argv[2], encoding="utf-8").read()
-for key in ['id="heatmaps"', 'id="cohorts"', 'id="tokens"', 'id="summary"', 'id="examples"',
+for key in ['id="heatmaps"', 'id="cohorts"', 'id="cohort-summary-table"', 'id="cohort-significant"',
+            'id="categories"', 'id="sinks"', 'id="massive"', 'id="tokens"', 'id="summary"', 'id="examples"',
             'class="tok"', 'class="tok special"', 'data-method="ig"', "great"]:
     assert key in dom, f"{key} not in the rendered DOM"
 assert 'data-images="ok"' in dom, "an inlined image failed to decode in Chromium"
