@@ -168,7 +168,7 @@ def section_cohorts(r, ex, stats, args):
     return parts
 
 
-def section_categories(r, args, warn):
+def section_categories(r, tok, args, warn):
     parts = ['<h2>Attention by token category</h2><section id="categories">']
     names = r.category_names()
     if names is None:
@@ -179,7 +179,6 @@ def section_categories(r, args, warn):
     if "/examples/category_count" in r.f:  # the category's share of the example's tokens
         cnt = r.f["/examples/category_count"][...].astype(np.float64)
         share = cnt / np.maximum(cnt.sum(axis=1, keepdims=True), 1)
-    tok = r.tokens()
     counts = tok["category"].value_counts().reindex(names).fillna(0).astype(int)
     parts.append('<p>Tokens per category: ' + ", ".join(f"{html.escape(k)} {int(v)}" for k, v in counts.items())
                  + ". Heatmaps: mean over examples of the attention a category's tokens receive (sum over its "
@@ -457,7 +456,7 @@ def main(argv=None):
         stats = {}
         parts += section_heatmaps(r, stats, args.outdir, warn)
         parts += section_cohorts(r, ex, stats, args)
-        parts += section_categories(r, args, warn)
+        parts += section_categories(r, tokens, args, warn)
         parts += section_sinks(r, args)
         parts += section_massive(r, args)
         parts += section_tokens(tokens, methods, args)
