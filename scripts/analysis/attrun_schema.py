@@ -33,8 +33,7 @@ class SchemaRow:
         self.shapes = shapes            # alternatives, e.g. [("N",), ("N", "K")]
         self.doc = doc
         # <method>, <name>: one path component
-        self.regex = re.compile("^" + re.sub(r"<[a-z_]+>", "[^/]+", re.escape(path).replace(r"\<", "<")
-                                             .replace(r"\>", ">")) + "$")
+        self.regex = re.compile("^" + "[^/]+".join(re.escape(p) for p in re.split(r"<[a-z_]+>", path)) + "$")
 
     def dims_for(self, ndim):
         """The documented dims of the alternative with ndim dimensions (None: none fits)."""

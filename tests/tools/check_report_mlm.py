@@ -116,6 +116,17 @@ with h5py.File(path, "w") as f:
     f.attrs["complete"] = np.int64(1)
     f.attrs["model"] = model
 
+# ---- the schema document as the loader reads it: every dataset row understood ----
+from attrun_schema import Schema  # noqa: E402
+doc = os.path.join(SRC, "docs", "hdf5-schema.md")
+sch = Schema.load(doc)
+n_rows = sum(1 for line in open(doc, encoding="utf-8") if line.startswith("| `/"))
+assert len(sch.rows) == n_rows and n_rows > 40, (len(sch.rows), n_rows)
+for row in sch.rows:
+    assert row.shapes and all(s and all(s) for s in row.shapes), row
+assert sch.lookup("/attributions/saliency/token_l2").path == "/attributions/<method>/token_l2"
+assert sch.lookup("/attention/stats/sink").path == "/attention/stats/sink"  # the exact row first
+
 # ---- loader ----
 r = AttrunResult(path)
 assert r.is_mlm()
