@@ -94,6 +94,8 @@ static int reserve_space(const Ctx *x, char *err, size_t errlen)
         raw += (ex->text ? strlen(ex->text[i]) : 0) + (ex->pair ? strlen(ex->pair[i]) + 32 : 0) + 32;
     for (long i = 0; i < ex->nskipped; i++)
         raw += strlen(ex->skip_reason[i]) + 40;
+    for (long i = 0; ex->kept && i < ex->n * ex->n_kept; i++) /* corpus.id_field, corpus.keep_fields */
+        raw += strlen(ex->kept[i]) + 32;
     raw += strlen(x->in->config_yaml) + 4096; /* root attributes */
     return diskspace_reserve(x->in->spool_dir, diskspace_bound(raw, nparallel + 6), err, errlen);
 }

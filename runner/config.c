@@ -55,6 +55,9 @@ void config_free(RunConfig *c)
             free(*(char **)((char *)c + CONFIG_KEYS[i].off));
     free(c->target_token);
     free(c->analysis.category_field);
+    config_free_words(c->corpus.keep_fields, c->corpus.n_keep);
+    config_free_words(c->mlm.candidates, c->mlm.n_candidates);
+    free(c->mlm.candidates_file);
     free(c->source);
     memset(c, 0, sizeof *c);
 }

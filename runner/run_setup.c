@@ -109,8 +109,8 @@ static int setup_model_and_examples(Run *r)
     const Examples *ex = &r->ex;
     if (ex->n == 0 && ex->nskipped > 0) { /* every row skipped: nothing to explain is an error */
         if (r->rank == 0) {
-            fprintf(stderr, "attrun run: every one of the %ld corpus rows was skipped (corpus.on_error: skip); "
-                    "the first reasons:\n", ex->nskipped);
+            fprintf(stderr, "attrun run: every one of the %ld corpus rows was skipped (corpus.on_error: skip or "
+                    "corpus.on_long: skip); the first reasons:\n", ex->nskipped);
             for (long i = 0; i < ex->nskipped && i < 5; i++)
                 fprintf(stderr, "  %s\n", ex->skip_reason[i]);
         }

@@ -3,7 +3,7 @@
 #   1. the quick-start job (configs/quickstart.yaml: bundled SST-2 model, IG + Saliency, attention
 #      saved), cut to 80 sentences and 8 IG steps to stay fast;
 #   2. a cloze job (configs/cloze-java.yaml: bundled tiny CodeBERT-MLM) with java categories,
-#      attention saved and a fixed target 'Ġmax'.
+#      attention saved, candidates [max, min], a fixed target 'Ġmax' and cohorts from a CSV file.
 # Fails when report.py exits non-zero or prints a traceback, when a section, table or image is
 # missing, or when an image does not decode in Chromium. Also checks the loader against the
 # C side: the rollout from position 0 recomputed from /attention/probs equals
@@ -30,11 +30,15 @@ cd "$SRC"  # the configs name the bundled model and corpus relative to the repos
 "$BIN" run configs/quickstart.yaml --quiet --set out="$WORK/qs.h5" --set corpus.limit=80 --set ig.steps=8 \
     >"$WORK/run.log" 2>&1 || { cat "$WORK/run.log"; fail "quick-start run"; }
 "$BIN" run configs/cloze-java.yaml --quiet --set out="$WORK/cloze.h5" --set corpus.limit=4 --set ig.steps=4 \
-    --set analysis.categories=java --set attention.save=true --set target=Ġmax \
+    --set analysis.categories=java --set attention.save=true --set target=Ġmax --set 'mlm.candidates=[max, min]' \
     >"$WORK/run.log" 2>&1 || { cat "$WORK/run.log"; fail "cloze run"; }
 
+# cloze cohorts from a file (the bundled functions have no gold word): examples 0, 1 vs 2, 3
+printf 'example,cohort\n0,early\n1,early\n2,late\n3,late\n' >"$WORK/cohorts.csv"
+declare -A extra=([qs]="" [cloze]="--cohort-file $WORK/cohorts.csv --test welch")
 for name in qs cloze; do
-    $PY scripts/analysis/report.py "$WORK/$name.h5" "$WORK/$name" --n-examples 2 >"$WORK/$name.log" 2>&1 ||
+    # shellcheck disable=SC2086
+    $PY scripts/analysis/report.py "$WORK/$name.h5" "$WORK/$name" --n-examples 2 ${extra[$name]} >"$WORK/$name.log" 2>&1 ||
         { cat "$WORK/$name.log"; fail "report.py on the $name result"; }
     if grep -q Traceback "$WORK/$name.log"; then cat "$WORK/$name.log"; fail "report.py printed a traceback ($name)"; fi
 done
@@ -59,8 +63,12 @@ assert {"effect", "q", "effect_len", "q_len"} <= set(ct.columns) and len(ct) == 
 c = AttrunResult(f"{w}/cloze.h5", require_complete=True)
 cx = c.examples()
 assert (cx["target_token"] == "Ġmax").all(), cx["target_token"]
-assert (cx["predicted"].to_numpy() == c.f["/examples/mlm_top_ids"][:, 0]).all()
-assert (cx["predicted_token"] != "Ġmax").any(), "the fixed target reported as the prediction"
+# with candidates the prediction is the candidates' argmax (max or min), whatever the fixed target
+ids, lg = c.f["/examples/candidate_ids"][...], c.f["/examples/candidate_logits"][...]
+assert (cx["predicted"].to_numpy() == ids[np.arange(c.n), lg.argmax(1)]).all()
+assert set(cx["predicted_token"]) <= {"max", "min"} and set(cx["candidate_tokens@0"]) == {"max"}, cx["predicted_token"]
+cc = pd.read_csv(f"{w}/cloze/cohort_tests.csv")
+assert (cc["cohort_a"] == "early").all() and (cc["n_a"] == 2).all() and (cc["n_b"] == 2).all()
 t = c.tokens()
 assert t["explained"].sum() == c.n and "category" in t.columns
 for f in ("categories_attention.png", "categories.csv", "category_mass.csv", "sinks.csv", "massive.csv"):
@@ -87,7 +95,8 @@ want = {"qs": common + ['id="cohort-summary-table"', 'id="n-significant"', 'alt=
                         'alt="attention example 0"'],
         "cloze": common + ['(masked LM)', 'alt="categories attention"', 'id="category-mass"',
                            'class="tok special explained"', 'data-method="rollout-mask"',
-                           "explained target 'Ġmax'", 'class="mlm-top"']}
+                           "explained target 'Ġmax'", 'class="mlm-top"', 'class="mlm-candidates"',
+                           'id="cohort-summary-table"', "Welch"]}
 for name, keys in want.items():
     shot = mpimg.imread(f"{w}/{name}.png")
     assert shot.shape[:2] == (2400, 1200), shot.shape

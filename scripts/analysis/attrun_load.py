@@ -15,6 +15,7 @@
     r.array(path)     # any dataset as an xarray.DataArray with named dims and coordinates
     r.to_xarray()     # all of them in one xarray.Dataset (needs xarray: Debian python3-xarray)
     r.decode(ids)     # vocabulary ids -> token strings
+    r.continuation(e) # continuation jobs: pair e's rows, [K, p_max] attribution matrix, targets, tokens
 
 The dims come from docs/hdf5-schema.md (attrun_schema.py reads it; tests/test_schema_doc.c keeps
 it equal to runner/schema.c), so a dataset the writer adds is loaded without a change here; a
@@ -380,6 +381,16 @@ class AttrunResult:
         # label or a fixed class/token), so it is never taken for the prediction
         if "/examples/logits" in self.f:
             df["predicted"] = self._rows("/examples/logits", n, 2).argmax(axis=1).astype(np.int64)
+        elif "/examples/candidate_ids" in self.f and "/examples/candidate_logits" in self.f:
+            # masked LM with mlm.candidates: the candidate with the highest logit (first on a tie),
+            # the rule /examples/correct uses (docs/analysis.md §10)
+            ids = self._rows("/examples/candidate_ids", n, 2)
+            lg = self._rows("/examples/candidate_logits", n, 2)
+            if ids.shape != lg.shape:
+                raise AttrunFormatError(f"{self.path}: /examples/candidate_ids {ids.shape} and "
+                                        f"/examples/candidate_logits {lg.shape} differ")
+            df["predicted"] = ids[np.arange(n), lg.argmax(axis=1)].astype(np.int64) if ids.shape[1] else \
+                pd.array([pd.NA] * n, dtype="Int64")
         elif "/examples/mlm_top_ids" in self.f:
             # masked LM: the most probable token at the mask (a label is a vocabulary id)
             df["predicted"] = self._rows("/examples/mlm_top_ids", n, 2)[:, 0].astype(np.int64)
@@ -459,6 +470,29 @@ class AttrunResult:
                 for j in range(v.shape[1]):
                     df[f"{name}@{co[j]}"] = v[:, j]
         return df
+
+    def continuation(self, e, method="ig"):
+        """Pair e of a continuation job (corpus.continuation_field, docs/hdf5-schema.md): its rows r
+        (one per explained continuation token, in order of j), the attribution matrix [K, p_max]
+        (row j = /attributions/<method>/token_sum over its prefix, NaN past it), the explained token
+        ids [K], and the token strings of the longest prefix plus its explained token."""
+        ex = self._rows("/continuation/example", self.n, 1)
+        rows = np.flatnonzero(ex == e)
+        if rows.size == 0:
+            raise IndexError(f"{self.path}: no continuation pair {e}")
+        steps = self._rows("/continuation/step", self.n, 1)[rows]
+        if np.any(steps != np.arange(rows.size)):
+            raise AttrunFormatError(f"{self.path}: pair {e}: steps {steps} are not 0..{rows.size - 1}")
+        ts = self._get(f"/attributions/{method}/token_sum")
+        lens = self.token_lengths()[rows]
+        mat = np.full((rows.size, int(lens.max())), np.nan, dtype=np.float32)
+        for k, r in enumerate(rows):
+            mat[k, :lens[k]] = ts[self.tok_off[r]:self.tok_off[r + 1]]
+        targets = self._rows("/examples/target", self.n, 1)[rows].astype(np.int64)
+        last = rows[-1]
+        toks = _strings(self._get("/tokens/text"))[self.tok_off[last]:self.tok_off[last + 1]] \
+            if "/tokens/text" in self.f else []
+        return rows, mat, targets, toks
 
     def head_stats(self, group="/attention/stats"):
         names = self.stat_names(group)

@@ -65,8 +65,10 @@ label = np.array([50, 52, -1] * 4, np.int32)           # ids; -1 unknown
 correct = np.array([1, 0, -1, 0, 1, -1, 1, 0, -1, 0, 1, -1], np.int8)
 # rows 0, 6: label 50 = prediction 50 -> correct 1 (agrees); row 1: label 52 = prediction 52 but
 # correct 0 (the writer's candidates say otherwise): the loader must follow the file
-cand_ids = np.tile(np.array([50, 51], np.int32), (N, 1))
-cand_logits = rng.normal(size=(N, 2)).astype(np.float32)
+cand_ids = np.tile(np.array([50, 52], np.int32), (N, 1))  # 'Ġmin', 'Ġfoo'
+cand_logits = np.where(np.arange(N)[:, None] % 2 == 0, [[2.0, 1.0]], [[1.0, 2.0]]).astype(np.float32)
+top_ids[4, 0] = 53  # the full-vocabulary argmax is no candidate: the prediction is still candidate 50
+pred_ref = np.where(np.arange(N) % 2 == 0, 50, 52)
 cat = np.array([cat_of[w] for w in toks], np.int16)
 count = np.stack([np.bincount(cat[off[i]:off[i + 1]], minlength=K) for i in range(N)]).astype(np.int32)
 received = rng.random((N, L, H, K))
@@ -131,14 +133,14 @@ assert sch.lookup("/attention/stats/sink").path == "/attention/stats/sink"  # th
 r = AttrunResult(path)
 assert r.is_mlm()
 ex = r.examples()
-assert list(ex["predicted"]) == list(top_ids[:, 0]), "prediction = the top token at the mask, not the target"
+assert list(ex["predicted"]) == list(pred_ref), "prediction = the candidates' argmax, not the target"
 assert (ex["target"] == 51).all() and (ex["target_token"] == "Ġmax").all()
 assert list(ex["predicted_token"][:2]) == ["Ġmin", "Ġfoo"], list(ex["predicted_token"][:2])
 assert list(ex["label_token"][:3]) == ["Ġmin", "Ġfoo", None], list(ex["label_token"][:3])
 want = [None if c < 0 else bool(c) for c in correct]
 got = [None if pd.isna(c) else bool(c) for c in ex["correct"]]
 assert got == want, ("correct must come from /examples/correct", got, want)
-assert list(ex["candidate_tokens@0"][:1]) == ["Ġmin"] and list(ex["candidate_tokens@1"][:1]) == ["Ġmax"]
+assert list(ex["candidate_tokens@0"][:1]) == ["Ġmin"] and list(ex["candidate_tokens@1"][:1]) == ["Ġfoo"]
 assert list(ex["mlm_top_tokens@4"][:2]) == ["Ġbaz", "Ġqux"], list(ex["mlm_top_tokens@4"][:2])
 assert np.allclose(ex["candidate_logits@1"], cand_logits[:, 1])
 assert "category_count@identifier" in ex.columns and (ex["category_count@special"] == 3).all()
@@ -173,6 +175,13 @@ else:
     except ImportError as e:
         assert "python3-xarray" in str(e), e
 r.close()
+# without candidates: the full-vocabulary argmax at the mask
+import shutil  # noqa: E402
+shutil.copy(path, path + ".nocand.h5")
+with h5py.File(path + ".nocand.h5", "r+") as f:
+    del f["/examples/candidate_ids"], f["/examples/candidate_logits"]
+nc = AttrunResult(path + ".nocand.h5").examples()
+assert list(nc["predicted"]) == list(top_ids[:, 0]), "prediction = the top token at the mask, not the target"
 print("mlm loader ok")
 
 # ---- report ----
