@@ -47,7 +47,7 @@ typedef struct {
         int n_candidates;
         char *candidates_file;    /* or NULL */
     } mlm;
-    struct { int steps; IgRule rule; } ig;
+    struct { int steps; IgRule rule; double tolerance; int max_steps; } ig; /* steps: IG_STEPS_AUTO = auto */
     struct { int samples; double stdevs; uint64_t seed; } gradshap;
     struct { int samples; double stdevs; MethodKind base; uint64_t seed; } smoothgrad;
     struct { DeepLiftRules rules; } deeplift;
@@ -71,6 +71,8 @@ typedef struct {
     int precision;                /* 0 fp32, 1 bf16 linear layers (engine_set_precision) */
     int threads;                  /* OpenBLAS threads per rank */
     int chunk;                    /* items per work unit; 0 = auto */
+    int activation_mib;           /* engine pass activations above which the backward recomputes (0: never) */
+    int share_weights;            /* ShareMode (io/checkpoint_shared.h): 0 auto, 1 on, 2 off */
     char *source;                 /* the config file's path, for messages */
 } RunConfig;
 

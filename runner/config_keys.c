@@ -315,6 +315,27 @@ static void print_target(ConfigBuf *b, const RunConfig *c)
         config_buf_quoted(b, c->target_token);
 }
 
+/* ig.steps: an integer in the key's range, or `auto` (IG_STEPS_AUTO: adaptive IG). */
+static int set_ig_steps(ConfigCtx *x, RunConfig *c, const yaml_node_t *n, const char *key)
+{
+    if (n && n->type == YAML_SCALAR_NODE && n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+        !strcmp((const char *)n->data.scalar.value, "auto")) {
+        c->ig.steps = IG_STEPS_AUTO;
+        return 0;
+    }
+    const ConfigKey as_int = {.key = key, .type = CK_INT, .off = offsetof(RunConfig, ig.steps), .ilo = 1,
+                              .ihi = METHOD_MAX_STEPS};
+    return config_key_set(x, c, &as_int, n);
+}
+
+static void print_ig_steps(ConfigBuf *b, const RunConfig *c)
+{
+    if (c->ig.steps == IG_STEPS_AUTO)
+        config_buf_put(b, "auto");
+    else
+        config_buf_put(b, "%d", c->ig.steps);
+}
+
 /* ---- the table ---- */
 
 static const char *const FORMATS[] = {"auto", "tsv", "csv", "jsonl", "text", NULL};
@@ -336,6 +357,7 @@ static const char *const DL_RULES[] = {"rescale", "captum", NULL};
 static const int DL_RULE_VALS[] = {DL_RESCALE, DL_CAPTUM};
 static const char *const DTYPES[] = {"float32", "float16", NULL};
 static const char *const PRECISIONS[] = {"fp32", "bf16", NULL};
+static const char *const SHARE_MODES[] = {"auto", "on", "off", NULL}; /* ShareMode (io/checkpoint_shared.h) */
 
 #define F(field) offsetof(RunConfig, field)
 #define SECTION(name, ...) {.key = name, .type = CK_SECTION, __VA_ARGS__}
@@ -435,9 +457,19 @@ const ConfigKey CONFIG_KEYS[] = {
                   "Writes `/examples/candidate_ids` and `candidate_logits`; `target: predicted` is the "
                   "candidate with the highest logit; labels must be candidates (docs/analysis.md §10)"),
     SECTION("ig"),
-    INTK("ig.steps", ig.steps, 1, METHOD_MAX_STEPS, .def = "50", .doc = "{range} (≥ 2 for Riemann rules)"),
+    CUSTOM("ig.steps", set_ig_steps, print_ig_steps, .def = "50",
+           .doc = "1 to 100000 (≥ 2 for Riemann rules), or `auto`: adaptive, per example, Gauss-Legendre rules of "
+                  "16, 32, 64, ... nodes up to `ig.max_steps`, until two successive rules agree within "
+                  "`ig.tolerance` (docs/performance.md)"),
     WORDK("ig.rule", ig.rule, RULES, RULE_VALS, .noun = "rule", .def = "gausslegendre",
           .doc = "`gausslegendre`, `riemann_left`, `riemann_right`, `riemann_middle`, `riemann_trapezoid`"),
+    DBLK("ig.tolerance", ig.tolerance, IG_AUTO_MIN_TOLERANCE, METHOD_MAX_TOLERANCE, .def = "1e-4",
+         .doc = "{range}, with `ig.steps: auto`: an example is done when its attributions under two successive "
+                "rules differ by at most tolerance × its largest \\|attribution\\| (stored per example: "
+                "`/attributions/ig/error_estimate`)"),
+    INTK("ig.max_steps", ig.max_steps, IG_AUTO_FIRST + 1, METHOD_MAX_STEPS, .def = "512",
+         .doc = "{range}, `ig.steps: auto`: the largest rule; examples not within `ig.tolerance` there are "
+                "flagged (`/attributions/ig/converged` = 0) and counted in a warning"),
     SECTION("gradshap"),
     INTK("gradshap.samples", gradshap.samples, 1, METHOD_MAX_SAMPLES, .def = "20", .doc = "{range}"),
     DBLK("gradshap.stdevs", gradshap.stdevs, 0.0, METHOD_MAX_STDEVS, .def = "0.0",
@@ -515,6 +547,17 @@ const ConfigKey CONFIG_KEYS[] = {
                 "when ranks would otherwise idle (fewer examples than 4 × ranks, or one example would straggle). "
                 "Results are bitwise identical for any `chunk` and any number of ranks (at the same `threads`: "
                 "OpenBLAS's thread count changes the last bits of a GEMM, ~1e-6 relative)"),
+    INTK("activation_mib", activation_mib, 0, 1 << 24, .def = "4096", .flags = CKF_RUNTIME,
+         .doc = "{range}: MiB of activations one engine pass may keep for its backward; a pass that would keep "
+                "more (long texts: every layer's attention probabilities, L·H·T²·4 bytes per row) keeps one "
+                "layer's and each layer's input instead and re-runs the layer's forward in the backward (about "
+                "one more forward of work, the same bits). `0` = never recompute"),
+    WORDK("share_weights", share_weights, SHARE_MODES, NULL, .def = "auto", .flags = CKF_RUNTIME,
+          .doc = "`auto` \\| `on` \\| `off`: the ranks of one node share one copy of the converted weights (and "
+                 "of their bf16 copies) in shared memory (/dev/shm) instead of one copy each. `auto`: when a node runs "
+                 "more than one rank, else (or when the shared memory cannot be had: a note in the log) a copy per "
+                 "rank; `on`: always, and the job fails when it cannot; `off`: a copy per rank. Results are "
+                 "bitwise the same; the log says `weights_shared: true|false` (docs/performance.md)"),
 };
 const int CONFIG_NKEYS = (int)(sizeof CONFIG_KEYS / sizeof *CONFIG_KEYS);
 

@@ -37,6 +37,31 @@ static int position_warning(const RunConfig *c, const Model *m, const MethodSpec
     return 0;
 }
 
+/* Rank 0: whether the ranks of a node share one copy of the weights (share_weights). Said
+ * when there is something to share or sharing was asked for; a single rank in auto or off
+ * mode prints nothing, as before the key existed. */
+static void weights_line(const Run *r)
+{
+    const SharedWeights *sw = &r->sw;
+    static const char *const mode[] = {"auto", "on", "off"};
+    if (r->nranks == 1 && r->cfg.share_weights != SHARE_ON)
+        return;
+    double f32 = sw->f32_bytes / 1048576.0, bf = sw->bf16_bytes / 1048576.0;
+    if (sw->nodes_shared > 0) {
+        fprintf(stderr, "attrun: weights_shared: true (share_weights: %s): one copy per node, %.1f MiB fp32",
+                mode[r->cfg.share_weights], f32);
+        if (sw->bf16_shared)
+            fprintf(stderr, " + %.1f MiB bf16", bf);
+        fprintf(stderr, ", shared by up to %d rank%s on each of %d of %d node%s\n", sw->max_node_ranks,
+                sw->max_node_ranks != 1 ? "s" : "", sw->nodes_shared, sw->nodes, sw->nodes != 1 ? "s" : "");
+    } else {
+        fprintf(stderr, "attrun: weights_shared: false (share_weights: %s): each of the %d ranks holds its own "
+                "%.1f MiB copy\n", mode[r->cfg.share_weights], r->nranks, f32);
+    }
+    if (sw->note[0])
+        fprintf(stderr, "attrun: note (rank 0's node): %s\n", sw->note);
+}
+
 /* Rank 0 prints the agreed message of a failed step; returns the exit code. */
 static int fail(const Run *r, int code)
 {
@@ -78,7 +103,7 @@ static int setup_model_and_examples(Run *r)
     size_t n = sizeof r->msg;
     if (mpi_agree(MPI_COMM_WORLD, corpus_shareable(r->cfg.corpus.path, r->nranks, msg, n) == 0, msg, n))
         return fail(r, EXIT_USAGE);
-    r->model = checkpoint_load(r->cfg.model, msg, n);
+    r->model = checkpoint_load_shared(r->cfg.model, MPI_COMM_WORLD, (ShareMode)r->cfg.share_weights, &r->sw, msg, n);
     int ok = r->model != NULL;
     if (ok) {
         r->tok = tokenizer_load(r->cfg.model, msg, n);
@@ -93,11 +118,17 @@ static int setup_model_and_examples(Run *r)
     if (ok) {
         engine_set_threads(r->cfg.threads);
         r->eng = engine_create(r->model);
+        if (r->eng)
+            engine_set_activation_budget(r->eng, (size_t)r->cfg.activation_mib << 20);
         if (!r->eng) {
             snprintf(msg, n, "%s: cannot create the engine (out of memory?)", r->cfg.model);
             ok = 0;
         }
     }
+    if (mpi_agree(MPI_COMM_WORLD, ok, msg, n))
+        return fail(r, EXIT_RUNTIME);
+    /* every rank loaded the model: the bf16 copies of its linear weights once per node */
+    ok = !r->cfg.precision || checkpoint_share_bf16(r->model, &r->sw, (ShareMode)r->cfg.share_weights, msg, n) == 0;
     if (mpi_agree(MPI_COMM_WORLD, ok, msg, n))
         return fail(r, EXIT_RUNTIME);
     double t_tok = clock_now();
@@ -126,6 +157,14 @@ static int setup_model_and_examples(Run *r)
         config_method_spec(&r->cfg, r->cfg.methods[i], &r->specs[i]);
     if (r->rank == 0 && position_warning(&r->cfg, r->model, r->specs, msg, n))
         fprintf(stderr, "attrun run: %s\n", msg);
+    /* bf16 products make successive rules differ by ~1e-4 of max |a| at any number of nodes */
+    if (r->rank == 0 && r->cfg.precision == 1 && r->cfg.ig.steps == IG_STEPS_AUTO && r->cfg.ig.tolerance < 1e-3)
+        for (int i = 0; i < r->cfg.n_methods; i++)
+            if (r->cfg.methods[i] == M_IG)
+                fprintf(stderr, "attrun run: warning: ig.steps: auto with precision: bf16 and ig.tolerance %g: the "
+                        "bf16 products alone make two rules differ by about 1e-4 of the largest attribution, so "
+                        "most examples will run to ig.max_steps unconverged; use ig.tolerance >= 1e-3 with bf16 "
+                        "(docs/performance.md)\n", r->cfg.ig.tolerance);
     return EXIT_OK;
 }
 
@@ -167,26 +206,16 @@ static int setup_claim_output(Run *r)
         fprintf(stderr, "attrun: %d rank%s, %ld examples (%ld tokens, %ld skipped, %d truncated), %d method%s, "
                 "tokenized in %.2f s\n", r->nranks, r->nranks > 1 ? "s" : "", ex->n, examples_tokens(ex),
                 ex->nskipped, ex->n_truncated, r->cfg.n_methods, r->cfg.n_methods != 1 ? "s" : "", r->t_tok);
+    if (r->rank == 0 && !r->a.quiet)
+        weights_line(r);
     return EXIT_OK;
 }
 
-/* 5. work units: what the spools do not hold yet; this rank's spool file. */
+/* 5. work units: what the spools do not hold yet; this rank's spool file (run_rounds.c). */
 static int setup_units(Run *r)
 {
-    SpoolIndex done_idx;
-    memset(&done_idx, 0, sizeof done_idx);
-    int ok = !r->a.resume || spool_scan(r->spool, &done_idx, r->msg, sizeof r->msg) == 0;
-    if (ok)
-        ok = schedule_build(&r->sched, &r->ex, r->model, r->specs, r->cfg.n_methods, 1,
-                            r->a.resume ? &done_idx : NULL, r->cfg.chunk, r->nranks, r->msg, sizeof r->msg) == 0;
-    spool_index_free(&done_idx);
-    if (ok)
-        ok = spool_open(&r->w, r->spool, r->rank, r->msg, sizeof r->msg) == 0;
-    if (mpi_agree(MPI_COMM_WORLD, ok, r->msg, sizeof r->msg)) {
-        char ignored[256]; /* the agreed message is the one to print */
-        spool_close(&r->w, ignored, sizeof ignored);
+    if (run_units(r, r->a.resume))
         return fail(r, EXIT_RUNTIME);
-    }
     if (r->rank == 0 && !r->a.quiet && r->a.resume)
         fprintf(stderr, "attrun: resuming: %ld units left\n", r->sched.n);
     return EXIT_OK;

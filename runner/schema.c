@@ -57,11 +57,20 @@ PRED(has_cand, i) { return is_mlm(j, i) && j->ex->n_cand > 0; }
 PRED(has_labels, i) { return j->ex->any_label; }
 PRED(has_id, i) { return j->cfg->corpus.id_field != NULL; }
 PRED(stats_on, s) { return j->cfg->analysis.stats; }
-PRED(cond_stats_on, s) { return analysis_has_cond_stats(j->cfg) && analysis_cond_stat_applies(s); }
+/* Decoders have no [CLS]/[SEP]: their cls/sep statistics (the mass on whatever ids the tokenizer
+ * calls so) are not written; /attention/stats/first and bos say what position 0 / BOS receive. */
+static int stat_named(const SchemaJob *j, int s) { return !j->mc->causal || (s != ATTN_STAT_CLS && s != ATTN_STAT_SEP); }
+PRED(stat_on, s) { return stats_on(j, s) && stat_named(j, s); }
+PRED(cond_stats_on, s) { return analysis_has_cond_stats(j->cfg) && analysis_cond_stat_applies(s) && stat_named(j, s); }
 PRED(rollout_on, i) { return j->cfg->analysis.rollout; }
 PRED(agreement_on, mi) { return analysis_has_agreement(j->cfg, j->cfg->methods[mi]); }
+/* The last layer's attention row the agreement compares with: [CLS]'s (encoders) or the
+ * explained position's (decoders), each under its own name. */
+PRED(agree_cls, mi) { return agreement_on(j, mi) && !j->mc->causal; }
+PRED(agree_explained, mi) { return agreement_on(j, mi) && j->mc->causal; }
 PRED(faith_on, mi) { return analysis_has_faithfulness(j->cfg, j->cfg->methods[mi]); }
 PRED(has_pair, i) { return j->ex->pair != NULL; }
+PRED(ig_auto, mi) { return j->cfg->methods[mi] == M_IG && j->cfg->ig.steps == IG_STEPS_AUTO; }
 PRED(has_cont, i) { return j->ex->cont_step != NULL; }
 
 /* ---- fill callbacks: example r's rows of column c at dst ---- */
@@ -110,6 +119,10 @@ FILL(f_delta) { memcpy(dst, res_of(r, c)->delta, ROW_BYTES(c)); }
 FILL(f_f_input) { *(float *)dst = res_of(r, c)->f_input; }
 FILL(f_f_baseline) { *(float *)dst = res_of(r, c)->f_baseline; }
 FILL(f_full) { memcpy(dst, res_of(r, c)->full, sizeof(float) * r->T * r->j->mc->D); }
+FILL(f_steps_used) { *(int32_t *)dst = res_of(r, c)->steps_used; }
+FILL(f_rule_steps) { *(int32_t *)dst = res_of(r, c)->rule_steps; }
+FILL(f_error_estimate) { *(float *)dst = res_of(r, c)->error_estimate; }
+FILL(f_converged) { *(int8_t *)dst = (int8_t)res_of(r, c)->converged; }
 
 static int64_t n_attn(const SchemaRow *r) { return r->j->ex->aoff[r->e + 1] - r->j->ex->aoff[r->e]; }
 FILL(f_attn)
@@ -364,6 +377,14 @@ static const SchemaEntry ATTRIBUTIONS[] = { /* per method */
         "F(first baseline)"),
     DS("/attributions/%s/full", ROW_TOKEN, ST_F32, D_D, D_NONE, method_full, f_full,
         "attribution per token and hidden unit"),
+    DS("/attributions/%s/steps_used", ROW_EXAMPLE, ST_I32, D_NONE, D_NONE, ig_auto, f_steps_used,
+        "ig.steps: auto: gradient evaluations of the example, all the rules it tried"),
+    DS("/attributions/%s/rule_steps", ROW_EXAMPLE, ST_I32, D_NONE, D_NONE, ig_auto, f_rule_steps,
+        "ig.steps: auto: nodes of the Gauss-Legendre rule whose attributions are stored"),
+    DS("/attributions/%s/error_estimate", ROW_EXAMPLE, ST_F32, D_NONE, D_NONE, ig_auto, f_error_estimate,
+        "ig.steps: auto: max|a_n - a_m| / max|a_n| between the stored rule n and the one before it, m"),
+    DS("/attributions/%s/converged", ROW_EXAMPLE, ST_I8, D_NONE, D_NONE, ig_auto, f_converged,
+        "ig.steps: auto: 1 when error_estimate <= ig.tolerance, 0 when ig.max_steps was reached first"),
 };
 static const SchemaEntry ATTENTION[] = {
     DS("/attention/offsets", ROW_OFFSETS, ST_I64, D_NONE, D_NONE, attn_shaped, NULL,
@@ -373,7 +394,7 @@ static const SchemaEntry ATTENTION[] = {
         "attention probabilities [L][H][T][T] per example, flattened"),
 };
 static const SchemaEntry STATS[] = { /* per attention statistic */
-    DS_DOCF("/attention/stats/%s", ROW_EXAMPLE, ST_F32, D_L, D_H, stats_on, f_stat, doc_stat),
+    DS_DOCF("/attention/stats/%s", ROW_EXAMPLE, ST_F32, D_L, D_H, stat_on, f_stat, doc_stat),
 };
 static const SchemaEntry COND_STATS[] = { /* per attention statistic */
     DS("/conductance/stats/%s", ROW_EXAMPLE, ST_F32, D_L, D_H, cond_stats_on, f_cond_stat,
@@ -392,9 +413,13 @@ static const SchemaEntry ANALYSIS[] = { /* per method */
     DS("/agreement/%s/rollout_spearman", ROW_EXAMPLE, ST_F32, D_NONE, D_NONE, agreement_on, f_agree0,
        SPEARMAN_DOC),
     DS("/agreement/%s/rollout_top5", ROW_EXAMPLE, ST_F32, D_NONE, D_NONE, agreement_on, f_agree1, TOP5_DOC),
-    DS("/agreement/%s/cls_attention_spearman", ROW_EXAMPLE, ST_F32, D_NONE, D_NONE, agreement_on, f_agree2,
+    DS("/agreement/%s/cls_attention_spearman", ROW_EXAMPLE, ST_F32, D_NONE, D_NONE, agree_cls, f_agree2,
        SPEARMAN_DOC),
-    DS("/agreement/%s/cls_attention_top5", ROW_EXAMPLE, ST_F32, D_NONE, D_NONE, agreement_on, f_agree3, TOP5_DOC),
+    DS("/agreement/%s/cls_attention_top5", ROW_EXAMPLE, ST_F32, D_NONE, D_NONE, agree_cls, f_agree3, TOP5_DOC),
+    DS("/agreement/%s/explained_attention_spearman", ROW_EXAMPLE, ST_F32, D_NONE, D_NONE, agree_explained, f_agree2,
+       SPEARMAN_DOC),
+    DS("/agreement/%s/explained_attention_top5", ROW_EXAMPLE, ST_F32, D_NONE, D_NONE, agree_explained, f_agree3,
+       TOP5_DOC),
     DS_ATTR("/faithfulness/%s/comprehensiveness", ROW_EXAMPLE, ST_F32, D_NK, D_NONE, faith_on, f_comp,
         "F(x) - F(x without its top k% tokens), columns k = k_percent", a_k_percent),
     DS_ATTR("/faithfulness/%s/sufficiency", ROW_EXAMPLE, ST_F32, D_NK, D_NONE, faith_on, f_suff,

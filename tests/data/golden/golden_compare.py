@@ -70,6 +70,9 @@ ADDED_CONFIG_KEYS = {
     "save_hidden": "issue 16: analysis.save_hidden",
     "baseline_token": "issue 14 (decoders): the token of `baseline: token`",
     "precision": "issue 17 (bf16): `precision: fp32 | bf16`",
+    "activation_mib": "issue 14 (decoders, long texts): the engine's activation budget (runtime only)",
+    "tolerance": "issue 17 item 2 (adaptive IG): ig.tolerance, used by `ig.steps: auto` only",
+    "max_steps": "issue 17 item 2 (adaptive IG): ig.max_steps, used by `ig.steps: auto` only",
     "continuation_field": "issue 14 (decoder continuations): corpus.continuation_field",
     "on_long": "issue 16: corpus.on_long (truncate | skip)",
     "id_field": "issue 19: corpus.id_field",
@@ -77,6 +80,7 @@ ADDED_CONFIG_KEYS = {
     "mlm": "issue 16: the mlm section (cloze candidates)",
     "candidates": "issue 16: mlm.candidates",
     "save_attention": "issue 16: conductance.save_attention",
+    "share_weights": "issue 17 item 4: one copy of the weights per node, `share_weights: auto | on | off`",
 }
 
 
