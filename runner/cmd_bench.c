@@ -31,13 +31,16 @@ static double peak_rss_mib(void)
 static void usage(void)
 {
     fprintf(stderr, "usage: attrun bench [--shape bert|gpt2|qwen2.5-0.5b] [--threads N] [--batch B] [--tokens T] "
-                    "[--layers L] [--microbatch TOKENS] [--budget MIB] [--precision fp32|bf16] [--profile]\n"
+                    "[--layers L] [--microbatch TOKENS] [--budget MIB] [--precision fp32|bf16]\n"
+                    "                   [--attention blas|blocked|both] [--profile]\n"
                     "  --shape: BERT-base (default), GPT-2 small (12 x 768, 12 heads, FF 3072, V 50257) or\n"
                     "           Qwen2.5-0.5B (24 x 896, 14 heads, 2 KV heads, SwiGLU FF 4864, V 151936, tied)\n"
                     "  --budget: activation MiB per pass above which the backward recomputes each layer's\n"
                     "            forward (engine_set_activation_budget; default 4096, 0 = never)\n"
                     "  --precision: the engine's linear layers in fp32 (default) or bf16 with fp32 accumulation\n"
                     "               (oneDNN; the bf16 GEMM rate is printed next to sgemm whenever the CPU has bf16)\n"
+                    "  --attention: the attention kernel: per-(row, head) sgemm calls (blas, default) or the\n"
+                    "               blocked kernel; both: the engine benchmark once with each, in this order\n"
                     "  --profile: wall-clock seconds per op class of the forward+backward run\n"
                     "  defaults: threads 2, batch 50, tokens 128, the shape's layers, microbatch 2048 tokens\n");
 }
@@ -156,14 +159,14 @@ static int parse_int(const char *opt, const char *v, int *out)
 /* What the command line asks for, with the defaults of a BERT-base run on two cores. */
 typedef struct {
     int threads, B, T, L, mb, profile, budget;
-    const char *shape, *precision;
+    const char *shape, *precision, *attention;
 } BenchOpts;
 
 /* Parses the options into *o: 0 to go on, 1 after --help (exit 0), 2 on a usage error (message printed). */
 static int parse_bench_args(int argc, char **argv, BenchOpts *o)
 {
     *o = (BenchOpts){.threads = 2, .B = 50, .T = 128, .L = 0, .mb = 2048, .profile = 0, .budget = 4096,
-                     .shape = "bert", .precision = "fp32"};
+                     .shape = "bert", .precision = "fp32", .attention = "blas"};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int rc;
@@ -181,6 +184,11 @@ static int parse_bench_args(int argc, char **argv, BenchOpts *o)
             rc = v && (!strcmp(v, "fp32") || !strcmp(v, "bf16")) ? 0 : -1;
             if (rc)
                 fprintf(stderr, "attrun bench: --precision needs fp32 or bf16, got '%s'\n", v ? v : "");
+        } else if (!strcmp(a, "--attention")) {
+            o->attention = v;
+            rc = v && (!strcmp(v, "blas") || !strcmp(v, "blocked") || !strcmp(v, "both")) ? 0 : -1;
+            if (rc)
+                fprintf(stderr, "attrun bench: --attention needs blas, blocked or both, got '%s'\n", v ? v : "");
         } else if (!strcmp(a, "--threads"))
             rc = parse_int(a, v, &o->threads);
         else if (!strcmp(a, "--batch"))
@@ -402,5 +410,12 @@ int cmd_bench(int argc, char **argv)
     double ceiling;
     if (bench_kernels(&c, &o, bf16, &ceiling))
         return 1;
-    return bench_engine(&c, &o, ceiling);
+    int both = !strcmp(o.attention, "both"), rc = 0;
+    for (int pass = 0; pass < (both ? 2 : 1) && !rc; pass++) {
+        const char *kern = both ? (pass ? "blocked" : "blas") : o.attention;
+        engine_set_attention_kernel(kern);
+        printf("  attention kernel: %s\n", kern);
+        rc = bench_engine(&c, &o, ceiling);
+    }
+    return rc;
 }
