@@ -74,7 +74,8 @@ static inline __attribute__((always_inline)) void tile(const int MRt, const int 
     }
 }
 
-/* Rows of tile height MRt over all columns: 64-column tiles, then one tile of 1-3 vectors. */
+/* Rows of tile height MRt over all columns: whole 64-column tiles, then one tile of the 1-4
+ * vectors left (4 when 48 < N - n0 < 64: its last vector partial). */
 static inline __attribute__((always_inline)) void tile_row(const int MRt, int m0, GEMM_ARGS)
 {
     int n0 = 0;
@@ -84,6 +85,7 @@ static inline __attribute__((always_inline)) void tile_row(const int MRt, int m0
     case 1: tile(MRt, 1, m0, n0, GEMM_PASS); break;
     case 2: tile(MRt, 2, m0, n0, GEMM_PASS); break;
     case 3: tile(MRt, 3, m0, n0, GEMM_PASS); break;
+    case 4: tile(MRt, 4, m0, n0, GEMM_PASS); break;
     }
 }
 
@@ -164,17 +166,22 @@ static void fwd_item(void *arg, int bg, int tid)
 {
     const Blk *a = arg;
     int T = a->T, hs = a->hs, Tp = a->Tp, hp = a->hp, b = bg / a->NKV, g = bg % a->NKV;
-    float *Kt = g_scratch[tid], *V = Kt + (size_t)hs * Tp;
+    float *Kt = g_scratch[tid], *Vp = Kt + (size_t)hs * Tp;
     const float *kg = a->k + (size_t)b * T * a->ldk + (size_t)g * hs, *vg = a->v + (size_t)b * T * a->ldk + (size_t)g * hs;
     pack_transposed(Kt, Tp, kg, a->ldk, T, hs);
-    pack_rows(V, hp, vg, a->ldk, T, hs);
+    const float *V = vg; /* read in place when hs is whole vectors (32, 64, 80, 128: no padding needed) */
+    int ldv = a->ldk;
+    if (hs % VL) {
+        pack_rows(Vp, hp, vg, a->ldk, T, hs);
+        V = Vp, ldv = hp;
+    }
     for (int r = 0; r < a->rep; r++) {
         int h = g * a->rep + r;
         size_t oq = (size_t)b * T * a->ldq + (size_t)h * hs;
         float *S = a->P + ((size_t)b * a->NH + h) * T * T;
         gemm(T, T, hs, a->scale, a->q + oq, a->ldq, 1, Kt, Tp, S, T, 0);
         attention_masked_softmax(S, a->mask ? a->mask + (size_t)b * T : NULL, T, a->causal, a->window);
-        gemm(T, hs, T, 1.0f, S, T, 1, V, hp, a->ctx + oq, a->ldq, 0);
+        gemm(T, hs, T, 1.0f, S, T, 1, V, ldv, a->ctx + oq, a->ldq, 0);
     }
 }
 
@@ -201,20 +208,28 @@ static void bwd_item(void *arg, int bg, int tid)
     float *Vt = g_scratch[tid], *Kp = Vt + (size_t)hs * Tp, *Qp = Kp + (size_t)T * hp, *Dp = Qp + (size_t)T * hp;
     float *dS = Dp + (size_t)T * hp;
     size_t ok = (size_t)b * T * a->ldk + (size_t)g * hs;
+    int inplace = hs % VL == 0; /* K, q, dctx read in place (whole vectors), else padded copies */
     pack_transposed(Vt, Tp, a->v + ok, a->ldk, T, hs);
-    pack_rows(Kp, hp, a->k + ok, a->ldk, T, hs);
+    const float *K = inplace ? a->k + ok : Kp;
+    int ldkk = inplace ? a->ldk : hp, ldqq = inplace ? a->ldq : hp;
+    if (!inplace)
+        pack_rows(Kp, hp, a->k + ok, a->ldk, T, hs);
     for (int r = 0; r < a->rep; r++) {
         int h = g * a->rep + r, acc = r > 0;
         size_t oq = (size_t)b * T * a->ldq + (size_t)h * hs, op = ((size_t)b * a->NH + h) * T * T;
         const float *Pb = a->Pc + op;
         float *dP = a->dprobs ? a->dprobs + op : dS;
-        pack_rows(Qp, hp, a->q + oq, a->ldq, T, hs);
-        pack_rows(Dp, hp, a->dctx + oq, a->ldq, T, hs);
+        const float *Q = a->q + oq, *D = a->dctx + oq;
+        if (!inplace) {
+            pack_rows(Qp, hp, Q, a->ldq, T, hs);
+            pack_rows(Dp, hp, D, a->ldq, T, hs);
+            Q = Qp, D = Dp;
+        }
         gemm(T, T, hs, 1.0f, a->dctx + oq, a->ldq, 1, Vt, Tp, dP, T, 0);
-        gemm(T, hs, T, 1.0f, Pb, 1, T, Dp, hp, a->dv + ok, a->ldk, acc);
+        gemm(T, hs, T, 1.0f, Pb, 1, T, D, ldqq, a->dv + ok, a->ldk, acc);
         attention_softmax_backward_rows(dS, Pb, dP, T);
-        gemm(T, hs, T, a->scale, dS, T, 1, Kp, hp, a->dq + oq, a->ldq, 0);
-        gemm(T, hs, T, a->scale, dS, 1, T, Qp, hp, a->dk + ok, a->ldk, acc);
+        gemm(T, hs, T, a->scale, dS, T, 1, K, ldkk, a->dq + oq, a->ldq, 0);
+        gemm(T, hs, T, a->scale, dS, 1, T, Q, ldqq, a->dk + ok, a->ldk, acc);
     }
 }
 

@@ -2,8 +2,9 @@
  * double written here from the definition: scores = q kᵀ / √hs + HF's additive masks (padding,
  * causal, sliding window), P = softmax, ctx = P v; and the backward of F = Σ dctx ⊙ ctx: dq, dk,
  * dv and dF/dP. Shapes cover causal, grouped-query attention (NKV < NH), padding masks, a fully
- * masked row, odd T, T = 1 and head sizes 32 / 64 / 80 / 128 (the blocked kernel's tile edges:
- * 16-float vectors, 64-column and 4-row tiles). Each case runs the per-(row, head) BLAS kernel,
+ * masked row, odd T, T = 1 and head sizes 8 / 16 / 32 / 64 / 80 / 128 (the blocked kernel's tile
+ * edges: 16-float vectors, 64-column and 4-row tiles; T = 114 and 61 leave 50 and 61 columns after
+ * the whole tiles, a partial fourth vector). Each case runs the per-(row, head) BLAS kernel,
  * the blocked kernel's dispatched (AVX-512 / AVX2 clone on this CPU) and portable copies, on
  * 1 and 2 threads. Tolerance: 2e-5 of each tensor's largest |reference| (float rounding of sums
  * of ≤ 128 terms; the BLAS kernel's own error is printed next to the blocked one's). */
@@ -173,7 +174,8 @@ static void run_case(const Case *c)
 static void test_encoder_shapes(void)
 {
     Case cs[] = {{3, 13, 4, 4, 32, 0, 0, 1}, {3, 32, 2, 2, 64, 0, 0, 1}, {2, 67, 2, 2, 80, 0, 0, 0},
-                 {3, 128, 2, 2, 128, 0, 0, 1}, {2, 1, 2, 2, 64, 0, 0, 0}, {2, 5, 3, 3, 8, 0, 0, 0}};
+                 {3, 128, 2, 2, 128, 0, 0, 1}, {2, 1, 2, 2, 64, 0, 0, 0}, {2, 5, 3, 3, 8, 0, 0, 0},
+                 {3, 114, 4, 4, 16, 0, 0, 1}, {2, 61, 2, 2, 64, 0, 0, 1}};
     for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++)
         run_case(&cs[i]);
 }
