@@ -275,6 +275,45 @@ static void erf_speed(float *ga, float *gc, long ne)
            "vectorised %.2f ns/elt\n", ne, t_glibc / ne * 1e9, t_vec / ne * 1e9);
 }
 
+/* The attention core alone on one micro-batch (rows x T, the shape's heads), both kernels
+ * alternating, best of 5 each (wall clock, the engine's threads): what the blocked kernel
+ * gains or loses against the per-(row, head) sgemm calls, measured side by side. */
+static void attention_speed(const ModelConfig *c, int rows, int T)
+{
+    int NKV = c->NKV > 0 ? c->NKV : c->NH, QD = c->NH * c->hs, KD = NKV * c->hs;
+    size_t nq = (size_t)rows * T * QD, nk = (size_t)rows * T * KD, np = (size_t)rows * c->NH * T * T;
+    float *q = malloc(nq * 4), *dctx = malloc(nq * 4), *ctx = malloc(nq * 4), *dq = malloc(nq * 4);
+    float *k = malloc(nk * 4), *v = malloc(nk * 4), *dk = malloc(nk * 4), *dv = malloc(nk * 4);
+    float *P = malloc(np * 4), *dP = malloc((size_t)ops_threads() * T * T * 4);
+    if (q && dctx && ctx && dq && k && v && dk && dv && P && dP) {
+        for (size_t i = 0; i < nq; i++)
+            q[i] = dctx[i] = (float)((i * 2654435761u) % 1000) * 1e-3f - 0.5f;
+        for (size_t i = 0; i < nk; i++)
+            k[i] = v[i] = (float)((i * 40503u) % 1000) * 1e-3f - 0.5f;
+        AttnShape sh = {.NH = c->NH, .NKV = NKV, .hs = c->hs, .causal = c->causal, .window = c->window};
+        double best[2][2] = {{INFINITY, INFINITY}, {INFINITY, INFINITY}};
+        int saved = attention_kernel_get();
+        for (int r = 0; r < 5; r++)
+            for (int kern = 0; kern < 2; kern++) {
+                attention_kernel_set(kern);
+                double t0 = clock_now();
+                attention_forward(ctx, P, q, k, v, NULL, &sh, rows, T);
+                double t1 = clock_now();
+                attention_backward(dq, dk, dv, dP, NULL, dctx, q, k, v, P, &sh, rows, T);
+                double t2 = clock_now();
+                best[kern][0] = fmin(best[kern][0], t1 - t0);
+                best[kern][1] = fmin(best[kern][1], t2 - t1);
+            }
+        attention_kernel_set(saved);
+        double fl = 4.0 * rows * (double)T * T * QD; /* forward: QK^T and PV; backward twice that */
+        for (int kern = 0; kern < 2; kern++)
+            printf("  attention %-7s rows %d x T %d: forward %6.2f ms %6.1f GFLOP/s, backward %6.2f ms %6.1f GFLOP/s\n",
+                   kern ? "blocked" : "blas", rows, T, best[kern][0] * 1e3, fl / best[kern][0] * 1e-9,
+                   best[kern][1] * 1e3, 2 * fl / best[kern][1] * 1e-9);
+    }
+    free(q), free(dctx), free(ctx), free(dq), free(k), free(v), free(dk), free(dv), free(P), free(dP);
+}
+
 /* The kernels alone on one micro-batch: the sgemm ceiling (into *ceiling) and erf. 1 when out of memory. */
 static int bench_kernels(const ModelConfig *c, const BenchOpts *o, int bf16, double *ceiling)
 {
@@ -294,6 +333,7 @@ static int bench_kernels(const ModelConfig *c, const BenchOpts *o, int bf16, dou
         gw[i] = (float)((i * 40503u) % 1000) * 1e-3f - 0.5f;
     *ceiling = gemm_ceiling(c, M, o->precision, bf16, ga, gw, gc);
     erf_speed(ga, gc, (long)M * c->FF);
+    attention_speed(c, rows, o->T);
     free(ga);
     free(gw);
     free(gc);

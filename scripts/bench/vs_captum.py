@@ -22,7 +22,10 @@ Timing: attrun is the wall time of the whole `attrun run` process (start-up, che
 tokenisation and the HDF5 file included); Captum is the time of its attribute() loop only (model
 already loaded, texts already tokenised), so the ratio is conservative for attrun. The two sides run
 back to back, alternating, --repeats times; each pair's ratio and the median are printed, because on a
-shared machine the load changes between pairs. Also printed: the largest difference of the token sums
+shared machine the load changes between pairs. Next to the wall times, the CPU seconds of each side
+(attrun: the child process's user + system time; Captum: this process's, both over all their threads) and
+their ratio: on a machine loaded beyond its cores the wall ratio swings with the load, the CPU ratio much
+less (threads that spin-wait count as busy on both sides: OpenBLAS's and torch's OpenMP). Also printed: the largest difference of the token sums
 between the two (relative to the largest |token sum|), so that a fast wrong answer shows.
 
 Captum is not a dependency of attrun and is not in the repository: give its source tree (the directory
@@ -36,6 +39,7 @@ progress bars only, is replaced by a stub when it is not installed.
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -128,17 +132,21 @@ def attrun_job(workdir, name, model, corpus, max_length, steps, threads, precisi
     return job, out
 
 
+def child_cpu():
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
 def run_attrun(binary, job, out):
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), child_cpu()
     r = subprocess.run([binary, "run", job, "--overwrite", "--quiet"], capture_output=True, text=True)
-    t = time.perf_counter() - t0
+    t, c = time.perf_counter() - t0, child_cpu() - c0
     if r.returncode != 0:
         sys.exit(f"vs_captum.py: attrun failed ({r.returncode}):\n{r.stdout}{r.stderr}")
     import h5py
     with h5py.File(out, "r") as h:
         sums = h["/attributions/ig/token_sum"][()]
-        offs = h["/examples/token_offset"][()] if "/examples/token_offset" in h else None
-    return t, sums, offs
+    return t, c, sums
 
 
 class CaptumSide:
@@ -160,7 +168,7 @@ class CaptumSide:
     def run(self):
         torch = self.torch
         sums = []
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         for ids in self.enc:
             x = torch.tensor([ids])
             base = torch.tensor([[i if i in (self.cls, self.sep) else self.pad for i in ids]])
@@ -171,7 +179,7 @@ class CaptumSide:
                 a = self.lig.attribute(x, baselines=base, additional_forward_args=(mask,), target=target,
                                        n_steps=self.steps, method="gausslegendre", internal_batch_size=self.steps)
             sums.append(a.float().sum(-1)[0].detach().numpy())
-        return time.perf_counter() - t0, np.concatenate(sums), [len(e) for e in self.enc]
+        return time.perf_counter() - t0, time.process_time() - c0, np.concatenate(sums)
 
 
 def main():
@@ -212,18 +220,21 @@ def main():
         job, out = attrun_job(a.workdir, case, model, corpus, maxlen, a.steps, a.threads, a.precision)
         cap = CaptumSide(LIG, model, texts, maxlen, a.steps, a.threads, a.precision)
         lens = [len(e) for e in cap.enc]
-        ratios = []
+        ratios, cratios = [], []
         for r in range(a.repeats):
-            t_at, s_at, _ = run_attrun(a.attrun, job, out)
-            t_cap, s_cap, _ = cap.run()
+            t_at, c_at, s_at = run_attrun(a.attrun, job, out)
+            t_cap, c_cap, s_cap = cap.run()
             ratios.append(t_cap / t_at)
+            cratios.append(c_cap / c_at)
             err = np.max(np.abs(s_at - s_cap)) / max(np.max(np.abs(s_cap)), 1e-30) if s_at.shape == s_cap.shape \
                 else float("nan")
-            print(f"  {case:10s} T {min(lens)}-{max(lens)} (mean {np.mean(lens):.1f}): attrun {t_at:7.2f} s, "
-                  f"Captum {t_cap:7.2f} s, ratio {t_cap / t_at:5.2f}x; token sums max|diff|/max|Captum| "
-                  f"{err:.1e}; load {os.getloadavg()[0]:.2f}", flush=True)
-        print(f"  {case:10s} median ratio {statistics.median(ratios):.2f}x "
-              f"(min {min(ratios):.2f}, max {max(ratios):.2f})", flush=True)
+            print(f"  {case:10s} T {min(lens)}-{max(lens)} (mean {np.mean(lens):.1f}): wall attrun {t_at:7.2f} s, "
+                  f"Captum {t_cap:7.2f} s, ratio {t_cap / t_at:5.2f}x | CPU attrun {c_at:7.2f} s, Captum "
+                  f"{c_cap:7.2f} s, ratio {c_cap / c_at:5.2f}x | token sums max|diff|/max|Captum| {err:.1e}; "
+                  f"load {os.getloadavg()[0]:.2f}", flush=True)
+        print(f"  {case:10s} median ratio: wall {statistics.median(ratios):.2f}x (min {min(ratios):.2f}, max "
+              f"{max(ratios):.2f}), CPU time {statistics.median(cratios):.2f}x (min {min(cratios):.2f}, max "
+              f"{max(cratios):.2f})", flush=True)
 
 
 if __name__ == "__main__":
