@@ -38,6 +38,11 @@ void linear_backward(float *dx, const float *dy, const float *W, int N, int IN, 
  * y may alias x. */
 void layernorm_forward(float *y, float *xhat, float *rstd, const float *x, const float *g,
                        const float *b, float eps, int N, int D);
+/* x += r (N,D), then y = LayerNorm(x) as layernorm_forward: the same bits as cpu_add followed by
+ * layernorm_forward, but each row's sum is normalised while it is in cache, and the add runs on
+ * the pool's threads. y must not alias x or r. */
+void add_layernorm_forward(float *y, float *xhat, float *rstd, float *x, const float *r, const float *g,
+                           const float *b, float eps, int N, int D);
 /* dx (N,D) from dy (N,D): dx = rstd · (g·dy - mean(g·dy) - xhat · mean(g·dy·xhat)).
  * dx may alias dy. */
 void layernorm_backward(float *dx, const float *dy, const float *xhat, const float *rstd,
