@@ -159,17 +159,24 @@ int attn_rollout_from(const float *probs, int L, int NH, int T, int q, float *ou
     return 0;
 }
 
-int attn_cls_attention(const float *probs, int L, int NH, int T, float *out)
+int attn_row_attention(const float *probs, int L, int NH, int T, int q, float *out)
 {
-    if (check_shape("attn_cls_attention", probs, L, NH, T, out))
+    if (check_shape("attn_row_attention", probs, L, NH, T, out))
         return -1;
+    if (q < 0 || q >= T)
+        return attn_fail("attn_row_attention: query row %d out of range [0, %d)", q, T);
     for (int j = 0; j < T; j++) {
         double s = 0;
         for (int h = 0; h < NH; h++)
-            s += probs[((size_t)(L - 1) * NH + h) * T * T + j]; /* row 0 of head h, last layer */
+            s += probs[(((size_t)(L - 1) * NH + h) * T + q) * T + j]; /* row q of head h, last layer */
         out[j] = (float)(s / NH);
     }
     return 0;
+}
+
+int attn_cls_attention(const float *probs, int L, int NH, int T, float *out)
+{
+    return attn_row_attention(probs, L, NH, T, 0, out);
 }
 
 /* ---------- ranks ---------- */

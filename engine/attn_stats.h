@@ -61,6 +61,8 @@ int attn_rollout_from(const float *probs, int L, int NH, int T, int q, float *ou
 
 /* Last-layer attention of the [CLS] row (query 0) averaged over heads: out (T). */
 int attn_cls_attention(const float *probs, int L, int NH, int T, float *out);
+/* The same for query row q (decoders: the explained position; their row 0 attends to itself only). */
+int attn_row_attention(const float *probs, int L, int NH, int T, int q, float *out);
 
 /* Spearman rank correlation of a and b (T) over the positions where exclude is 0
  * (exclude may be NULL): Pearson correlation of the average ranks (ties share the mean

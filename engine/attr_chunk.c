@@ -47,10 +47,15 @@ int attr_chunk_run(Engine *e, const MethodSpec *s, const Example *ex, int i0, in
         rowmeta_set(&ch.rm, (int)r, ch.c.pos_in);
     if (ops->begin && ops->begin(&ch, err))
         goto done;
-    /* the blocks overlapping [i0, i1); conductance's item k needs nodes k and k + 1 */
+    /* the blocks overlapping [i0, i1), counted from the start of the chunk's segment (one
+     * segment of all nodes but for adaptive IG's levels); conductance's item k needs nodes k
+     * and k + 1 */
     int nodes = (int)ch.sh.nodes, last = i1 + (nodes - (int)ch.sh.items); /* a checked spec's fit an int */
-    for (int k0 = i0 / ch.G * ch.G; k0 < last; k0 += ch.G) {
-        int B = nodes - k0 < ch.G ? nodes - k0 : ch.G;
+    int seg0 = 0, seg1 = nodes;
+    if (ops->segment)
+        ops->segment(s, i0, &seg0, &seg1);
+    for (int k0 = seg0 + (i0 - seg0) / ch.G * ch.G; k0 < last; k0 += ch.G) {
+        int B = seg1 - k0 < ch.G ? seg1 - k0 : ch.G;
         if (ops->block(&ch, k0, B, err))
             goto done;
     }
@@ -74,6 +79,12 @@ int method_run_chunk(Engine *e, const MethodSpec *s, const Example *ex, int i0, 
     if (!p || !ex || p->T != ex->T || p->n_items != method_items(s) ||
         method_ops(s->kind)->per_layer != (p->L > 0)) {
         *err = "method_run_chunk: partial does not match the method or the example";
+        return -1;
+    }
+    int seg0, seg1;
+    method_segment(s, i0, &seg0, &seg1);
+    if (i0 >= 0 && i0 < p->n_items && i1 <= p->n_items && i1 > seg1) {
+        *err = "method_run_chunk: the items cross a segment's end (adaptive IG: a level's)";
         return -1;
     }
     if (partial_claim(p, i0, i1)) {

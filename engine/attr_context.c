@@ -61,7 +61,23 @@ void attr_ctx_free(AttrCtx *c)
     free(c->bids);
     free(c->bpos);
     free(c->bzero);
+    free(c->bhead);
     memset(c, 0, sizeof *c);
+}
+
+/* The position a head reads on baseline ids. A decoder score head pools at the last token
+ * that is not pad_token_id (0 when all are pad), as transformers does on whatever ids it is
+ * given: a baseline that replaced the input's trailing pads (or is all pad) pools elsewhere
+ * than the input. Every other head reads the input's position: the classifier token 0, the
+ * causal LM the last position, the MLM the mask (which the baselines keep). */
+static int baseline_head(const Model *m, const int *ids, int T, int input_head)
+{
+    if (m->cfg.head != HEAD_SCORE || m->cfg.pad_id < 0)
+        return input_head;
+    for (int t = T - 1; t >= 0; t--)
+        if (ids[t] != m->cfg.pad_id)
+            return t;
+    return 0;
 }
 
 int attr_ctx_init(AttrCtx *c, const Model *m, const MethodSpec *s, const Example *ex, int nb,
@@ -89,8 +105,9 @@ int attr_ctx_init(AttrCtx *c, const Model *m, const MethodSpec *s, const Example
     c->bids = calloc((size_t)nb * T, sizeof(int));
     c->bpos = malloc((size_t)nb * T * sizeof(int));
     c->bzero = calloc((size_t)nb, sizeof(int));
+    c->bhead = malloc((size_t)(nb > 0 ? nb : 1) * sizeof(int));
     int *types = calloc((size_t)T, sizeof(int));
-    if (!c->pos_in || !c->x || !c->b || !c->bids || !c->bpos || !c->bzero || !types) {
+    if (!c->pos_in || !c->x || !c->b || !c->bids || !c->bpos || !c->bzero || !c->bhead || !types) {
         free(types);
         attr_ctx_free(c);
         *err = "attribution: out of memory";
@@ -115,6 +132,7 @@ int attr_ctx_init(AttrCtx *c, const Model *m, const MethodSpec *s, const Example
                        : "baseline: pad/mask/unk baselines need the example's special-token flags";
             return -1;
         }
+        c->bhead[j] = ex->mlm_pos;
         if (r == 0) { /* BASE_ZERO: zero vector at the layer, the input's positions */
             c->bzero[j] = 1;
             memcpy(pos, c->pos_in, (size_t)T * sizeof(int));
@@ -123,6 +141,7 @@ int attr_ctx_init(AttrCtx *c, const Model *m, const MethodSpec *s, const Example
         }
         /* F(baseline) is the model on the baseline ids: RoBERTa derives other position ids. */
         engine_position_ids(m, ids, T, pos);
+        c->bhead[j] = baseline_head(m, ids, T, ex->mlm_pos);
         if (engine_layer_values(m, s->layer, ids, pos, ty, T, c->b + (size_t)j * T * D)) {
             free(types);
             attr_ctx_free(c);
@@ -139,6 +158,7 @@ int rowmeta_init(RowMeta *rm, const Example *ex, int cap)
     int T = ex->T;
     rm->cap = cap;
     rm->T = T;
+    rm->mlm_in = ex->mlm_pos;
     rm->pos = malloc((size_t)cap * T * sizeof(int));
     rm->type = malloc((size_t)cap * T * sizeof(int));
     rm->target = malloc((size_t)cap * sizeof(int));
@@ -159,6 +179,13 @@ int rowmeta_init(RowMeta *rm, const Example *ex, int cap)
 void rowmeta_set(RowMeta *rm, int row, const int *pos)
 {
     memcpy(rm->pos + (size_t)row * rm->T, pos, (size_t)rm->T * sizeof(int));
+    rm->mlm[row] = rm->mlm_in;
+}
+
+void rowmeta_set_baseline(RowMeta *rm, int row, const AttrCtx *c, int j)
+{
+    rowmeta_set(rm, row, c->bpos + (size_t)j * c->T);
+    rm->mlm[row] = c->bhead[j];
 }
 
 void rowmeta_free(RowMeta *rm)

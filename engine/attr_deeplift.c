@@ -19,7 +19,12 @@
  *    nn.ReLU() created inline in forward(), never registered, so never hooked. MLM heads:
  *    BERT's transform and DistilBERT's vocab activation come from ACT2FN (hooked for
  *    relu/tanh); RoBERTa's LM head calls gelu() functionally.
- *  - attention softmax is nn.functional.softmax in all three: never hooked. */
+ *  - attention softmax is nn.functional.softmax in all three: never hooked.
+ *  - decoders: GPT2MLP.act and LlamaMLP.act_fn (Mistral, Qwen2 alike) come from ACT2FN:
+ *    NewGELUActivation for gelu_new and nn.SiLU for silu are not in the list (hooked only for
+ *    relu/tanh); their attention softmax is functional and their heads (final norm + lm_head or
+ *    score, no activation) have nothing to hook. So on the usual decoders rules: captum is the
+ *    plain gradient: (x − b) ⊙ ∇F(x) (tests/test_run_decoder_deeplift.sh). */
 static int act2fn_hooked(Activation a)
 {
     return a == ACT_RELU || a == ACT_TANH;
@@ -61,7 +66,7 @@ static int deeplift_block(AttrChunk *ch, int j0, int B, const char **err)
         memcpy(ch->xs + (size_t)(2 * r) * TD, c->x, (size_t)TD * sizeof(float));
         memcpy(ch->xs + (size_t)(2 * r + 1) * TD, c->b + (size_t)j * TD, (size_t)TD * sizeof(float));
         rowmeta_set(&ch->rm, 2 * r, c->pos_in);
-        rowmeta_set(&ch->rm, 2 * r + 1, c->bpos + (size_t)j * c->T);
+        rowmeta_set_baseline(&ch->rm, 2 * r + 1, c, j);
     }
     unsigned sites = deeplift_rescale_sites(ch->m, ch->s->dl_rules);
     if (attr_engine_rows(ch->e, ch->s, &ch->rm, 2 * B, ch->xs, ch->F, ch->g, sites, err))

@@ -72,7 +72,8 @@ static int check_partial(const MethodSpec *s, const Example *ex, const Partial *
 /* F(x) and F(b_j) in one engine call. Methods on the model cut at the layer (noise or
  * conductance inputs live there) evaluate F(b) at the layer with the input's positions;
  * the others run the model on the baseline ids, as Captum's compute_convergence_delta
- * does on token inputs. */
+ * does on token inputs (positions and, for a decoder score head, the pooled token are the
+ * baseline's own). */
 static int forward_input_and_baselines(Engine *e, const MethodSpec *s, const Example *ex, const AttrCtx *c,
                                        int nb, float *F, const char **err)
 {
@@ -88,8 +89,12 @@ static int forward_input_and_baselines(Engine *e, const MethodSpec *s, const Exa
     memcpy(xs, c->x, (size_t)TD * sizeof(float));
     memcpy(xs + TD, c->b, (size_t)nb * TD * sizeof(float));
     rowmeta_set(&rm, 0, c->pos_in);
-    for (int j = 0; j < nb; j++)
-        rowmeta_set(&rm, 1 + j, cut ? c->pos_in : c->bpos + (size_t)j * c->T);
+    for (int j = 0; j < nb; j++) {
+        if (cut)
+            rowmeta_set(&rm, 1 + j, c->pos_in);
+        else
+            rowmeta_set_baseline(&rm, 1 + j, c, j);
+    }
     rc = attr_engine_rows(e, s, &rm, 1 + nb, xs, F, NULL, 0, err);
 done:
     free(xs);

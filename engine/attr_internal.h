@@ -50,19 +50,24 @@ typedef struct {
     int *bids;            /* (nb,T) baseline ids (unused rows for BASE_ZERO) */
     int *bpos;            /* (nb,T) baseline position ids (input's for BASE_ZERO) */
     int *bzero;           /* (nb) 1 for BASE_ZERO */
+    int *bhead;           /* (nb) the position the head reads on the baseline ids: a score head pools
+                             at the baseline's own last non-pad token (the input's mlm_pos otherwise) */
 } AttrCtx;
 /* Prepares the input and the first nb baselines of s. Returns 0 or -1 (message in *err). */
 int attr_ctx_init(AttrCtx *c, const Model *m, const MethodSpec *s, const Example *ex, int nb,
                   const char **err);
 void attr_ctx_free(AttrCtx *c);
 
-/* A batch of rows sharing the example's token types, mask, target and mlm position. */
+/* A batch of rows sharing the example's token types, mask and target; the head reads the
+ * input's position (mlm_in) except on rows holding a baseline's ids (rowmeta_set_baseline). */
 typedef struct {
-    int cap, T;
+    int cap, T, mlm_in;
     int *pos, *type, *target, *mlm;
 } RowMeta;
 int rowmeta_init(RowMeta *rm, const Example *ex, int cap);
-void rowmeta_set(RowMeta *rm, int row, const int *pos); /* pos (T) */
+void rowmeta_set(RowMeta *rm, int row, const int *pos); /* pos (T); the input's head position */
+/* Row `row` runs the model on baseline j's ids: its position ids and head position. */
+void rowmeta_set_baseline(RowMeta *rm, int row, const AttrCtx *c, int j);
 void rowmeta_free(RowMeta *rm);
 /* Runs rows [0,B) of x (B,T,D) through the engine. grad (B,T,D) may be NULL (forward only). */
 int attr_engine_rows(Engine *e, const MethodSpec *s, const RowMeta *rm, int B, const float *x,

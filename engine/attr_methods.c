@@ -28,6 +28,17 @@ void method_shape(const MethodSpec *s, MethodShape *sh)
         ops->shape(s, sh);
 }
 
+void method_segment(const MethodSpec *s, int item, int *lo, int *hi)
+{
+    const MethodOps *ops = method_ops(s->kind);
+    if (ops && ops->segment) {
+        ops->segment(s, item, lo, hi);
+        return;
+    }
+    *lo = 0;
+    *hi = (int)method_items(s);
+}
+
 int64_t method_items(const MethodSpec *s)
 {
     MethodShape sh;

@@ -20,6 +20,8 @@ void method_spec_default(MethodSpec *s, MethodKind kind)
     s->output = OUT_LOGIT;
     s->steps = 50;
     s->rule = RULE_GAUSSLEGENDRE;
+    s->tolerance = 1e-4;
+    s->max_steps = 512;
     s->samples = kind == M_SMOOTHGRAD ? 5 : 20;
     s->stdevs = kind == M_SMOOTHGRAD ? 1.0 : 0.0;
     s->seed = 0;
@@ -82,7 +84,17 @@ int method_spec_check(const MethodSpec *s, const char **err)
         e = "method spec: unknown output";
     else if ((int)s->rule < 0 || (int)s->rule >= NRULES)
         e = "method spec: unknown integration rule";
-    else if (sh.uses_steps &&
+    else if (sh.uses_steps && s->steps == IG_STEPS_AUTO && s->kind != M_IG)
+        e = "method spec: adaptive steps (auto) apply to integrated gradients only";
+    else if (sh.uses_steps && s->steps == IG_STEPS_AUTO && s->rule != RULE_GAUSSLEGENDRE)
+        e = "method spec: adaptive steps (auto) need the gausslegendre rule";
+    else if (sh.uses_steps && s->steps == IG_STEPS_AUTO &&
+             (s->max_steps <= IG_AUTO_FIRST || s->max_steps > METHOD_MAX_STEPS))
+        e = "method spec: adaptive steps: max_steps must be in 17..100000";
+    else if (sh.uses_steps && s->steps == IG_STEPS_AUTO &&
+             !(s->tolerance >= IG_AUTO_MIN_TOLERANCE && s->tolerance <= METHOD_MAX_TOLERANCE))
+        e = "method spec: adaptive steps: tolerance must be in [1e-6, 1]";
+    else if (sh.uses_steps && s->steps != IG_STEPS_AUTO &&
              (s->steps < 1 || s->steps > METHOD_MAX_STEPS || (s->rule != RULE_GAUSSLEGENDRE && s->steps < 2)))
         e = "method spec: steps must be in 1..100000 (2.. for the Riemann rules, as Captum asserts)";
     else if (sh.uses_samples && (s->samples < 1 || s->samples > METHOD_MAX_SAMPLES))

@@ -37,8 +37,11 @@ typedef struct {
     MethodKind kind;
     AttrLayer layer;          /* default AT_WORD_EMB */
     OutputKind output;        /* default OUT_LOGIT */
-    int steps;                /* IG / conductance / SmoothGrad-over-IG nodes (default 50) */
+    int steps;                /* IG / conductance / SmoothGrad-over-IG nodes (default 50); IG only:
+                                 IG_STEPS_AUTO = adaptive (engine/attr_ig_auto.c) */
     IgRule rule;              /* default RULE_GAUSSLEGENDRE */
+    double tolerance;         /* adaptive IG: relative error it stops at (default 1e-4) */
+    int max_steps;            /* adaptive IG: the largest Gauss-Legendre rule it tries (default 512) */
     int samples;              /* Gradient SHAP samples (default 20); SmoothGrad nt_samples */
     double stdevs;            /* Gaussian noise std at the layer (Gradient SHAP, SmoothGrad) */
     uint64_t seed;            /* Philox key: (seed, example index, sample index) */
@@ -62,7 +65,29 @@ int baseline_from_name(const char *name);
 #define METHOD_MAX_SAMPLES 1000000    /* Gradient SHAP / SmoothGrad samples */
 #define METHOD_MAX_STDEVS 1e6         /* Gaussian noise std (finite, >= 0) */
 #define METHOD_MAX_ITEMS 100000000L   /* items of one example (SmoothGrad over IG: samples x steps) */
+#define METHOD_MAX_TOLERANCE 1.0      /* adaptive IG's tolerance: in [IG_AUTO_MIN_TOLERANCE, 1] */
+/* Below this the float32 gradients' rounding (about 1e-7 of max |attribution| on sst2-tiny,
+ * docs/performance.md) decides whether two rules agree, not their quadrature error. */
+#define IG_AUTO_MIN_TOLERANCE 1e-6
 int method_spec_check(const MethodSpec *s, const char **err);
+
+/* ---- adaptive Integrated Gradients (ig.steps: auto; engine/attr_ig_auto.c) ----
+ * Level l is the Gauss-Legendre rule of n_l nodes: n_0 = IG_AUTO_FIRST, n_(l+1) = min(2 n_l,
+ * max_steps), the last level is max_steps. Each level is computed whole, with Captum's nodes and
+ * weights, so the result at level l is bit for bit `ig.steps: n_l`'s. Level l's nodes are the items
+ * [off_l, off_l + n_l) of the example (levels follow one another: a spec's items are all levels').
+ * The error estimate of level l >= 1 is max|a_l - a_(l-1)| / max|a_l| over the example's (T, D)
+ * attributions a: the error of the coarser rule, a bound on the finer one's as long as
+ * Gauss-Legendre converges (geometrically: for the smooth integrands of networks with smooth
+ * activations). An example is finished at the first level l >= 1 whose estimate is <= tolerance
+ * (converged), or at the last level (not converged). */
+#define IG_STEPS_AUTO 0
+#define IG_AUTO_FIRST 16
+#define IG_AUTO_MAX_LEVELS 32
+/* The levels of s: n[l] nodes at items [off[l], off[l] + n[l]); returns how many (>= 2). */
+int ig_auto_levels(const MethodSpec *s, int *n, int *off);
+/* The level holding item `item` (-1 when out of range). */
+int ig_auto_level_of(const MethodSpec *s, int item);
 
 /* Captum's nodes and weights for `rule` with n steps (alphas ascending for Gauss-Legendre,
  * computed in double; weights rounded to float32 as Captum applies them). */
@@ -142,6 +167,11 @@ typedef struct {
     int n_delta;
     float *delta;             /* (n_delta) convergence deltas (IG: 1; GradSHAP: samples; DL SHAP: baselines) */
     float f_input, f_baseline; /* F(x), F(first baseline) */
+    /* adaptive IG only (ig_auto_finalize): */
+    int steps_used;           /* gradient evaluations of all its levels */
+    int rule_steps;           /* nodes of the reported level's rule */
+    float error_estimate;     /* that level's estimate (relative to max |attribution|) */
+    int converged;            /* 1: error_estimate <= tolerance; 0: stopped at max_steps */
     /* conductance only: */
     int L, NH;
     float *cond_full;         /* (L,T,D) */
@@ -182,6 +212,10 @@ typedef struct {
     int per_layer;          /* attributions per encoder layer (conductance), none per token */
     int score_l2;           /* tokens rank by token_l2 rather than token_sum (Saliency) */
     void (*shape)(const MethodSpec *s, MethodShape *sh);
+    /* optional: the segment [lo, hi) of items holding `item` (adaptive IG: its level). Item
+     * blocks start at a segment's start and never cross its end, and a chunk lies in one
+     * segment. NULL: one segment, all items. */
+    void (*segment)(const MethodSpec *s, int item, int *lo, int *hi);
     long (*row_floats)(const Model *m, int T); /* workspace floats per engine row */
     /* the chunk runner (engine/attr_chunk.c) calls begin, then block for each item block
      * overlapping the chunk, then end (also after a failure) */
@@ -196,5 +230,19 @@ typedef struct {
 const MethodOps *method_ops(MethodKind k);
 /* The counts of s's method (zeros for an unknown kind). */
 void method_shape(const MethodSpec *s, MethodShape *sh);
+/* The segment [lo, hi) of s's items holding `item` (MethodOps.segment; [0, items) without one). */
+void method_segment(const MethodSpec *s, int item, int *lo, int *hi);
+
+/* ---- adaptive IG, per example (engine/attr_ig_auto.c) ----
+ * lv[l] (l < have): the merged partial of level l, complete (its items all there); levels
+ * 0..have-1. Decides from them alone (the same bits on any ranks and chunking): returns 0 with
+ * *level = the reported level when the example is finished, 1 when level `have` must be computed
+ * first, -1 on error (*err). est[l] (l in 1..have-1, may be NULL): the estimates computed. */
+int ig_auto_decide(const Model *m, const MethodSpec *s, const Example *ex, Partial *const *lv, int have,
+                   int *level, double *est, const char **err);
+/* The result of a finished example at `level` (from ig_auto_decide): `ig.steps: n_level`'s
+ * attributions and delta, plus steps_used, rule_steps, error_estimate and converged. */
+int ig_auto_finalize(Engine *e, const MethodSpec *s, const Example *ex, Partial *const *lv, int level,
+                     double est, AttrResult *r, const char **err);
 
 #endif

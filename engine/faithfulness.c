@@ -78,7 +78,7 @@ int faithfulness_compute(Engine *e, const int *ids, const int *type_ids, const i
     if (pad_id < 0 || pad_id >= c->V)
         return fail("faithfulness_compute: pad_id %d out of range 0..%d", pad_id, c->V - 1);
     int is_mlm = c->head == HEAD_MLM;
-    if (is_mlm && (mlm_pos < 0 || mlm_pos >= T))
+    if (c->head != HEAD_CLASSIFIER && (mlm_pos < 0 || mlm_pos >= T))
         return fail("faithfulness_compute: mlm_pos %d out of range 0..%d", mlm_pos, T - 1);
 
     enum { R = 1 + 2 * FAITH_NK }; /* rows: original, comp_k (3), suff_k (3) */
@@ -115,9 +115,19 @@ int faithfulness_compute(Engine *e, const int *ids, const int *type_ids, const i
         for (int t = 0; t < T; t++)
             rtype[(size_t)r * T + t] = type_ids ? type_ids[t] : 0;
         rtgt[r] = target;
-        rmlm[r] = is_mlm ? mlm_pos : 0;
+        rmlm[r] = c->head == HEAD_CLASSIFIER ? 0 : mlm_pos; /* the head's position, as in EngineBatch */
     }
     replace_tokens(scores, excl, n, T, pad_id, sel, rid);
+    /* A decoder score head pools at the last token that is not pad_token_id of the ids it is
+     * given (transformers): tokens replaced by the pad id at the end move it. */
+    if (c->head == HEAD_SCORE && c->pad_id >= 0)
+        for (int r = 1; r < R; r++) {
+            const int *ri = rid + (size_t)r * T;
+            int p = T - 1;
+            while (p >= 0 && ri[p] == c->pad_id)
+                p--;
+            rmlm[r] = p >= 0 ? p : 0;
+        }
     for (int r = 0; r < R; r++)
         if (engine_layer_values(m, AT_WORD_EMB, rid + (size_t)r * T, rpos + (size_t)r * T,
                                 rtype + (size_t)r * T, T, x + (size_t)r * T * D)) {

@@ -13,7 +13,8 @@
  *   - the MLM bias may be stored under either name of the tied pair (cls.predictions.bias /
  *     cls.predictions.decoder.bias, lm_head.bias / lm_head.decoder.bias).
  * All shapes are checked before anything is converted; then every tensor is converted to F32
- * into one malloc'ed block (Model.storage) and checked finite. Extra tensors are ignored. */
+ * into one malloc'ed block (Model.storage) and checked finite, and its mapped pages are dropped
+ * (st_release), so the stored copy and the float32 copy never coexist whole. Extra tensors are ignored. */
 #include "io/checkpoint.h"
 #include "engine/family.h"
 #include "io/errmsg.h"
@@ -131,6 +132,7 @@ Model *checkpoint_load(const char *dir, char *err, size_t errlen)
     for (int i = 0; i < lo.n; i++) {
         if (read_entry(&st, &lo.e[i], ts[i], cur, err, errlen) != 0)
             goto out;
+        st_release(&st, ts[i]); /* the stored bytes are not needed again: peak = float32 copy + one tensor */
         cur += st_numel(ts[i]);
     }
     family_finish(m);

@@ -31,17 +31,24 @@ struct Corpus {
     int n_classes;            /* labels must be below (0: unchecked) */
     /* TSV/CSV columns */
     char **header;
-    int ncols, text_col, pair_col, label_col;
+    int ncols, text_col, pair_col, label_col, cont_col;
     char *fbuf;               /* unescaped CSV fields, NUL-separated */
     size_t fbuf_cap;
     size_t *foff;             /* (fcap) field offsets into fbuf or line */
     char **fields;
     int nfields, fcap;
     /* JSONL */
-    char *text_key, *pair_key, *label_key, *extra_key;
+    char *text_key, *pair_key, *label_key, *extra_key, *cont_key;
     char *extra;              /* the current record's extra field as JSON text */
     int label_explicit;
     json_t *json;             /* the current record (owns the strings handed out) */
+    /* carried fields: id_field (when given) then keep_fields, as strings */
+    int n_carry, has_id, label_strings;
+    char **carry_key;         /* (n_carry) names */
+    int *carry_col;           /* (n_carry) TSV/CSV columns */
+    const char **carry_val;   /* (n_carry) the current record's values */
+    char **carry_own;         /* (n_carry) values made for it (JSON text of non-strings), or NULL */
+    char *label_buf;          /* a string label handed out as label_text (TSV/CSV: trimmed copy) */
 };
 
 const char *corpus_format_name(CorpusFormat f)
@@ -232,6 +239,29 @@ static void list_cols(const Corpus *c, char *out, size_t len)
         n += (size_t)snprintf(out + n, len - n, "%s'%s'", k ? ", " : "", c->header[k]);
 }
 
+/* The config key that named carried field k, for messages. */
+static const char *carry_role(const Corpus *c, int k)
+{
+    return c->has_id && k == 0 ? "corpus.id_field" : "corpus.keep_fields";
+}
+
+static void carry_init(Corpus *c, const CorpusSpec *s)
+{
+    c->has_id = s->id_field != NULL;
+    c->n_carry = c->has_id + (s->keep_fields ? s->n_keep : 0);
+    c->label_strings = s->label_strings;
+    if (!c->n_carry)
+        return;
+    c->carry_key = calloc((size_t)c->n_carry, sizeof *c->carry_key);
+    c->carry_col = calloc((size_t)c->n_carry, sizeof *c->carry_col);
+    c->carry_val = calloc((size_t)c->n_carry, sizeof *c->carry_val);
+    c->carry_own = calloc((size_t)c->n_carry, sizeof *c->carry_own);
+    if (c->has_id)
+        c->carry_key[0] = strdup(s->id_field);
+    for (int k = c->has_id; k < c->n_carry; k++)
+        c->carry_key[k] = strdup(s->keep_fields[k - c->has_id]);
+}
+
 static int open_header(Corpus *c, const CorpusSpec *s, char *err, size_t errlen)
 {
     if (!read_line(c)) {
@@ -270,11 +300,23 @@ static int open_header(Corpus *c, const CorpusSpec *s, char *err, size_t errlen)
         fail(err, errlen, c, 1, "no column '%s' (text_pair) in the header (columns: %s)", s->pair_field, cols);
         return -1;
     }
+    c->cont_col = -1;
+    if (s->cont_field && (c->cont_col = find_col(c, s->cont_field)) < 0) {
+        fail(err, errlen, c, 1, "no column '%s' (continuation_field) in the header (columns: %s)", s->cont_field,
+             cols);
+        return -1;
+    }
     c->label_col = find_col(c, s->label_field ? s->label_field : "label");
     if (s->label_field && c->label_col < 0) {
         fail(err, errlen, c, 1, "no column '%s' (label) in the header (columns: %s)", s->label_field, cols);
         return -1;
     }
+    for (int k = 0; k < c->n_carry; k++)
+        if ((c->carry_col[k] = find_col(c, c->carry_key[k])) < 0) {
+            fail(err, errlen, c, 1, "no column '%s' (%s) in the header (columns: %s)", c->carry_key[k],
+                 carry_role(c, k), cols);
+            return -1;
+        }
     return 0;
 }
 
@@ -309,12 +351,27 @@ Corpus *corpus_open(const CorpusSpec *s, char *err, size_t errlen)
     c->n_classes = s->n_classes > 0 ? s->n_classes : 0;
     c->text_key = s->text_field ? strdup(s->text_field) : NULL;
     c->pair_key = s->pair_field ? strdup(s->pair_field) : NULL;
+    c->cont_key = s->cont_field ? strdup(s->cont_field) : NULL;
+    c->cont_col = -1;
     c->label_key = strdup(s->label_field ? s->label_field : "label");
     c->label_explicit = s->label_field != NULL;
     c->extra_key = s->extra_field ? strdup(s->extra_field) : NULL;
+    carry_init(c, s);
+    if (c->n_carry && c->fmt == CORPUS_TEXT) {
+        fail(err, errlen, c, 0, "field '%s' (%s) needs a TSV, CSV or JSONL corpus; a plain-text corpus has only the "
+             "text", c->carry_key[0], carry_role(c, 0));
+        corpus_close(c);
+        return NULL;
+    }
     if (c->extra_key && c->fmt != CORPUS_JSONL) {
         fail(err, errlen, c, 0, "field '%s' (analysis.categories) needs a JSONL corpus, not %s", c->extra_key,
              corpus_format_name(c->fmt));
+        corpus_close(c);
+        return NULL;
+    }
+    if (c->cont_key && c->fmt == CORPUS_TEXT) {
+        fail(err, errlen, c, 0, "field '%s' (continuation_field) needs a TSV, CSV or JSONL corpus, not plain text",
+             c->cont_key);
         corpus_close(c);
         return NULL;
     }
@@ -349,8 +406,18 @@ void corpus_close(Corpus *c)
     free(c->pair_key);
     free(c->label_key);
     free(c->extra_key);
+    free(c->cont_key);
     free(c->extra);
     json_decref(c->json);
+    for (int k = 0; k < c->n_carry; k++) {
+        free(c->carry_key[k]);
+        free(c->carry_own[k]);
+    }
+    free(c->carry_key);
+    free(c->carry_col);
+    free(c->carry_val);
+    free(c->carry_own);
+    free(c->label_buf);
     free(c);
 }
 
@@ -430,7 +497,7 @@ static int decimal_number(const char *v, double *x)
 }
 
 /* A label cell: "" (none), a number (label_index), or one of label_names. */
-static int parse_label(const Corpus *c, const char *v, int *label, char *why, size_t wlen)
+static int parse_label(Corpus *c, const char *v, int *label, char *why, size_t wlen)
 {
     *label = -1;
     while (isspace((unsigned char)*v))
@@ -444,6 +511,14 @@ static int parse_label(const Corpus *c, const char *v, int *label, char *why, si
     double x;
     if (strlen(v) < sizeof cell && decimal_number(cell, &x))
         return label_index(c, x, cell, label, why, wlen);
+    if (c->label_strings) { /* resolved by the caller (a masked LM's gold word: runner/candidates.c) */
+        free(c->label_buf);
+        c->label_buf = strdup(v);
+        size_t n = strlen(c->label_buf);
+        while (n && isspace((unsigned char)c->label_buf[n - 1]))
+            c->label_buf[--n] = 0;
+        return 0;
+    }
     for (int pass = 0; pass < 2; pass++) /* exact name first, then ignoring case */
         for (int k = 0; k < c->n_labels; k++)
             if (c->label_names[k] && (pass ? !strcasecmp(c->label_names[k], v) : !strcmp(c->label_names[k], v))) {
@@ -488,8 +563,48 @@ static int record_columns(Corpus *c, CorpusRecord *r, char *why, size_t wlen)
         if (check_text(r->text_pair, what, why, wlen))
             return -1;
     }
+    if (c->cont_col >= 0) {
+        r->continuation = c->fields[c->cont_col];
+        snprintf(what, sizeof what, "continuation in column '%s'", c->header[c->cont_col]);
+        if (check_text(r->continuation, what, why, wlen))
+            return -1;
+    }
+    for (int k = 0; k < c->n_carry; k++)
+        c->carry_val[k] = c->fields[c->carry_col[k]];
     if (c->label_col >= 0)
         return parse_label(c, c->fields[c->label_col], &r->label, why, wlen);
+    return 0;
+}
+
+/* JSONL: the carried fields of the current record as strings. A string as it is, null as "", any other
+ * value as its compact JSON text (a numeric id 42 -> "42"); a missing field makes the row bad. */
+static int carry_json(Corpus *c, char *why, size_t wlen)
+{
+    for (int k = 0; k < c->n_carry; k++) {
+        free(c->carry_own[k]);
+        c->carry_own[k] = NULL;
+        json_t *v = json_object_get(c->json, c->carry_key[k]);
+        if (!v) {
+            snprintf(why, wlen, "missing field '%s' (%s)", c->carry_key[k], carry_role(c, k));
+            return -1;
+        }
+        if (json_is_string(v)) {
+            c->carry_val[k] = json_string_value(v);
+            if (strlen(c->carry_val[k]) != json_string_length(v)) {
+                snprintf(why, wlen, "field '%s' contains a NUL character", c->carry_key[k]);
+                return -1;
+            }
+        } else if (json_is_null(v)) {
+            c->carry_val[k] = "";
+        } else {
+            c->carry_own[k] = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+            if (!c->carry_own[k]) {
+                snprintf(why, wlen, "field '%s': out of memory", c->carry_key[k]);
+                return -1;
+            }
+            c->carry_val[k] = c->carry_own[k];
+        }
+    }
     return 0;
 }
 
@@ -509,9 +624,10 @@ static int record_json(Corpus *c, CorpusRecord *r, char *why, size_t wlen)
     const char *tk = c->text_key;
     if (!tk)
         tk = json_object_get(c->json, "sentence") ? "sentence" : "text"; /* as for TSV/CSV headers */
-    const char *keys[2] = {tk, c->pair_key};
-    char **dst[2] = {&r->text, &r->text_pair};
-    for (int k = 0; k < 2; k++) {
+    const char *keys[3] = {tk, c->pair_key, c->cont_key};
+    char **dst[3] = {&r->text, &r->text_pair, &r->continuation};
+    static const char *const role[3] = {"text", "text_pair", "continuation"};
+    for (int k = 0; k < 3; k++) {
         if (!keys[k])
             continue;
         json_t *v = json_object_get(c->json, keys[k]);
@@ -529,7 +645,7 @@ static int record_json(Corpus *c, CorpusRecord *r, char *why, size_t wlen)
             return -1;
         }
         char what[300];
-        snprintf(what, sizeof what, "%s in field '%s'", k ? "text_pair" : "text", keys[k]);
+        snprintf(what, sizeof what, "%s in field '%s'", role[k], keys[k]);
         if (check_text(*dst[k], what, why, wlen))
             return -1;
     }
@@ -543,6 +659,8 @@ static int record_json(Corpus *c, CorpusRecord *r, char *why, size_t wlen)
         }
         r->extra = c->extra;
     }
+    if (carry_json(c, why, wlen))
+        return -1;
     json_t *l = json_object_get(c->json, c->label_key);
     if (!l || json_is_null(l)) {
         if (c->label_explicit && !l) {
@@ -613,6 +731,8 @@ int corpus_next(Corpus *c, CorpusRecord *rec, char *err, size_t errlen)
     for (;;) {
         memset(rec, 0, sizeof *rec);
         rec->label = -1;
+        free(c->label_buf);
+        c->label_buf = NULL;
         if (c->limit > 0 && c->row >= c->offset + c->limit)
             return 0;
         char why[800];
@@ -628,8 +748,14 @@ int corpus_next(Corpus *c, CorpusRecord *rec, char *err, size_t errlen)
         }
         if (rec->row < c->offset)
             continue;
-        if (r == 1)
+        if (r == 1) {
+            rec->label_text = c->label_buf;
+            if (c->n_carry) {
+                rec->id = c->has_id ? c->carry_val[0] : NULL;
+                rec->kept = c->carry_val + c->has_id;
+            }
             return 1;
+        }
         fail(err, errlen, c, rec->line, "%s", why);
         if (c->skip_errors)
             return 2;

@@ -13,9 +13,15 @@ typedef struct {
     const char *text_field;   /* default "sentence" if the header (TSV/CSV) or the record (JSONL) has it, else "text" */
     const char *pair_field;   /* optional second segment (NULL: none) */
     const char *label_field;  /* optional (NULL: default "label" when the column exists) */
+    const char *cont_field;   /* optional continuation of the text (causal LMs), NULL: none; empty is a bad row */
     long offset, limit;       /* row range: skip `offset` rows, then at most `limit` (<= 0: all) */
     int skip_errors;          /* on_error: skip (1) or fail (0) */
     const char *extra_field;  /* JSONL only: a field handed out as JSON text (token categories), or NULL */
+    const char *id_field;     /* TSV/CSV/JSONL: a column/field handed out as a string (rec->id), or NULL */
+    char *const *keep_fields; /* (n_keep) more columns/fields handed out as strings (rec->kept) */
+    int n_keep;
+    int label_strings;        /* 1: a label that is not a number is handed out as rec->label_text (label -1)
+                                 instead of being looked up in label_names (masked-LM gold words) */
     char **label_names;       /* id2label names, to map string labels (may be NULL) */
     int n_labels;
     int n_classes;            /* numeric labels must be 0 .. n_classes-1 (0: only >= 0 is checked) */
@@ -26,8 +32,12 @@ typedef struct {
     long line;                /* 1-based line number in the file */
     char *text;               /* UTF-8, owned by the reader until the next call */
     char *text_pair;          /* or NULL */
+    char *continuation;       /* cont_field's text, or NULL */
     int label;                /* -1 when absent */
     char *extra;              /* extra_field's value as compact JSON text (owned by the reader), or NULL */
+    const char *id;           /* id_field's value (owned by the reader), or NULL without id_field */
+    const char *const *kept;  /* (n_keep) keep_fields' values (owned by the reader), or NULL */
+    const char *label_text;   /* with label_strings: the label as written when it is not a number, or NULL */
 } CorpusRecord;
 
 typedef struct Corpus Corpus;

@@ -581,6 +581,18 @@ void st_close(SafeTensors *st)
     memset(st, 0, sizeof *st);
 }
 
+void st_release(const SafeTensors *st, const StTensor *t)
+{
+    long pg = sysconf(_SC_PAGESIZE);
+    if (pg <= 0 || t->file < 0 || t->file >= st->nfiles)
+        return;
+    uintptr_t base = (uintptr_t)st->files[t->file].map, b = (uintptr_t)t->data, e = b + t->nbytes;
+    uintptr_t b0 = base + ((b - base + (uintptr_t)pg - 1) / (uintptr_t)pg) * (uintptr_t)pg; /* first whole page */
+    uintptr_t e0 = base + ((e - base) / (uintptr_t)pg) * (uintptr_t)pg;                     /* end of the last */
+    if (e0 > b0)
+        (void)madvise((void *)b0, e0 - b0, MADV_DONTNEED);
+}
+
 const StTensor *st_find(const SafeTensors *st, const char *name)
 {
     size_t lo = 0, hi = st->ntensors;

@@ -64,6 +64,12 @@ const char *st_shape_str(int ndim, const int64_t *shape, char *buf, size_t len);
  * that every value is finite. Returns 0, or -1 with a message naming file and tensor. */
 int st_read_f32(const SafeTensors *st, const StTensor *t, float *out, char *err, size_t errlen);
 
+/* Drops the map's pages that lie wholly inside t's bytes from this process (madvise
+ * MADV_DONTNEED: the file stays in the page cache, a later read maps it back in), so that a
+ * checkpoint converted tensor by tensor does not hold the stored copy and the float32 copy
+ * at once. A no-op where madvise fails. */
+void st_release(const SafeTensors *st, const StTensor *t);
+
 /* Exact conversions (every F16 and BF16 value, subnormals, inf and NaN included, is a float). */
 float st_f16_to_f32(uint16_t h);
 float st_bf16_to_f32(uint16_t b);

@@ -153,8 +153,10 @@ int analysis_base(const RunConfig *c, const ModelConfig *mc, const Examples *ex,
         r->cls_attn = malloc(sizeof(float) * T);
         if (!r->rollout || !r->cls_attn)
             rc = -1, snprintf(err, errlen, "example %ld: out of memory for the rollout", e);
+        /* decoders: both from the explained position (their row 0 attends to itself only); the
+         * schema names the second /agreement/<m>/explained_attention_* for them (runner/schema.c) */
         else if (attn_rollout_from(r->attn, L, NH, T, mc->causal ? ex->mlm_pos[e] : 0, r->rollout) ||
-                 attn_cls_attention(r->attn, L, NH, T, r->cls_attn)) /* decoders: from the explained position */
+                 attn_row_attention(r->attn, L, NH, T, mc->causal ? ex->mlm_pos[e] : 0, r->cls_attn))
             rc = -1, snprintf(err, errlen, "example %ld: %s", e, attn_error());
     }
     const char *why = rc ? NULL : base_second(c, mc, ex, e, r);

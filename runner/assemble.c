@@ -6,6 +6,7 @@
 #include "runner/assemble.h"
 #include "runner/analysis.h"
 #include "runner/diskspace.h"
+#include "runner/ig_auto.h"
 #include "runner/schema.h"
 #include "runner/spool.h"
 #include "engine/clock.h"
@@ -94,6 +95,8 @@ static int reserve_space(const Ctx *x, char *err, size_t errlen)
         raw += (ex->text ? strlen(ex->text[i]) : 0) + (ex->pair ? strlen(ex->pair[i]) + 32 : 0) + 32;
     for (long i = 0; i < ex->nskipped; i++)
         raw += strlen(ex->skip_reason[i]) + 40;
+    for (long i = 0; ex->kept && i < ex->n * ex->n_kept; i++) /* corpus.id_field, corpus.keep_fields */
+        raw += strlen(ex->kept[i]) + 32;
     raw += strlen(x->in->config_yaml) + 4096; /* root attributes */
     return diskspace_reserve(x->in->spool_dir, diskspace_bound(raw, nparallel + 6), err, errlen);
 }
@@ -127,11 +130,40 @@ static int open_and_create(Ctx *x, char *err, size_t errlen)
 
 /* ---- one block of examples: merge the spooled partials, finalize, analyse ---- */
 
+/* Adaptive IG: the level ig_auto_decide reports, from the example's levels in the spools. */
+static int merge_ig_auto(Ctx *x, SpoolIndex *idx, long e, int mi, AttrResult *r, char *err, size_t errlen,
+                         int target)
+{
+    const AssembleInput *in = x->in;
+    const MethodSpec *sp = &in->specs[mi];
+    Example xe;
+    examples_view(in->ex, e, &xe);
+    xe.target = target;
+    Partial *lv[IG_AUTO_MAX_LEVELS];
+    int have, level = -1;
+    if (ig_auto_merge_levels(idx, e, sp, in->model, xe.T, lv, &have, err, errlen))
+        return -1;
+    double est[IG_AUTO_MAX_LEVELS];
+    const char *why = NULL;
+    int rc = ig_auto_decide(in->model, sp, &xe, lv, have, &level, est, &why);
+    if (rc == 1)
+        snprintf(err, errlen, "%s: example %ld (ig, steps auto) is unfinished in the spools (%d levels)",
+                 in->spool_dir, e, have);
+    else if (rc == 0 && ig_auto_finalize(in->eng, sp, &xe, lv, level, est[level], r, &why))
+        rc = -1;
+    if (rc < 0)
+        snprintf(err, errlen, "example %ld (corpus row %ld), ig: %s", e, in->ex->row[e], why ? why : "failed");
+    ig_auto_free_levels(lv, sp);
+    return rc ? -1 : 0;
+}
+
 static int merge_method(Ctx *x, SpoolIndex *idx, long e, int mi, AttrResult *r, char *err, size_t errlen,
                         int target)
 {
     const AssembleInput *in = x->in;
     const MethodSpec *sp = &in->specs[mi];
+    if (ig_auto_method(in->cfg, in->specs, mi))
+        return merge_ig_auto(x, idx, e, mi, r, err, errlen, target);
     int n = method_items(sp);
     long k = spool_find(idx, (int)e, (int)sp->kind);
     Partial *acc = NULL;

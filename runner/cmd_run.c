@@ -137,5 +137,7 @@ int cmd_run(int argc, char **argv)
     if (code != EXIT_OK)
         return run_teardown(&r, code);
     run_loop(&r);
+    while (run_next_round(&r)) /* adaptive IG: the levels its examples still need */
+        run_loop(&r);
     return run_teardown(&r, run_finish(&r));
 }

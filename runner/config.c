@@ -55,6 +55,9 @@ void config_free(RunConfig *c)
             free(*(char **)((char *)c + CONFIG_KEYS[i].off));
     free(c->target_token);
     free(c->analysis.category_field);
+    config_free_words(c->corpus.keep_fields, c->corpus.n_keep);
+    config_free_words(c->mlm.candidates, c->mlm.n_candidates);
+    free(c->mlm.candidates_file);
     free(c->source);
     memset(c, 0, sizeof *c);
 }
@@ -326,6 +329,19 @@ int config_check(const RunConfig *c, char *err, size_t errlen)
     int uses_ig = 0;
     for (int i = 0; i < c->n_methods; i++)
         uses_ig |= c->methods[i] == M_IG || (c->methods[i] == M_SMOOTHGRAD && c->smoothgrad.base == M_IG);
+    int sg_ig = 0;
+    for (int i = 0; i < c->n_methods; i++)
+        sg_ig |= c->methods[i] == M_SMOOTHGRAD && c->smoothgrad.base == M_IG;
+    if (sg_ig && c->ig.steps == IG_STEPS_AUTO) {
+        snprintf(err, errlen, "%s: ig.steps: auto applies to the ig method only; SmoothGrad over IG "
+                 "(smoothgrad.base: ig) needs a number of steps", src);
+        return -1;
+    }
+    if (uses_ig && c->ig.steps == IG_STEPS_AUTO && c->ig.rule != RULE_GAUSSLEGENDRE) {
+        snprintf(err, errlen, "%s: ig.steps: auto uses Gauss-Legendre rules; it cannot be combined with "
+                 "ig.rule: %s", src, rule_name(c->ig.rule));
+        return -1;
+    }
     if (uses_ig && c->ig.rule != RULE_GAUSSLEGENDRE && c->ig.steps < 2) {
         snprintf(err, errlen, "%s: ig.steps: the Riemann rules need at least 2 steps (got %d)", src, c->ig.steps);
         return -1;
@@ -417,6 +433,8 @@ void config_method_spec(const RunConfig *c, MethodKind k, MethodSpec *s)
     case M_IG:
         s->steps = c->ig.steps;
         s->rule = c->ig.rule;
+        s->tolerance = c->ig.tolerance;
+        s->max_steps = c->ig.max_steps;
         break;
     case M_GRADSHAP:
         s->samples = c->gradshap.samples;

@@ -21,9 +21,14 @@ typedef struct {
         char *path;               /* required */
         CorpusFormat format;
         char *text_field, *pair_field, *label_field; /* NULL: reader defaults */
+        char *continuation_field; /* causal LMs: the field of the continuation explained token by token (NULL: none) */
         int max_length;           /* 0: the model maximum */
         long limit, offset;       /* 0: all rows / none skipped */
         int skip_errors;          /* on_error: skip (1) | fail (0) */
+        int skip_long;            /* on_long: skip (1) | truncate (0) */
+        char *id_field;           /* a column/field carried into /examples/id, or NULL */
+        char **keep_fields;       /* (n_keep) columns/fields carried into /examples/fields/<name> */
+        int n_keep;
     } corpus;
     int n_methods;
     MethodKind methods[M_NUM_METHODS]; /* in the order given, no duplicates */
@@ -35,11 +40,18 @@ typedef struct {
     int nbaselines;
     BaselineKind baselines[MAX_BASELINES];
     char *baseline_token;         /* decoders: `baseline: token`'s token (string, id, eos/bos/unk/pad) */
-    struct { int steps; IgRule rule; } ig;
+    /* Masked-LM cloze candidates (runner/candidates.h): the words the prediction is restricted to,
+     * given as a list or as a file of words, one per line (candidates_file); none: the vocabulary. */
+    struct {
+        char **candidates;        /* (n_candidates) words as written, or NULL */
+        int n_candidates;
+        char *candidates_file;    /* or NULL */
+    } mlm;
+    struct { int steps; IgRule rule; double tolerance; int max_steps; } ig; /* steps: IG_STEPS_AUTO = auto */
     struct { int samples; double stdevs; uint64_t seed; } gradshap;
     struct { int samples; double stdevs; MethodKind base; uint64_t seed; } smoothgrad;
     struct { DeepLiftRules rules; } deeplift;
-    struct { int steps; } conductance;
+    struct { int steps; int save_attention; } conductance;
     struct { int save; int float16; } attention;
     /* Attention-bias analysis (runner/analysis.h, docs/analysis.md): per-head statistics,
      * rollout, attribution/attention agreement (all cheap, on by default) and the ERASER
@@ -59,12 +71,15 @@ typedef struct {
     int precision;                /* 0 fp32, 1 bf16 linear layers (engine_set_precision) */
     int threads;                  /* OpenBLAS threads per rank */
     int chunk;                    /* items per work unit; 0 = auto */
+    int activation_mib;           /* engine pass activations above which the backward recomputes (0: never) */
     char *source;                 /* the config file's path, for messages */
 } RunConfig;
 
 /* Defaults for every key (model, corpus.path and out stay NULL). */
 void config_init(RunConfig *c);
 void config_free(RunConfig *c);
+/* Frees a list of n strings (corpus.keep_fields, mlm.candidates). */
+void config_free_words(char **w, int n);
 
 /* Parses YAML text; `name` is used in messages ("NAME:LINE: key: what").
  * Returns 0, or -1 with the message in err. Required keys are checked by config_check. */

@@ -139,6 +139,136 @@ static void print_categories(ConfigBuf *b, const RunConfig *c)
     }
 }
 
+void config_free_words(char **w, int n)
+{
+    for (int i = 0; w && i < n; i++)
+        free(w[i]);
+    free(w);
+}
+
+/* A list of strings (a flow or block sequence of scalars) into *out / *n, replacing what was there. */
+static int set_word_list(ConfigCtx *x, const yaml_node_t *n, const char *key, char ***out, int *nout)
+{
+    int k = 0;
+    for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++)
+        k++;
+    char **w = calloc(k ? (size_t)k : 1, sizeof *w);
+    if (!w)
+        return config_fail(x, n, key, "out of memory");
+    int i = 0;
+    for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++, i++) {
+        yaml_node_t *item = yaml_document_get_node(x->doc, *it);
+        const char *v = config_scalar(x, item, key);
+        if (!v || !*v) {
+            if (v)
+                config_fail(x, item, key, "item %d is empty", i + 1);
+            config_free_words(w, i);
+            return -1;
+        }
+        w[i] = strdup(v);
+    }
+    config_free_words(*out, *nout);
+    *out = w;
+    *nout = k;
+    return 0;
+}
+
+static void print_word_list(ConfigBuf *b, char *const *w, int n)
+{
+    config_buf_put(b, "[");
+    for (int i = 0; i < n; i++) {
+        config_buf_put(b, "%s", i ? ", " : "");
+        config_buf_quoted(b, w[i]);
+    }
+    config_buf_put(b, "]");
+}
+
+/* corpus.keep_fields: a list of column / field names. Each becomes /examples/fields/<name>, so a
+ * name must be usable as one HDF5 link name (no '/', not '.'), and given once. */
+static int set_keep_fields(ConfigCtx *x, RunConfig *c, const yaml_node_t *n, const char *key)
+{
+    if (config_is_null(n)) {
+        config_free_words(c->corpus.keep_fields, c->corpus.n_keep);
+        c->corpus.keep_fields = NULL;
+        c->corpus.n_keep = 0;
+        return 0;
+    }
+    if (n->type != YAML_SEQUENCE_NODE)
+        return config_fail(x, n, key, "expected a list of column or field names, e.g. [idx, url]");
+    char **w = NULL;
+    int k = 0;
+    if (set_word_list(x, n, key, &w, &k))
+        return -1;
+    if (k > 32) { /* each is a dataset: the schema's column budget (SCHEMA_MAX_COLUMNS) must hold them */
+        config_free_words(w, k);
+        return config_fail(x, n, key, "at most 32 fields (got %d)", k);
+    }
+    for (int i = 0; i < k; i++) {
+        const char *why = strchr(w[i], '/') ? "contains '/'"
+                          : !strcmp(w[i], ".") || !strcmp(w[i], "..") ? "is not a dataset name"
+                          : strlen(w[i]) > 100 ? "is longer than 100 bytes" : NULL;
+        for (int j = 0; j < i && !why; j++)
+            if (!strcmp(w[i], w[j]))
+                why = "is listed twice";
+        if (why) {
+            config_fail(x, n, key, "field '%s' %s (each becomes /examples/fields/<name>)", w[i], why);
+            config_free_words(w, k);
+            return -1;
+        }
+    }
+    if (k == 0) { /* no array for no fields: the defaults template holds no allocation (config_init copies it) */
+        free(w);
+        w = NULL;
+    }
+    config_free_words(c->corpus.keep_fields, c->corpus.n_keep);
+    c->corpus.keep_fields = w;
+    c->corpus.n_keep = k;
+    return 0;
+}
+
+static void print_keep_fields(ConfigBuf *b, const RunConfig *c)
+{
+    print_word_list(b, c->corpus.keep_fields, c->corpus.n_keep);
+}
+
+/* mlm.candidates: null (the whole vocabulary), a list of words, or a file of words (a single string:
+ * its path). The words are mapped to token ids when the tokenizer is loaded (runner/candidates.c). */
+static int set_candidates(ConfigCtx *x, RunConfig *c, const yaml_node_t *n, const char *key)
+{
+    char **w = NULL;
+    int k = 0;
+    char *file = NULL;
+    if (n->type == YAML_SEQUENCE_NODE) {
+        if (set_word_list(x, n, key, &w, &k))
+            return -1;
+        if (k == 0)
+            return config_fail(x, n, key, "the list is empty (give words, a file of words, or null)");
+    } else if (!config_is_null(n)) {
+        const char *v = config_scalar(x, n, key);
+        if (!v)
+            return -1;
+        if (!*v)
+            return config_fail(x, n, key, "must not be empty");
+        file = strdup(v);
+    }
+    config_free_words(c->mlm.candidates, c->mlm.n_candidates);
+    free(c->mlm.candidates_file);
+    c->mlm.candidates = w;
+    c->mlm.n_candidates = k;
+    c->mlm.candidates_file = file;
+    return 0;
+}
+
+static void print_candidates(ConfigBuf *b, const RunConfig *c)
+{
+    if (c->mlm.candidates_file)
+        config_buf_quoted(b, c->mlm.candidates_file);
+    else if (c->mlm.candidates)
+        print_word_list(b, c->mlm.candidates, c->mlm.n_candidates);
+    else
+        config_buf_put(b, "null");
+}
+
 /* predicted | label | a class index | (masked LM) a token string, checked when the model is loaded. */
 static int set_target(ConfigCtx *x, RunConfig *c, const yaml_node_t *n, const char *key)
 {
@@ -185,11 +315,33 @@ static void print_target(ConfigBuf *b, const RunConfig *c)
         config_buf_quoted(b, c->target_token);
 }
 
+/* ig.steps: an integer in the key's range, or `auto` (IG_STEPS_AUTO: adaptive IG). */
+static int set_ig_steps(ConfigCtx *x, RunConfig *c, const yaml_node_t *n, const char *key)
+{
+    if (n && n->type == YAML_SCALAR_NODE && n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+        !strcmp((const char *)n->data.scalar.value, "auto")) {
+        c->ig.steps = IG_STEPS_AUTO;
+        return 0;
+    }
+    const ConfigKey as_int = {.key = key, .type = CK_INT, .off = offsetof(RunConfig, ig.steps), .ilo = 1,
+                              .ihi = METHOD_MAX_STEPS};
+    return config_key_set(x, c, &as_int, n);
+}
+
+static void print_ig_steps(ConfigBuf *b, const RunConfig *c)
+{
+    if (c->ig.steps == IG_STEPS_AUTO)
+        config_buf_put(b, "auto");
+    else
+        config_buf_put(b, "%d", c->ig.steps);
+}
+
 /* ---- the table ---- */
 
 static const char *const FORMATS[] = {"auto", "tsv", "csv", "jsonl", "text", NULL};
 static const int FORMAT_VALS[] = {CORPUS_AUTO, CORPUS_TSV, CORPUS_CSV, CORPUS_JSONL, CORPUS_TEXT};
 static const char *const ON_ERROR[] = {"fail", "skip", NULL};
+static const char *const ON_LONG[] = {"truncate", "skip", NULL};
 static const char *const LAYERS[] = {"word_embeddings", "embeddings", NULL};
 static const int LAYER_VALS[] = {AT_WORD_EMB, AT_EMBEDDINGS};
 static const char *const OUTPUTS[] = {"logit", "prob", NULL};
@@ -233,6 +385,14 @@ const ConfigKey CONFIG_KEYS[] = {
                 "header, or each JSONL record, is read at `sentence` when it has one, else at `text`"),
     STRK("corpus.pair_field", corpus.pair_field, .flags = CKF_NULLABLE, .def = "null", .def_doc = "none",
          .doc = "second segment of a pair (`[SEP]`-joined)"),
+    STRK("corpus.continuation_field", corpus.continuation_field, .flags = CKF_NULLABLE, .def = "null",
+         .def_doc = "none",
+         .doc = "causal-LM models: the column/field holding a continuation of the text (the prompt). Each "
+                "continuation token is explained by teacher forcing, its logit at the position before it "
+                "attributed over every token before it (docs/models.md, `/continuation` in "
+                "docs/hdf5-schema.md). `prompt + continuation` is tokenized as one text (with the tokenizer's "
+                "specials); an empty continuation makes the row bad. Not with `pair_field`, a `target` other "
+                "than `predicted`, or an encoder / sequence-classification model"),
     STRK("corpus.label_field", corpus.label_field, .flags = CKF_NULLABLE, .def = "null",
          .def_doc = "`label` when present",
          .doc = "a label is a class index 0 … C−1 (C: the model's classes; for a masked-LM model, a token id "
@@ -251,6 +411,17 @@ const ConfigKey CONFIG_KEYS[] = {
           .doc = "`fail` \\| `skip`: bad rows (unparsable, invalid UTF-8, a bad label, no label for "
                  "`target: label`, no mask for MLM) are listed in `/examples/skipped_rows` and "
                  "`/examples/skipped_reasons`"),
+    WORDK("corpus.on_long", corpus.skip_long, ON_LONG, NULL, .def = "truncate",
+          .doc = "`truncate` \\| `skip`: a text longer than `max_length` tokens (specials included) is cut to it "
+                 "(`truncate`, counted in `n_truncated`) or left out (`skip`: listed in `/examples/skipped_rows` "
+                 "with the reason `too long: N tokens > M`, whatever `on_error` says)"),
+    STRK("corpus.id_field", corpus.id_field, .flags = CKF_NULLABLE, .def = "null", .def_doc = "none",
+         .doc = "a column (TSV/CSV) or field (JSONL) copied as a string into `/examples/id` (a JSON number or "
+                "other non-string value as its JSON text, `null` as \"\"); a row without the field is bad (see "
+                "`corpus.on_error`); a TSV/CSV header without the column is a config error"),
+    CUSTOM("corpus.keep_fields", set_keep_fields, print_keep_fields, .def = "[]",
+           .doc = "list of columns / fields copied as strings into `/examples/fields/<name>`, by the rules of "
+                  "`id_field`"),
     CUSTOM("methods", set_methods, print_methods, .def = "[ig]",
            .doc = "list of `ig`, `gradshap`, `deeplift`, `deepliftshap`, `saliency`, `inputxgradient`, "
                   "`smoothgrad`, `conductance` (each once); `[]`: a forward-only job (the base forward and its "
@@ -276,10 +447,28 @@ const ConfigKey CONFIG_KEYS[] = {
     STRK("baseline_token", baseline_token, .flags = CKF_NULLABLE, .def = "null", .def_doc = "none",
          .doc = "decoder models, for `baseline: token`: a vocabulary token, an id, or `eos`, `bos`, `unk`, `pad` "
                 "(the tokenizer's special token; a config error names one the tokenizer lacks)"),
+    SECTION("mlm"),
+    CUSTOM("mlm.candidates", set_candidates, print_candidates, .def = "null", .def_doc = "none",
+           .doc = "masked-LM cloze: restrict the prediction to these words, a list (`[max, min]`) or a file of "
+                  "words, one per line (a single string: its path). Each word is the vocabulary token spelled so "
+                  "(CodeXGLUE's rule: `max` is the token `max`, not `Ġmax`), else what the tokenizer makes of "
+                  "the word alone, which must be one token; anything else is a config error naming the word. "
+                  "Writes `/examples/candidate_ids` and `candidate_logits`; `target: predicted` is the "
+                  "candidate with the highest logit; labels must be candidates (docs/analysis.md §10)"),
     SECTION("ig"),
-    INTK("ig.steps", ig.steps, 1, METHOD_MAX_STEPS, .def = "50", .doc = "{range} (≥ 2 for Riemann rules)"),
+    CUSTOM("ig.steps", set_ig_steps, print_ig_steps, .def = "50",
+           .doc = "1 to 100000 (≥ 2 for Riemann rules), or `auto`: adaptive, per example, Gauss-Legendre rules of "
+                  "16, 32, 64, ... nodes up to `ig.max_steps`, until two successive rules agree within "
+                  "`ig.tolerance` (docs/performance.md)"),
     WORDK("ig.rule", ig.rule, RULES, RULE_VALS, .noun = "rule", .def = "gausslegendre",
           .doc = "`gausslegendre`, `riemann_left`, `riemann_right`, `riemann_middle`, `riemann_trapezoid`"),
+    DBLK("ig.tolerance", ig.tolerance, IG_AUTO_MIN_TOLERANCE, METHOD_MAX_TOLERANCE, .def = "1e-4",
+         .doc = "{range}, with `ig.steps: auto`: an example is done when its attributions under two successive "
+                "rules differ by at most tolerance × its largest \\|attribution\\| (stored per example: "
+                "`/attributions/ig/error_estimate`)"),
+    INTK("ig.max_steps", ig.max_steps, IG_AUTO_FIRST + 1, METHOD_MAX_STEPS, .def = "512",
+         .doc = "{range}, `ig.steps: auto`: the largest rule; examples not within `ig.tolerance` there are "
+                "flagged (`/attributions/ig/converged` = 0) and counted in a warning"),
     SECTION("gradshap"),
     INTK("gradshap.samples", gradshap.samples, 1, METHOD_MAX_SAMPLES, .def = "20", .doc = "{range}"),
     DBLK("gradshap.stdevs", gradshap.stdevs, 0.0, METHOD_MAX_STDEVS, .def = "0.0",
@@ -300,6 +489,11 @@ const ConfigKey CONFIG_KEYS[] = {
     SECTION("conductance"),
     INTK("conductance.steps", conductance.steps, 1, METHOD_MAX_STEPS, .def = "50",
          .doc = "{range}; LayerConductance of every encoder layer"),
+    BOOLK("conductance.save_attention", conductance.save_attention, .def = "false",
+          .doc = "also write `/conductance/attention`, the conductance of every attention probability (4·L·H·T² "
+                 "bytes per example: 22.4 GB for the 482 bundled cloze functions at max_length 512 on CodeBERT-base, "
+                 "L = H = 12); its statistics "
+                 "(`/conductance/stats`, `/conductance/categories`) are computed in the run either way"),
     SECTION("attention"),
     BOOLK("attention.save", attention.save, .def = "false",
           .doc = "store attention probabilities (the statistics below need no saved attention: they are computed "
@@ -352,6 +546,11 @@ const ConfigKey CONFIG_KEYS[] = {
                 "when ranks would otherwise idle (fewer examples than 4 × ranks, or one example would straggle). "
                 "Results are bitwise identical for any `chunk` and any number of ranks (at the same `threads`: "
                 "OpenBLAS's thread count changes the last bits of a GEMM, ~1e-6 relative)"),
+    INTK("activation_mib", activation_mib, 0, 1 << 24, .def = "4096", .flags = CKF_RUNTIME,
+         .doc = "{range}: MiB of activations one engine pass may keep for its backward; a pass that would keep "
+                "more (long texts: every layer's attention probabilities, L·H·T²·4 bytes per row) keeps one "
+                "layer's and each layer's input instead and re-runs the layer's forward in the backward (about "
+                "one more forward of work, the same bits). `0` = never recompute"),
 };
 const int CONFIG_NKEYS = (int)(sizeof CONFIG_KEYS / sizeof *CONFIG_KEYS);
 

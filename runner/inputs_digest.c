@@ -64,6 +64,10 @@ static void examples_digest(const Examples *ex, char hex[65])
     add_i64(c, ex->unk_id);
     add_i64(c, ex->cls_id);
     add_i64(c, ex->sep_id);
+    if (ex->n_cand) { /* mlm.candidates (a file of words can change under the same config); none: as before */
+        add_i64(c, ex->n_cand);
+        EVP_DigestUpdate(c, ex->cand_ids, sizeof(int) * (size_t)ex->n_cand);
+    }
     for (long i = 0; i < ex->n; i++) {
         int64_t t0 = ex->off[i], T = ex->off[i + 1] - t0;
         add_i64(c, ex->row[i]);
@@ -163,8 +167,8 @@ int inputs_compare(const char *stored, const InputsDigest *d, const char *model_
                  model_dir);
     if (strcmp(e, d->examples) || atol(cnt) != d->n_examples)
         snprintf(what + strlen(what), sizeof what - strlen(what), "; the examples of %s (%s examples then, %ld "
-                 "now; rows edited, inserted or removed, or other tokenization)", corpus, cnt[0] ? cnt : "?",
-                 d->n_examples);
+                 "now; rows edited, inserted or removed, other tokenization, or other mlm.candidates)", corpus,
+                 cnt[0] ? cnt : "?", d->n_examples);
     if (!what[0])
         return 0;
     snprintf(msg, n, "the inputs changed since the spools were written%s. The finished units would mix old and "

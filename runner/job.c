@@ -1,9 +1,12 @@
 /* One pass over the corpus: tokenization into compact flat arrays, target and
  * mask-position checks; and the base forward of an example (see job.h). */
 #include "runner/job.h"
+#include "runner/continuation.h"
 #include "engine/attn_stats.h"
 #include "io/categories.h"
 #include "io/corpus.h"
+#include "runner/candidates.h"
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,7 +48,15 @@ void examples_free(Examples *ex)
     for (int k = 0; k < ex->n_categories; k++)
         free(ex->category_names[k]);
     free(ex->category_names);
+    free(ex->cand_ids);
+    if (ex->kept)
+        for (long i = 0; i < ex->n * ex->n_kept; i++)
+            free(ex->kept[i]);
+    free(ex->kept);
     free(ex->aoff);
+    free(ex->cont_example);
+    free(ex->cont_step);
+    free(ex->cont_prompt_len);
     free(ex->text);
     free(ex->pair);
     free(ex->skip_row);
@@ -278,10 +289,15 @@ static Corpus *open_corpus(const RunConfig *c, const ModelConfig *mc, const Toke
     cs.text_field = c->corpus.text_field;
     cs.pair_field = c->corpus.pair_field;
     cs.label_field = c->corpus.label_field;
+    cs.cont_field = c->corpus.continuation_field;
     cs.extra_field = c->analysis.categories == ANALYSIS_CAT_FIELD ? c->analysis.category_field : NULL;
     cs.offset = c->corpus.offset;
     cs.limit = c->corpus.limit;
     cs.skip_errors = c->corpus.skip_errors;
+    cs.id_field = c->corpus.id_field;
+    cs.keep_fields = c->corpus.keep_fields;
+    cs.n_keep = c->corpus.n_keep;
+    cs.label_strings = mlm; /* gold words, resolved as tokens in check_row (runner/candidates.h) */
     /* causal LM: a label is the row's target token (a vocabulary token or an id) */
     char **vn = NULL;
     if (lm && c->target == TARGET_LABEL && (vn = calloc((size_t)mc->V, sizeof *vn)))
@@ -302,22 +318,48 @@ static Corpus *open_corpus(const RunConfig *c, const ModelConfig *mc, const Toke
 /* Growth state of the example arrays while rows are read. */
 typedef struct {
     size_t cap[8];          /* row, line, label, target, mlm_pos, off, text, pair */
-    size_t cap_tok, cap_skip;
+    size_t cap_tok, cap_skip, cap_cont, cap_kept;
     int16_t *rowcat;        /* one row's token categories, reused from row to row */
     size_t cap_rowcat;
     CategoryNames names;    /* category labels seen so far */
     int want_cat;
 } LoadState;
 
+/* A masked LM's gold answer: a word (rec->label_text) as its token, and with candidates one of them.
+ * NULL with *label set, or why the row cannot be used. */
+static const char *gold_token(const Examples *ex, const Tokenizer *tok, const CorpusRecord *rec, int *label,
+                              char *why, size_t wlen)
+{
+    if (rec->label_text) {
+        char how[200];
+        *label = word_token(tok, rec->label_text, how, sizeof how);
+        if (*label < 0) {
+            snprintf(why, wlen, "gold answer '%.100s' is not a single token of the vocabulary: %s", rec->label_text,
+                     how);
+            return why;
+        }
+    }
+    if (ex->n_cand && *label >= 0 && candidates_find(ex->cand_ids, ex->n_cand, *label) < 0) {
+        const char *t = tokenizer_id_to_token(tok, *label);
+        snprintf(why, wlen, "gold answer '%.100s' (token id %d) is not one of the mlm.candidates",
+                 rec->label_text ? rec->label_text : t ? t : "?", *label);
+        return why;
+    }
+    return NULL;
+}
+
 /* Per-example checks (label target, categories, mask position): why the row cannot be explained, or
- * NULL with *target and *mpos set. The categories land in st->rowcat; catwhy holds their error. */
-static const char *check_row(const RunConfig *c, const ModelConfig *mc, const Examples *ex, LoadState *st,
-                             const CorpusRecord *rec, const Encoding *enc, int fixed, int *target, int *mpos,
-                             char *catwhy, size_t catlen)
+ * NULL with *label, *target and *mpos set. The categories land in st->rowcat; catwhy holds their error. */
+static const char *check_row(const RunConfig *c, const ModelConfig *mc, const Tokenizer *tok, const Examples *ex,
+                             LoadState *st, const CorpusRecord *rec, const Encoding *enc, int fixed, int *label,
+                             int *target, int *mpos, char *catwhy, size_t catlen)
 {
     int mlm = mc->head == HEAD_MLM, lm = mc->head == HEAD_LM;
+    *label = rec->label;
     *target = fixed;
     *mpos = 0;
+    if (mlm && gold_token(ex, tok, rec, label, catwhy, catlen))
+        return catwhy;
     if (c->target == TARGET_LABEL) {
         *target = rec->label;
         if (rec->label < 0)
@@ -340,8 +382,8 @@ static const char *check_row(const RunConfig *c, const ModelConfig *mc, const Ex
 
 /* Appends one checked row: its per-example fields, then its tokens at the end of the flat token arrays
  * (grown by doubling, as they can reach millions of tokens). */
-static void append_example(Examples *ex, LoadState *st, const CorpusRecord *rec, const Encoding *enc, int target,
-                           int mpos, int keep_text, int pair)
+static void append_example(Examples *ex, LoadState *st, const CorpusRecord *rec, const Encoding *enc, int label,
+                           int target, int mpos, int keep_text, int pair)
 {
     long i = ex->n;
     size_t *cap = st->cap;
@@ -358,10 +400,16 @@ static void append_example(Examples *ex, LoadState *st, const CorpusRecord *rec,
             GROW(ex->pair, cap[7], i + 1);
             ex->pair[i] = strdup(rec->text_pair ? rec->text_pair : "");
         }
+        if (ex->n_kept) {
+            GROW(ex->kept, st->cap_kept, (size_t)(i + 1) * ex->n_kept);
+            for (int k = 0; k < ex->n_kept; k++)
+                ex->kept[i * ex->n_kept + k] = strdup(k == 0 && rec->id ? rec->id : rec->kept[k - (rec->id != NULL)]);
+        }
     }
     ex->row[i] = rec->row;
     ex->line[i] = rec->line;
-    ex->label[i] = rec->label;
+    ex->label[i] = label;
+    ex->any_label |= label >= 0;
     ex->target[i] = target;
     ex->mlm_pos[i] = mpos;
     int64_t t0 = ex->off[i];
@@ -401,6 +449,52 @@ static int reject_row(Examples *ex, LoadState *st, const RunConfig *c, long row,
     return 0;
 }
 
+/* A prompt/continuation row: one example per continuation token p = prompt_len .. end-1, holding the
+ * tokens before it (teacher forcing), its target the token itself and its head position p-1. The
+ * text stored (and indexed by the character spans) is prompt + continuation. 0, or -1 on an error. */
+static int read_continuation(Examples *ex, const RunConfig *c, const ModelConfig *mc, const Tokenizer *tok,
+                             CorpusRecord *rec, int maxlen, int keep_text, LoadState *st, char *err, size_t errlen)
+{
+    char why[512];
+    Encoding enc;
+    int P, E;
+    const char *bad = continuation_encode(tok, rec->text, rec->continuation, maxlen, &enc, &P, &E);
+    if (bad) {
+        snprintf(why, sizeof why, "%s:%ld: %s", c->corpus.path, rec->line, bad);
+        return reject_row(ex, st, c, rec->row, why, err, errlen);
+    }
+    char *joint = continuation_text(rec->text, rec->continuation);
+    CorpusRecord jr = *rec;
+    jr.text = joint;
+    int label, target, mpos;
+    char catwhy[400];
+    bad = check_row(c, mc, tok, ex, st, &jr, &enc, -1, &label, &target, &mpos, catwhy, sizeof catwhy);
+    if (bad) {
+        snprintf(why, sizeof why, "%s:%ld: %s", c->corpus.path, rec->line, bad);
+        encoding_free(&enc);
+        free(joint);
+        return reject_row(ex, st, c, rec->row, why, err, errlen);
+    }
+    for (int p = P; p < E; p++) {
+        Encoding prefix = enc;
+        prefix.n = p;
+        prefix.truncated = p == P && enc.truncated; /* the row counts once in n_truncated */
+        /* (st->rowcat holds the whole row's categories: append_example copies the prefix's) */
+        long i = ex->n;
+        append_example(ex, st, &jr, &prefix, label, enc.ids[p], p - 1, keep_text, 0);
+        GROW(ex->cont_example, st->cap_cont, i + 1);
+        ex->cont_step = realloc(ex->cont_step, st->cap_cont * sizeof(int));
+        ex->cont_prompt_len = realloc(ex->cont_prompt_len, st->cap_cont * sizeof(int));
+        ex->cont_example[i] = ex->n_cont;
+        ex->cont_step[i] = p - P;
+        ex->cont_prompt_len[i] = P;
+    }
+    ex->n_cont++;
+    encoding_free(&enc);
+    free(joint);
+    return 0;
+}
+
 /* Reads, tokenizes and checks every row of the corpus: 0 at its end, -1 on the first error. */
 static int read_rows(Examples *ex, const RunConfig *c, const ModelConfig *mc, const Tokenizer *tok, Corpus *cp,
                      int fixed, int maxlen, int keep_text, LoadState *st, char *err, size_t errlen)
@@ -419,16 +513,30 @@ static int read_rows(Examples *ex, const RunConfig *c, const ModelConfig *mc, co
             add_skip(ex, &st->cap_skip, rec.row, why);
             continue;
         }
+        if (c->corpus.continuation_field) {
+            if (read_continuation(ex, c, mc, tok, &rec, maxlen, keep_text, st, err, errlen))
+                return -1;
+            continue;
+        }
         Encoding enc;
-        if (tokenizer_encode(tok, rec.text, rec.text_pair, maxlen, &enc)) {
+        /* on_long: skip needs the whole length to tell (and to name it) */
+        if (tokenizer_encode(tok, rec.text, rec.text_pair, c->corpus.skip_long ? INT_MAX : maxlen, &enc)) {
             snprintf(why, sizeof why, "%s:%ld: text is not valid UTF-8", c->corpus.path, rec.line);
             if (reject_row(ex, st, c, rec.row, why, err, errlen))
                 return -1;
             continue;
         }
-        int target, mpos;
-        char catwhy[400];
-        const char *bad = check_row(c, mc, ex, st, &rec, &enc, fixed, &target, &mpos, catwhy, sizeof catwhy);
+        if (c->corpus.skip_long && enc.n > maxlen) { /* skipped whatever on_error says: the user asked for it */
+            snprintf(why, sizeof why, "%s:%ld: too long: %d tokens > %d (corpus.max_length, corpus.on_long: skip)",
+                     c->corpus.path, rec.line, enc.n, maxlen);
+            encoding_free(&enc);
+            add_skip(ex, &st->cap_skip, rec.row, why);
+            continue;
+        }
+        int label, target, mpos;
+        char catwhy[480];
+        const char *bad = check_row(c, mc, tok, ex, st, &rec, &enc, fixed, &label, &target, &mpos, catwhy,
+                                    sizeof catwhy);
         if (bad) {
             snprintf(why, sizeof why, "%s:%ld: %s", c->corpus.path, rec.line, bad);
             encoding_free(&enc);
@@ -436,7 +544,7 @@ static int read_rows(Examples *ex, const RunConfig *c, const ModelConfig *mc, co
                 return -1;
             continue;
         }
-        append_example(ex, st, &rec, &enc, target, mpos, keep_text, c->corpus.pair_field != NULL);
+        append_example(ex, st, &rec, &enc, label, target, mpos, keep_text, c->corpus.pair_field != NULL);
         encoding_free(&enc);
     }
 }
@@ -467,12 +575,19 @@ int examples_load(Examples *ex, const RunConfig *c, const Model *m, const Tokeni
     ex->unk_id = tokenizer_special_id(tok, TOK_UNK);
     ex->cls_id = tokenizer_special_id(tok, TOK_CLS);
     ex->sep_id = tokenizer_special_id(tok, TOK_SEP);
-    if (resolve_fill(ex, c, mc, tok, err, errlen))
+    if (continuation_check_config(c, mc, err, errlen) || resolve_fill(ex, c, mc, tok, err, errlen))
         return -2;
     int fixed, maxlen;
     if (resolve_fixed_target(c, mc, tok, &fixed, err, errlen) ||
         resolve_max_length(c, mc, tok, &maxlen, err, errlen))
         return -2;
+    if ((c->mlm.candidates || c->mlm.candidates_file) && mc->head != HEAD_MLM) {
+        snprintf(err, errlen, "%s: mlm.candidates: needs a masked-LM model (%s is not one)", c->source, c->model);
+        return -2;
+    }
+    if (candidates_load(c, tok, &ex->cand_ids, &ex->n_cand, err, errlen))
+        return -2;
+    ex->n_kept = keep_text ? (c->corpus.id_field != NULL) + c->corpus.n_keep : 0;
     char **vnames = NULL;
     Corpus *cp = open_corpus(c, mc, tok, &vnames, err, errlen);
     if (!cp)
@@ -568,6 +683,26 @@ static int argmax(const float *v, int n)
     return b;
 }
 
+int examples_predict(const Examples *ex, const float *logits, int C)
+{
+    if (!ex->n_cand)
+        return argmax(logits, C);
+    int best = 0; /* the candidates' argmax, the first given on a tie (candidates_argmax) */
+    for (int k = 1; k < ex->n_cand; k++)
+        if (logits[ex->cand_ids[k]] > logits[ex->cand_ids[best]])
+            best = k;
+    return ex->cand_ids[best];
+}
+
+int base_prediction(const Examples *ex, const BaseResult *r)
+{
+    if (!r->mlm)
+        return r->C > 0 ? argmax(r->logits, r->C) : -1;
+    if (r->K > 0 && r->K == ex->n_cand)
+        return ex->cand_ids[candidates_argmax(r->cand_logits, r->K)];
+    return r->top_ids[0];
+}
+
 int resolve_target(Engine *eng, const Examples *ex, long e, int *target, const char **err)
 {
     if (ex->target[e] >= 0) {
@@ -578,7 +713,7 @@ int resolve_target(Engine *eng, const Examples *ex, long e, int *target, const c
     float *logits = malloc(sizeof(float) * C);
     int rc = forward(eng, ex, e, 0, logits, NULL, NULL, err);
     if (!rc)
-        *target = argmax(logits, C);
+        *target = examples_predict(ex, logits, C);
     free(logits);
     return rc;
 }
@@ -604,8 +739,14 @@ int base_run(Engine *eng, const Examples *ex, long e, int want_attn, int want_hi
         base_free(r);
         return -1;
     }
-    r->target = ex->target[e] >= 0 ? ex->target[e] : argmax(logits, C);
+    r->target = ex->target[e] >= 0 ? ex->target[e] : examples_predict(ex, logits, C);
     r->mlm = mc->head == HEAD_MLM;
+    if (r->mlm && ex->n_cand) {
+        r->K = ex->n_cand;
+        r->cand_logits = malloc(sizeof(float) * (size_t)r->K);
+        for (int k = 0; k < r->K; k++)
+            r->cand_logits[k] = logits[ex->cand_ids[k]];
+    }
     if (r->mlm) {
         /* top 5 of the softmax over the vocabulary, in double for the normaliser */
         double mx = logits[argmax(logits, C)], z = 0;
@@ -631,7 +772,7 @@ int base_run(Engine *eng, const Examples *ex, long e, int want_attn, int want_hi
     return 0;
 }
 
-/* Payload: int32 target, mlm, C, 0; float logits[C] | int32 top_ids[5] float top_probs[5];
+/* Payload: int32 target, mlm, C, K; float logits[C] | int32 top_ids[5] float top_probs[5] float cand_logits[K];
  * int64 n_attn; float attn[n_attn]; int32 n_stats, n_roll; float stats[n_stats],
  * rollout[n_roll], cls_attn[n_roll]; then the second round: int32 n_cat, n_sink, n_massive, 0;
  * int64 n_hidden; float cat_recv[n_cat], sinks[n_sink], mass_values[3 n_massive];
@@ -644,7 +785,7 @@ static size_t second_bytes(const BaseResult *r)
 
 size_t base_bytes(const BaseResult *r)
 {
-    return 16 + (r->mlm ? 40 : 4 * (size_t)r->C) + 8 + 4 * (size_t)r->n_attn + 8 + 4 * (size_t)r->n_stats +
+    return 16 + (r->mlm ? 40 + 4 * (size_t)r->K : 4 * (size_t)r->C) + 8 + 4 * (size_t)r->n_attn + 8 + 4 * (size_t)r->n_stats +
            8 * (size_t)r->n_roll + second_bytes(r);
 }
 
@@ -707,13 +848,16 @@ static int unpack_second(BaseResult *r, const char *p, size_t left)
 void base_pack(const BaseResult *r, void *buf)
 {
     char *p = buf;
-    int32_t h[4] = {r->target, r->mlm, r->C, 0};
+    int32_t h[4] = {r->target, r->mlm, r->C, r->K}; /* K = 0 without candidates: the payload of before */
     memcpy(p, h, 16);
     p += 16;
     if (r->mlm) {
         memcpy(p, r->top_ids, 20);
         memcpy(p + 20, r->top_probs, 20);
         p += 40;
+        if (r->K)
+            memcpy(p, r->cand_logits, 4 * (size_t)r->K);
+        p += 4 * (size_t)r->K;
     } else {
         memcpy(p, r->logits, 4 * (size_t)r->C);
         p += 4 * (size_t)r->C;
@@ -748,12 +892,19 @@ int base_unpack(const void *buf, size_t n, BaseResult *r)
     r->target = h[0];
     r->mlm = h[1];
     r->C = h[2];
-    if (r->C < 0 || (r->mlm ? 40u : 4u * (size_t)r->C) + 24 > n)
+    r->K = h[3];
+    if (r->C < 0 || r->K < 0 || (r->K && !r->mlm) || (uint64_t)r->K > n / 4 ||
+        (r->mlm ? 40u + 4u * (size_t)r->K : 4u * (size_t)r->C) + 24 > n)
         return -1;
     if (r->mlm) {
         memcpy(r->top_ids, p, 20);
         memcpy(r->top_probs, p + 20, 20);
         p += 40;
+        if (r->K) {
+            r->cand_logits = malloc(4 * (size_t)r->K);
+            memcpy(r->cand_logits, p, 4 * (size_t)r->K);
+        }
+        p += 4 * (size_t)r->K;
     } else {
         r->logits = malloc(4 * (size_t)(r->C ? r->C : 1));
         memcpy(r->logits, p, 4 * (size_t)r->C);
@@ -799,6 +950,9 @@ int base_unpack(const void *buf, size_t n, BaseResult *r)
 
 void base_free(BaseResult *r)
 {
+    free(r->cand_logits);
+    r->cand_logits = NULL;
+    r->K = 0;
     free(r->logits);
     free(r->attn);
     free(r->stats);

@@ -30,10 +30,23 @@ typedef struct {
     int cls_id, sep_id;      /* the tokenizer's [CLS]/<s> and [SEP]/</s> ids (attention statistics) */
     int fill_id;             /* BASE_TOKEN's id; decoders: every token baseline's (-1: none needed) */
     unsigned char *punct;    /* (M) 1 where the token's text is punctuation (attn_token_is_punct) */
+    /* Continuations (corpus.continuation_field, runner/continuation.h), NULL without: each example
+     * is one continuation token, its tokens the prefix before it. */
+    long *cont_example;      /* (n) which prompt/continuation pair (0-based, in corpus order, skipped rows not counted) */
+    int *cont_step;          /* (n) j: the unit explains token prompt_len + j */
+    int *cont_prompt_len;    /* (n) tokens of the prompt */
+    long n_cont;             /* prompt/continuation pairs */
     /* Token categories (analysis.categories, docs/analysis.md §6), or NULL / 0 without. */
     int16_t *category;       /* (M) index into category_names */
     char **category_names;   /* (n_categories) */
     int n_categories;
+    /* Masked-LM cloze candidates (mlm.candidates, runner/candidates.h): token ids, or NULL / 0. */
+    int *cand_ids;           /* (n_cand) */
+    int n_cand;
+    int any_label;           /* 1 when some example has a label (then /examples/correct is written) */
+    /* Carried corpus fields (corpus.id_field, then corpus.keep_fields), rank 0 only (with the texts). */
+    int n_kept;              /* fields per example: (id_field ? 1 : 0) + n_keep */
+    char **kept;             /* (n * n_kept) strings, example-major, or NULL */
 } Examples;
 
 /* Streams the corpus once and tokenizes every row. Returns 0, -1 (err names file:line), or -2
@@ -54,6 +67,8 @@ typedef struct {
     float *logits;           /* (C) */
     int top_ids[5];
     float top_probs[5];
+    int K;                   /* masked LM with mlm.candidates: their number, else 0 */
+    float *cand_logits;      /* (K) the candidates' logits at the mask, in Examples.cand_ids order */
     int64_t n_attn;          /* L*NH*T*T, 0 when attention is not saved */
     float *attn;             /* (L,NH,T,T) */
     /* Attention analysis of the same forward (runner/analysis.c), computed in the base unit
@@ -81,7 +96,13 @@ typedef struct {
  * (the analysis fields stay empty: analysis_base fills them). */
 int base_run(Engine *eng, const Examples *ex, long e, int want_attn, int want_hidden, BaseResult *r,
              const char **err);
-/* The target of example e: stored, or the argmax of a forward (deterministic on every rank). */
+/* The explained token or class when the target is `predicted`: the argmax of the C logits, or with
+ * cloze candidates the candidate with the highest logit. */
+int examples_predict(const Examples *ex, const float *logits, int C);
+/* The model's prediction recorded in a base result (classifier argmax, the candidates' argmax, or
+ * the top token at the mask), whatever the target: what /examples/correct compares with the label. */
+int base_prediction(const Examples *ex, const BaseResult *r);
+/* The target of example e: stored, or the prediction of a forward (deterministic on every rank). */
 int resolve_target(Engine *eng, const Examples *ex, long e, int *target, const char **err);
 size_t base_bytes(const BaseResult *r);
 void base_pack(const BaseResult *r, void *buf);

@@ -16,7 +16,7 @@
 /* 8. the summary (rank 0): wall time, throughput, assembly, each rank's busy share. */
 static void summary(const Run *r, const AssembleStats *ast)
 {
-    double busy[4] = {r->ws.busy, r->ws.flops, (double)r->ws.units, (double)r->w.bytes};
+    double busy[4] = {r->ws.busy, r->ws.flops, (double)r->ws.units, (double)(r->spooled_before + r->w.bytes)};
     double *all = r->rank == 0 ? malloc(sizeof(double) * 4 * r->nranks) : NULL;
     MPI_Gather(busy, 4, MPI_DOUBLE, all, 4, MPI_DOUBLE, 0, MPI_COMM_WORLD);
     if (r->rank == 0 && !r->a.quiet) {

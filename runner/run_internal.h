@@ -8,6 +8,7 @@
 #include "runner/assemble.h"
 #include "runner/config.h"
 #include "runner/inputs_digest.h"
+#include "runner/ig_auto.h"
 #include "runner/job.h"
 #include "runner/schedule.h"
 #include "runner/spool.h"
@@ -50,6 +51,10 @@ typedef struct {
     AssembleInput ain;
     Schedule sched;
     SpoolWriter w;
+    /* adaptive IG (runner/ig_auto.h): the last plan, the rounds run */
+    IgAutoPlan plan;
+    int rounds;
+    uint64_t spooled_before;   /* spool bytes of this run's earlier rounds (each reopens the writer) */
     /* compute loop */
     WorkStats ws;
     double work_s;             /* the loop's wall time, until every rank is through */
@@ -64,6 +69,13 @@ typedef struct {
 int run_setup(Run *r);
 /* The compute loop (step 6): takes units until none are left, a signal comes or an error. */
 void run_loop(Run *r);
+/* The units of a round (run_rounds.c): the spools scanned (scan: 1; a fresh job's are empty),
+ * adaptive IG planned, the schedule built, this rank's spool opened. 0, or -1 with the agreed
+ * message in r->msg. Collective. */
+int run_units(Run *r, int scan);
+/* After a round of run_loop: when adaptive IG needs more levels (and no rank failed or got a
+ * signal), the next round's units; returns 1 then, else 0 (r->failed set on an error). */
+int run_next_round(Run *r);
 /* After the loop: agrees on the outcome, assembles the HDF5 file, prints the summary.
  * Returns the exit code. Collective. */
 int run_finish(Run *r);

@@ -167,6 +167,6 @@ void run_loop(Run *r)
     if (r->rank == 0)
         progress(r->a.quiet, &ctr, s, r->ex.n, ex_before, t_work);
     MPI_Barrier(MPI_COMM_WORLD);
-    r->work_s = clock_now() - t_work;
+    r->work_s += clock_now() - t_work; /* summed over adaptive IG's rounds */
     counters_free(&ctr);
 }

@@ -93,6 +93,8 @@ static int setup_model_and_examples(Run *r)
     if (ok) {
         engine_set_threads(r->cfg.threads);
         r->eng = engine_create(r->model);
+        if (r->eng)
+            engine_set_activation_budget(r->eng, (size_t)r->cfg.activation_mib << 20);
         if (!r->eng) {
             snprintf(msg, n, "%s: cannot create the engine (out of memory?)", r->cfg.model);
             ok = 0;
@@ -109,8 +111,8 @@ static int setup_model_and_examples(Run *r)
     const Examples *ex = &r->ex;
     if (ex->n == 0 && ex->nskipped > 0) { /* every row skipped: nothing to explain is an error */
         if (r->rank == 0) {
-            fprintf(stderr, "attrun run: every one of the %ld corpus rows was skipped (corpus.on_error: skip); "
-                    "the first reasons:\n", ex->nskipped);
+            fprintf(stderr, "attrun run: every one of the %ld corpus rows was skipped (corpus.on_error: skip or "
+                    "corpus.on_long: skip); the first reasons:\n", ex->nskipped);
             for (long i = 0; i < ex->nskipped && i < 5; i++)
                 fprintf(stderr, "  %s\n", ex->skip_reason[i]);
         }
@@ -126,6 +128,14 @@ static int setup_model_and_examples(Run *r)
         config_method_spec(&r->cfg, r->cfg.methods[i], &r->specs[i]);
     if (r->rank == 0 && position_warning(&r->cfg, r->model, r->specs, msg, n))
         fprintf(stderr, "attrun run: %s\n", msg);
+    /* bf16 products make successive rules differ by ~1e-4 of max |a| at any number of nodes */
+    if (r->rank == 0 && r->cfg.precision == 1 && r->cfg.ig.steps == IG_STEPS_AUTO && r->cfg.ig.tolerance < 1e-3)
+        for (int i = 0; i < r->cfg.n_methods; i++)
+            if (r->cfg.methods[i] == M_IG)
+                fprintf(stderr, "attrun run: warning: ig.steps: auto with precision: bf16 and ig.tolerance %g: the "
+                        "bf16 products alone make two rules differ by about 1e-4 of the largest attribution, so "
+                        "most examples will run to ig.max_steps unconverged; use ig.tolerance >= 1e-3 with bf16 "
+                        "(docs/performance.md)\n", r->cfg.ig.tolerance);
     return EXIT_OK;
 }
 
@@ -170,23 +180,11 @@ static int setup_claim_output(Run *r)
     return EXIT_OK;
 }
 
-/* 5. work units: what the spools do not hold yet; this rank's spool file. */
+/* 5. work units: what the spools do not hold yet; this rank's spool file (run_rounds.c). */
 static int setup_units(Run *r)
 {
-    SpoolIndex done_idx;
-    memset(&done_idx, 0, sizeof done_idx);
-    int ok = !r->a.resume || spool_scan(r->spool, &done_idx, r->msg, sizeof r->msg) == 0;
-    if (ok)
-        ok = schedule_build(&r->sched, &r->ex, r->model, r->specs, r->cfg.n_methods, 1,
-                            r->a.resume ? &done_idx : NULL, r->cfg.chunk, r->nranks, r->msg, sizeof r->msg) == 0;
-    spool_index_free(&done_idx);
-    if (ok)
-        ok = spool_open(&r->w, r->spool, r->rank, r->msg, sizeof r->msg) == 0;
-    if (mpi_agree(MPI_COMM_WORLD, ok, r->msg, sizeof r->msg)) {
-        char ignored[256]; /* the agreed message is the one to print */
-        spool_close(&r->w, ignored, sizeof ignored);
+    if (run_units(r, r->a.resume))
         return fail(r, EXIT_RUNTIME);
-    }
     if (r->rank == 0 && !r->a.quiet && r->a.resume)
         fprintf(stderr, "attrun: resuming: %ld units left\n", r->sched.n);
     return EXIT_OK;

@@ -47,9 +47,29 @@ typedef struct {
     int block;         /* the engine's item block G: automatic chunks are multiples of it */
 } Gap;
 
+/* Appends the missing items [i0, i1) of (e, m), split at the method's segments (adaptive IG's
+ * levels: a unit never spans two). */
+static void add_gap(Gap **gaps, long *ngap, long *gcap, double *total, const MethodSpec *sp, Gap g)
+{
+    int i1 = g.i1;
+    while (g.i0 < i1) {
+        int lo, hi;
+        if (sp)
+            method_segment(sp, g.i0, &lo, &hi);
+        else
+            hi = i1;
+        g.i1 = hi < i1 ? hi : i1;
+        if (*ngap == *gcap)
+            *gaps = realloc(*gaps, sizeof(Gap) * (*gcap = *gcap ? *gcap * 2 : 1024));
+        (*gaps)[(*ngap)++] = g;
+        *total += g.item_cost * (g.i1 - g.i0);
+        g.i0 = g.i1;
+    }
+}
+
 int schedule_build(Schedule *s, const Examples *ex, const Model *model, const MethodSpec *specs,
-                   int n_methods, int want_base, const SpoolIndex *done, int chunk, int nranks,
-                   char *err, size_t errlen)
+                   int n_methods, int want_base, const SpoolIndex *done, const int *want, int chunk,
+                   int nranks, char *err, size_t errlen)
 {
     const ModelConfig *mc = &model->cfg;
     memset(s, 0, sizeof *s);
@@ -65,7 +85,10 @@ int schedule_build(Schedule *s, const Examples *ex, const Model *model, const Me
                 continue;
             const MethodSpec *sp = mi < 0 ? NULL : &specs[mi];
             int method = mi < 0 ? SPOOL_BASE : (int)sp->kind;
-            int n = mi < 0 ? 1 : method_items(sp);
+            int all = mi < 0 ? 1 : method_items(sp);
+            int n = mi >= 0 && want && want[(long)mi * ex->n + e] >= 0 ? want[(long)mi * ex->n + e] : all;
+            if (n > all)
+                n = all;
             double ic = unit_cost(mc, sp, T, 1);
             int G = sp ? method_item_block(sp, model, T) : 1;
             if (G < 1)
@@ -74,27 +97,21 @@ int schedule_build(Schedule *s, const Examples *ex, const Model *model, const Me
             long r = done ? spool_find(done, (int)e, method) : -1;
             for (; r >= 0 && r < done->n && done->r[r].example == e && done->r[r].method == method; r++) {
                 const SpoolRecord *q = &done->r[r];
-                if (q->i1 > n || q->i0 < 0 || q->i1 <= q->i0) {
+                if (q->i1 > all || q->i0 < 0 || q->i1 <= q->i0) {
                     snprintf(err, errlen, "spool record of example %ld, method %d has items [%d, %d) outside "
-                             "[0, %d): the spools belong to another configuration", e, method, q->i0, q->i1, n);
+                             "[0, %d): the spools belong to another configuration", e, method, q->i0, q->i1, all);
                     free(gaps);
                     return -1;
                 }
-                if (q->i0 > covered) {
-                    if (ngap == gcap)
-                        gaps = realloc(gaps, sizeof(Gap) * (gcap = gcap ? gcap * 2 : 1024));
-                    gaps[ngap++] = (Gap){(int)e, method, covered, q->i0, ic, G};
-                    total += ic * (q->i0 - covered);
-                }
+                if (q->i0 >= n) /* beyond what is needed now (adaptive IG: a later level) */
+                    break;
+                if (q->i0 > covered)
+                    add_gap(&gaps, &ngap, &gcap, &total, sp, (Gap){(int)e, method, covered, q->i0, ic, G});
                 if (q->i1 > covered)
                     covered = q->i1;
             }
-            if (covered < n) {
-                if (ngap == gcap)
-                    gaps = realloc(gaps, sizeof(Gap) * (gcap = gcap ? gcap * 2 : 1024));
-                gaps[ngap++] = (Gap){(int)e, method, covered, n, ic, G};
-                total += ic * (n - covered);
-            }
+            if (covered < n)
+                add_gap(&gaps, &ngap, &gcap, &total, sp, (Gap){(int)e, method, covered, n, ic, G});
         }
     }
     /* 2. chunks: explicit size, or automatic so one unit cannot straggle when ranks share the job */

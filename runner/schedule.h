@@ -35,10 +35,12 @@ typedef struct {
 } Schedule;
 
 /* Builds the list. specs[i] belongs to methods[i]. done: spool index of finished units
- * (NULL on a fresh run). chunk: items per unit (0 = auto). */
+ * (NULL on a fresh run). want: NULL, or (n_methods × N) the items [0, want) of method i and
+ * example e wanted now (want[i·N + e]; < 0: all; adaptive IG's rounds, runner/ig_auto.h).
+ * chunk: items per unit (0 = auto). Units never cross a method's segment (method_segment). */
 int schedule_build(Schedule *s, const Examples *ex, const Model *model, const MethodSpec *specs,
-                   int n_methods, int want_base, const SpoolIndex *done, int chunk, int nranks,
-                   char *err, size_t errlen);
+                   int n_methods, int want_base, const SpoolIndex *done, const int *want, int chunk,
+                   int nranks, char *err, size_t errlen);
 void schedule_free(Schedule *s);
 /* Estimated FLOPs of a unit (also used for the achieved-GFLOP/s report). */
 double unit_cost(const ModelConfig *mc, const MethodSpec *spec, int T, int items);

@@ -9,9 +9,10 @@
 typedef enum { ST_F32, ST_I32, ST_I64, ST_ATTN /* attention.dtype */, ST_STR, ST_I16, ST_I8 } SchemaType;
 /* Dimensions after the rows. D_K: K deltas per example, stored as [N] when K = 1; D_CAT: the K token
  * categories (analysis.categories). */
-typedef enum { D_NONE = 0, D_C, D_L, D_H, D_D, D_5, D_2, D_NK, D_K, D_3, D_CAT } DimKind;
-/* What an entry is repeated over: once per job, per method of the job, per attention statistic. */
-typedef enum { EACH_ONCE, EACH_METHOD, EACH_STAT } Each;
+typedef enum { D_NONE = 0, D_C, D_L, D_H, D_D, D_5, D_2, D_NK, D_K, D_3, D_CAT, D_CAND } DimKind;
+/* What an entry is repeated over: once per job, per method of the job, per attention statistic, per
+ * carried corpus field (corpus.keep_fields). */
+typedef enum { EACH_ONCE, EACH_METHOD, EACH_STAT, EACH_FIELD } Each;
 
 struct SchemaEntry {
     const char *path;  /* "%s" = the method's or statistic's name */
@@ -49,14 +50,28 @@ PRED(has_delta, mi) { return per_token_method(j, mi) && j->ndelta[mi] > 0; }
 PRED(method_full, mi) { return per_token_method(j, mi) && j->cfg->save_full; }
 PRED(has_cond, i) { return j->cond_mi >= 0; }
 PRED(cond_full, i) { return has_cond(j, i) && j->cfg->save_full; }
+PRED(cond_attn_saved, i) { return has_cond(j, i) && j->cfg->conductance.save_attention; }
 PRED(attn_saved, i) { return j->cfg->attention.save; }
-PRED(attn_shaped, i) { return attn_saved(j, i) || has_cond(j, i); }
+PRED(attn_shaped, i) { return attn_saved(j, i) || cond_attn_saved(j, i); }
+PRED(has_cand, i) { return is_mlm(j, i) && j->ex->n_cand > 0; }
+PRED(has_labels, i) { return j->ex->any_label; }
+PRED(has_id, i) { return j->cfg->corpus.id_field != NULL; }
 PRED(stats_on, s) { return j->cfg->analysis.stats; }
-PRED(cond_stats_on, s) { return analysis_has_cond_stats(j->cfg) && analysis_cond_stat_applies(s); }
+/* Decoders have no [CLS]/[SEP]: their cls/sep statistics (the mass on whatever ids the tokenizer
+ * calls so) are not written; /attention/stats/first and bos say what position 0 / BOS receive. */
+static int stat_named(const SchemaJob *j, int s) { return !j->mc->causal || (s != ATTN_STAT_CLS && s != ATTN_STAT_SEP); }
+PRED(stat_on, s) { return stats_on(j, s) && stat_named(j, s); }
+PRED(cond_stats_on, s) { return analysis_has_cond_stats(j->cfg) && analysis_cond_stat_applies(s) && stat_named(j, s); }
 PRED(rollout_on, i) { return j->cfg->analysis.rollout; }
 PRED(agreement_on, mi) { return analysis_has_agreement(j->cfg, j->cfg->methods[mi]); }
+/* The last layer's attention row the agreement compares with: [CLS]'s (encoders) or the
+ * explained position's (decoders), each under its own name. */
+PRED(agree_cls, mi) { return agreement_on(j, mi) && !j->mc->causal; }
+PRED(agree_explained, mi) { return agreement_on(j, mi) && j->mc->causal; }
 PRED(faith_on, mi) { return analysis_has_faithfulness(j->cfg, j->cfg->methods[mi]); }
 PRED(has_pair, i) { return j->ex->pair != NULL; }
+PRED(ig_auto, mi) { return j->cfg->methods[mi] == M_IG && j->cfg->ig.steps == IG_STEPS_AUTO; }
+PRED(has_cont, i) { return j->ex->cont_step != NULL; }
 
 /* ---- fill callbacks: example r's rows of column c at dst ---- */
 
@@ -69,6 +84,20 @@ FILL(f_mlm_pos) { *(int32_t *)dst = r->j->ex->mlm_pos[r->e]; }
 FILL(f_top_ids) { memcpy(dst, r->o->base.top_ids, ROW_BYTES(c)); }
 FILL(f_top_probs) { memcpy(dst, r->o->base.top_probs, ROW_BYTES(c)); }
 FILL(f_logits) { memcpy(dst, r->o->base.logits, ROW_BYTES(c)); }
+FILL(f_cand_ids) { memcpy(dst, r->j->ex->cand_ids, ROW_BYTES(c)); }
+FILL(f_cand_logits) { memcpy(dst, r->o->base.cand_logits, ROW_BYTES(c)); }
+/* 1 when the model's prediction (classifier argmax, the candidates' argmax, or the top token at the
+ * mask) is the label, 0 when not, -1 without a label (docs/analysis.md §10) */
+FILL(f_correct)
+{
+    int label = r->j->ex->label[r->e];
+    *(int8_t *)dst = (int8_t)(label < 0 ? -1 : base_prediction(r->j->ex, &r->o->base) == label);
+}
+
+FILL(f_cont_example) { *(int64_t *)dst = r->j->ex->cont_example[r->e]; }
+FILL(f_cont_step) { *(int32_t *)dst = r->j->ex->cont_step[r->e]; }
+FILL(f_cont_prompt_len) { *(int32_t *)dst = r->j->ex->cont_prompt_len[r->e]; }
+FILL(f_cont_prefix_len) { *(int32_t *)dst = r->T; }
 
 FILL(f_ids) { memcpy(dst, r->j->ex->ids + r->j->ex->off[r->e], sizeof(int32_t) * r->T); }
 FILL(f_type_ids) { memcpy(dst, r->j->ex->type_ids + r->j->ex->off[r->e], sizeof(int32_t) * r->T); }
@@ -90,6 +119,10 @@ FILL(f_delta) { memcpy(dst, res_of(r, c)->delta, ROW_BYTES(c)); }
 FILL(f_f_input) { *(float *)dst = res_of(r, c)->f_input; }
 FILL(f_f_baseline) { *(float *)dst = res_of(r, c)->f_baseline; }
 FILL(f_full) { memcpy(dst, res_of(r, c)->full, sizeof(float) * r->T * r->j->mc->D); }
+FILL(f_steps_used) { *(int32_t *)dst = res_of(r, c)->steps_used; }
+FILL(f_rule_steps) { *(int32_t *)dst = res_of(r, c)->rule_steps; }
+FILL(f_error_estimate) { *(float *)dst = res_of(r, c)->error_estimate; }
+FILL(f_converged) { *(int8_t *)dst = (int8_t)res_of(r, c)->converged; }
 
 static int64_t n_attn(const SchemaRow *r) { return r->j->ex->aoff[r->e + 1] - r->j->ex->aoff[r->e]; }
 FILL(f_attn)
@@ -147,6 +180,29 @@ static int w_text(const Column *c, const SchemaJob *j, H5Out *h, char *err, size
 static int w_text_pair(const Column *c, const SchemaJob *j, H5Out *h, char *err, size_t errlen)
 {
     return h5out_strings(h, c->path, (const char *const *)j->ex->pair, j->ex->n, c->doc, err, errlen);
+}
+/* One carried corpus field of every example (Examples.kept, example-major). */
+static int write_kept(const Column *c, const SchemaJob *j, int k, H5Out *h, char *err, size_t errlen)
+{
+    const Examples *ex = j->ex;
+    const char **v = malloc(sizeof(char *) * (ex->n ? ex->n : 1));
+    if (!v) {
+        snprintf(err, errlen, "%s: out of memory", c->path);
+        return -1;
+    }
+    for (long i = 0; i < ex->n; i++)
+        v[i] = ex->kept[i * ex->n_kept + k];
+    int rc = h5out_strings(h, c->path, v, ex->n, c->doc, err, errlen);
+    free(v);
+    return rc;
+}
+static int w_id(const Column *c, const SchemaJob *j, H5Out *h, char *err, size_t errlen)
+{
+    return write_kept(c, j, 0, h, err, errlen);
+}
+static int w_field(const Column *c, const SchemaJob *j, H5Out *h, char *err, size_t errlen)
+{
+    return write_kept(c, j, c->idx + (j->cfg->corpus.id_field != NULL), h, err, errlen);
 }
 static int w_token_text(const Column *c, const SchemaJob *j, H5Out *h, char *err, size_t errlen)
 {
@@ -275,7 +331,14 @@ static const SchemaEntry EXAMPLES[] = {
         "top-5 predicted token ids at the mask"),
     DS("/examples/mlm_top_probs", ROW_EXAMPLE, ST_F32, D_5, D_NONE, is_mlm, f_top_probs,
         "their softmax probabilities"),
+    DS("/examples/candidate_ids", ROW_EXAMPLE, ST_I32, D_CAND, D_NONE, has_cand, f_cand_ids,
+        "mlm.candidates: the candidates' token ids (the same row for every example)"),
+    DS("/examples/candidate_logits", ROW_EXAMPLE, ST_F32, D_CAND, D_NONE, has_cand, f_cand_logits,
+        "mlm.candidates: the candidates' logits at the mask, in candidate_ids order"),
     DS("/examples/logits", ROW_EXAMPLE, ST_F32, D_C, D_NONE, not_mlm, f_logits, "classifier logits of the input"),
+    DS("/examples/correct", ROW_EXAMPLE, ST_I8, D_NONE, D_NONE, has_labels, f_correct,
+        "1 when the prediction (classifier argmax; masked LM: the candidates' argmax, else the top token at "
+        "the mask) equals the label, 0 when not, -1 without a label"),
 };
 static const SchemaEntry TOKENS[] = {
     DS("/tokens/offsets", ROW_OFFSETS, ST_I64, D_NONE, D_NONE, NULL, NULL,
@@ -287,6 +350,19 @@ static const SchemaEntry TOKENS[] = {
     DS("/tokens/char_span", ROW_TOKEN, ST_I32, D_2, D_NONE, NULL, f_span,
         "[start, end) of the token in Unicode code points of its text (pair tokens: of text_pair); "
      "(0,0) for added special tokens"),
+};
+/* corpus.continuation_field: every example row is one explained continuation token (runner/continuation.h) */
+static const SchemaEntry CONTINUATION[] = {
+    DS("/continuation/example", ROW_EXAMPLE, ST_I64, D_NONE, D_NONE, has_cont, f_cont_example,
+       "which prompt/continuation pair the row explains a token of (0-based, corpus order, skipped rows not "
+       "counted)"),
+    DS("/continuation/step", ROW_EXAMPLE, ST_I32, D_NONE, D_NONE, has_cont, f_cont_step,
+       "j: the row explains continuation token j, at position prompt_len + j of prompt + continuation"),
+    DS("/continuation/prompt_len", ROW_EXAMPLE, ST_I32, D_NONE, D_NONE, has_cont, f_cont_prompt_len,
+       "tokens of the prompt (specials included)"),
+    DS("/continuation/prefix_len", ROW_EXAMPLE, ST_I32, D_NONE, D_NONE, has_cont, f_cont_prefix_len,
+       "p = prompt_len + j: the tokens the row's attributions cover (the model ran on them and explained "
+       "the logit of the target token at position p-1)"),
 };
 static const SchemaEntry ATTRIBUTIONS[] = { /* per method */
     DS("/attributions/%s/token_sum", ROW_TOKEN, ST_F32, D_NONE, D_NONE, per_token_method, f_token_sum,
@@ -301,6 +377,14 @@ static const SchemaEntry ATTRIBUTIONS[] = { /* per method */
         "F(first baseline)"),
     DS("/attributions/%s/full", ROW_TOKEN, ST_F32, D_D, D_NONE, method_full, f_full,
         "attribution per token and hidden unit"),
+    DS("/attributions/%s/steps_used", ROW_EXAMPLE, ST_I32, D_NONE, D_NONE, ig_auto, f_steps_used,
+        "ig.steps: auto: gradient evaluations of the example, all the rules it tried"),
+    DS("/attributions/%s/rule_steps", ROW_EXAMPLE, ST_I32, D_NONE, D_NONE, ig_auto, f_rule_steps,
+        "ig.steps: auto: nodes of the Gauss-Legendre rule whose attributions are stored"),
+    DS("/attributions/%s/error_estimate", ROW_EXAMPLE, ST_F32, D_NONE, D_NONE, ig_auto, f_error_estimate,
+        "ig.steps: auto: max|a_n - a_m| / max|a_n| between the stored rule n and the one before it, m"),
+    DS("/attributions/%s/converged", ROW_EXAMPLE, ST_I8, D_NONE, D_NONE, ig_auto, f_converged,
+        "ig.steps: auto: 1 when error_estimate <= ig.tolerance, 0 when ig.max_steps was reached first"),
 };
 static const SchemaEntry ATTENTION[] = {
     DS("/attention/offsets", ROW_OFFSETS, ST_I64, D_NONE, D_NONE, attn_shaped, NULL,
@@ -310,7 +394,7 @@ static const SchemaEntry ATTENTION[] = {
         "attention probabilities [L][H][T][T] per example, flattened"),
 };
 static const SchemaEntry STATS[] = { /* per attention statistic */
-    DS_DOCF("/attention/stats/%s", ROW_EXAMPLE, ST_F32, D_L, D_H, stats_on, f_stat, doc_stat),
+    DS_DOCF("/attention/stats/%s", ROW_EXAMPLE, ST_F32, D_L, D_H, stat_on, f_stat, doc_stat),
 };
 static const SchemaEntry COND_STATS[] = { /* per attention statistic */
     DS("/conductance/stats/%s", ROW_EXAMPLE, ST_F32, D_L, D_H, cond_stats_on, f_cond_stat,
@@ -329,9 +413,13 @@ static const SchemaEntry ANALYSIS[] = { /* per method */
     DS("/agreement/%s/rollout_spearman", ROW_EXAMPLE, ST_F32, D_NONE, D_NONE, agreement_on, f_agree0,
        SPEARMAN_DOC),
     DS("/agreement/%s/rollout_top5", ROW_EXAMPLE, ST_F32, D_NONE, D_NONE, agreement_on, f_agree1, TOP5_DOC),
-    DS("/agreement/%s/cls_attention_spearman", ROW_EXAMPLE, ST_F32, D_NONE, D_NONE, agreement_on, f_agree2,
+    DS("/agreement/%s/cls_attention_spearman", ROW_EXAMPLE, ST_F32, D_NONE, D_NONE, agree_cls, f_agree2,
        SPEARMAN_DOC),
-    DS("/agreement/%s/cls_attention_top5", ROW_EXAMPLE, ST_F32, D_NONE, D_NONE, agreement_on, f_agree3, TOP5_DOC),
+    DS("/agreement/%s/cls_attention_top5", ROW_EXAMPLE, ST_F32, D_NONE, D_NONE, agree_cls, f_agree3, TOP5_DOC),
+    DS("/agreement/%s/explained_attention_spearman", ROW_EXAMPLE, ST_F32, D_NONE, D_NONE, agree_explained, f_agree2,
+       SPEARMAN_DOC),
+    DS("/agreement/%s/explained_attention_top5", ROW_EXAMPLE, ST_F32, D_NONE, D_NONE, agree_explained, f_agree3,
+       TOP5_DOC),
     DS_ATTR("/faithfulness/%s/comprehensiveness", ROW_EXAMPLE, ST_F32, D_NK, D_NONE, faith_on, f_comp,
         "F(x) - F(x without its top k% tokens), columns k = k_percent", a_k_percent),
     DS_ATTR("/faithfulness/%s/sufficiency", ROW_EXAMPLE, ST_F32, D_NK, D_NONE, faith_on, f_suff,
@@ -378,7 +466,7 @@ static const SchemaEntry CONDUCTANCE[] = {
     DS("/conductance/hidden/token_sum", ROW_TOKEN, ST_F32, D_L, D_NONE, has_cond, f_cond_sum,
         "LayerConductance of each encoder layer's output, summed over D: [token][layer]"),
     DS("/conductance/hidden/token_l2", ROW_TOKEN, ST_F32, D_L, D_NONE, has_cond, f_cond_l2, "its L2 norm over D"),
-    DS("/conductance/attention", ROW_ATTN, ST_F32, D_NONE, D_NONE, has_cond, f_cond_attn,
+    DS("/conductance/attention", ROW_ATTN, ST_F32, D_NONE, D_NONE, cond_attn_saved, f_cond_attn,
         "conductance of the attention probabilities, [L][H][T][T] per example, flattened"),
     DS("/conductance/delta", ROW_EXAMPLE, ST_F32, D_L, D_NONE, has_cond, f_cond_delta,
         "convergence delta per layer"),
@@ -390,6 +478,7 @@ static const SchemaEntry CONDUCTANCE[] = {
 static const SchemaEntry SERIAL[] = { /* rank 0, after the collective rounds */
     SER("/examples/text", ROW_EXAMPLE, ST_STR, NULL, w_text, "input text"),
     SER("/examples/text_pair", ROW_EXAMPLE, ST_STR, has_pair, w_text_pair, "second segment"),
+    SER("/examples/id", ROW_EXAMPLE, ST_STR, has_id, w_id, "corpus.id_field of the example's corpus row"),
     SER("/tokens/text", ROW_TOKEN, ST_STR, NULL, w_token_text, "token strings from the tokenizer's vocabulary"),
     SER("/examples/skipped_rows", ROW_SKIPPED, ST_I64, NULL, w_skipped_rows,
         "corpus data rows skipped by corpus.on_error: skip"),
@@ -397,14 +486,21 @@ static const SchemaEntry SERIAL[] = { /* rank 0, after the collective rounds */
         "why each skipped row was skipped"),
 };
 
+static const SchemaEntry FIELDS[] = { /* per carried corpus field */
+    SER("/examples/fields/%s", ROW_EXAMPLE, ST_STR, NULL, w_field,
+        "a corpus.keep_fields column of the example's corpus row, as a string"),
+};
+
 static const Section TABLE[] = {
     {EACH_ONCE, EXAMPLES, COUNT(EXAMPLES)},     {EACH_ONCE, TOKENS, COUNT(TOKENS)},
+    {EACH_ONCE, CONTINUATION, COUNT(CONTINUATION)},
     {EACH_METHOD, ATTRIBUTIONS, COUNT(ATTRIBUTIONS)}, {EACH_ONCE, ATTENTION, COUNT(ATTENTION)},
     {EACH_STAT, STATS, COUNT(STATS)},           {EACH_STAT, COND_STATS, COUNT(COND_STATS)},
     {EACH_ONCE, ROLLOUT, COUNT(ROLLOUT)},       {EACH_METHOD, ANALYSIS, COUNT(ANALYSIS)},
     {EACH_ONCE, ANALYSIS2, COUNT(ANALYSIS2)},   {EACH_METHOD, CATEGORY_MASS, COUNT(CATEGORY_MASS)},
     {EACH_ONCE, ANALYSIS3, COUNT(ANALYSIS3)},
     {EACH_ONCE, CONDUCTANCE, COUNT(CONDUCTANCE)}, {EACH_ONCE, SERIAL, COUNT(SERIAL)},
+    {EACH_FIELD, FIELDS, COUNT(FIELDS)},
 };
 
 /* ---- instantiation ---- */
@@ -428,6 +524,7 @@ static uint64_t dim_value(const SchemaJob *j, DimKind d, int idx)
     case D_K: return j->ndelta[idx] > 1 ? j->ndelta[idx] : 0;
     case D_3: return 3;
     case D_CAT: return j->ex->n_categories;
+    case D_CAND: return j->ex->n_cand;
     }
     return 0;
 }
@@ -462,11 +559,13 @@ int schema_columns(const SchemaJob *j, Column *out)
     int n = 0;
     for (int t = 0; t < COUNT(TABLE); t++) {
         const Section *sec = &TABLE[t];
-        int reps = sec->each == EACH_METHOD ? j->cfg->n_methods : sec->each == EACH_STAT ? ATTN_NSTAT : 1;
+        int reps = sec->each == EACH_METHOD ? j->cfg->n_methods : sec->each == EACH_STAT ? ATTN_NSTAT
+                 : sec->each == EACH_FIELD ? j->cfg->corpus.n_keep : 1;
         for (int i = 0; i < reps; i++) { /* instance-major: a method's datasets together */
             int idx = sec->each == EACH_ONCE ? -1 : i;
             const char *name = sec->each == EACH_METHOD ? config_method_name(j->cfg->methods[i])
                              : sec->each == EACH_STAT   ? attn_stat_names[i]
+                             : sec->each == EACH_FIELD  ? j->cfg->corpus.keep_fields[i]
                                                         : "";
             for (int k = 0; k < sec->n; k++)
                 if ((!sec->e[k].present || sec->e[k].present(j, idx)) && n < SCHEMA_MAX_COLUMNS)
@@ -503,13 +602,14 @@ void schema_describe(void (*f)(const char *path, const char *type_shape, void *a
 {
     static const char *const TYPES[] = {"float32", "int32", "int64", "float32 or float16", "vlen UTF-8", "int16", "int8"};
     static const char *const ROWS[] = {"N", "M", "Σ L·H·T·T", "N+1", "S"};
-    static const char *const DIMS[] = {"", "C", "L", "H", "D", "5", "2", "3", "K", "3", "K"};
+    static const char *const DIMS[] = {"", "C", "L", "H", "D", "5", "2", "3", "K", "3", "K", "K"};
     for (int t = 0; t < COUNT(TABLE); t++)
         for (int k = 0; k < TABLE[t].n; k++) {
             const SchemaEntry *s = &TABLE[t].e[k];
             char path[160], ts[96];
             snprintf(path, sizeof path, s->path,
-                     TABLE[t].each == EACH_METHOD ? "<method>" : TABLE[t].each == EACH_STAT ? "<name>" : "");
+                     TABLE[t].each == EACH_METHOD ? "<method>" : TABLE[t].each == EACH_STAT ? "<name>"
+                     : TABLE[t].each == EACH_FIELD ? "<field>" : "");
             if (s->d1 == D_K) /* stored without the K axis when K = 1 */
                 snprintf(ts, sizeof ts, "%s [%s] or [%s, K]", TYPES[s->type], ROWS[s->kind], ROWS[s->kind]);
             else

@@ -471,6 +471,81 @@ static void test_faithfulness_classifier(void)
     model_free(m);
 }
 
+/* Decoders: the head reads the explained position, not token 0 — the causal LM the last position,
+ * a score head the last token that is not the pad id *of the row's own ids* (transformers pools
+ * on whatever ids it gets, so replacing trailing tokens by the pad id moves it). Expected values
+ * from rows built by hand, the top sets by sorting the scores here. */
+static int pooled(const int *ids, int T, int pad)
+{
+    int p = T - 1;
+    while (p >= 0 && ids[p] == pad)
+        p--;
+    return p >= 0 ? p : 0;
+}
+
+static void faith_dec_case(ModelHead head, unsigned long long seed)
+{
+    ModelConfig c = {0};
+    c.arch = ARCH_LLAMA;
+    c.head = head;
+    c.V = 40, c.P = 32, c.D = 16, c.L = 2, c.NH = 2, c.NKV = 1, c.hs = 8, c.FF = 24, c.C = head == HEAD_LM ? 40 : 3;
+    c.act = ACT_SILU;
+    c.ln_eps = 1e-5f;
+    c.rope_theta = 10000.0f;
+    c.pad_id = 4; /* also the erase id */
+    strcpy(c.model_type, "llama");
+    Model *m = model_random(&c, seed, 0.3f);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    Engine *e = engine_create(m);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+    enum { T = 12 };
+    const int ids0[T] = {1, 11, 25, 7, 33, 14, 19, 5, 28, 9, 37, 3}, special[T] = {1}; /* BOS */
+    const float scores[T] = {NAN, 0.3f, -0.2f, 0.9f, 0.1f, 0.5f, -0.7f, 0.8f, 0.0f, 0.2f, 0.4f, 1.0f};
+    int pos[T], type[T] = {0}, order[T], n = 0, target = 2;
+    for (int t = 0; t < T; t++)
+        pos[t] = t;
+    for (int t = 1; t < T; t++) /* non-special positions by decreasing score (distinct scores) */
+        order[n++] = t;
+    for (int i = 0; i < n; i++)
+        for (int k = i + 1; k < n; k++)
+            if (scores[order[k]] > scores[order[i]]) {
+                int tmp = order[i];
+                order[i] = order[k];
+                order[k] = tmp;
+            }
+    int p0 = head == HEAD_LM ? T - 1 : pooled(ids0, T, c.pad_id);
+    float out[FAITH_NOUT];
+    CU_ASSERT_EQUAL_FATAL(faithfulness_compute(e, ids0, type, special, T, target, p0, OUT_LOGIT, scores, c.pad_id, out), 0);
+    double F0 = direct_F(e, m, ids0, pos, type, T, target, p0, OUT_LOGIT), err = 0, scale = fabs(F0);
+    const int pct[3] = {10, 20, 50};
+    for (int q = 0; q < 3; q++) {
+        int cnt = (pct[q] * n + 99) / 100, top[T] = {0}, ids[T];
+        for (int i = 0; i < cnt; i++)
+            top[order[i]] = 1;
+        for (int suff = 0; suff < 2; suff++) {
+            for (int t = 0; t < T; t++)
+                ids[t] = special[t] || top[t] == suff ? ids0[t] : c.pad_id; /* replaced: top (comp), the rest (suff) */
+            int p = head == HEAD_LM ? T - 1 : pooled(ids, T, c.pad_id);
+            double want = F0 - direct_F(e, m, ids, pos, type, T, target, p, OUT_LOGIT);
+            double got = out[(suff ? FAITH_SUFF_10 : FAITH_COMP_10) + q];
+            err = fmax(err, fabs(got - want));
+            scale = fmax(scale, fabs(want));
+            CU_ASSERT(fabs(want) > 1e-4); /* the replacement changes F: the check is not empty */
+        }
+    }
+    printf("\n   %s: F(x) %.5f comp %.5f %.5f %.5f suff %.5f %.5f %.5f  max err %.2e", head == HEAD_LM ? "lm" : "score",
+           F0, out[0], out[1], out[2], out[3], out[4], out[5], err);
+    CU_ASSERT(err <= FAITH_TOL * scale);
+    engine_free(e);
+    model_free(m);
+}
+
+static void test_faithfulness_decoder(void)
+{
+    faith_dec_case(HEAD_LM, 25);    /* the top token is the last one: F is read there all the same */
+    faith_dec_case(HEAD_SCORE, 26); /* replacing it by the pad id moves the pooled token to 10 */
+}
+
 /* MLM head: the explained position is never replaced, even with the highest score. */
 static void test_faithfulness_mlm(void)
 {
@@ -562,6 +637,7 @@ int main(void)
     CU_pSuite f = CU_add_suite("faithfulness", NULL, NULL);
     CU_add_test(f, "classifier vs hand-built masked inputs", test_faithfulness_classifier);
     CU_add_test(f, "MLM position kept", test_faithfulness_mlm);
+    CU_add_test(f, "decoder heads read the explained position", test_faithfulness_decoder);
     CU_add_test(f, "single non-special token", test_faithfulness_single_token);
     CU_add_test(f, "errors", test_faithfulness_errors);
     return test_run_registry();

@@ -330,6 +330,50 @@ static void test_sst2_dev(void)
     corpus_close(c);
 }
 
+/* continuation_field (causal-LM continuations): read in TSV, CSV and JSONL; a missing column, an
+ * empty or missing value, a non-string value are errors naming the field; plain text refuses it. */
+static void want_cont(Corpus *c, const char *text, const char *cont)
+{
+    CorpusRecord r;
+    char err[1024] = "";
+    int k = corpus_next(c, &r, err, sizeof err);
+    if (k != 1)
+        fprintf(stderr, "\n  expected a record '%s', got %d: %s\n", text, k, err);
+    CU_ASSERT_EQUAL_FATAL(k, 1);
+    CU_ASSERT_STRING_EQUAL(r.text, text);
+    CU_ASSERT(r.continuation && strcmp(r.continuation, cont) == 0);
+}
+
+static void test_continuation(void)
+{
+    const char *p = write_tmp("c.tsv", "sentence\tgen\tlabel\nit is\t a good one\t1\nso\t \t0\n", 0);
+    CorpusSpec s = {.path = p, .cont_field = "gen"};
+    Corpus *c = open_spec(&s, NULL);
+    want_cont(c, "it is", " a good one");
+    want_err(c, -1, "c.tsv:3: empty continuation in column 'gen'");
+    corpus_close(c);
+    p = write_tmp("c.csv", "text,gen\n\"a, b\",\" c, d\"\nx,\n", 0);
+    CorpusSpec s2 = {.path = p, .cont_field = "gen"};
+    c = open_spec(&s2, NULL);
+    want_cont(c, "a, b", " c, d");
+    want_err(c, -1, "c.csv:3: empty continuation in column 'gen'");
+    corpus_close(c);
+    p = write_tmp("c.jsonl", "{\"text\": \"a\", \"gen\": \" b\"}\n{\"text\": \"a\"}\n{\"text\": \"a\", \"gen\": 3}\n"
+                  "{\"text\": \"a\", \"gen\": \"\"}\n", 0);
+    CorpusSpec s3 = {.path = p, .cont_field = "gen", .skip_errors = 1};
+    c = open_spec(&s3, NULL);
+    want_cont(c, "a", " b");
+    want_err(c, 2, "missing field 'gen'");
+    want_err(c, 2, "field 'gen' is not a string");
+    want_err(c, 2, "empty continuation in field 'gen'");
+    want_end(c);
+    corpus_close(c);
+    CorpusSpec s4 = {.path = write_tmp("c.tsv", "sentence\tlabel\nit\t1\n", 0), .cont_field = "gen"};
+    open_spec(&s4, "no column 'gen' (continuation_field)");
+    CorpusSpec s5 = {.path = write_tmp("c.txt", "it\n", 0), .cont_field = "gen"};
+    open_spec(&s5, "needs a TSV, CSV or JSONL corpus");
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/attrun_corpus_XXXXXX");
@@ -345,6 +389,7 @@ int main(void)
     CU_add_test(s, "text", test_text);
     CU_add_test(s, "long_line", test_long_line);
     CU_add_test(s, "sst2_dev", test_sst2_dev);
+    CU_add_test(s, "continuation", test_continuation);
     int rc = test_run_registry();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);

@@ -16,7 +16,7 @@ source "$(dirname "$0")/tools/run_lib.sh"
 require_model
 $PY -c "import scipy" 2>/dev/null || { echo "SKIPPED: $PY has no scipy (Debian: python3-scipy)"; exit 77; }
 write_tsv corpus.tsv 12
-write_config job.yaml a.h5 "methods: [ig, saliency, conductance]" "ig: {steps: 8}" "conductance: {steps: 4}" \
+write_config job.yaml a.h5 "methods: [ig, saliency, conductance]" "ig: {steps: 8}" "conductance: {steps: 4, save_attention: true}" \
     "attention: {save: true}" "analysis: {faithfulness: true}"
 "$BIN" run job.yaml --quiet || fail "analysis run failed"
 $H5CMP check a.h5 || fail "file invariants"

@@ -16,7 +16,7 @@ model: $CODE
 corpus: {path: $SRC/data/codexglue-cloze.jsonl, format: jsonl, text_field: text, max_length: 512, limit: 24, on_error: skip}
 methods: [saliency, ig, conductance]
 ig: {steps: 4}
-conductance: {steps: 2}
+conductance: {steps: 2, save_attention: true}
 baseline: mask
 attention: {save: true}
 analysis: {categories: java, save_hidden: true}

@@ -7,6 +7,7 @@
                       #   one column per attribution method (token_sum) and <method>_l2 (token_l2)
     r.head_stats()    # one row per example x layer x head: a column per /attention/stats/<name>
     r.attention(i)    # example i's attention probabilities, float32 [L, H, T, T]
+    r.continuation(e) # continuation jobs: pair e's rows, [K, p_max] attribution matrix, targets, tokens
 
 Only numpy, pandas and h5py (Debian: python3-numpy python3-pandas python3-h5py).
 Every missing or malformed dataset raises AttrunFormatError naming the file and dataset.
@@ -146,6 +147,29 @@ class AttrunResult:
             if f"/attributions/{m}/token_l2" in self.f:
                 df[f"{m}_l2"] = self._rows(f"/attributions/{m}/token_l2", M, 1)
         return df
+
+    def continuation(self, e, method="ig"):
+        """Pair e of a continuation job (corpus.continuation_field, docs/hdf5-schema.md): its rows r
+        (one per explained continuation token, in order of j), the attribution matrix [K, p_max]
+        (row j = /attributions/<method>/token_sum over its prefix, NaN past it), the explained token
+        ids [K], and the token strings of the longest prefix plus its explained token."""
+        ex = self._rows("/continuation/example", self.n, 1)
+        rows = np.flatnonzero(ex == e)
+        if rows.size == 0:
+            raise IndexError(f"{self.path}: no continuation pair {e}")
+        steps = self._rows("/continuation/step", self.n, 1)[rows]
+        if np.any(steps != np.arange(rows.size)):
+            raise AttrunFormatError(f"{self.path}: pair {e}: steps {steps} are not 0..{rows.size - 1}")
+        ts = self._get(f"/attributions/{method}/token_sum")
+        lens = self.token_lengths()[rows]
+        mat = np.full((rows.size, int(lens.max())), np.nan, dtype=np.float32)
+        for k, r in enumerate(rows):
+            mat[k, :lens[k]] = ts[self.tok_off[r]:self.tok_off[r + 1]]
+        targets = self._rows("/examples/target", self.n, 1)[rows].astype(np.int64)
+        last = rows[-1]
+        toks = _strings(self._get("/tokens/text"))[self.tok_off[last]:self.tok_off[last + 1]] \
+            if "/tokens/text" in self.f else []
+        return rows, mat, targets, toks
 
     def head_stats(self, group="/attention/stats"):
         names = self.stat_names(group)
