@@ -142,6 +142,7 @@ typedef struct {
     const float *w;
     size_t n;
     uint16_t *bf;
+    int adopted;   /* owned by the caller of gemm_bf16_adopt_weights */
 } WCopy;
 static WCopy *g_w;
 static int g_nw, g_capw;
@@ -149,10 +150,32 @@ static int g_nw, g_capw;
 void gemm_bf16_forget_weights(void)
 {
     for (int i = 0; i < g_nw; i++)
-        free(g_w[i].bf);
+        if (!g_w[i].adopted)
+            free(g_w[i].bf);
     free(g_w);
     g_w = NULL;
     g_nw = g_capw = 0;
+}
+
+static int wcopy_grow(void)
+{
+    if (g_nw < g_capw)
+        return 0;
+    int cap = g_capw ? 2 * g_capw : 64;
+    WCopy *nw = realloc(g_w, (size_t)cap * sizeof *nw);
+    if (!nw)
+        return -1;
+    g_w = nw;
+    g_capw = cap;
+    return 0;
+}
+
+int gemm_bf16_adopt_weights(const float *W, size_t n, const uint16_t *bf)
+{
+    if (wcopy_grow() != 0)
+        return -1;
+    g_w[g_nw++] = (WCopy){W, n, (uint16_t *)bf, 1};
+    return 0;
 }
 
 /* The bf16 copy of W (n elements), made on first use. A model has a few dozen weight
@@ -162,19 +185,13 @@ static const uint16_t *weights_bf16(const float *W, size_t n)
     for (int i = 0; i < g_nw; i++)
         if (g_w[i].w == W && g_w[i].n == n)
             return g_w[i].bf;
-    if (g_nw == g_capw) {
-        int cap = g_capw ? 2 * g_capw : 64;
-        WCopy *nw = realloc(g_w, (size_t)cap * sizeof *nw);
-        if (!nw)
-            return NULL;
-        g_w = nw;
-        g_capw = cap;
-    }
+    if (wcopy_grow() != 0)
+        return NULL;
     uint16_t *bf = malloc(n * sizeof *bf);
     if (!bf)
         return NULL;
     gemm_bf16_from_f32(bf, W, n);
-    g_w[g_nw++] = (WCopy){W, n, bf};
+    g_w[g_nw++] = (WCopy){W, n, bf, 0};
     return bf;
 }
 

@@ -27,7 +27,12 @@ int gemm_bf16_xwt(float *y, const float *x, const float *W, const float *b, int 
 /* dx (N,IN) (+)= dy (N,OUT) W (accumulate: +=). Same return as gemm_bf16_xwt. */
 int gemm_bf16_dyw(float *dx, const float *dy, const float *W, int N, int IN, int OUT, int accumulate);
 
-/* Drops every cached bf16 weight copy (model_free: addresses may be reused). */
+/* Registers bf16 (n elements, gemm_bf16_from_f32 of W) as W's bf16 copy, owned by the
+ * caller (one copy per node in MPI shared memory: io/checkpoint_shared.c). Returns 0, or -1
+ * when out of memory (W then gets a private copy on first use, as without this call). */
+int gemm_bf16_adopt_weights(const float *W, size_t n, const uint16_t *bf);
+/* Drops every cached bf16 weight copy (model_free: addresses may be reused); frees the ones
+ * made here, not the adopted ones. */
 void gemm_bf16_forget_weights(void);
 
 /* fp32 -> bf16, round to nearest even (NaN stays NaN), and back. */

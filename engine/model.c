@@ -29,6 +29,41 @@ size_t model_num_params(const ModelConfig *c)
     return n;
 }
 
+static void add_linear(LinearWeight *out, int max, int *k, const float *W, size_t n)
+{
+    if (!W)
+        return;
+    for (int i = 0; i < *k && i < max; i++)
+        if (out[i].W == W)
+            return; /* tied: the MLM decoder is the word embedding */
+    if (*k < max)
+        out[*k] = (LinearWeight){W, n};
+    (*k)++;
+}
+
+/* The shapes are those engine_blocks.c passes: q (NH·hs,D), k/v (NKV·hs,D), o (D,NH·hs),
+ * ff1/ffg (FF,D), ff2 (D,FF), head dense (D,D), head out (C,D). */
+int model_linear_weights(const Model *m, LinearWeight *out, int max)
+{
+    const ModelConfig *c = &m->cfg;
+    size_t D = (size_t)c->D, QD = (size_t)c->NH * (size_t)c->hs, KD = (size_t)c->NKV * (size_t)c->hs;
+    size_t FF = (size_t)c->FF;
+    int k = 0;
+    for (int l = 0; l < c->L; l++) {
+        const LayerParams *p = &m->layer[l];
+        add_linear(out, max, &k, p->q_w, QD * D);
+        add_linear(out, max, &k, p->k_w, KD * D);
+        add_linear(out, max, &k, p->v_w, KD * D);
+        add_linear(out, max, &k, p->o_w, D * QD);
+        add_linear(out, max, &k, p->ff1_w, FF * D);
+        add_linear(out, max, &k, p->ffg_w, FF * D);
+        add_linear(out, max, &k, p->ff2_w, D * FF);
+    }
+    add_linear(out, max, &k, m->head_dense_w, D * D);
+    add_linear(out, max, &k, m->head_out_w, (size_t)c->C * D);
+    return k;
+}
+
 /* splitmix64: a small, well-known generator; enough for random test weights. */
 static uint64_t next_u64(uint64_t *s)
 {

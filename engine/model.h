@@ -89,13 +89,23 @@ typedef struct {
     const float *head_out_w, *head_out_b;     /* classifier (C,D),(C); MLM: out_w = word_emb, out_b (V);
                                                  LM/score: (C,D), no bias */
     const float *final_g, *final_b;           /* pre-norm families: ln_f / model.norm (D); RMSNorm: no b */
-    void *storage;           /* owns all tensors above (F32 copies or mmap) */
+    void *storage;           /* owns all tensors above (F32 copies); NULL when they live in memory
+                                owned elsewhere (one copy per node in MPI shared memory:
+                                io/checkpoint_shared.h), which model_free leaves alone */
     size_t storage_bytes;
 } Model;
 
 /* Allocates a model with random weights (uniform in ±scale, seeded) for tests and the benchmark. */
 Model *model_random(const ModelConfig *cfg, unsigned long long seed, float scale);
 void model_free(Model *m);
+/* The weight matrices the engine multiplies through Backend.linear_forward/backward
+ * (engine_blocks.c): each distinct one once, with its element count (OUT·IN), in a fixed
+ * order. Writes at most max entries; returns how many there are. */
+typedef struct {
+    const float *W;
+    size_t n;
+} LinearWeight;
+int model_linear_weights(const Model *m, LinearWeight *out, int max);
 /* Number of parameters. */
 size_t model_num_params(const ModelConfig *cfg);
 #endif

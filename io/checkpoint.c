@@ -16,7 +16,7 @@
  * into one malloc'ed block (Model.storage) and checked finite, and its mapped pages are dropped
  * (st_release), so the stored copy and the float32 copy never coexist whole. Extra tensors are ignored. */
 #include "io/checkpoint.h"
-#include "engine/family.h"
+#include "io/checkpoint_internal.h"
 #include "io/errmsg.h"
 #include "io/safetensors.h"
 #include <jansson.h>
@@ -62,90 +62,119 @@ static int resolve(const SafeTensors *st, const LayoutEntry *w, const StTensor *
 }
 
 /* Reads entry w's tensor t as F32 into dst in the engine's layout (Conv1D (in, out)
- * transposed to (out, in)) and points the entry's Model fields at it. */
+ * transposed to (out, in)). */
 static int read_entry(const SafeTensors *st, const LayoutEntry *w, const StTensor *t, float *dst, char *err,
                       size_t errlen)
 {
     size_t n = st_numel(t);
-    if (!w->transpose) {
-        if (st_read_f32(st, t, dst, err, errlen) != 0)
-            return -1;
-    } else {
-        float *tmp = malloc(n * sizeof(float));
-        if (!tmp)
-            return io_fail(err, errlen, "%s: out of memory", st->source);
-        if (st_read_f32(st, t, tmp, err, errlen) != 0) {
-            free(tmp);
-            return -1;
-        }
-        size_t in = (size_t)w->shape[0], outd = (size_t)w->shape[1];
-        for (size_t i = 0; i < in; i++)
-            for (size_t o = 0; o < outd; o++)
-                dst[o * in + i] = tmp[i * outd + o];
+    if (!w->transpose)
+        return st_read_f32(st, t, dst, err, errlen);
+    float *tmp = malloc(n * sizeof(float));
+    if (!tmp)
+        return io_fail(err, errlen, "%s: out of memory", st->source);
+    if (st_read_f32(st, t, tmp, err, errlen) != 0) {
         free(tmp);
+        return -1;
     }
-    for (int j = 0; j < w->nsplit; j++)
-        *w->dst[j] = dst + (size_t)j * (n / (size_t)w->nsplit);
+    size_t in = (size_t)w->shape[0], outd = (size_t)w->shape[1];
+    for (size_t i = 0; i < in; i++)
+        for (size_t o = 0; o < outd; o++)
+            dst[o * in + i] = tmp[i * outd + o];
+    free(tmp);
     return 0;
 }
 
-Model *checkpoint_load(const char *dir, char *err, size_t errlen)
+int ckpt_plan_open(CkptPlan *p, const char *dir, char *err, size_t errlen)
 {
-    Model *m = calloc(1, sizeof *m);
-    if (!m) {
-        io_fail(err, errlen, "%s: out of memory", dir);
-        return NULL;
-    }
-    SafeTensors st;
-    memset(&st, 0, sizeof st);
-    Layout lo = {0};
-    const StTensor **ts = NULL;
-    int ok = 0;
+    memset(p, 0, sizeof *p);
+    if (!(p->m = calloc(1, sizeof *p->m)))
+        return io_fail(err, errlen, "%s: out of memory", dir);
+    Model *m = p->m;
     if (checkpoint_read_config(dir, &m->cfg, err, errlen) != 0)
-        goto out;
-    if (!(m->layer = calloc((size_t)m->cfg.L, sizeof *m->layer))) {
-        io_fail(err, errlen, "%s: out of memory", dir);
-        goto out;
-    }
-    if (st_open_dir(&st, dir, err, errlen) != 0)
-        goto out;
+        return -1;
+    if (!(m->layer = calloc((size_t)m->cfg.L, sizeof *m->layer)))
+        return io_fail(err, errlen, "%s: out of memory", dir);
+    if (st_open_dir(&p->st, dir, err, errlen) != 0)
+        return -1;
     const char *prefix = family_prefix(&m->cfg);
-    lo.prefix = starts_with_any(&st, prefix) ? prefix : "";
-    if (family_layout(m, &lo) != 0 || !(ts = calloc((size_t)lo.n, sizeof *ts))) {
-        io_fail(err, errlen, "%s: out of memory", dir);
-        goto out;
+    p->lo.prefix = starts_with_any(&p->st, prefix) ? prefix : "";
+    if (family_layout(m, &p->lo) != 0 || !(p->ts = calloc((size_t)p->lo.n, sizeof *p->ts)))
+        return io_fail(err, errlen, "%s: out of memory", dir);
+    for (int i = 0; i < p->lo.n; i++) {
+        if (resolve(&p->st, &p->lo.e[i], &p->ts[i], err, errlen) != 0)
+            return -1;
+        p->total += st_numel(p->ts[i]);
     }
-    size_t total = 0;
-    for (int i = 0; i < lo.n; i++) {
-        if (resolve(&st, &lo.e[i], &ts[i], err, errlen) != 0)
-            goto out;
-        total += st_numel(ts[i]);
+    return 0;
+}
+
+void ckpt_plan_place(CkptPlan *p, float *storage)
+{
+    float *cur = storage;
+    for (int i = 0; i < p->lo.n; i++) {
+        const LayoutEntry *w = &p->lo.e[i];
+        size_t n = st_numel(p->ts[i]);
+        for (int j = 0; j < w->nsplit; j++)
+            *w->dst[j] = cur + (size_t)j * (n / (size_t)w->nsplit);
+        cur += n;
     }
-    float *all = malloc((total ? total : 1) * sizeof(float));
-    if (!all) {
-        io_fail(err, errlen, "%s: out of memory for %zu weights", dir, total);
-        goto out;
+}
+
+int ckpt_part_of(size_t off, size_t n, size_t total, int nparts)
+{
+    int part = total ? (int)((off + n / 2) / ((double)total / nparts)) : 0;
+    return part < nparts ? part : nparts - 1;
+}
+
+int ckpt_plan_read(const CkptPlan *p, float *storage, int part, int nparts, char *err, size_t errlen)
+{
+    size_t off = 0;
+    for (int i = 0; i < p->lo.n; i++) {
+        size_t n = st_numel(p->ts[i]);
+        if (ckpt_part_of(off, n, p->total, nparts) == part) {
+            if (read_entry(&p->st, &p->lo.e[i], p->ts[i], storage + off, err, errlen) != 0)
+                return -1;
+            st_release(&p->st, p->ts[i]); /* the stored bytes are not needed again: peak = float32 copy + one tensor */
+        }
+        off += n;
     }
-    m->storage = all;
-    m->storage_bytes = total * sizeof(float);
-    float *cur = all;
-    for (int i = 0; i < lo.n; i++) {
-        if (read_entry(&st, &lo.e[i], ts[i], cur, err, errlen) != 0)
-            goto out;
-        st_release(&st, ts[i]); /* the stored bytes are not needed again: peak = float32 copy + one tensor */
-        cur += st_numel(ts[i]);
-    }
-    family_finish(m);
-    ok = 1;
-out:
-    free(ts);
-    layout_free(&lo);
-    st_close(&st);
+    return 0;
+}
+
+Model *ckpt_plan_end(CkptPlan *p, int ok)
+{
+    free(p->ts);
+    layout_free(&p->lo);
+    st_close(&p->st);
+    Model *m = p->m;
+    p->m = NULL;
+    if (!m)
+        return NULL;
     if (!ok) {
         model_free(m); /* frees cfg.labels (C entries), storage and layer */
         return NULL;
     }
+    family_finish(m);
     return m;
+}
+
+Model *checkpoint_load(const char *dir, char *err, size_t errlen)
+{
+    CkptPlan p;
+    int ok = ckpt_plan_open(&p, dir, err, errlen) == 0;
+    if (ok) {
+        float *all = malloc((p.total ? p.total : 1) * sizeof(float));
+        if (!all) {
+            io_fail(err, errlen, "%s: out of memory for %zu weights", dir, p.total);
+            ok = 0;
+        } else {
+            p.m->storage = all;
+            p.m->storage_bytes = p.total * sizeof(float);
+            ckpt_plan_place(&p, all);
+            ok = ckpt_plan_read(&p, all, 0, 1, err, errlen) == 0;
+        }
+    }
+    return ckpt_plan_end(&p, ok);
 }
 
 int checkpoint_weights_sha256(const char *dir, char hex[65], char *err, size_t errlen)

@@ -357,6 +357,7 @@ static const char *const DL_RULES[] = {"rescale", "captum", NULL};
 static const int DL_RULE_VALS[] = {DL_RESCALE, DL_CAPTUM};
 static const char *const DTYPES[] = {"float32", "float16", NULL};
 static const char *const PRECISIONS[] = {"fp32", "bf16", NULL};
+static const char *const SHARE_MODES[] = {"auto", "on", "off", NULL}; /* ShareMode (io/checkpoint_shared.h) */
 
 #define F(field) offsetof(RunConfig, field)
 #define SECTION(name, ...) {.key = name, .type = CK_SECTION, __VA_ARGS__}
@@ -551,6 +552,12 @@ const ConfigKey CONFIG_KEYS[] = {
                 "more (long texts: every layer's attention probabilities, L·H·T²·4 bytes per row) keeps one "
                 "layer's and each layer's input instead and re-runs the layer's forward in the backward (about "
                 "one more forward of work, the same bits). `0` = never recompute"),
+    WORDK("share_weights", share_weights, SHARE_MODES, NULL, .def = "auto", .flags = CKF_RUNTIME,
+          .doc = "`auto` \\| `on` \\| `off`: the ranks of one node share one copy of the converted weights (and "
+                 "of their bf16 copies) in shared memory (/dev/shm) instead of one copy each. `auto`: when a node runs "
+                 "more than one rank, else (or when the shared memory cannot be had: a note in the log) a copy per "
+                 "rank; `on`: always, and the job fails when it cannot; `off`: a copy per rank. Results are "
+                 "bitwise the same; the log says `weights_shared: true|false` (docs/performance.md)"),
 };
 const int CONFIG_NKEYS = (int)(sizeof CONFIG_KEYS / sizeof *CONFIG_KEYS);
 

@@ -4,6 +4,7 @@
 #include "io/h5out.h"
 #include "io/mpi_agree.h"
 #include "runner/lock.h"
+#include "runner/memstat.h"
 #include "runner/outpath.h"
 #include "runner/run_internal.h"
 #include "runner/signals.h"
@@ -13,17 +14,41 @@
 #include <string.h>
 #include <unistd.h>
 
+/* The ranks' memory at the end (runner/memstat.h): the sum of PSS is what the job holds (a
+ * page shared by the ranks of a node, the shared weights, counted once); the sums of RSS
+ * and of peak RSS count such a page once per rank that maps it. */
+static void memory_line(const double *all, int stride, int nranks)
+{
+    double sum[3] = {0, 0, 0};
+    for (int k = 0; k < nranks; k++)
+        for (int j = 0; j < 3; j++)
+            sum[j] = sum[j] < 0 || all[stride * k + 4 + j] < 0 ? -1 : sum[j] + all[stride * k + 4 + j];
+    if (sum[0] < 0 || sum[1] < 0)
+        return; /* no /proc/self/smaps_rollup (Linux < 4.14) */
+    fprintf(stderr, "\nattrun: memory_sum_over_ranks: pss %.1f MiB, rss %.1f MiB, peak_rss %.1f MiB (PSS counts "
+            "a page shared by ranks once, RSS once per rank); pss per rank:", sum[0] / 1048576, sum[1] / 1048576,
+            sum[2] / 1048576);
+    for (int k = 0; k < nranks && k < 16; k++)
+        fprintf(stderr, " %.1f", all[stride * k + 4] / 1048576);
+    if (nranks > 16)
+        fprintf(stderr, " ...");
+}
+
 /* 8. the summary (rank 0): wall time, throughput, assembly, each rank's busy share. */
 static void summary(const Run *r, const AssembleStats *ast)
 {
-    double busy[4] = {r->ws.busy, r->ws.flops, (double)r->ws.units, (double)(r->spooled_before + r->w.bytes)};
-    double *all = r->rank == 0 ? malloc(sizeof(double) * 4 * r->nranks) : NULL;
-    MPI_Gather(busy, 4, MPI_DOUBLE, all, 4, MPI_DOUBLE, 0, MPI_COMM_WORLD);
+    MemStat ms; /* after the loop and the assembly, the engine's arena still held */
+    memstat_self(&ms);
+    enum { NS = 7 };
+    double busy[NS] = {r->ws.busy, r->ws.flops, (double)r->ws.units, (double)(r->spooled_before + r->w.bytes), ms.pss, ms.rss,
+                       ms.peak_rss};
+    double *all = r->rank == 0 ? malloc(sizeof(double) * NS * r->nranks) : NULL;
+    MPI_Gather(busy, NS, MPI_DOUBLE, all, NS, MPI_DOUBLE, 0, MPI_COMM_WORLD);
     if (r->rank == 0 && !r->a.quiet) {
         double flops = 0, spooled = 0, work_s = r->work_s;
         for (int k = 0; k < r->nranks; k++) {
-            flops += all[4 * k + 1];
-            spooled += all[4 * k + 3];
+            flops += all[NS * k + 1];
+            spooled += all[NS * k + 3];
         }
         double wall = clock_now() - r->t_start;
         long n = r->ex.n;
@@ -34,8 +59,9 @@ static void summary(const Run *r, const AssembleStats *ast)
                 ast->write_seconds > 0 ? ast->bytes / 1e6 / ast->write_seconds : 0, ast->file_bytes / 1e6);
         fprintf(stderr, "attrun: busy share per rank:");
         for (int k = 0; k < r->nranks; k++)
-            fprintf(stderr, " %d:%.0f%% (%.0f units)", k, work_s > 0 ? 100 * all[4 * k] / work_s : 0,
-                    all[4 * k + 2]);
+            fprintf(stderr, " %d:%.0f%% (%.0f units)", k, work_s > 0 ? 100 * all[NS * k] / work_s : 0,
+                    all[NS * k + 2]);
+        memory_line(all, NS, r->nranks);
         /* this run's spool writes (a resumed run adds to what earlier runs spooled) */
         fprintf(stderr, "\nattrun: spooled %.1f MB (%.1f x the result file)\nattrun: wrote %s\n", spooled / 1e6,
                 ast->file_bytes > 0 ? spooled / ast->file_bytes : 0, r->cfg.out);
@@ -96,6 +122,7 @@ int run_teardown(Run *r, int code)
         tokenizer_free(r->tok);
     if (r->model)
         model_free(r->model);
+    checkpoint_shared_free(&r->sw); /* collective over the node, like the load */
     examples_free(&r->ex);
     free(r->yaml);
     free(r->yaml_res);

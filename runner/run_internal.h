@@ -4,6 +4,7 @@
 #ifndef ATTRUN_RUN_INTERNAL_H
 #define ATTRUN_RUN_INTERNAL_H
 #include "engine/attribution.h"
+#include "io/checkpoint_shared.h"
 #include "io/tokenizer.h"
 #include "runner/assemble.h"
 #include "runner/config.h"
@@ -38,6 +39,7 @@ typedef struct {
     /* set-up */
     RunConfig cfg;
     Model *model;
+    SharedWeights sw;          /* the node's shared copy of the weights (share_weights) */
     Tokenizer *tok;
     Engine *eng;
     Examples ex;

@@ -37,6 +37,31 @@ static int position_warning(const RunConfig *c, const Model *m, const MethodSpec
     return 0;
 }
 
+/* Rank 0: whether the ranks of a node share one copy of the weights (share_weights). Said
+ * when there is something to share or sharing was asked for; a single rank in auto or off
+ * mode prints nothing, as before the key existed. */
+static void weights_line(const Run *r)
+{
+    const SharedWeights *sw = &r->sw;
+    static const char *const mode[] = {"auto", "on", "off"};
+    if (r->nranks == 1 && r->cfg.share_weights != SHARE_ON)
+        return;
+    double f32 = sw->f32_bytes / 1048576.0, bf = sw->bf16_bytes / 1048576.0;
+    if (sw->nodes_shared > 0) {
+        fprintf(stderr, "attrun: weights_shared: true (share_weights: %s): one copy per node, %.1f MiB fp32",
+                mode[r->cfg.share_weights], f32);
+        if (sw->bf16_shared)
+            fprintf(stderr, " + %.1f MiB bf16", bf);
+        fprintf(stderr, ", shared by up to %d rank%s on each of %d of %d node%s\n", sw->max_node_ranks,
+                sw->max_node_ranks != 1 ? "s" : "", sw->nodes_shared, sw->nodes, sw->nodes != 1 ? "s" : "");
+    } else {
+        fprintf(stderr, "attrun: weights_shared: false (share_weights: %s): each of the %d ranks holds its own "
+                "%.1f MiB copy\n", mode[r->cfg.share_weights], r->nranks, f32);
+    }
+    if (sw->note[0])
+        fprintf(stderr, "attrun: note (rank 0's node): %s\n", sw->note);
+}
+
 /* Rank 0 prints the agreed message of a failed step; returns the exit code. */
 static int fail(const Run *r, int code)
 {
@@ -78,7 +103,7 @@ static int setup_model_and_examples(Run *r)
     size_t n = sizeof r->msg;
     if (mpi_agree(MPI_COMM_WORLD, corpus_shareable(r->cfg.corpus.path, r->nranks, msg, n) == 0, msg, n))
         return fail(r, EXIT_USAGE);
-    r->model = checkpoint_load(r->cfg.model, msg, n);
+    r->model = checkpoint_load_shared(r->cfg.model, MPI_COMM_WORLD, (ShareMode)r->cfg.share_weights, &r->sw, msg, n);
     int ok = r->model != NULL;
     if (ok) {
         r->tok = tokenizer_load(r->cfg.model, msg, n);
@@ -100,6 +125,10 @@ static int setup_model_and_examples(Run *r)
             ok = 0;
         }
     }
+    if (mpi_agree(MPI_COMM_WORLD, ok, msg, n))
+        return fail(r, EXIT_RUNTIME);
+    /* every rank loaded the model: the bf16 copies of its linear weights once per node */
+    ok = !r->cfg.precision || checkpoint_share_bf16(r->model, &r->sw, (ShareMode)r->cfg.share_weights, msg, n) == 0;
     if (mpi_agree(MPI_COMM_WORLD, ok, msg, n))
         return fail(r, EXIT_RUNTIME);
     double t_tok = clock_now();
@@ -177,6 +206,8 @@ static int setup_claim_output(Run *r)
         fprintf(stderr, "attrun: %d rank%s, %ld examples (%ld tokens, %ld skipped, %d truncated), %d method%s, "
                 "tokenized in %.2f s\n", r->nranks, r->nranks > 1 ? "s" : "", ex->n, examples_tokens(ex),
                 ex->nskipped, ex->n_truncated, r->cfg.n_methods, r->cfg.n_methods != 1 ? "s" : "", r->t_tok);
+    if (r->rank == 0 && !r->a.quiet)
+        weights_line(r);
     return EXIT_OK;
 }
 

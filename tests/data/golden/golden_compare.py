@@ -80,6 +80,7 @@ ADDED_CONFIG_KEYS = {
     "mlm": "issue 16: the mlm section (cloze candidates)",
     "candidates": "issue 16: mlm.candidates",
     "save_attention": "issue 16: conductance.save_attention",
+    "share_weights": "issue 17 item 4: one copy of the weights per node, `share_weights: auto | on | off`",
 }
 
 

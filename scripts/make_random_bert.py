@@ -1,0 +1,88 @@
+#!/usr/bin/python3
+"""A random BERT checkpoint of any width and depth, scaled from a small BERT directory (for memory
+tests and measurements: tests/test_run_share_weights.sh, docs/performance.md).
+
+  scripts/make_random_bert.py SRC_DIR OUT_DIR [--hidden 768 --layers 12 --heads 12 --ff 3072 --seed 1]
+
+SRC_DIR is a BertForSequenceClassification directory (../shared/reference/models/tiny-bert): its tensor
+names and vocabulary are kept, its hidden size and intermediate size are replaced by --hidden and --ff in
+every tensor shape, the encoder layers are repeated to --layers. Weights are RANDOM (normal, std 0.02;
+LayerNorm gains 1, biases 0): the model knows nothing, it only has the shapes (defaults: BERT-base,
+110 M parameters, 418 MiB F32). Written with numpy alone, one tensor at a time.
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import struct
+import sys
+
+import numpy as np
+
+
+def read_header(path):
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        h = json.loads(f.read(n))
+    h.pop("__metadata__", None)
+    return h
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("src")
+    ap.add_argument("out")
+    ap.add_argument("--hidden", type=int, default=768)
+    ap.add_argument("--layers", type=int, default=12)
+    ap.add_argument("--heads", type=int, default=12)
+    ap.add_argument("--ff", type=int, default=3072)
+    ap.add_argument("--seed", type=int, default=1)
+    a = ap.parse_args()
+    cfg = json.load(open(os.path.join(a.src, "config.json")))
+    if cfg.get("model_type") != "bert":
+        sys.exit(f"{a.src}: not a BERT checkpoint")
+    D0, F0 = cfg["hidden_size"], cfg["intermediate_size"]
+    if D0 == F0 or a.hidden % a.heads:
+        sys.exit("hidden size must differ from the intermediate size in SRC, and --hidden be a multiple of --heads")
+    src = read_header(os.path.join(a.src, "model.safetensors"))
+    names = []
+    for name in sorted(src):
+        m = re.match(r"(.*\.layer\.)(\d+)(\..*)", name)
+        if m:
+            if m.group(2) == "0":
+                names += [(f"{m.group(1)}{i}{m.group(3)}", src[name]["shape"]) for i in range(a.layers)]
+        else:
+            names.append((name, src[name]["shape"]))
+    scale = {D0: a.hidden, F0: a.ff}
+    tensors, off = {}, 0
+    for name, shape in names:
+        shape = [scale.get(d, d) for d in shape]
+        n = int(np.prod(shape)) * 4
+        tensors[name] = {"dtype": "F32", "shape": shape, "data_offsets": [off, off + n]}
+        off += n
+    header = json.dumps(tensors, separators=(",", ":")).encode()
+    header += b" " * (-len(header) % 8)
+    os.makedirs(a.out, exist_ok=True)
+    rng = np.random.default_rng(a.seed)
+    with open(os.path.join(a.out, "model.safetensors"), "wb") as f:
+        f.write(struct.pack("<Q", len(header)) + header)
+        for name, _ in names:
+            shape = tensors[name]["shape"]
+            if "LayerNorm" in name and name.endswith(("weight", "gamma")):
+                x = np.ones(shape, np.float32)
+            elif name.endswith(("bias", "beta")):
+                x = np.zeros(shape, np.float32)
+            else:
+                x = (rng.standard_normal(shape, dtype=np.float32) * 0.02).astype(np.float32)
+            f.write(x.tobytes())
+    cfg.update(hidden_size=a.hidden, num_hidden_layers=a.layers, num_attention_heads=a.heads, intermediate_size=a.ff)
+    json.dump(cfg, open(os.path.join(a.out, "config.json"), "w"), indent=2)
+    for extra in os.listdir(a.src):
+        if extra not in ("config.json", "model.safetensors") and not extra.endswith(".safetensors"):
+            shutil.copy(os.path.join(a.src, extra), a.out)
+    print(f"wrote {a.out}: {sum(int(np.prod(t['shape'])) for t in tensors.values())} parameters, {off / 2**20:.1f} MiB")
+
+
+if __name__ == "__main__":
+    main()
