@@ -1,5 +1,6 @@
 /* The one place that knows which backends exist. */
 #include "engine/backend.h"
+#include "engine/backend_cpu.h"
 #include "engine/engine.h"
 #include <string.h>
 
@@ -30,5 +31,15 @@ int engine_set_precision(const char *precision)
     }
     return -1;
 }
+
+int engine_set_attention_kernel(const char *name)
+{
+    if (strcmp(name, "blas") && strcmp(name, "blocked"))
+        return -1;
+    attention_kernel_set(!strcmp(name, "blocked"));
+    return 0;
+}
+
+const char *engine_attention_kernel(void) { return attention_kernel_get() ? "blocked" : "blas"; }
 
 const char *engine_precision(void) { return backend_select(NULL) == &backend_cpu ? "fp32" : "bf16"; }

@@ -41,6 +41,10 @@ typedef struct Backend {
                               const float *b, float eps, int N, int D);
     void (*layernorm_backward)(float *dx, const float *dy, const float *xhat, const float *rstd,
                                const float *g, int N, int D);
+    /* x += r, then layernorm_forward(y, ..., x): the residual add and the norm in one pass over
+     * each row (the sum stays in x, as after add; y must not alias x or r) */
+    void (*add_layernorm_forward)(float *y, float *xhat, float *rstd, float *x, const float *r, const float *g,
+                                  const float *b, float eps, int N, int D);
     void (*rmsnorm_forward)(float *y, float *xhat, float *rstd, const float *x, const float *g, float eps, int N,
                             int D);
     void (*rmsnorm_backward)(float *dx, const float *dy, const float *xhat, const float *rstd, const float *g,

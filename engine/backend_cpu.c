@@ -38,6 +38,7 @@ const Backend backend_cpu = {
     .attention_backward = attention_backward,
     .layernorm_forward = layernorm_forward,
     .layernorm_backward = layernorm_backward,
+    .add_layernorm_forward = add_layernorm_forward,
     .rmsnorm_forward = rmsnorm_forward,
     .rmsnorm_backward = rmsnorm_backward,
     .act_forward = act_forward,

@@ -38,6 +38,11 @@ void linear_backward(float *dx, const float *dy, const float *W, int N, int IN, 
  * y may alias x. */
 void layernorm_forward(float *y, float *xhat, float *rstd, const float *x, const float *g,
                        const float *b, float eps, int N, int D);
+/* x += r (N,D), then y = LayerNorm(x) as layernorm_forward: the same bits as cpu_add followed by
+ * layernorm_forward, but each row's sum is normalised while it is in cache, and the add runs on
+ * the pool's threads. y must not alias x or r. */
+void add_layernorm_forward(float *y, float *xhat, float *rstd, float *x, const float *r, const float *g,
+                           const float *b, float eps, int N, int D);
 /* dx (N,D) from dy (N,D): dx = rstd · (g·dy - mean(g·dy) - xhat · mean(g·dy·xhat)).
  * dx may alias dy. */
 void layernorm_backward(float *dx, const float *dy, const float *xhat, const float *rstd,
@@ -56,6 +61,28 @@ void attention_forward(float *ctx, float *P, const float *q, const float *k, con
 void attention_backward(float *dq, float *dk, float *dv, float *dPbuf, float *dprobs,
                         const float *dctx, const float *q, const float *k, const float *v,
                         const float *P, const AttnShape *sh, int B, int T);
+
+/* The rows of the per-(row, head) kernels, shared with the blocked kernel below: masked softmax
+ * of S (T,T) in place (HF's additive finfo.min mask, causal / window), and
+ * dS = P ⊙ (dP - rowsum(P ⊙ dP)) (dS may alias dP). */
+void attention_masked_softmax(float *S, const int *mask, int T, int causal, int window);
+void attention_softmax_backward_rows(float *dS, const float *P, const float *dP, int T);
+/* Which kernel attention_forward/backward run: 0 the per-(row, head) sgemm calls (default),
+ * 1 the blocked kernel (engine_set_attention_kernel("blocked")). */
+void attention_kernel_set(int blocked);
+int attention_kernel_get(void);
+
+/* ---- backend_cpu_attention_blocked.c: the same attention without a BLAS call per (row, head) ---- */
+/* Same arguments and results as attention_forward / attention_backward (up to float rounding:
+ * another summation order), one work item per (row, key/value head) on ops_threads() threads.
+ * Return -1 (nothing computed) when their per-thread scratch cannot be allocated. */
+int attention_forward_blocked(float *ctx, float *P, const float *q, const float *k, const float *v,
+                              const int *mask, const AttnShape *sh, int B, int T);
+int attention_backward_blocked(float *dq, float *dk, float *dv, float *dprobs, const float *dctx,
+                               const float *q, const float *k, const float *v, const float *P,
+                               const AttnShape *sh, int B, int T);
+/* Tests: 1 runs the uncloned (portable C, x86-64-v2 baseline) copy of the tile loop. */
+void attention_blocked_portable(int on);
 
 /* ---- backend_cpu_rmsnorm.c: y = g · x / sqrt(mean(x²) + eps) (HF's LlamaRMSNorm, float32 variance) ---- */
 /* x, y, xhat (N,D); rstd (N). Keeps xhat = x·rstd and rstd for the backward; y may alias x. */

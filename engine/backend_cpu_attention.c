@@ -72,7 +72,7 @@ static inline float dot_lanes(const float *x, const float *y, int n)
  * ends up uniform, as in HF. Causal (decoders): key j > i is masked too, and with a
  * sliding window (window > 0) key j <= i - window; HF combines the masks before adding
  * them (one finfo.min per masked key), and so does this. */
-static HOT void masked_softmax(float *S, const int *mask, int T, int causal, int window)
+HOT void attention_masked_softmax(float *S, const int *mask, int T, int causal, int window)
 {
     for (int i = 0; i < T; i++) {
         float *s = S + (size_t)i * T;
@@ -110,7 +110,7 @@ static void blas_single_end(int saved)
 }
 
 /* dS (T,T) = P ⊙ (dP - rowsum(P ⊙ dP)); dS may alias dP. */
-static HOT void softmax_backward_rows(float *dS, const float *P, const float *dP, int T)
+HOT void attention_softmax_backward_rows(float *dS, const float *P, const float *dP, int T)
 {
     for (int i = 0; i < T; i++) {
         const float *p = P + (size_t)i * T, *g = dP + (size_t)i * T;
@@ -150,17 +150,23 @@ static void attention_forward_item(void *arg, int bh, int tid)
     /* S (T,T) = scale · q_h (T,hs) k_g^T (hs,T), g = h / rep */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, a->scale, a->q + oq, a->ldq, a->k + ok, a->ldk,
                 0.0f, S, T);
-    masked_softmax(S, a->mask ? a->mask + (size_t)b * T : NULL, T, a->causal, a->window);
+    attention_masked_softmax(S, a->mask ? a->mask + (size_t)b * T : NULL, T, a->causal, a->window);
     /* ctx_h (T,hs) = P (T,T) v_g (T,hs) */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, 1.0f, S, T, a->v + ok, a->ldk, 0.0f,
                 a->ctx + oq, a->ldq);
 }
+
+static int g_blocked; /* attention_kernel_set() */
+void attention_kernel_set(int blocked) { g_blocked = blocked != 0; }
+int attention_kernel_get(void) { return g_blocked; }
 
 /* q (B,T,NH·hs), k, v (B,T,NKV·hs) -> P (B,NH,T,T), ctx (B,T,NH·hs). Keeps q, k, v, P
  * (the caller's buffers) for the backward. */
 void attention_forward(float *ctx, float *P, const float *q, const float *k, const float *v,
                        const int *mask, const AttnShape *sh, int B, int T)
 {
+    if (g_blocked && attention_forward_blocked(ctx, P, q, k, v, mask, sh, B, T) == 0)
+        return;
     AttnArgs a = {.ctx = ctx, .P = P, .q = q, .k = k, .v = v, .mask = mask, .T = T, .NH = sh->NH, .hs = sh->hs,
                   .rep = sh->NH / sh->NKV, .ldq = sh->NH * sh->hs, .ldk = sh->NKV * sh->hs, .causal = sh->causal,
                   .window = sh->window, .scale = 1.0f / sqrtf((float)sh->hs)};
@@ -187,7 +193,7 @@ static void attention_backward_item(void *arg, int bh, int tid)
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T, 1.0f, Pb, T, a->dctx + oq, a->ldq, acc,
                 a->dv + ok, a->ldk);
     float *dS = scratch;
-    softmax_backward_rows(dS, Pb, dP, T);
+    attention_softmax_backward_rows(dS, Pb, dP, T);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, a->scale, dS, T, a->k + ok, a->ldk, 0.0f,
                 a->dq + oq, a->ldq);
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T, a->scale, dS, T, a->q + oq, a->ldq, acc,
@@ -210,6 +216,8 @@ void attention_backward(float *dq, float *dk, float *dv, float *dPbuf, float *dp
                         const float *dctx, const float *q, const float *k, const float *v,
                         const float *P, const AttnShape *sh, int B, int T)
 {
+    if (g_blocked && attention_backward_blocked(dq, dk, dv, dprobs, dctx, q, k, v, P, sh, B, T) == 0)
+        return;
     AttnArgs a = {.dq = dq, .dk = dk, .dv = dv, .dPbuf = dPbuf, .dprobs = dprobs, .dctx = dctx, .q = q, .k = k,
                   .v = v, .Pc = P, .T = T, .NH = sh->NH, .hs = sh->hs, .rep = sh->NH / sh->NKV,
                   .ldq = sh->NH * sh->hs, .ldk = sh->NKV * sh->hs, .causal = sh->causal, .window = sh->window,

@@ -105,8 +105,8 @@ static HOT void layernorm_backward_rows(float *dx, const float *dy, const float 
  * the same on any thread). */
 #define LN_BLOCK 64
 typedef struct {
-    float *y, *xhat, *rstd;
-    const float *x, *g, *b, *xh;
+    float *y, *xhat, *rstd, *xsum;
+    const float *x, *g, *b, *xh, *r;
     const float *dy, *rs;
     float eps;
     int N, D;
@@ -126,6 +126,33 @@ void layernorm_forward(float *y, float *xhat, float *rstd, const float *x, const
 {
     LnArgs a = {.y = y, .xhat = xhat, .rstd = rstd, .x = x, .g = g, .b = b, .eps = eps, .N = N, .D = D};
     ops_parallel((N + LN_BLOCK - 1) / LN_BLOCK, ops_threads(), ln_forward_item, &a);
+}
+
+/* The residual add of a block of rows, then their norm: row by row, so the sum is still in cache
+ * when the norm reads it (three passes). The add is cpu_add's (one float add per element). */
+static HOT void add_rows(float *x, const float *r, size_t n)
+{
+    for (size_t j = 0; j < n; j++)
+        x[j] += r[j];
+}
+
+static void add_ln_forward_item(void *arg, int blk, int tid)
+{
+    const LnArgs *a = arg;
+    size_t i0 = (size_t)blk * LN_BLOCK, D = (size_t)a->D;
+    int n = a->N - (int)i0 < LN_BLOCK ? a->N - (int)i0 : LN_BLOCK;
+    for (int i = 0; i < n; i++) {
+        size_t o = (i0 + i) * D;
+        add_rows(a->xsum + o, a->r + o, D);
+        layernorm_forward_rows(a->y + o, a->xhat + o, a->rstd + i0 + i, a->xsum + o, a->g, a->b, a->eps, 1, a->D);
+    }
+}
+
+void add_layernorm_forward(float *y, float *xhat, float *rstd, float *x, const float *r, const float *g,
+                           const float *b, float eps, int N, int D)
+{
+    LnArgs a = {.y = y, .xhat = xhat, .rstd = rstd, .xsum = x, .r = r, .g = g, .b = b, .eps = eps, .N = N, .D = D};
+    ops_parallel((N + LN_BLOCK - 1) / LN_BLOCK, ops_threads(), add_ln_forward_item, &a);
 }
 
 static void ln_backward_item(void *arg, int blk, int tid)

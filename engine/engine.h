@@ -77,6 +77,11 @@ void engine_set_threads(int threads);
  * engine_bf16_status(): the ISA oneDNN uses, or why bf16 is unavailable. */
 int engine_set_precision(const char *precision);
 const char *engine_precision(void);
+/* The CPU backend's attention kernel for every engine: "blas" (default: one sgemm per (row, head)
+ * product, the bits of the golden files) or "blocked" (backend_cpu_attention_blocked.c: all heads
+ * of a micro-batch in one register-blocked kernel, other rounding). Returns -1 on another name. */
+int engine_set_attention_kernel(const char *name);
+const char *engine_attention_kernel(void);
 const char *engine_bf16_status(void);
 const Model *engine_model(const Engine *e);
 

@@ -63,13 +63,15 @@ void layer_forward(const ModelConfig *c, const LayerParams *p, LayerActs *L, Act
     AttnShape sh = attn_shape(c);
     PROF(PROF_ATT_F, A->be->attention_forward(A->ctx, L->P, L->q, L->k, L->v, mask, &sh, Bm, T));
     PROF(PROF_LIN_F, A->be->linear_forward(A->a, A->ctx, p->o_w, p->o_b, N, D, D));
-    PROF(PROF_ADD, A->be->add(A->a, A->h, (long)N * D));
-    PROF(PROF_LN_F, A->be->layernorm_forward(A->h1, L->ln1_xhat, L->ln1_rstd, A->a, p->ln1_g, p->ln1_b, c->ln_eps, N, D));
+    /* a += h (residual), h1 = LN1(a), in one pass */
+    PROF(PROF_LN_F, A->be->add_layernorm_forward(A->h1, L->ln1_xhat, L->ln1_rstd, A->a, A->h, p->ln1_g, p->ln1_b,
+                                                 c->ln_eps, N, D));
     PROF(PROF_LIN_F, A->be->linear_forward(L->u, A->h1, p->ff1_w, p->ff1_b, N, D, FF));
     PROF(PROF_ACT_F, A->be->act_forward(A->f, L->u, (long)N * FF, c->act));
     PROF(PROF_LIN_F, A->be->linear_forward(A->a, A->f, p->ff2_w, p->ff2_b, N, FF, D));
-    PROF(PROF_ADD, A->be->add(A->a, A->h1, (long)N * D));
-    PROF(PROF_LN_F, A->be->layernorm_forward(A->h, L->ln2_xhat, L->ln2_rstd, A->a, p->ln2_g, p->ln2_b, c->ln_eps, N, D));
+    /* a += h1 (residual), h = LN2(a), in one pass */
+    PROF(PROF_LN_F, A->be->add_layernorm_forward(A->h, L->ln2_xhat, L->ln2_rstd, A->a, A->h1, p->ln2_g, p->ln2_b,
+                                                 c->ln_eps, N, D));
 }
 
 /* Activation backward of Bm rows of `width` elements, plain or (rescale) with the pair's

@@ -31,13 +31,16 @@ static double peak_rss_mib(void)
 static void usage(void)
 {
     fprintf(stderr, "usage: attrun bench [--shape bert|gpt2|qwen2.5-0.5b] [--threads N] [--batch B] [--tokens T] "
-                    "[--layers L] [--microbatch TOKENS] [--budget MIB] [--precision fp32|bf16] [--profile]\n"
+                    "[--layers L] [--microbatch TOKENS] [--budget MIB] [--precision fp32|bf16]\n"
+                    "                   [--attention blas|blocked|both] [--profile]\n"
                     "  --shape: BERT-base (default), GPT-2 small (12 x 768, 12 heads, FF 3072, V 50257) or\n"
                     "           Qwen2.5-0.5B (24 x 896, 14 heads, 2 KV heads, SwiGLU FF 4864, V 151936, tied)\n"
                     "  --budget: activation MiB per pass above which the backward recomputes each layer's\n"
                     "            forward (engine_set_activation_budget; default 4096, 0 = never)\n"
                     "  --precision: the engine's linear layers in fp32 (default) or bf16 with fp32 accumulation\n"
                     "               (oneDNN; the bf16 GEMM rate is printed next to sgemm whenever the CPU has bf16)\n"
+                    "  --attention: the attention kernel: per-(row, head) sgemm calls (blas, default) or the\n"
+                    "               blocked kernel; both: the engine benchmark once with each, in this order\n"
                     "  --profile: wall-clock seconds per op class of the forward+backward run\n"
                     "  defaults: threads 2, batch 50, tokens 128, the shape's layers, microbatch 2048 tokens\n");
 }
@@ -156,14 +159,14 @@ static int parse_int(const char *opt, const char *v, int *out)
 /* What the command line asks for, with the defaults of a BERT-base run on two cores. */
 typedef struct {
     int threads, B, T, L, mb, profile, budget;
-    const char *shape, *precision;
+    const char *shape, *precision, *attention;
 } BenchOpts;
 
 /* Parses the options into *o: 0 to go on, 1 after --help (exit 0), 2 on a usage error (message printed). */
 static int parse_bench_args(int argc, char **argv, BenchOpts *o)
 {
     *o = (BenchOpts){.threads = 2, .B = 50, .T = 128, .L = 0, .mb = 2048, .profile = 0, .budget = 4096,
-                     .shape = "bert", .precision = "fp32"};
+                     .shape = "bert", .precision = "fp32", .attention = "blas"};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int rc;
@@ -181,6 +184,11 @@ static int parse_bench_args(int argc, char **argv, BenchOpts *o)
             rc = v && (!strcmp(v, "fp32") || !strcmp(v, "bf16")) ? 0 : -1;
             if (rc)
                 fprintf(stderr, "attrun bench: --precision needs fp32 or bf16, got '%s'\n", v ? v : "");
+        } else if (!strcmp(a, "--attention")) {
+            o->attention = v;
+            rc = v && (!strcmp(v, "blas") || !strcmp(v, "blocked") || !strcmp(v, "both")) ? 0 : -1;
+            if (rc)
+                fprintf(stderr, "attrun bench: --attention needs blas, blocked or both, got '%s'\n", v ? v : "");
         } else if (!strcmp(a, "--threads"))
             rc = parse_int(a, v, &o->threads);
         else if (!strcmp(a, "--batch"))
@@ -267,6 +275,45 @@ static void erf_speed(float *ga, float *gc, long ne)
            "vectorised %.2f ns/elt\n", ne, t_glibc / ne * 1e9, t_vec / ne * 1e9);
 }
 
+/* The attention core alone on one micro-batch (rows x T, the shape's heads), both kernels
+ * alternating, best of 5 each (wall clock, the engine's threads): what the blocked kernel
+ * gains or loses against the per-(row, head) sgemm calls, measured side by side. */
+static void attention_speed(const ModelConfig *c, int rows, int T)
+{
+    int NKV = c->NKV > 0 ? c->NKV : c->NH, QD = c->NH * c->hs, KD = NKV * c->hs;
+    size_t nq = (size_t)rows * T * QD, nk = (size_t)rows * T * KD, np = (size_t)rows * c->NH * T * T;
+    float *q = malloc(nq * 4), *dctx = malloc(nq * 4), *ctx = malloc(nq * 4), *dq = malloc(nq * 4);
+    float *k = malloc(nk * 4), *v = malloc(nk * 4), *dk = malloc(nk * 4), *dv = malloc(nk * 4);
+    float *P = malloc(np * 4), *dP = malloc((size_t)ops_threads() * T * T * 4);
+    if (q && dctx && ctx && dq && k && v && dk && dv && P && dP) {
+        for (size_t i = 0; i < nq; i++)
+            q[i] = dctx[i] = (float)((i * 2654435761u) % 1000) * 1e-3f - 0.5f;
+        for (size_t i = 0; i < nk; i++)
+            k[i] = v[i] = (float)((i * 40503u) % 1000) * 1e-3f - 0.5f;
+        AttnShape sh = {.NH = c->NH, .NKV = NKV, .hs = c->hs, .causal = c->causal, .window = c->window};
+        double best[2][2] = {{INFINITY, INFINITY}, {INFINITY, INFINITY}};
+        int saved = attention_kernel_get();
+        for (int r = 0; r < 5; r++)
+            for (int kern = 0; kern < 2; kern++) {
+                attention_kernel_set(kern);
+                double t0 = clock_now();
+                attention_forward(ctx, P, q, k, v, NULL, &sh, rows, T);
+                double t1 = clock_now();
+                attention_backward(dq, dk, dv, dP, NULL, dctx, q, k, v, P, &sh, rows, T);
+                double t2 = clock_now();
+                best[kern][0] = fmin(best[kern][0], t1 - t0);
+                best[kern][1] = fmin(best[kern][1], t2 - t1);
+            }
+        attention_kernel_set(saved);
+        double fl = 4.0 * rows * (double)T * T * QD; /* forward: QK^T and PV; backward twice that */
+        for (int kern = 0; kern < 2; kern++)
+            printf("  attention %-7s rows %d x T %d: forward %6.2f ms %6.1f GFLOP/s, backward %6.2f ms %6.1f GFLOP/s\n",
+                   kern ? "blocked" : "blas", rows, T, best[kern][0] * 1e3, fl / best[kern][0] * 1e-9,
+                   best[kern][1] * 1e3, 2 * fl / best[kern][1] * 1e-9);
+    }
+    free(q), free(dctx), free(ctx), free(dq), free(k), free(v), free(dk), free(dv), free(P), free(dP);
+}
+
 /* The kernels alone on one micro-batch: the sgemm ceiling (into *ceiling) and erf. 1 when out of memory. */
 static int bench_kernels(const ModelConfig *c, const BenchOpts *o, int bf16, double *ceiling)
 {
@@ -286,6 +333,7 @@ static int bench_kernels(const ModelConfig *c, const BenchOpts *o, int bf16, dou
         gw[i] = (float)((i * 40503u) % 1000) * 1e-3f - 0.5f;
     *ceiling = gemm_ceiling(c, M, o->precision, bf16, ga, gw, gc);
     erf_speed(ga, gc, (long)M * c->FF);
+    attention_speed(c, rows, o->T);
     free(ga);
     free(gw);
     free(gc);
@@ -402,5 +450,12 @@ int cmd_bench(int argc, char **argv)
     double ceiling;
     if (bench_kernels(&c, &o, bf16, &ceiling))
         return 1;
-    return bench_engine(&c, &o, ceiling);
+    int both = !strcmp(o.attention, "both"), rc = 0;
+    for (int pass = 0; pass < (both ? 2 : 1) && !rc; pass++) {
+        const char *kern = both ? (pass ? "blocked" : "blas") : o.attention;
+        engine_set_attention_kernel(kern);
+        printf("  attention kernel: %s\n", kern);
+        rc = bench_engine(&c, &o, ceiling);
+    }
+    return rc;
 }

@@ -458,16 +458,24 @@ static int read_continuation(Examples *ex, const RunConfig *c, const ModelConfig
     char why[512];
     Encoding enc;
     int P, E;
-    const char *bad = continuation_encode(tok, rec->text, rec->continuation, maxlen, &enc, &P, &E);
+    const char *bad = continuation_encode(tok, rec->text, rec->continuation, c->corpus.skip_long ? INT_MAX : maxlen,
+                                          &enc, &P, &E);
     if (bad) {
         snprintf(why, sizeof why, "%s:%ld: %s", c->corpus.path, rec->line, bad);
         return reject_row(ex, st, c, rec->row, why, err, errlen);
+    }
+    if (c->corpus.skip_long && enc.n > maxlen) { /* on_long: skip, as for other rows (prompt + continuation) */
+        snprintf(why, sizeof why, "%s:%ld: too long: %d tokens > %d (corpus.max_length, corpus.on_long: skip)",
+                 c->corpus.path, rec->line, enc.n, maxlen);
+        encoding_free(&enc);
+        add_skip(ex, &st->cap_skip, rec->row, why);
+        return 0;
     }
     char *joint = continuation_text(rec->text, rec->continuation);
     CorpusRecord jr = *rec;
     jr.text = joint;
     int label, target, mpos;
-    char catwhy[400];
+    char catwhy[480];
     bad = check_row(c, mc, tok, ex, st, &jr, &enc, -1, &label, &target, &mpos, catwhy, sizeof catwhy);
     if (bad) {
         snprintf(why, sizeof why, "%s:%ld: %s", c->corpus.path, rec->line, bad);

@@ -37,7 +37,11 @@ static void memory_line(const double *all, int stride, int nranks)
 /* 8. the summary (rank 0): wall time, throughput, assembly, each rank's busy share. */
 static void summary(const Run *r, const AssembleStats *ast)
 {
-    MemStat ms; /* after the loop and the assembly, the engine's arena still held */
+    /* after the loop and the assembly, the engine's arena still held. Every rank measures while
+     * every rank still maps the shared weights: without the barrier a rank done early could
+     * tear down first, and rank 0's PSS would then count the pages they shared in full. */
+    MemStat ms;
+    MPI_Barrier(MPI_COMM_WORLD);
     memstat_self(&ms);
     enum { NS = 7 };
     double busy[NS] = {r->ws.busy, r->ws.flops, (double)r->ws.units, (double)(r->spooled_before + r->w.bytes), ms.pss, ms.rss,

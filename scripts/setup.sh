@@ -8,7 +8,7 @@ BUILD_PKGS=(build-essential cmake pkg-config git
   libopenmpi-dev openmpi-bin libhdf5-openmpi-dev hdf5-tools
   libopenblas-dev libdnnl-dev libssl-dev libjansson-dev libyaml-dev libutf8proc-dev libpcre2-dev librandom123-dev zlib1g-dev libcunit1-dev
   python3-numpy python3-h5py)
-TEST_PKGS=(python3-pandas python3-matplotlib python3-scipy chromium
+TEST_PKGS=(python3-pandas python3-matplotlib python3-scipy python3-xarray chromium
   munge slurmctld slurmd slurm-client clang libclang-rt-14-dev valgrind procps)
 
 pkgs=("${BUILD_PKGS[@]}")

@@ -3,10 +3,16 @@
 # (independent of the runner), with planted effects whose outcome is known:
 #   - head (layer 1, head 2) puts much more attention on [CLS] in correctly predicted
 #     examples than in mispredicted ones -> the only significant head of `cls`;
+#   - head (layer 0, head 0) of `sep` depends on the example's length only, and mispredicted
+#     examples are longer: significant without length control, not with it;
 #   - "great" always gets the highest attribution and "awful" the lowest, [CLS]/[SEP]
 #     even higher (they must be excluded from the corpus ranking);
-# checks the loader (attention round trip, DataFrame shapes, cohorts, BH by hand),
-# runs report.py, and renders the HTML in headless Chromium (screenshot + DOM).
+# a masked-LM file with categories, sinks, massive activations, /examples/correct and
+# candidates (tests/tools/check_report_mlm.py); checks the loader (attention round trip,
+# DataFrame shapes, cohorts, BH by hand), runs report.py, and renders the HTML in headless
+# Chromium (screenshot + DOM). With the attrun binary (ATTRUN_BIN) also a small quick-start
+# result and a cloze result are reported and rendered. A report that prints a Python traceback
+# or lacks a section fails.
 # Skips (77) when /usr/bin/python3 lacks a module or chromium is missing.
 set -euo pipefail
 SRC=${ATTRUN_SRC:-$(cd "$(dirname "$0")/.." && pwd)}
@@ -36,7 +42,8 @@ pred = np.where(wrong, 1 - label, label); pred[label < 0] = 0
 logits = np.zeros((N, C), np.float32); logits[np.arange(N), pred] = 2.0
 toks, spans, texts, off, aoff, probs = [], [], [], [0], [0], []
 for i in range(N):
-    body = list(rng.choice(words, size=rng.integers(4, 9)))
+    # mispredicted examples are longer on average (overlapping ranges): the length confound
+    body = list(rng.choice(words, size=rng.integers(6, 10) if wrong[i] else rng.integers(4, 8)))
     if "great" not in body: body.insert(1, "great")
     if "awful" not in body: body.append("awful")
     t = ["[CLS]"] + body + ["[SEP]"]
@@ -66,6 +73,8 @@ for n in ["cls", "sep", "punct", "self", "prev", "next", "entropy", "distance"]:
                 v[cohort, l, h] = rng.permutation(np.linspace(0.2, 0.8, k))
     stats[n] = v.astype(np.float32)
 stats["cls"][:, 1, 2] = np.where(wrong, 0.1, 0.9) + 0.05 * rng.random(N)  # planted head
+T_ex = np.diff(off)
+stats["sep"][:, 0, 0] = 0.05 * T_ex + 0.002 * rng.random(N)  # length only (the confound)
 tt = np.array(toks)
 def attrib():
     v = 0.1 * rng.standard_normal(M)
@@ -159,20 +168,33 @@ print("loader ok")
 EOF
 
 # ---- 3. report ----
-$PY "$SRC/scripts/analysis/report.py" "$H5" "$OUT" --min-count 3
-for f in report.html cohort_tests.csv tokens_ig.csv summary.csv heatmap_attention_cls.png cohort_cls.png; do
+$PY "$SRC/scripts/analysis/report.py" "$H5" "$OUT" --min-count 3 2>"$WORK/report.err" ||
+    { cat "$WORK/report.err"; echo "FAIL: report.py"; exit 1; }
+if grep -q Traceback "$WORK/report.err"; then cat "$WORK/report.err"; echo "FAIL: report.py printed a traceback"; exit 1; fi
+for f in report.html cohort_tests.csv cohort_summary.csv tokens_ig.csv summary.csv heatmap_attention_cls.png cohort_cls.png; do
     [ -s "$OUT/$f" ] || { echo "FAIL: $OUT/$f missing or empty"; exit 1; }
 done
 $PY - "$OUT" <<'EOF'
 import sys, re, pandas as pd
 out = sys.argv[1]
 ct = pd.read_csv(f"{out}/cohort_tests.csv")
+assert (ct["cohort_a"] == "correct").all() and (ct["cohort_b"] == "wrong").all()
 sig = ct[ct["significant"]]
 planted = sig[(sig["stat"] == "cls") & (sig["layer"] == 1) & (sig["head"] == 2)]
 assert len(planted) == 1, sig
-assert planted["mean_correct"].iloc[0] > 0.85 and planted["mean_mispredicted"].iloc[0] < 0.2
-assert len(sig) == 1, f"only the planted head may be significant:\n{sig}"
+assert planted["mean_a"].iloc[0] > 0.85 and planted["mean_b"].iloc[0] < 0.2
+assert planted["effect"].iloc[0] == 1.0, planted   # rank-biserial: every correct above every wrong
+assert bool(planted["significant_len"].iloc[0]) and planted["effect_len"].iloc[0] > 0, planted
+conf = ct[(ct["stat"] == "sep") & (ct["layer"] == 0) & (ct["head"] == 0)].iloc[0]
+assert conf["significant"] and not conf["significant_len"], conf   # length only: gone under control
+others = sig[~sig.index.isin(planted.index) & ~sig.index.isin([conf.name])]
+assert len(others) == 0, f"only the planted heads may be significant:\n{others}"
+assert ct["significant_len"].sum() == 1, ct[ct["significant_len"]]
 assert ct["q"].between(0, 1).all() and (ct["q"] >= ct["p"] - 1e-12).all()
+assert ct["q_len"].between(0, 1).all() and (ct["q_len"] >= ct["p_len"] - 1e-12).all()
+summ = pd.read_csv(f"{out}/cohort_summary.csv", dtype={"top_head": str}).set_index("stat")
+assert summ.loc["sep", "significant"] == 1 and summ.loc["sep", "significant_len"] == 0, summ
+assert summ.loc["cls", "top_head"] == "1.2" and summ.loc["cls", "significant_len"] == 1, summ
 for m, last in [("ig", "awful"), ("saliency", "plot")]:
     t = pd.read_csv(f"{out}/tokens_{m}.csv")
     assert t["text"].iloc[0] == "great" and t["text"].iloc[-1] == last, (m, t)
@@ -227,7 +249,8 @@ colours = len(np.unique((rgb * 255).astype(np.uint8), axis=0))
 nonwhite = (rgb < 0.95).any(axis=1).mean()
 assert colours > 50 and nonwhite > 0.02, (colours, nonwhite)   # text, heatmaps: not a blank page
 dom = open(sys.argv[2], encoding="utf-8").read()
-for key in ['id="heatmaps"', 'id="cohorts"', 'id="tokens"', 'id="summary"', 'id="examples"',
+for key in ['id="heatmaps"', 'id="cohorts"', 'id="cohort-summary-table"', 'id="cohort-significant"',
+            'id="categories"', 'id="sinks"', 'id="massive"', 'id="tokens"', 'id="summary"', 'id="examples"',
             'class="tok"', 'class="tok special"', 'data-method="ig"', "great"]:
     assert key in dom, f"{key} not in the rendered DOM"
 assert 'data-images="ok"' in dom, "an inlined image failed to decode in Chromium"

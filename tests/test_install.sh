@@ -41,6 +41,17 @@ echo "ok: quick-start job with the installed binary from $(pwd)"
 $PY "$S/analysis/summarize.py" installed.h5 >summary.txt 2>&1 || { cat summary.txt; fail "installed summarize.py"; }
 grep -q "accuracy" summary.txt || { cat summary.txt; fail "summary has no accuracy line"; }
 echo "ok: installed summarize.py"
+# the installed loader reads the installed schema document (share/doc/attrun/hdf5-schema.md)
+$PY - "$S/analysis" "$P" installed.h5 <<'PYEOF' || fail "installed attrun_load"
+import os, sys
+sys.path.insert(0, sys.argv[1])
+from attrun_load import AttrunResult
+r = AttrunResult(sys.argv[3], require_complete=True)
+assert r.schema.source == os.path.realpath(os.path.join(sys.argv[2], "share/doc/attrun/hdf5-schema.md")), r.schema.source
+ds = r.datasets()
+assert ds["documented"].all(), ds[~ds["documented"]]
+print(f"ok: installed attrun_load, {len(ds)} datasets with named dims")
+PYEOF
 $PY - installed.h5 built.h5 <<'PYEOF' || fail "installed and build-tree results differ"
 import sys, h5py, numpy as np
 a, b = h5py.File(sys.argv[1], "r"), h5py.File(sys.argv[2], "r")

@@ -225,6 +225,23 @@ PY
 [ $rc -eq 1 ] && grep -q "every one of the 40 corpus rows was skipped" log && grep -q "too long: .* tokens > 8" log ||
     fail "every row too long: $rc $(cat log)"
 
+# on_long: skip also applies to prompt + continuation rows (decoders; skipped without ../shared)
+GPT=$SHARED/reference/models/tiny-gpt2
+if [ -f "$GPT/model.safetensors" ]; then
+    printf '{"text": "the cat sat", "cont": " on the mat"}\n{"text": "a", "cont": " b c d e f g h i j k l m n o p q r"}\n' > q.jsonl
+    printf 'model: %s\ncorpus: {path: q.jsonl, continuation_field: cont, max_length: 12, on_long: skip}\nmethods: [saliency]\nbaseline: zero\nout: q.h5\n' \
+        "$GPT" > j.yaml
+    "$BIN" run j.yaml --quiet > log 2>&1 || fail "continuation on_long: $(cat log)"
+    $PY -c "
+import h5py; f = h5py.File('q.h5', 'r')
+assert list(f['examples/skipped_rows'][:]) == [1] and f.attrs['n_truncated'] == 0, f['examples/skipped_rows'][:]
+w = f['examples/skipped_reasons'][0].decode(); n = int(w.split('too long: ')[1].split()[0])
+assert n > 12 and 'q.jsonl:2:' in w, w
+assert set(f['examples/index'][:]) == {0}" || fail "continuation rows and on_long: skip"
+else
+    echo "(continuation on_long check skipped: $GPT absent)"
+fi
+
 # ---- conductance.save_attention ----
 printf 'model: %s\ncorpus: {path: %s, limit: 3, max_length: 512, on_error: skip}\nmethods: [conductance]\nconductance: {steps: 2}\nbaseline: mask\nout: %s\n' \
     "$CODE" "$CLOZE" k0.h5 > j.yaml

@@ -125,4 +125,11 @@ __attribute__((constructor)) static void test_precision_from_env(void)
         fprintf(stderr, "ATTRUN_TEST_PRECISION=%s: unavailable (%s)\n", p, engine_bf16_status());
         exit(77);
     }
+    /* ATTRUN_TEST_ATTENTION=blocked: the same programs on the blocked attention kernel (issue 17:
+     * every reference test must pass at its fp32 tolerance on it too). */
+    const char *k = getenv("ATTRUN_TEST_ATTENTION");
+    if (k && engine_set_attention_kernel(k)) {
+        fprintf(stderr, "ATTRUN_TEST_ATTENTION=%s: not a kernel (blas, blocked)\n", k);
+        exit(2);
+    }
 }
