@@ -742,7 +742,11 @@ int tokjson_load(Tokenizer *t, const char *path, char *err, size_t errlen)
             }
     v = json_object_get(root, "truncation");
     if (v && !json_is_null(v)) {
-        if (!json_is_object(v) || get_int(&c, v, "truncation", "max_length", 0, 0, 1 << 30, &p->truncation_max))
+        if (!json_is_object(v)) {
+            fail(&c, "truncation", "expected an object or null");
+            goto done;
+        }
+        if (get_int(&c, v, "truncation", "max_length", 0, 0, 1 << 30, &p->truncation_max))
             goto done;
     }
     if (p->trim_offsets)
