@@ -150,26 +150,8 @@ $H5CMP same np1.h5 np3.h5 || fail "np=1 and np=3 (chunk 3) results differ"
 # a job long enough to be killed mid-run (each unit is small: tiny-gpt2, short prefixes)
 job kref tiny-llama sst.jsonl unk "ig: {steps: 128}" "chunk: 8"
 "$BIN" run kref.yaml --quiet > log 2>&1 || fail "uninterrupted run: $(cat log)"
-wait_records() { # OUT RANK: until that rank's spool holds some records; prints its pid
-    local f i
-    for ((i = 0; i < 1200; i++)); do
-        f=$(ls "$1".spool/rank$2-*.bin 2>/dev/null | head -1)
-        if [ -n "$f" ] && [ "$(stat -c %s "$f")" -gt 100000 ]; then
-            f=${f##*-}; echo "${f%.bin}"; return 0
-        fi
-        sleep 0.05
-    done
-    return 1
-}
-$MPIRUN -np 2 "$BIN" run kref.yaml --set out=k.h5 --quiet > log 2>&1 &
-mp=$!
-pid=$(wait_records k.h5 1) || fail "rank 1 wrote no spool records"
-kill -9 "$pid"
-wait $mp && fail "the job survived kill -9 of a rank (or finished before it)"
-[ "$(complete_flag k.h5)" = 0 ] || fail "killed job: complete is not 0"
-$MPIRUN -np 3 "$BIN" run kref.yaml --set out=k.h5 --resume > log 2>&1 || fail "resume after kill -9: $(cat log)"
-grep -q "resuming" log || fail "resume did not report resuming: $(cat log)"
-$H5CMP same kref.h5 k.h5 || fail "kill -9 + resume differs from the uninterrupted run"
+kill_rank_mid_run k.h5 100000 1200 $MPIRUN -np 2 "$BIN" run kref.yaml --set out=k.h5 --quiet
+resume_same kref.yaml k.h5 kref.h5 3
 
 # ---- 3. bad input ----
 # expect_exit RC CODE PATTERN WHAT: the last run exited CODE with PATTERN in its message

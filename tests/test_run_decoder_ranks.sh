@@ -70,27 +70,7 @@ PY
 MODEL=$SHARED/reference/models/tiny-llama
 write_config long.yaml ref.h5 "methods: [ig, saliency]" "baseline: zero" "ig: {steps: 256}" "chunk: 16"
 "$BIN" run long.yaml --quiet > log 2>&1 || fail "reference run of the long job: $(cat log)"
-wait_records() { # OUT RANK: until that rank's spool holds some records; prints its pid
-    local f i
-    for ((i = 0; i < 600; i++)); do
-        f=$(ls "$1".spool/rank$2-*.bin 2>/dev/null | head -1)
-        if [ -n "$f" ] && [ "$(stat -c %s "$f")" -gt 20000 ]; then
-            f=${f##*-}; echo "${f%.bin}"; return 0
-        fi
-        sleep 0.05
-    done
-    return 1
-}
-$MPIRUN -np 2 "$BIN" run long.yaml --set out=k.h5 --quiet > log 2>&1 &
-mp=$!
-pid=$(wait_records k.h5 1) || fail "rank 1 wrote no spool records"
-kill -9 "$pid"
-wait $mp && fail "the job survived kill -9 of a rank (it finished before the kill: make it longer)"
-[ "$(complete_flag k.h5)" = 0 ] || fail "killed job: complete is not 0"
-f0=$(ls k.h5.spool/rank0-*.bin | head -1)
-truncate -s -100 "$f0"
-$MPIRUN -np 3 "$BIN" run long.yaml --set out=k.h5 --resume > log 2>&1 || { cat log; fail "resume after kill -9"; }
-grep -q "resuming" log || fail "resume did not report resuming"
-$H5CMP same ref.h5 k.h5 || fail "kill -9 + resume differs from the uninterrupted run"
-[ ! -e k.h5.spool ] || fail "spools left after resume completed"
+kill_rank_mid_run k.h5 20000 600 $MPIRUN -np 2 "$BIN" run long.yaml --set out=k.h5 --quiet
+cut_last_record k.h5 0
+resume_same long.yaml k.h5 ref.h5 3
 echo "PASS"

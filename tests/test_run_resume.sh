@@ -8,43 +8,20 @@ write_tsv corpus.tsv 24
 write_config job.yaml ref.h5 "methods: [ig, saliency]" "ig: {steps: 32}" "attention: {save: true}" "chunk: 1"
 "$BIN" run job.yaml --quiet --set chunk=0 || fail "reference run failed"
 
-# wait_records OUT RANK: until that rank's spool holds some records; prints its pid
-wait_records() {
-    local f i
-    for ((i = 0; i < 600; i++)); do
-        f=$(ls "$1".spool/rank$2-*.bin 2>/dev/null | head -1)
-        if [ -n "$f" ] && [ "$(stat -c %s "$f")" -gt 200000 ]; then
-            f=${f##*-}; echo "${f%.bin}"; return 0
-        fi
-        sleep 0.05
-    done
-    return 1
-}
-
 # Sections 1-3 interrupt a longer job than job.yaml (1.3 s): that one can finish before a
 # signal reaches the ranks, and the test would then see a complete file and fail by chance.
 write_config job3.yaml ref3.h5 "methods: [ig, saliency]" "ig: {steps: 256}" "chunk: 16"
 "$BIN" run job3.yaml --quiet || fail "reference run of the long job failed"
 
 # 1. kill -9 of rank 1
-$MPIRUN -np 2 "$BIN" run job3.yaml --set out=k.h5 --quiet > log 2>&1 &
-mp=$!
-pid=$(wait_records k.h5 1) || fail "rank 1 wrote no spool records"
-kill -9 "$pid"
-wait $mp && fail "the job survived kill -9 of a rank"
-[ "$(complete_flag k.h5)" = 0 ] || fail "killed job: complete is not 0"
-# the last record of rank 0's spool cut short, as if killed while writing
-f0=$(ls k.h5.spool/rank0-*.bin | head -1)
-truncate -s -100 "$f0"
-$MPIRUN -np 3 "$BIN" run job3.yaml --set out=k.h5 --resume > log 2>&1 || { cat log; fail "resume after kill -9"; }
-grep -q "resuming" log || fail "resume did not report resuming"
-$H5CMP same ref3.h5 k.h5 || fail "kill -9 + resume differs from the uninterrupted run"
-[ ! -e k.h5.spool ] || fail "spools left after resume completed"
+kill_rank_mid_run k.h5 200000 600 $MPIRUN -np 2 "$BIN" run job3.yaml --set out=k.h5 --quiet
+cut_last_record k.h5 0
+resume_same job3.yaml k.h5 ref3.h5 3
 
 # 2. SIGTERM to the ranks (as Slurm does): exit 3, complete = 0, spools kept
 $MPIRUN -np 2 "$BIN" run job3.yaml --set out=t.h5 > log 2>&1 &
 mp=$!
-wait_records t.h5 0 > /dev/null || fail "no spool records before SIGTERM"
+wait_records t.h5 0 200000 > /dev/null || fail "no spool records before SIGTERM"
 for f in t.h5.spool/rank*.bin; do p=${f##*-}; kill -TERM "${p%.bin}"; done
 wait $mp; rc=$?
 [ $rc -eq 3 ] || { cat log; fail "SIGTERM to the ranks: exit $rc, expected 3"; }
@@ -59,7 +36,7 @@ $H5CMP same ref3.h5 t.h5 || fail "SIGTERM + resume differs"
 # 3. SIGTERM to mpirun
 $MPIRUN -np 2 "$BIN" run job3.yaml --set out=m.h5 > log 2>&1 &
 mp=$!
-wait_records m.h5 1 > /dev/null || fail "no spool records before SIGTERM to mpirun"
+wait_records m.h5 1 200000 > /dev/null || fail "no spool records before SIGTERM to mpirun"
 kill -TERM $mp
 wait $mp && fail "job not interrupted by SIGTERM to mpirun"
 cf=$(complete_flag m.h5 2>&1); [ "$cf" = 0 ] || { cat log; fail "mpirun SIGTERM: complete is $cf, expected 0"; }

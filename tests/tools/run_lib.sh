@@ -58,3 +58,63 @@ write_config() {
 }
 
 complete_flag() { $PY -c "import h5py,sys; print(int(h5py.File(sys.argv[1],'r').attrs.get('complete', -1)))" "$1"; }
+
+# ---- kill -9 of a rank mid-run, then --resume (test_run_resume.sh and the tests that repeat
+# its pattern on other models and methods) ----
+
+# wait_records OUT RANK MIN_BYTES [TRIES]: until that rank's spool file holds more than MIN_BYTES
+# (what "some records" is depends on the job's unit size), polling every 0.05 s up to TRIES
+# times (600); prints the rank's pid (the spool is OUT.spool/rank<R>-<pid>.bin). Returns 1 when
+# no such file grows that far.
+wait_records() {
+    local out=$1 rank=$2 min=$3 tries=${4:-600} f i
+    for ((i = 0; i < tries; i++)); do
+        f=$(ls "$out".spool/rank"$rank"-*.bin 2>/dev/null | head -1)
+        if [ -n "$f" ] && [ "$(stat -c %s "$f")" -gt "$min" ]; then
+            f=${f##*-}; echo "${f%.bin}"; return 0
+        fi
+        sleep 0.05
+    done
+    return 1
+}
+
+# expect_killed PID OUT [WHY]: the background job PID, one of whose ranks the caller killed,
+# failed and left OUT marked incomplete. WHY is added to the message when the job survived
+# (usually: it finished before the kill landed).
+expect_killed() {
+    wait "$1" && fail "the job survived kill -9 of a rank${3:+ ($3)}"
+    [ "$(complete_flag "$2")" = 0 ] || fail "killed job: complete is not 0"
+}
+
+# kill_rank_mid_run OUT MIN_BYTES TRIES COMMAND...: runs COMMAND (an mpirun of two or more
+# ranks writing OUT; output to ./log) in the background, kill -9 of rank 1 once its spool holds
+# more than MIN_BYTES, then expect_killed.
+kill_rank_mid_run() {
+    local out=$1 min=$2 tries=$3 mp pid
+    shift 3
+    "$@" > log 2>&1 &
+    mp=$!
+    pid=$(wait_records "$out" 1 "$min" "$tries") || fail "rank 1 wrote no spool records"
+    kill -9 "$pid"
+    expect_killed "$mp" "$out" "or it finished before the kill: make the job longer"
+}
+
+# cut_last_record OUT RANK: the last record of that rank's spool cut short, as if the rank was
+# killed while writing it (resume must drop the torn record and redo its unit).
+cut_last_record() {
+    local f
+    f=$(ls "$1".spool/rank"$2"-*.bin 2>/dev/null | head -1)
+    [ -n "$f" ] || fail "no spool of rank $2 to cut short"
+    truncate -s -100 "$f"
+}
+
+# resume_same YAML OUT REF NP: --resume of job YAML into OUT on NP ranks; it must say that it
+# resumes, produce a file bitwise equal to REF (the uninterrupted run) and leave no spools.
+resume_same() {
+    local yaml=$1 out=$2 ref=$3 np=$4
+    $MPIRUN -np "$np" "$BIN" run "$yaml" --set out="$out" --resume > log 2>&1 ||
+        fail "resume after kill -9: $(cat log)"
+    grep -q "resuming" log || fail "resume did not report resuming: $(cat log)"
+    $H5CMP same "$ref" "$out" || fail "kill -9 + resume differs from the uninterrupted run"
+    [ ! -e "$out.spool" ] || fail "spools left after resume completed"
+}
