@@ -24,16 +24,7 @@ static int IDS[T], SPECIAL[T];
 
 static Example example(void)
 {
-    Example ex;
-    memset(&ex, 0, sizeof ex);
-    ex.index = 3;
-    ex.T = T;
-    ex.ids = IDS;
-    ex.special = SPECIAL;
-    ex.target = 1;
-    ex.mask_id = 5;
-    ex.unk_id = 6;
-    return ex;
+    return test_example(3, T, IDS, SPECIAL);
 }
 
 static MethodSpec auto_spec(int max_steps, double tol)
@@ -283,31 +274,14 @@ static void test_estimate_bounds_error(void)
 
 int main(void)
 {
-    ModelConfig c;
-    memset(&c, 0, sizeof c);
-    c.arch = ARCH_BERT;
-    c.head = HEAD_CLASSIFIER;
-    c.V = 120;
-    c.P = 40;
-    c.TV = 2;
-    c.D = 32;
-    c.L = 2;
-    c.NH = 4;
-    c.FF = 64;
-    c.C = 3;
-    c.act = ACT_GELU;
-    c.head_act = ACT_TANH;
-    c.ln_eps = 1e-12f;
-    snprintf(c.model_type, sizeof c.model_type, "bert");
     /* weights of scale 1: a path along which F bends (with 0.3 the rules agree at once) */
-    M = model_random(&c, 77, 1.0f);
+    M = test_random_classifier(ARCH_BERT, 77, 1.0f);
     if (!M)
         return 2;
     E = engine_create(M);
-    for (int t = 0; t < T; t++) {
-        IDS[t] = 7 + (t * 37) % 100;
+    test_fill_ids(IDS, T);
+    for (int t = 0; t < T; t++)
         SPECIAL[t] = t == 0 || t == T - 1;
-    }
     if (CU_initialize_registry() != CUE_SUCCESS)
         return 2;
     CU_pSuite su = CU_add_suite("ig_auto", NULL, NULL);

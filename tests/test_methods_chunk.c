@@ -20,41 +20,9 @@ static Model *M_BERT, *M_ROBERTA;
 static Engine *E_BERT, *E_ROBERTA;
 static int IDS[TLONG], SPECIAL[TLONG];
 
-static Model *make_model(ModelArch arch, unsigned long long seed)
-{
-    ModelConfig c;
-    memset(&c, 0, sizeof c);
-    c.arch = arch;
-    c.head = HEAD_CLASSIFIER;
-    c.V = 120;
-    c.P = 40;
-    c.TV = arch == ARCH_ROBERTA ? 1 : 2;
-    c.D = 32;
-    c.L = 2;
-    c.NH = 4;
-    c.FF = 64;
-    c.C = 3;
-    c.act = ACT_GELU;
-    c.head_act = ACT_TANH;
-    c.ln_eps = 1e-12f;
-    c.pad_id = arch == ARCH_ROBERTA ? 1 : 0;
-    c.position_offset = arch == ARCH_ROBERTA ? 2 : 0;
-    snprintf(c.model_type, sizeof c.model_type, "%s", arch == ARCH_ROBERTA ? "roberta" : "bert");
-    return model_random(&c, seed, 0.3f);
-}
-
 static Example example(void)
 {
-    Example ex;
-    memset(&ex, 0, sizeof ex);
-    ex.index = 17;
-    ex.T = TT;
-    ex.ids = IDS;
-    ex.special = SPECIAL;
-    ex.target = 1;
-    ex.mask_id = 5;
-    ex.unk_id = 6;
-    return ex;
+    return test_example(17, TT, IDS, SPECIAL);
 }
 
 static double rel(const float *a, const float *b, size_t n)
@@ -391,17 +359,16 @@ static void test_deeplift_sites(void)
 
 int main(void)
 {
-    M_BERT = make_model(ARCH_BERT, 101);
-    M_ROBERTA = make_model(ARCH_ROBERTA, 202);
+    M_BERT = test_random_classifier(ARCH_BERT, 101, 0.3f);
+    M_ROBERTA = test_random_classifier(ARCH_ROBERTA, 202, 0.3f);
     if (!M_BERT || !M_ROBERTA)
         return 2;
     E_BERT = engine_create(M_BERT);
     E_ROBERTA = engine_create(M_ROBERTA);
-    /* [CLS] w w ... [SEP]; ids 7.. avoid pad (0/1) */
-    for (int t = 0; t < TLONG; t++) {
-        IDS[t] = 7 + (t * 37) % 100;
+    /* [CLS] w w ... [SEP] */
+    test_fill_ids(IDS, TLONG);
+    for (int t = 0; t < TLONG; t++)
         SPECIAL[t] = t == 0 || t == T - 1 || t == TLONG - 1;
-    }
     if (CU_initialize_registry() != CUE_SUCCESS)
         return 2;
     CU_pSuite su = CU_add_suite("methods_chunk", NULL, NULL);

@@ -133,3 +133,46 @@ __attribute__((constructor)) static void test_precision_from_env(void)
         exit(2);
     }
 }
+
+Model *test_random_classifier(ModelArch arch, unsigned long long seed, float scale)
+{
+    ModelConfig c;
+    memset(&c, 0, sizeof c);
+    c.arch = arch;
+    c.head = HEAD_CLASSIFIER;
+    c.V = 120;
+    c.P = 40;
+    c.TV = arch == ARCH_ROBERTA ? 1 : 2;
+    c.D = 32;
+    c.L = 2;
+    c.NH = 4;
+    c.FF = 64;
+    c.C = 3;
+    c.act = ACT_GELU;
+    c.head_act = ACT_TANH;
+    c.ln_eps = 1e-12f;
+    c.pad_id = arch == ARCH_ROBERTA ? 1 : 0;
+    c.position_offset = arch == ARCH_ROBERTA ? 2 : 0;
+    snprintf(c.model_type, sizeof c.model_type, "%s", arch == ARCH_ROBERTA ? "roberta" : "bert");
+    return model_random(&c, seed, scale);
+}
+
+void test_fill_ids(int *ids, int n)
+{
+    for (int t = 0; t < n; t++)
+        ids[t] = 7 + (t * 37) % 100;
+}
+
+Example test_example(long index, int T, const int *ids, const int *special)
+{
+    Example ex;
+    memset(&ex, 0, sizeof ex);
+    ex.index = index;
+    ex.T = T;
+    ex.ids = ids;
+    ex.special = special;
+    ex.target = 1;
+    ex.mask_id = 5;
+    ex.unk_id = 6;
+    return ex;
+}

@@ -3,6 +3,7 @@
  * tolerance relative to the largest reference magnitude. */
 #ifndef ATTRUN_TESTUTIL_H
 #define ATTRUN_TESTUTIL_H
+#include "engine/attribution.h"
 #include <jansson.h>
 #include <stddef.h>
 
@@ -23,6 +24,16 @@ double *test_json_flatten(const json_t *arr, size_t *n);
 /* max |a[i] - ref[i]| / max(max|ref|, floor). */
 double test_rel_err_f(const float *a, const double *ref, size_t n, double floor);
 double test_max_abs_d(const double *ref, size_t n);
+
+/* The seeded random classifier of the engine tests that need no reference data (test_methods_chunk,
+ * test_ig_auto): BERT or RoBERTa (its pad id and position offset), V 120, P 40, D 32, 2 layers of
+ * 4 heads, FF 64, 3 classes, GELU with a tanh pooler; model_random's weights of `scale`.
+ * NULL on failure. */
+Model *test_random_classifier(ModelArch arch, unsigned long long seed, float scale);
+/* ids[t] = 7 + (37 t mod 100): varied, and never a pad (0/1), mask (5) or unk (6) id. */
+void test_fill_ids(int *ids, int n);
+/* An Example of T tokens over ids/special (kept, not copied): target 1, mask id 5, unk id 6. */
+Example test_example(long index, int T, const int *ids, const int *special);
 
 /* Runs the CUnit registry in basic mode; returns the process exit code
  * (0 when every test passed, 1 otherwise). */
