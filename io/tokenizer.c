@@ -359,7 +359,7 @@ void tokenizer_free(Tokenizer *t)
 static void encode_segment(const Tokenizer *t, const uint32_t *cp, int n, TokList *out)
 {
     int (*m)[3] = NULL;
-    int nm = special_find(t, cp, n, &m);
+    int nm = added_find(t->specials, t->n_specials, ~0ull, 0, cp, n, &m);
     int pos = 0;
     for (int k = 0; k <= nm; k++) {
         int end = k < nm ? m[k][0] : n;

@@ -35,14 +35,24 @@ int strmap_get_h(const StrMap *m, const char *s, size_t len, uint64_t h);
 /* Inserts; returns the previous value when the key was already present (and keeps it), else -1. */
 int strmap_put(StrMap *m, const char *s, size_t len, int val);
 
-/* A special token recognised where written in the text (and added around it). */
+/* A token recognised where written in the text, as HF's AddedVocabulary matches it: the
+ * legacy tokenizers' specials (tokenizer_special.c) and tokenizer.json's added_tokens. */
 typedef struct {
-    char *content;       /* UTF-8 */
-    uint32_t *cp;        /* content as code points */
-    int ncp;
-    int id;
+    char *content;       /* UTF-8 (the legacy specials; NULL for tokenizer.json's) */
+    uint32_t *cp;        /* content as code points (normalized, when normalized is set) */
+    int ncp, id;
+    int special;         /* added as a special token (special flag of the encoding) */
     int lstrip, rstrip;  /* swallow whitespace on that side (HF AddedToken) */
-} SpecialTok;
+    int single_word;     /* only where no word character borders it */
+    int normalized;      /* matched on the normalized text, not the raw one */
+} AddedTok;
+
+/* added_match.c: the matches of the tokens toks[0..ntok) with normalized == want_norm in
+ * c[0..n), leftmost-longest, as (start, end, index into toks) triples; returns their count
+ * (malloc'ed *out, NULL when none). first: bit (ch & 63) is set when some such token starts
+ * with a character ch of that class (a prefilter; ~0 tries every position). */
+int added_find(const AddedTok *toks, int ntok, uint64_t first, int want_norm, const uint32_t *c, int n,
+               int (**out)[3]);
 
 /* Tokens of one segment, before framing: ids and [start, end) in code points. */
 typedef struct {
@@ -78,7 +88,7 @@ struct Tokenizer {
     char **id_to_tok;        /* (vocab_size) NULL for holes */
     StrMap vocab;            /* token -> id */
     int special_id[TOK_NUM_SPECIAL_ALL];
-    SpecialTok *specials;    /* recognised in the text */
+    AddedTok *specials;      /* recognised in the text */
     int n_specials;
     int model_max_length;
     /* WordPiece */
@@ -97,9 +107,6 @@ struct Tokenizer {
 /* tokenizer_special.c */
 int special_setup(Tokenizer *t, const void *config_json, const char *cfg_path, char *err, size_t errlen);
 void special_free(Tokenizer *t);
-/* Finds the special tokens written in cp[0..n): fills (start, end, index into t->specials)
- * triples, returns their count (malloc'ed *out, NULL when none). */
-int special_find(const Tokenizer *t, const uint32_t *cp, int n, int (**out)[3]);
 
 /* wordpiece.c / bpe.c: encode cp[a..b) (no special tokens in it), appending to out. */
 int wordpiece_load(Tokenizer *t, const char *path, char *err, size_t errlen);
@@ -117,6 +124,7 @@ int bpe_pretok_match(const uint32_t *cp, const unsigned char *cls, int i, int e)
 
 /* Unicode helpers (tokenizer.c), classes as Rust's char methods define them. */
 int uc_is_whitespace(uint32_t c);  /* White_Space property */
+int uc_is_alnum(uint32_t c);       /* letters, marks, numbers (Rust's is_alphanumeric, approximately; normalize.c) */
 /* UTF-8 -> code points; returns count or -1 when invalid. *cp malloc'ed (n+1). */
 int utf8_to_cps(const char *s, size_t len, uint32_t **cp);
 int utf8_put(uint32_t c, char *out); /* bytes written (1..4) */

@@ -33,13 +33,8 @@ static int add_special(Tokenizer *t, const char *content, int id, int lstrip, in
         return -1;
     }
     t->specials = realloc(t->specials, (t->n_specials + 1) * sizeof *t->specials);
-    SpecialTok *s = &t->specials[t->n_specials++];
-    s->content = strdup(content);
-    s->cp = cp;
-    s->ncp = n;
-    s->id = id;
-    s->lstrip = lstrip;
-    s->rstrip = rstrip;
+    t->specials[t->n_specials++] = (AddedTok){.content = strdup(content), .cp = cp, .ncp = n, .id = id,
+                                              .special = 1, .lstrip = lstrip, .rstrip = rstrip};
     return 0;
 }
 
@@ -156,44 +151,4 @@ void special_free(Tokenizer *t)
     free(t->specials);
     t->specials = NULL;
     t->n_specials = 0;
-}
-
-int special_find(const Tokenizer *t, const uint32_t *cp, int n, int (**out)[3])
-{
-    int (*m)[3] = NULL;
-    int nm = 0, cap = 0, prev_end = 0;
-    *out = NULL;
-    for (int i = 0; i < n; i++) {
-        int best = -1, best_len = 0;
-        for (int k = 0; k < t->n_specials; k++) {
-            const SpecialTok *s = &t->specials[k];
-            if (s->cp[0] != cp[i] || s->ncp > n - i || s->ncp <= best_len)
-                continue;
-            if (memcmp(s->cp, cp + i, s->ncp * sizeof *cp) == 0) {
-                best = k;
-                best_len = s->ncp;
-            }
-        }
-        if (best < 0)
-            continue;
-        int start = i, end = i + best_len;
-        if (t->specials[best].lstrip)
-            while (start > prev_end && uc_is_whitespace(cp[start - 1]))
-                start--;
-        if (t->specials[best].rstrip)
-            while (end < n && uc_is_whitespace(cp[end]))
-                end++;
-        if (nm == cap) {
-            cap = cap ? cap * 2 : 8;
-            m = realloc(m, cap * sizeof *m);
-        }
-        m[nm][0] = start;
-        m[nm][1] = end;
-        m[nm][2] = best;
-        nm++;
-        prev_end = end;
-        i = end - 1;
-    }
-    *out = m;
-    return nm;
 }

@@ -83,12 +83,7 @@ void pretok_bytelevel_each(const PreTok *p, const NStr *in, void (*fn)(const NSt
 /* GPT-2's bytes_to_unicode stand-in of byte b. */
 uint32_t bytelevel_char(int b);
 
-/* ---- added tokens ---- */
-typedef struct {
-    uint32_t *cp; /* content (normalized, when normalized is set) */
-    int ncp, id;
-    int special, lstrip, rstrip, single_word, normalized;
-} AddedTok;
+/* ---- added tokens (AddedTok: io/tokenizer_internal.h) ---- */
 
 /* ---- post-processor ---- */
 typedef struct {
@@ -151,5 +146,4 @@ int uc_is_punct(uint32_t c);    /* ASCII punctuation or Unicode P* */
 int uc_is_control(uint32_t c);  /* Cc Cf Cn Co Cs */
 int uc_is_chinese(uint32_t c);
 int uc_is_numeric(uint32_t c);  /* Nd Nl No */
-int uc_is_alnum(uint32_t c);    /* letters, marks, numbers (Rust's is_alphanumeric, approximately) */
 #endif

@@ -1,6 +1,6 @@
 /* Encoding with a tokenizer.json pipeline: added tokens matched as HF's
- * AddedVocabulary matches them (leftmost-longest; single_word, lstrip, rstrip;
- * non-normalized ones on the raw text, normalized ones on the normalized text),
+ * AddedVocabulary matches them (io/added_match.c; non-normalized ones on the raw
+ * text, normalized ones on the normalized text),
  * normalizer and pre-tokenizer per remaining piece, the model per pre-token,
  * then offset trimming (ByteLevel / RobertaProcessing trim_offsets), truncation
  * (longest-first for pairs, the added specials excluded from the budget) and the
@@ -8,62 +8,6 @@
 #include "io/tokjson.h"
 #include <stdlib.h>
 #include <string.h>
-
-/* ---- added tokens ------------------------------------------------------------------- */
-
-static int is_word_char(uint32_t c) { return c == '_' || uc_is_alnum(c); }
-
-/* Matches of the added tokens with normalized == want_norm in c[0..n): (start, end,
- * index into p->added) triples; returns the count. */
-static int added_find(const TjPipeline *p, const uint32_t *c, int n, int want_norm, int (**out)[3])
-{
-    int (*m)[3] = NULL;
-    int nm = 0, cap = 0, prev_end = 0;
-    *out = NULL;
-    for (int i = 0; i < n; i++) {
-        int best = -1, best_len = 0;
-        if (!(p->added_first[want_norm] >> (c[i] & 63) & 1))
-            continue; /* no added token starts with this character */
-        for (int k = 0; k < p->nadded; k++) {
-            const AddedTok *a = &p->added[k];
-            if (a->normalized != want_norm || a->cp[0] != c[i] || a->ncp > n - i || a->ncp <= best_len)
-                continue;
-            if (memcmp(a->cp, c + i, a->ncp * sizeof *c) == 0) {
-                best = k;
-                best_len = a->ncp;
-            }
-        }
-        if (best < 0)
-            continue;
-        const AddedTok *a = &p->added[best];
-        int start = i, end = i + best_len;
-        if (a->single_word) {
-            int ok_l = start == 0 || !is_word_char(c[start - 1]), ok_r = end == n || !is_word_char(c[end]);
-            if (!ok_l || !ok_r) {
-                i = end - 1; /* the automaton moves past a rejected match */
-                continue;
-            }
-        }
-        if (a->lstrip)
-            while (start > prev_end && uc_is_whitespace(c[start - 1]))
-                start--;
-        if (a->rstrip)
-            while (end < n && uc_is_whitespace(c[end]))
-                end++;
-        if (nm == cap) {
-            cap = cap ? cap * 2 : 8;
-            m = realloc(m, cap * sizeof *m);
-        }
-        m[nm][0] = start;
-        m[nm][1] = end;
-        m[nm][2] = best;
-        nm++;
-        prev_end = end;
-        i = end - 1;
-    }
-    *out = m;
-    return nm;
-}
 
 typedef struct {
     const Tokenizer *t;
@@ -122,7 +66,7 @@ static void encode_raw(const Tokenizer *t, const uint32_t *cp, int a, int b, Tok
         return;
     }
     int (*m)[3];
-    int nm = added_find(p, s.c, s.n, 1, &m), pos = 0;
+    int nm = added_find(p->added, p->nadded, p->added_first[1], 1, s.c, s.n, &m), pos = 0;
     for (int k = 0; k <= nm; k++) {
         int end = k < nm ? m[k][0] : s.n;
         if (end > pos) {
@@ -145,7 +89,7 @@ static void encode_segment(const Tokenizer *t, const uint32_t *cp, int n, TokLis
 {
     const TjPipeline *p = t->tj;
     int (*m)[3];
-    int nm = added_find(p, cp, n, 0, &m), pos = 0;
+    int nm = added_find(p->added, p->nadded, p->added_first[0], 0, cp, n, &m), pos = 0;
     for (int k = 0; k <= nm; k++) {
         int end = k < nm ? m[k][0] : n;
         encode_raw(t, cp, pos, end, out);
