@@ -130,7 +130,42 @@ static const char *type_of(Ctx *c, json_t *o, const char *path)
     return ty;
 }
 
+/* ---- Sequence (of normalizers, pre-tokenizers, post-processors) ---- */
+
+/* Parses element i of n, e at path, of a Sequence into what ctx points at. */
+typedef int (*SeqItem)(Ctx *c, json_t *e, const char *path, size_t i, size_t n, void *ctx);
+
+/* The array o[key] of a Sequence, each element handed to item with its path (key[i]). */
+static int parse_seq(Ctx *c, json_t *o, const char *path, const char *key, SeqItem item, void *ctx)
+{
+    char p[600];
+    json_t *a = json_object_get(o, key);
+    sub(p, sizeof p, path, key);
+    if (!json_is_array(a))
+        return fail(c, p, "missing (expected an array)");
+    for (size_t i = 0; i < json_array_size(a); i++) {
+        char q[640];
+        idx(q, sizeof q, p, i);
+        if (item(c, json_array_get(a, i), q, i, json_array_size(a), ctx))
+            return -1;
+    }
+    return 0;
+}
+
 /* ---- normalizers ---- */
+
+static int parse_normalizer(Ctx *c, json_t *o, const char *path, Normalizer *nm);
+
+/* A Sequence's normalizer i: nsub counts it before it is parsed, so that normalizer_free
+ * releases a half-parsed one too. */
+static int seq_normalizer(Ctx *c, json_t *e, const char *path, size_t i, size_t n, void *ctx)
+{
+    Normalizer *nm = ctx;
+    if (!nm->sub)
+        nm->sub = calloc(n + 1, sizeof *nm->sub);
+    nm->nsub++;
+    return parse_normalizer(c, e, path, &nm->sub[i]);
+}
 
 static int parse_normalizer(Ctx *c, json_t *o, const char *path, Normalizer *nm)
 {
@@ -184,19 +219,7 @@ static int parse_normalizer(Ctx *c, json_t *o, const char *path, Normalizer *nm)
     }
     if (!strcmp(ty, "Sequence")) {
         nm->kind = NM_SEQ;
-        json_t *a = json_object_get(o, "normalizers");
-        sub(p, sizeof p, path, "normalizers");
-        if (!json_is_array(a))
-            return fail(c, p, "missing (expected an array)");
-        nm->sub = calloc(json_array_size(a) + 1, sizeof *nm->sub);
-        for (size_t i = 0; i < json_array_size(a); i++) {
-            char q[640];
-            idx(q, sizeof q, p, i);
-            nm->nsub++;
-            if (parse_normalizer(c, json_array_get(a, i), q, &nm->sub[i]))
-                return -1;
-        }
-        return 0;
+        return parse_seq(c, o, path, "normalizers", seq_normalizer, nm);
     }
     sub(p, sizeof p, path, "type");
     return fail(c, p, "unsupported normalizer '%s' (supported: BertNormalizer, NFC, NFD, NFKC, NFKD, Lowercase, "
@@ -222,6 +245,18 @@ static int parse_behavior(Ctx *c, json_t *o, const char *path, int dflt, int *ou
     char p[600];
     sub(p, sizeof p, path, "behavior");
     return fail(c, p, "unknown behavior '%s' (Removed, Isolated, MergedWithPrevious, MergedWithNext, Contiguous)", b);
+}
+
+static int parse_pretok(Ctx *c, json_t *o, const char *path, PreTok *pt);
+
+/* A Sequence's pre-tokenizer i (counted before it is parsed, as seq_normalizer). */
+static int seq_pretok(Ctx *c, json_t *e, const char *path, size_t i, size_t n, void *ctx)
+{
+    PreTok *pt = ctx;
+    if (!pt->sub)
+        pt->sub = calloc(n + 1, sizeof *pt->sub);
+    pt->nsub++;
+    return parse_pretok(c, e, path, &pt->sub[i]);
 }
 
 static int parse_pretok(Ctx *c, json_t *o, const char *path, PreTok *pt)
@@ -310,19 +345,7 @@ static int parse_pretok(Ctx *c, json_t *o, const char *path, PreTok *pt)
     }
     if (!strcmp(ty, "Sequence")) {
         pt->kind = PT_SEQ;
-        json_t *a = json_object_get(o, "pretokenizers");
-        sub(p, sizeof p, path, "pretokenizers");
-        if (!json_is_array(a))
-            return fail(c, p, "missing (expected an array)");
-        pt->sub = calloc(json_array_size(a) + 1, sizeof *pt->sub);
-        for (size_t i = 0; i < json_array_size(a); i++) {
-            char q[640];
-            idx(q, sizeof q, p, i);
-            pt->nsub++;
-            if (parse_pretok(c, json_array_get(a, i), q, &pt->sub[i]))
-                return -1;
-        }
-        return 0;
+        return parse_seq(c, o, path, "pretokenizers", seq_pretok, pt);
     }
     sub(p, sizeof p, path, "type");
     return fail(c, p, "unsupported pre-tokenizer '%s' (supported: BertPreTokenizer, ByteLevel, Split, Metaspace, "
@@ -631,6 +654,15 @@ static int parse_template(Ctx *c, json_t *o, const char *path, const char *key, 
     return 0;
 }
 
+static int parse_post(Ctx *c, Tokenizer *t, json_t *o, const char *path);
+
+/* A Sequence's post-processors apply in turn to the one pipeline. */
+static int seq_post(Ctx *c, json_t *e, const char *path, size_t i, size_t n, void *t)
+{
+    (void)i, (void)n;
+    return parse_post(c, t, e, path);
+}
+
 static int parse_post(Ctx *c, Tokenizer *t, json_t *o, const char *path)
 {
     TjPipeline *p = t->tj;
@@ -667,20 +699,8 @@ static int parse_post(Ctx *c, Tokenizer *t, json_t *o, const char *path)
         return parse_template(c, o, path, "single", &p->single, &p->nsingle) ||
                parse_template(c, o, path, "pair", &p->pair, &p->npair);
     }
-    if (!strcmp(ty, "Sequence")) {
-        json_t *a = json_object_get(o, "processors");
-        char q[600];
-        sub(q, sizeof q, path, "processors");
-        if (!json_is_array(a))
-            return fail(c, q, "missing (expected an array)");
-        for (size_t i = 0; i < json_array_size(a); i++) {
-            char r[640];
-            idx(r, sizeof r, q, i);
-            if (parse_post(c, t, json_array_get(a, i), r))
-                return -1;
-        }
-        return 0;
-    }
+    if (!strcmp(ty, "Sequence"))
+        return parse_seq(c, o, path, "processors", seq_post, t);
     char q[600];
     sub(q, sizeof q, path, "type");
     return fail(c, q, "unsupported post-processor '%s' (supported: TemplateProcessing, BertProcessing, "
