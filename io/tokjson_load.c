@@ -132,21 +132,31 @@ static const char *type_of(Ctx *c, json_t *o, const char *path)
 
 /* ---- Sequence (of normalizers, pre-tokenizers, post-processors) ---- */
 
-/* Parses element i of n, e at path, of a Sequence into what ctx points at. */
-typedef int (*SeqItem)(Ctx *c, json_t *e, const char *path, size_t i, size_t n, void *ctx);
+/* Parses element e (at path) of a Sequence into `into`. */
+typedef int (*SeqItem)(Ctx *c, json_t *e, const char *path, void *into);
 
-/* The array o[key] of a Sequence, each element handed to item with its path (key[i]). */
-static int parse_seq(Ctx *c, json_t *o, const char *path, const char *key, SeqItem item, void *ctx)
+/* The array o[key] of a Sequence, each element (path key[i]) parsed by item: with size 0 into
+ * `into` itself (the post-processors, which all apply to the one pipeline); else into its own
+ * zeroed element of a new array *subs of `size` bytes each, counted in *nsub before it is parsed
+ * (so that the free functions release a half-parsed Sequence too; *subs is set on failure too). */
+static int parse_seq(Ctx *c, json_t *o, const char *path, const char *key, SeqItem item, void *into, size_t size,
+                     void **subs, int *nsub)
 {
     char p[600];
     json_t *a = json_object_get(o, key);
     sub(p, sizeof p, path, key);
     if (!json_is_array(a))
         return fail(c, p, "missing (expected an array)");
+    if (size)
+        *subs = calloc(json_array_size(a) + 1, size);
     for (size_t i = 0; i < json_array_size(a); i++) {
         char q[640];
         idx(q, sizeof q, p, i);
-        if (item(c, json_array_get(a, i), q, i, json_array_size(a), ctx))
+        if (size) {
+            into = (char *)*subs + i * size;
+            ++*nsub;
+        }
+        if (item(c, json_array_get(a, i), q, into))
             return -1;
     }
     return 0;
@@ -154,21 +164,10 @@ static int parse_seq(Ctx *c, json_t *o, const char *path, const char *key, SeqIt
 
 /* ---- normalizers ---- */
 
-static int parse_normalizer(Ctx *c, json_t *o, const char *path, Normalizer *nm);
-
-/* A Sequence's normalizer i: nsub counts it before it is parsed, so that normalizer_free
- * releases a half-parsed one too. */
-static int seq_normalizer(Ctx *c, json_t *e, const char *path, size_t i, size_t n, void *ctx)
+/* into: a Normalizer (void *: a SeqItem, for the Sequence's elements). */
+static int parse_normalizer(Ctx *c, json_t *o, const char *path, void *into)
 {
-    Normalizer *nm = ctx;
-    if (!nm->sub)
-        nm->sub = calloc(n + 1, sizeof *nm->sub);
-    nm->nsub++;
-    return parse_normalizer(c, e, path, &nm->sub[i]);
-}
-
-static int parse_normalizer(Ctx *c, json_t *o, const char *path, Normalizer *nm)
-{
+    Normalizer *nm = into;
     memset(nm, 0, sizeof *nm);
     const char *ty = type_of(c, o, path);
     if (!ty)
@@ -219,7 +218,10 @@ static int parse_normalizer(Ctx *c, json_t *o, const char *path, Normalizer *nm)
     }
     if (!strcmp(ty, "Sequence")) {
         nm->kind = NM_SEQ;
-        return parse_seq(c, o, path, "normalizers", seq_normalizer, nm);
+        void *subs = NULL;
+        int rc = parse_seq(c, o, path, "normalizers", parse_normalizer, NULL, sizeof *nm->sub, &subs, &nm->nsub);
+        nm->sub = subs;
+        return rc;
     }
     sub(p, sizeof p, path, "type");
     return fail(c, p, "unsupported normalizer '%s' (supported: BertNormalizer, NFC, NFD, NFKC, NFKD, Lowercase, "
@@ -247,20 +249,10 @@ static int parse_behavior(Ctx *c, json_t *o, const char *path, int dflt, int *ou
     return fail(c, p, "unknown behavior '%s' (Removed, Isolated, MergedWithPrevious, MergedWithNext, Contiguous)", b);
 }
 
-static int parse_pretok(Ctx *c, json_t *o, const char *path, PreTok *pt);
-
-/* A Sequence's pre-tokenizer i (counted before it is parsed, as seq_normalizer). */
-static int seq_pretok(Ctx *c, json_t *e, const char *path, size_t i, size_t n, void *ctx)
+/* into: a PreTok (void *: a SeqItem, as parse_normalizer). */
+static int parse_pretok(Ctx *c, json_t *o, const char *path, void *into)
 {
-    PreTok *pt = ctx;
-    if (!pt->sub)
-        pt->sub = calloc(n + 1, sizeof *pt->sub);
-    pt->nsub++;
-    return parse_pretok(c, e, path, &pt->sub[i]);
-}
-
-static int parse_pretok(Ctx *c, json_t *o, const char *path, PreTok *pt)
-{
+    PreTok *pt = into;
     memset(pt, 0, sizeof *pt);
     const char *ty = type_of(c, o, path);
     if (!ty)
@@ -345,7 +337,10 @@ static int parse_pretok(Ctx *c, json_t *o, const char *path, PreTok *pt)
     }
     if (!strcmp(ty, "Sequence")) {
         pt->kind = PT_SEQ;
-        return parse_seq(c, o, path, "pretokenizers", seq_pretok, pt);
+        void *subs = NULL;
+        int rc = parse_seq(c, o, path, "pretokenizers", parse_pretok, NULL, sizeof *pt->sub, &subs, &pt->nsub);
+        pt->sub = subs;
+        return rc;
     }
     sub(p, sizeof p, path, "type");
     return fail(c, p, "unsupported pre-tokenizer '%s' (supported: BertPreTokenizer, ByteLevel, Split, Metaspace, "
@@ -654,17 +649,11 @@ static int parse_template(Ctx *c, json_t *o, const char *path, const char *key, 
     return 0;
 }
 
-static int parse_post(Ctx *c, Tokenizer *t, json_t *o, const char *path);
-
-/* A Sequence's post-processors apply in turn to the one pipeline. */
-static int seq_post(Ctx *c, json_t *e, const char *path, size_t i, size_t n, void *t)
+/* into: the Tokenizer (void *: a SeqItem, as parse_normalizer; a Sequence's processors all
+ * apply to the one pipeline). */
+static int parse_post(Ctx *c, json_t *o, const char *path, void *into)
 {
-    (void)i, (void)n;
-    return parse_post(c, t, e, path);
-}
-
-static int parse_post(Ctx *c, Tokenizer *t, json_t *o, const char *path)
-{
+    Tokenizer *t = into;
     TjPipeline *p = t->tj;
     const char *ty = type_of(c, o, path);
     if (!ty)
@@ -700,7 +689,7 @@ static int parse_post(Ctx *c, Tokenizer *t, json_t *o, const char *path)
                parse_template(c, o, path, "pair", &p->pair, &p->npair);
     }
     if (!strcmp(ty, "Sequence"))
-        return parse_seq(c, o, path, "processors", seq_post, t);
+        return parse_seq(c, o, path, "processors", parse_post, t, 0, NULL, NULL);
     char q[600];
     sub(q, sizeof q, path, "type");
     return fail(c, q, "unsupported post-processor '%s' (supported: TemplateProcessing, BertProcessing, "
@@ -746,7 +735,7 @@ int tokjson_load(Tokenizer *t, const char *path, char *err, size_t errlen)
     if (parse_model(&c, t, json_object_get(root, "model")) || parse_added(&c, t, json_object_get(root, "added_tokens")))
         goto done;
     v = json_object_get(root, "post_processor");
-    if (v && !json_is_null(v) && parse_post(&c, t, v, "post_processor"))
+    if (v && !json_is_null(v) && parse_post(&c, v, "post_processor", t))
         goto done;
     for (int i = 0; i < p->nsingle; i++)
         for (int k = 0; k < p->single[i].nids; k++)
