@@ -387,7 +387,15 @@ static void encode_segment(const Tokenizer *t, const uint32_t *cp, int n, TokLis
         }
 }
 
-static void put(Encoding *e, int id, int type, int special, int s, int en)
+void encoding_alloc(Encoding *e, int n)
+{
+    e->ids = malloc(n * sizeof(int));
+    e->type_ids = malloc(n * sizeof(int));
+    e->special = malloc(n * sizeof(int));
+    e->offsets = malloc(n * sizeof *e->offsets);
+}
+
+void encoding_put(Encoding *e, int id, int type, int special, int s, int en)
 {
     e->ids[e->n] = id;
     e->type_ids[e->n] = type;
@@ -397,6 +405,12 @@ static void put(Encoding *e, int id, int type, int special, int s, int en)
     e->n++;
 }
 
+void encoding_put_list(Encoding *e, const TokList *l, int k, int type)
+{
+    for (int i = 0; i < k; i++)
+        encoding_put(e, l->ids[i], type, l->special[i], l->off[i][0], l->off[i][1]);
+}
+
 int tokenizer_encode(const Tokenizer *t, const char *text, const char *text_pair, int max_length, Encoding *out)
 {
     return tokenizer_encode_n(t, text ? text : "", text ? strlen(text) : 0, text_pair,
@@ -404,7 +418,7 @@ int tokenizer_encode(const Tokenizer *t, const char *text, const char *text_pair
 }
 
 /* Longest-first truncation of a pair to budget tokens (the tokenizers crate's rule). */
-void tok_truncate_pair(int budget, int *k1, int *k2)
+static void truncate_pair(int budget, int *k1, int *k2)
 {
     int s1 = *k1, s2 = *k2, swap = s1 > s2;
     if (swap) {
@@ -424,6 +438,24 @@ void tok_truncate_pair(int budget, int *k1, int *k2)
     }
     *k1 = s1 < *k1 ? s1 : *k1;
     *k2 = s2 < *k2 ? s2 : *k2;
+}
+
+int tok_truncate(const Tokenizer *t, int max_length, int added, int has_pair, int *k1, int *k2)
+{
+    if (max_length <= 0)
+        max_length = t->model_max_length;
+    if (max_length <= 0)
+        return 0;
+    int budget = max_length - added;
+    if (budget < 0)
+        budget = 0;
+    if (*k1 + *k2 <= budget)
+        return 0;
+    if (!has_pair)
+        *k1 = budget;
+    else
+        truncate_pair(budget, k1, k2);
+    return 1;
 }
 
 
@@ -458,40 +490,22 @@ int tokenizer_encode_n(const Tokenizer *t, const char *text, size_t text_len, co
     free(cp1);
     free(cp2);
 
-    /* Truncation as the tokenizers crate: the budget excludes the added specials;
-     * pairs are cut longest-first (the shorter keeps its length if it can). */
+    /* the budget excludes the added specials (model_max_length is positive here: a limit always) */
     int added = text_pair ? (t->bpe ? 4 : 3) : 2;
-    if (max_length <= 0)
-        max_length = t->model_max_length;
-    int budget = max_length - added;
-    if (budget < 0)
-        budget = 0;
     int k1 = a.n, k2 = b.n;
-    if (k1 + k2 > budget) {
+    if (tok_truncate(t, max_length, added, text_pair != NULL, &k1, &k2))
         out->truncated = 1;
-        if (!text_pair) {
-            k1 = budget;
-        } else {
-            tok_truncate_pair(budget, &k1, &k2);
-        }
-    }
-    int total = k1 + k2 + added;
-    out->ids = malloc(total * sizeof(int));
-    out->type_ids = malloc(total * sizeof(int));
-    out->special = malloc(total * sizeof(int));
-    out->offsets = malloc(total * sizeof *out->offsets);
+    encoding_alloc(out, k1 + k2 + added);
     int cls = t->special_id[TOK_CLS], sep = t->special_id[TOK_SEP];
-    put(out, cls, 0, 1, 0, 0);
-    for (int i = 0; i < k1; i++)
-        put(out, a.ids[i], 0, a.special[i], a.off[i][0], a.off[i][1]);
-    put(out, sep, 0, 1, 0, 0);
+    encoding_put(out, cls, 0, 1, 0, 0);
+    encoding_put_list(out, &a, k1, 0);
+    encoding_put(out, sep, 0, 1, 0, 0);
     if (text_pair) {
         int ty = t->bpe ? 0 : 1; /* RoBERTa has one token type */
         if (t->bpe)
-            put(out, sep, ty, 1, 0, 0);
-        for (int i = 0; i < k2; i++)
-            put(out, b.ids[i], ty, b.special[i], b.off[i][0], b.off[i][1]);
-        put(out, sep, ty, 1, 0, 0);
+            encoding_put(out, sep, ty, 1, 0, 0);
+        encoding_put_list(out, &b, k2, ty);
+        encoding_put(out, sep, ty, 1, 0, 0);
     }
     toklist_free(&a);
     toklist_free(&b);

@@ -128,7 +128,14 @@ int uc_is_alnum(uint32_t c);       /* letters, marks, numbers (Rust's is_alphanu
 /* UTF-8 -> code points; returns count or -1 when invalid. *cp malloc'ed (n+1). */
 int utf8_to_cps(const char *s, size_t len, uint32_t **cp);
 int utf8_put(uint32_t c, char *out); /* bytes written (1..4) */
-/* Longest-first truncation of a pair (k1, k2 tokens) to budget tokens, the tokenizers crate's rule
- * (legacy tokenizers and tokenizer.json alike). */
-void tok_truncate_pair(int budget, int *k1, int *k2);
+/* Truncation as the tokenizers crate does it, legacy tokenizers and tokenizer.json alike: k1 (and,
+ * with has_pair, k2) tokens cut to max_length (<= 0: t's model_max_length; no limit when that is
+ * 0 too) less the `added` special tokens, a pair longest-first. Returns 1 when it cut. */
+int tok_truncate(const Tokenizer *t, int max_length, int added, int has_pair, int *k1, int *k2);
+
+/* The Encoding's arrays for up to n tokens; appending one token, or the first k of a TokList
+ * as segment `type` (tokenizer.c, for both encoders). */
+void encoding_alloc(Encoding *e, int n);
+void encoding_put(Encoding *e, int id, int type, int special, int s, int en);
+void encoding_put_list(Encoding *e, const TokList *l, int k, int type);
 #endif

@@ -174,22 +174,6 @@ int tokenizer_num_added(const Tokenizer *t, int pair)
     }
 }
 
-static void put(Encoding *e, int id, int type, int special, int s, int en)
-{
-    e->ids[e->n] = id;
-    e->type_ids[e->n] = type;
-    e->special[e->n] = special;
-    e->offsets[e->n][0] = s;
-    e->offsets[e->n][1] = en;
-    e->n++;
-}
-
-static void put_list(Encoding *e, const TokList *l, int k, int type)
-{
-    for (int i = 0; i < k; i++)
-        put(e, l->ids[i], type, l->special[i], l->off[i][0], l->off[i][1]);
-}
-
 static void frame(const TjPipeline *p, const TokList *a, int k1, const TokList *b, int k2, int has_pair,
                   Encoding *out)
 {
@@ -199,33 +183,33 @@ static void frame(const TjPipeline *p, const TokList *a, int k1, const TokList *
         int nv = has_pair ? p->npair : p->nsingle;
         for (int i = 0; i < nv; i++) {
             if (v[i].seq == 1)
-                put_list(out, a, k1, v[i].type_id);
+                encoding_put_list(out, a, k1, v[i].type_id);
             else if (v[i].seq == 2)
-                put_list(out, b, k2, v[i].type_id);
+                encoding_put_list(out, b, k2, v[i].type_id);
             else
                 for (int j = 0; j < v[i].nids; j++)
-                    put(out, v[i].ids[j], v[i].type_id, 1, 0, 0);
+                    encoding_put(out, v[i].ids[j], v[i].type_id, 1, 0, 0);
         }
         break;
     }
     case PP_BERT:
     case PP_ROBERTA: {
         int rob = p->pp_kind == PP_ROBERTA, ty = rob ? 0 : 1;
-        put(out, p->cls_id, 0, 1, 0, 0);
-        put_list(out, a, k1, 0);
-        put(out, p->sep_id, 0, 1, 0, 0);
+        encoding_put(out, p->cls_id, 0, 1, 0, 0);
+        encoding_put_list(out, a, k1, 0);
+        encoding_put(out, p->sep_id, 0, 1, 0, 0);
         if (has_pair) {
             if (rob)
-                put(out, p->sep_id, 0, 1, 0, 0);
-            put_list(out, b, k2, ty);
-            put(out, p->sep_id, ty, 1, 0, 0);
+                encoding_put(out, p->sep_id, 0, 1, 0, 0);
+            encoding_put_list(out, b, k2, ty);
+            encoding_put(out, p->sep_id, ty, 1, 0, 0);
         }
         break;
     }
     default:
-        put_list(out, a, k1, 0);
+        encoding_put_list(out, a, k1, 0);
         if (has_pair)
-            put_list(out, b, k2, 1);
+            encoding_put_list(out, b, k2, 1);
     }
 }
 
@@ -242,26 +226,10 @@ int tokjson_encode(const Tokenizer *t, const uint32_t *cp1, int n1, const uint32
         trim_offsets(t, &b);
     }
     int added = tokenizer_num_added(t, has_pair);
-    if (max_length <= 0)
-        max_length = t->model_max_length;
     int k1 = a.n, k2 = b.n;
-    if (max_length > 0) {
-        int budget = max_length - added;
-        if (budget < 0)
-            budget = 0;
-        if (k1 + k2 > budget) {
-            out->truncated = 1;
-            if (!has_pair)
-                k1 = budget;
-            else
-                tok_truncate_pair(budget, &k1, &k2);
-        }
-    }
-    int total = k1 + k2 + added + 1;
-    out->ids = malloc(total * sizeof(int));
-    out->type_ids = malloc(total * sizeof(int));
-    out->special = malloc(total * sizeof(int));
-    out->offsets = malloc(total * sizeof *out->offsets);
+    if (tok_truncate(t, max_length, added, has_pair, &k1, &k2))
+        out->truncated = 1;
+    encoding_alloc(out, k1 + k2 + added + 1);
     frame(p, &a, k1, &b, k2, has_pair, out);
     toklist_free(&a);
     toklist_free(&b);
