@@ -68,23 +68,22 @@ int cj_parse_act(const char *path, const char *key, const char *s, Activation *a
     return 0;
 }
 
-static char *dup_str(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *d = malloc(n);
-    if (d)
-        memcpy(d, s, n);
-    return d;
-}
-
-static int parse_head(json_t *root, const char *path, ModelConfig *c, const char *family, char *err, size_t errlen)
+int cj_architecture(json_t *root, const char *path, const char **out, char *err, size_t errlen)
 {
     json_t *arch = json_object_get(root, "architectures");
     if (!arch)
         return io_fail(err, errlen, "%s: missing key 'architectures'", path);
     if (!json_is_array(arch) || json_array_size(arch) == 0 || !json_is_string(json_array_get(arch, 0)))
         return io_fail(err, errlen, "%s: key 'architectures' must be a non-empty array of strings", path);
-    const char *a = json_string_value(json_array_get(arch, 0));
+    *out = json_string_value(json_array_get(arch, 0));
+    return 0;
+}
+
+static int parse_head(json_t *root, const char *path, ModelConfig *c, const char *family, char *err, size_t errlen)
+{
+    const char *a;
+    if (cj_architecture(root, path, &a, err, errlen))
+        return -1;
     char cls[64], mlm[64];
     snprintf(cls, sizeof cls, "%sForSequenceClassification", family);
     snprintf(mlm, sizeof mlm, "%sForMaskedLM", family);
@@ -137,14 +136,14 @@ int cj_parse_labels(json_t *root, const char *path, ModelConfig *c, char *err, s
                 return io_fail(err, errlen, "%s: key 'id2label' entry \"%s\" must be a string", path, k);
             if (c->labels[id])
                 return io_fail(err, errlen, "%s: key 'id2label' names id %ld twice", path, id);
-            if (!(c->labels[id] = dup_str(json_string_value(v))))
+            if (!(c->labels[id] = strdup(json_string_value(v))))
                 return io_fail(err, errlen, "%s: out of memory", path);
         }
     } else {
         for (int i = 0; i < n; i++) {
             char name[32];
             snprintf(name, sizeof name, "LABEL_%d", i);
-            if (!(c->labels[i] = dup_str(name)))
+            if (!(c->labels[i] = strdup(name)))
                 return io_fail(err, errlen, "%s: out of memory", path);
         }
     }

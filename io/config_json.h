@@ -12,6 +12,8 @@
 int cj_get_int(json_t *root, const char *path, const char *key, long long lo, long long hi, int *out, char *err,
                size_t errlen);
 int cj_get_str(json_t *root, const char *path, const char *key, const char **out, char *err, size_t errlen);
+/* architectures[0] (transformers' class name: it names the head). */
+int cj_architecture(json_t *root, const char *path, const char **out, char *err, size_t errlen);
 int cj_parse_act(const char *path, const char *key, const char *s, Activation *a, char *err, size_t errlen);
 int cj_parse_labels(json_t *root, const char *path, ModelConfig *c, char *err, size_t errlen);
 int cj_read_tie(json_t *root, const char *path, ModelConfig *c, int def, char *err, size_t errlen);

@@ -56,12 +56,9 @@ static int opt_bool(json_t *root, const char *path, const char *key, int def, in
 static int decoder_head(json_t *root, const char *path, ModelConfig *c, const char *family, const char *lm,
                         char *err, size_t errlen)
 {
-    json_t *arch = json_object_get(root, "architectures");
-    if (!arch)
-        return io_fail(err, errlen, "%s: missing key 'architectures'", path);
-    if (!json_is_array(arch) || json_array_size(arch) == 0 || !json_is_string(json_array_get(arch, 0)))
-        return io_fail(err, errlen, "%s: key 'architectures' must be a non-empty array of strings", path);
-    const char *a = json_string_value(json_array_get(arch, 0));
+    const char *a;
+    if (cj_architecture(root, path, &a, err, errlen))
+        return -1;
     char lmn[64], cls[64];
     snprintf(lmn, sizeof lmn, "%s%s", family, lm);
     snprintf(cls, sizeof cls, "%sForSequenceClassification", family);

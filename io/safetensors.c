@@ -60,15 +60,6 @@ const char *st_file_of(const SafeTensors *st, const StTensor *t)
     return st->files[t->file].path;
 }
 
-static char *dup_str(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *d = malloc(n);
-    if (d)
-        memcpy(d, s, n);
-    return d;
-}
-
 static char *join_path(const char *dir, const char *name)
 {
     size_t n = strlen(dir) + strlen(name) + 2;
@@ -260,7 +251,7 @@ static int open_one(const char *path, int file_idx, StFile *f, StTensor **ts, si
         if (parse_entry(path, key, val, data, dsize, t, err, errlen) != 0)
             goto out;
         t->file = file_idx;
-        if (!(t->name = dup_str(key))) {
+        if (!(t->name = strdup(key))) {
             io_fail(err, errlen, "%s: out of memory", path);
             goto out;
         }
@@ -291,7 +282,7 @@ static int open_one(const char *path, int file_idx, StFile *f, StTensor **ts, si
     memcpy(*ts + *nt, mine, nmine * sizeof *mine);
     *nt += nmine;
     nmine = 0;
-    f->path = dup_str(path);
+    f->path = strdup(path);
     f->map = map;
     f->size = size;
     rc = f->path ? 0 : io_fail(err, errlen, "%s: out of memory", path);
@@ -322,7 +313,7 @@ int st_open_file(SafeTensors *st, const char *path, char *err, size_t errlen)
 {
     memset(st, 0, sizeof *st);
     st->files = calloc(1, sizeof *st->files);
-    st->source = dup_str(path);
+    st->source = strdup(path);
     if (!st->files || !st->source) {
         st_close(st);
         return io_fail(err, errlen, "%s: out of memory", path);
