@@ -118,10 +118,12 @@ static H5Out *h5_new(const char *path)
     return h;
 }
 
-static void h5_free(H5Out *h)
+/* close_datasets 0: an abandoned file's datasets stay open in HDF5 (see h5out_close). */
+static void h5_free(H5Out *h, int close_datasets)
 {
     for (int i = 0; i < h->n; i++) {
-        H5Dclose(h->d[i].id);
+        if (close_datasets)
+            H5Dclose(h->d[i].id);
         free(h->d[i].path);
     }
     if (h->dxpl != H5P_DEFAULT)
@@ -165,7 +167,7 @@ static H5Out *parallel_file(const char *path, MPI_Comm comm, int create, char *e
     if (agree(h, ok, err, errlen)) {
         if (h->file >= 0)
             H5Fclose(h->file);
-        h5_free(h);
+        h5_free(h, 1);
         return NULL;
     }
     h->dxpl = H5Pcreate(H5P_DATASET_XFER);
@@ -197,7 +199,7 @@ H5Out *h5out_open_serial(const char *path, int truncate, char *err, size_t errle
     }
     if (h->file < 0) {
         h5fail(h, NULL, truncate ? "cannot create the HDF5 file" : "cannot open the HDF5 file", err, errlen);
-        h5_free(h);
+        h5_free(h, 1);
         return NULL;
     }
     return h;
@@ -230,13 +232,7 @@ int h5out_close(H5Out *h, char *err, size_t errlen)
         snprintf(err, errlen, "%s: not flushed, not closed: an HDF5 call on it failed before", h->path);
     if (skip || h5out_flush(h, err, errlen)) {
         g_abandoned++;
-        for (int i = 0; i < h->n; i++)
-            free(h->d[i].path);
-        if (h->dxpl != H5P_DEFAULT)
-            H5Pclose(h->dxpl);
-        H5Tclose(h->f16);
-        free(h->path);
-        free(h);
+        h5_free(h, 0);
         return -1;
     }
     for (int i = 0; i < h->n; i++) {
@@ -254,7 +250,7 @@ int h5out_close(H5Out *h, char *err, size_t errlen)
     }
     int rc = agree(h, ok, err, errlen);
     h->file = -1;
-    h5_free(h);
+    h5_free(h, 1);
     return rc;
 }
 
