@@ -8,7 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-static char tmpdir[256];
+static const char *tmpdir;
 
 static const char *write_tmp(const char *name, const char *content, size_t len)
 {
@@ -377,8 +377,7 @@ static void test_continuation(void)
 
 int main(void)
 {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/attrun_corpus_XXXXXX");
-    if (!mkdtemp(tmpdir))
+    if (!(tmpdir = test_mkdtemp("corpus")))
         return 2;
     CU_initialize_registry();
     CU_pSuite s = CU_add_suite("corpus", NULL, NULL);
@@ -392,9 +391,6 @@ int main(void)
     CU_add_test(s, "sst2_dev", test_sst2_dev);
     CU_add_test(s, "continuation", test_continuation);
     int rc = test_run_registry();
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    if (system(cmd)) {
-    }
+    test_rmtree(tmpdir);
     return rc;
 }

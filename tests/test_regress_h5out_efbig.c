@@ -28,7 +28,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static char dir[256];
+static const char *dir;
 
 /* Child: limit file sizes to 64 KiB, write 1 MiB of floats, close; finalize if the close
  * succeeded, else leave as attrun does. Exit 0: close failed cleanly with the file named
@@ -98,17 +98,13 @@ static void test_parallel_full(void) { run_child(1); }
 
 int main(void)
 {
-    snprintf(dir, sizeof dir, "/tmp/attrun-regress-h5.XXXXXX");
-    if (!mkdtemp(dir))
+    if (!(dir = test_mkdtemp("regress_h5")))
         return 1;
     CU_initialize_registry();
     CU_pSuite s = CU_add_suite("regress_h5out_efbig", NULL, NULL);
     CU_add_test(s, "serial file, write fails with EFBIG", test_serial_full);
     CU_add_test(s, "parallel file, write fails with EFBIG", test_parallel_full);
     int rc = test_run_registry();
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", dir);
+    test_rmtree(dir);
     return rc;
 }

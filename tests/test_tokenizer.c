@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 static Tokenizer *bert, *roberta;
-static char tmpdir[256];
+static const char *tmpdir;
 
 static Tokenizer *load_model(const char *rel)
 {
@@ -251,22 +251,7 @@ static void test_long_inputs(void)
 
 /* ---- loading errors: small tokenizer dirs written here ---- */
 
-static void write_file(const char *dir, const char *name, const char *content)
-{
-    char p[1100];
-    snprintf(p, sizeof p, "%s/%s", dir, name);
-    FILE *f = fopen(p, "wb");
-    fputs(content, f);
-    fclose(f);
-}
-
-static const char *mkcase(const char *name)
-{
-    static char d[512];
-    snprintf(d, sizeof d, "%s/%s", tmpdir, name);
-    mkdir(d, 0700);
-    return d;
-}
+static const char *mkcase(const char *name) { return test_subdir(tmpdir, name); }
 
 static void expect_load_error(const char *dir, const char *want)
 {
@@ -293,26 +278,26 @@ static void test_load_errors(void)
     expect_load_error(d, "no tokenizer files");
 
     d = mkcase("dup");
-    write_file(d, "vocab.txt", "[PAD]\n[UNK]\nhello\nhello\n");
+    test_write_file(d, "vocab.txt", "[PAD]\n[UNK]\nhello\nhello\n");
     expect_load_error(d, "vocab.txt:4: duplicate token 'hello'");
 
     d = mkcase("badcfg");
-    write_file(d, "vocab.txt", mini_vocab);
-    write_file(d, "tokenizer_config.json", "{\"do_lower_case\": true,,}");
+    test_write_file(d, "vocab.txt", mini_vocab);
+    test_write_file(d, "tokenizer_config.json", "{\"do_lower_case\": true,,}");
     expect_load_error(d, "tokenizer_config.json:1:");
 
     d = mkcase("nomask");
-    write_file(d, "vocab.txt", "[PAD]\n[UNK]\n[CLS]\n[SEP]\nhello\n");
+    test_write_file(d, "vocab.txt", "[PAD]\n[UNK]\n[CLS]\n[SEP]\nhello\n");
     expect_load_error(d, "mask_token '[MASK]' is not in the vocabulary");
 
     d = mkcase("nomerges");
-    write_file(d, "vocab.json", mini_bpe_vocab);
+    test_write_file(d, "vocab.json", mini_bpe_vocab);
     expect_load_error(d, "merges.txt: missing");
 
     /* a BPE vocabulary must hold all 256 byte symbols */
     d = mkcase("nobytes");
-    write_file(d, "vocab.json", mini_bpe_vocab);
-    write_file(d, "merges.txt", "#version: 0.2\nh i\n");
+    test_write_file(d, "vocab.json", mini_bpe_vocab);
+    test_write_file(d, "merges.txt", "#version: 0.2\nh i\n");
     expect_load_error(d, "byte-level symbol");
 
     /* full byte alphabet, then broken merges */
@@ -335,22 +320,22 @@ static void test_load_errors(void)
     char *vs = json_dumps(v, JSON_COMPACT);
     json_decref(v);
     d = mkcase("badmerge");
-    write_file(d, "vocab.json", vs);
-    write_file(d, "merges.txt", "#version: 0.2\nh i\nhi\n");
+    test_write_file(d, "vocab.json", vs);
+    test_write_file(d, "merges.txt", "#version: 0.2\nh i\nhi\n");
     expect_load_error(d, "merges.txt:3: malformed merge line");
     d = mkcase("oovmerge");
-    write_file(d, "vocab.json", vs);
-    write_file(d, "merges.txt", "#version: 0.2\nh i\ni h\n");
+    test_write_file(d, "vocab.json", vs);
+    test_write_file(d, "merges.txt", "#version: 0.2\nh i\ni h\n");
     expect_load_error(d, "merges.txt:3: merge 'i h' uses a token missing from vocab.json ('ih')");
     d = mkcase("dupjson");
-    write_file(d, "vocab.json", "{\"a\": 1, \"a\": 2}");
-    write_file(d, "merges.txt", "a a\n");
+    test_write_file(d, "vocab.json", "{\"a\": 1, \"a\": 2}");
+    test_write_file(d, "merges.txt", "a a\n");
     expect_load_error(d, "vocab.json:1:");
 
     /* and the good one loads and merges "hi" */
     d = mkcase("goodbpe");
-    write_file(d, "vocab.json", vs);
-    write_file(d, "merges.txt", "#version: 0.2\nh i\n");
+    test_write_file(d, "vocab.json", vs);
+    test_write_file(d, "merges.txt", "#version: 0.2\nh i\n");
     free(vs);
     Tokenizer *t = tokenizer_load(d, err, sizeof err);
     CU_ASSERT_PTR_NOT_NULL_FATAL(t);
@@ -372,9 +357,9 @@ static void test_load_errors(void)
         snprintf(dst, sizeof dst, "%s/%s", d, files[k]);
         CU_ASSERT_EQUAL(symlink(src, dst), 0);
     }
-    write_file(d, "tokenizer_config.json",
-               "{\"added_tokens_decoder\": {\"50264\": {\"content\": \"<mask>\", \"lstrip\": true, "
-               "\"rstrip\": false, \"special\": true}}}");
+    test_write_file(d, "tokenizer_config.json",
+                    "{\"added_tokens_decoder\": {\"50264\": {\"content\": \"<mask>\", \"lstrip\": true, "
+                    "\"rstrip\": false, \"special\": true}}}");
     Tokenizer *ls = tokenizer_load(d, err, sizeof err);
     CU_ASSERT_PTR_NOT_NULL_FATAL(ls);
     const char *t5[] = {"<s>", "a", "<mask>", "\xc4\xa0" "b", "</s>"};
@@ -384,8 +369,8 @@ static void test_load_errors(void)
 
     /* a cased WordPiece model from tokenizer_config.json */
     d = mkcase("cased");
-    write_file(d, "vocab.txt", mini_vocab);
-    write_file(d, "tokenizer_config.json", "{\"do_lower_case\": false, \"model_max_length\": 16}");
+    test_write_file(d, "vocab.txt", mini_vocab);
+    test_write_file(d, "tokenizer_config.json", "{\"do_lower_case\": false, \"model_max_length\": 16}");
     t = tokenizer_load(d, err, sizeof err);
     CU_ASSERT_PTR_NOT_NULL_FATAL(t);
     CU_ASSERT_EQUAL(tokenizer_model_max_length(t), 16);
@@ -401,26 +386,11 @@ static void test_load_errors(void)
 /* Speed on the 67,349 SST-2 training sentences (read with the TSV corpus reader). */
 static void test_sst2_speed(void)
 {
-    const char *path = test_shared_path("data/sst2/train.tsv");
-    struct stat st;
-    if (!path || stat(path, &st) != 0) {
-        printf("\n  (train.tsv absent: speed not measured)\n");
+    size_t n;
+    char **texts = test_sst2_train(&n, "speed");
+    if (!texts)
         return;
-    }
     CU_ASSERT_PTR_NOT_NULL_FATAL(bert);
-    char err[512];
-    CorpusSpec cs = {.path = path};
-    Corpus *c = corpus_open(&cs, err, sizeof err);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
-    size_t cap = 1 << 16, n = 0;
-    char **texts = malloc(cap * sizeof *texts);
-    CorpusRecord r;
-    while (corpus_next(c, &r, err, sizeof err) == 1) {
-        if (n == cap)
-            texts = realloc(texts, (cap *= 2) * sizeof *texts);
-        texts[n++] = strdup(r.text);
-    }
-    corpus_close(c);
     CU_ASSERT_EQUAL(n, 67349);
     Tokenizer *models[2] = {bert, roberta};
     for (int m = 0; m < 2; m++) {
@@ -443,17 +413,14 @@ static void test_sst2_speed(void)
         CU_ASSERT_EQUAL(bad, 0);
         CU_ASSERT(toks > 2 * (long)n);
     }
-    for (size_t i = 0; i < n; i++)
-        free(texts[i]);
-    free(texts);
+    test_free_texts(texts, n);
 }
 
 int main(void)
 {
     test_require_shared("reference/tokenization/hf_bert_base_uncased.json");
     test_require_shared("reference/models/tiny-roberta/merges.txt");
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/attrun_tok_XXXXXX");
-    if (!mkdtemp(tmpdir))
+    if (!(tmpdir = test_mkdtemp("tok")))
         return 2;
     bert = load_model("reference/models/tiny-bert");
     roberta = load_model("reference/models/tiny-roberta");
@@ -471,9 +438,6 @@ int main(void)
     int rc = test_run_registry();
     tokenizer_free(bert);
     tokenizer_free(roberta);
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    if (system(cmd)) {
-    }
+    test_rmtree(tmpdir);
     return rc;
 }

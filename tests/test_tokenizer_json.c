@@ -23,25 +23,10 @@
 #include <time.h>
 #include <unistd.h>
 
-static char tmpdir[256];
+static const char *tmpdir;
 static Tokenizer *tj_bert, *tj_rob, *tj_gpt2, *tj_qwen, *tj_llama, *leg_bert, *leg_rob;
 
-static void write_file(const char *dir, const char *name, const char *content)
-{
-    char p[1100];
-    snprintf(p, sizeof p, "%s/%s", dir, name);
-    FILE *f = fopen(p, "wb");
-    fputs(content, f);
-    fclose(f);
-}
-
-static const char *mkcase(const char *name)
-{
-    static char d[512];
-    snprintf(d, sizeof d, "%s/%s", tmpdir, name);
-    mkdir(d, 0700);
-    return d;
-}
+static const char *mkcase(const char *name) { return test_subdir(tmpdir, name); }
 
 static Tokenizer *load_dir(const char *dir)
 {
@@ -204,9 +189,9 @@ static Tokenizer *mini(const char *name, const char *normalizer, const char *pre
                          : "{\"type\":\"WordPiece\",\"unk_token\":\"[UNK]\",\"max_input_chars_per_word\":1000,"
                            "\"vocab\":{\"[UNK]\":0}}");
     const char *d = mkcase(name);
-    write_file(d, "tokenizer.json", buf);
+    test_write_file(d, "tokenizer.json", buf);
     if (config)
-        write_file(d, "tokenizer_config.json", config);
+        test_write_file(d, "tokenizer_config.json", config);
     return load_dir(d);
 }
 
@@ -492,7 +477,7 @@ static void test_add_prefix_space(void)
     const char *d = mkcase("roberta_aps");
     snprintf(cmd, sizeof cmd, "cp '%s/roberta/tokenizer.json' '%s/'", tmpdir, d);
     CU_ASSERT_EQUAL_FATAL(system(cmd), 0);
-    write_file(d, "tokenizer_config.json", "{\"tokenizer_class\": \"RobertaTokenizer\", \"add_prefix_space\": true}");
+    test_write_file(d, "tokenizer_config.json", "{\"tokenizer_class\": \"RobertaTokenizer\", \"add_prefix_space\": true}");
     Tokenizer *t = load_dir(d);
     CU_ASSERT_PTR_NOT_NULL_FATAL(t);
     const char *texts[] = {"Hello world", "a  b", " x", ""};
@@ -566,7 +551,7 @@ static void test_post_sequence(void)
 static void expect_error(const char *name, const char *json, const char *want)
 {
     const char *d = mkcase(name);
-    write_file(d, "tokenizer.json", json);
+    test_write_file(d, "tokenizer.json", json);
     char err[1024] = "";
     Tokenizer *t = tokenizer_load(d, err, sizeof err);
     CU_ASSERT_PTR_NULL(t);
@@ -634,27 +619,12 @@ static double encode_all(Tokenizer *t, char **texts, size_t n, long *toks)
  * pipeline vs the hand-written legacy path, same process, alternating, best of 3 each. */
 static void test_sst2_speed(void)
 {
-    const char *path = test_shared_path("data/sst2/train.tsv");
-    struct stat st;
-    if (!path || stat(path, &st) != 0) {
-        printf("\n  (train.tsv absent: speed not measured)\n");
+    size_t n;
+    char **texts = test_sst2_train(&n, "speed");
+    if (!texts)
         return;
-    }
     CU_ASSERT_PTR_NOT_NULL_FATAL(tj_rob);
     CU_ASSERT_PTR_NOT_NULL_FATAL(leg_rob);
-    char err[512];
-    CorpusSpec cs = {.path = path};
-    Corpus *c = corpus_open(&cs, err, sizeof err);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
-    size_t cap = 1 << 16, n = 0;
-    char **texts = malloc(cap * sizeof *texts);
-    CorpusRecord r;
-    while (corpus_next(c, &r, err, sizeof err) == 1) {
-        if (n == cap)
-            texts = realloc(texts, (cap *= 2) * sizeof *texts);
-        texts[n++] = strdup(r.text);
-    }
-    corpus_close(c);
     CU_ASSERT_EQUAL(n, 67349);
     double best_j = 1e30, best_l = 1e30;
     long tj_toks = 0, leg_toks = 0;
@@ -668,17 +638,14 @@ static void test_sst2_speed(void)
     CU_ASSERT_EQUAL(tj_toks, leg_toks);
     /* The ratio is a measurement, printed for the record (issue: <= 2x); not asserted, since wall-clock
      * times on a shared CI machine are noise (seen failing at -j2 under load while 1.0-1.3x alone). */
-    for (size_t i = 0; i < n; i++)
-        free(texts[i]);
-    free(texts);
+    test_free_texts(texts, n);
 }
 
 int main(void)
 {
     test_require_shared("reference/tokenization/gpt2_2k.json");
     test_require_shared("data/vocab/roberta-base-merges.txt");
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/attrun_tokjson_XXXXXX");
-    if (!mkdtemp(tmpdir))
+    if (!(tmpdir = test_mkdtemp("tokjson")))
         return 2;
     tj_gpt2 = json_only_copy("tiny-gpt2");
     tj_qwen = json_only_copy("tiny-qwen2");
@@ -714,9 +681,6 @@ int main(void)
     Tokenizer *all[] = {tj_gpt2, tj_qwen, tj_llama, tj_bert, tj_rob, leg_bert, leg_rob};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         tokenizer_free(all[i]);
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    if (system(cmd)) {
-    }
+    test_rmtree(tmpdir);
     return rc;
 }

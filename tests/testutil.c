@@ -1,11 +1,13 @@
 #include "tests/testutil.h"
 #include "engine/engine.h"
+#include "io/corpus.h"
 #include <CUnit/Basic.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
 const char *test_shared_dir(void)
@@ -175,4 +177,71 @@ Example test_example(long index, int T, const int *ids, const int *special)
     ex.mask_id = 5;
     ex.unk_id = 6;
     return ex;
+}
+
+const char *test_mkdtemp(const char *name)
+{
+    static char dir[256];
+    snprintf(dir, sizeof dir, "/tmp/attrun_%s_XXXXXX", name);
+    return mkdtemp(dir);
+}
+
+void test_rmtree(const char *dir)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", dir);
+}
+
+const char *test_subdir(const char *parent, const char *name)
+{
+    static char d[512];
+    snprintf(d, sizeof d, "%s/%s", parent, name);
+    mkdir(d, 0700);
+    return d;
+}
+
+void test_write_file(const char *dir, const char *name, const char *content)
+{
+    char p[1100];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    FILE *f = fopen(p, "wb");
+    fputs(content, f);
+    fclose(f);
+}
+
+char **test_sst2_train(size_t *n, const char *what)
+{
+    const char *path = test_shared_path("data/sst2/train.tsv");
+    struct stat st;
+    *n = 0;
+    if (!path || stat(path, &st) != 0) {
+        printf("\n  (train.tsv absent: %s not measured)\n", what);
+        return NULL;
+    }
+    char err[512];
+    CorpusSpec cs = {.path = path};
+    Corpus *c = corpus_open(&cs, err, sizeof err);
+    if (!c) {
+        CU_FAIL(err);
+        return NULL;
+    }
+    size_t cap = 1 << 16;
+    char **texts = malloc(cap * sizeof *texts);
+    CorpusRecord r;
+    while (corpus_next(c, &r, err, sizeof err) == 1) {
+        if (*n == cap)
+            texts = realloc(texts, (cap *= 2) * sizeof *texts);
+        texts[(*n)++] = strdup(r.text);
+    }
+    corpus_close(c);
+    return texts;
+}
+
+void test_free_texts(char **texts, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(texts[i]);
+    free(texts);
 }

@@ -16,6 +16,19 @@ const char *test_shared_path(const char *rel);
 /* Prints "SKIPPED: <why>" and exits 77 when ../shared/<rel> is absent. */
 void test_require_shared(const char *rel);
 
+/* A new directory /tmp/attrun_<name>_XXXXXX, in a static buffer (one a test program; NULL when
+ * it cannot be made); test_rmtree removes a directory and all it holds (a note when it cannot). */
+const char *test_mkdtemp(const char *name);
+void test_rmtree(const char *dir);
+/* "<parent>/<name>", made (0700) if absent, in a static buffer. */
+const char *test_subdir(const char *parent, const char *name);
+/* Writes <dir>/<name> = content. */
+void test_write_file(const char *dir, const char *name, const char *content);
+/* The texts of ../shared/data/sst2/train.tsv (67,349 sentences) as the corpus reader gives them,
+ * malloc'ed, or NULL (after a note that `what` is not measured) when the file is absent. */
+char **test_sst2_train(size_t *n, const char *what);
+void test_free_texts(char **texts, size_t n);
+
 /* Loads a JSON file; a name ending in .gz is gunzipped. Aborts the test on error. */
 json_t *test_load_json(const char *path);
 /* Flattens a nested JSON array of numbers into a malloc'ed double array. */
