@@ -16,17 +16,6 @@
 
 #define TOL 1e-4
 
-static double cmp(const float *a, size_t n, const json_t *ref)
-{
-    size_t m;
-    double *r = test_json_flatten(ref, &m);
-    double e = m == n ? test_rel_err_f(a, r, n, 0) : 1e9;
-    if (m != n)
-        printf("    size mismatch: %zu values vs %zu in the reference\n", n, m);
-    free(r);
-    return e;
-}
-
 static double num(const json_t *o, const char *k) { return json_number_value(json_object_get(o, k)); }
 static int inum(const json_t *o, const char *k) { return (int)json_integer_value(json_object_get(o, k)); }
 
@@ -47,9 +36,10 @@ static void check_forward(Engine *e, const Model *m, const int *ids, int T, int 
     EngineBatch in = {.B = 1, .T = T, .layer = AT_WORD_EMB, .x = x, .pos_ids = pids, .target = &tg, .mlm_pos = &pos};
     EngineOutput out = {.F = &F, .logits = lg, .attn = json_object_get(res, "attentions") ? attn : NULL};
     CU_ASSERT_EQUAL_FATAL(engine_run(e, &in, &out), 0);
-    E->logits = fmax(E->logits, cmp(lg, (size_t)c->C, json_object_get(res, "logits")));
+    E->logits = fmax(E->logits, test_json_rel_err(lg, (size_t)c->C, json_object_get(res, "logits"), 0));
     if (out.attn)
-        E->attn = fmax(E->attn, cmp(attn, (size_t)c->L * c->NH * T * T, json_object_get(res, "attentions")));
+        E->attn = fmax(E->attn,
+                       test_json_rel_err(attn, (size_t)c->L * c->NH * T * T, json_object_get(res, "attentions"), 0));
     int arg = 0;
     for (int j = 1; j < c->C; j++)
         arg = lg[j] > lg[arg] ? j : arg;
@@ -96,7 +86,7 @@ static double check_method(Engine *e, const Model *m, const int *ids, int T, con
     if (rc)
         printf("    %s failed: %s\n", meth, err ? err : "?");
     CU_ASSERT_EQUAL_FATAL(rc, 0);
-    double ea = cmp(r.full, (size_t)T * m->cfg.D, json_object_get(res, "attr"));
+    double ea = test_json_rel_err(r.full, (size_t)T * m->cfg.D, json_object_get(res, "attr"), 0);
     /* F values are compared on the scale of the logits (a logit near 0 has no own scale) */
     double fx = num(res, "f_input"), lmax = 0;
     size_t nl;

@@ -69,18 +69,6 @@ static void errs_report(const char *tag, const Errs *e)
     CU_ASSERT(e->fb <= TOL);
 }
 
-/* rel err of n floats against a JSON array (any nesting); 1e9 when sizes differ */
-static double cmp(const float *a, size_t n, const json_t *ref, double floor)
-{
-    size_t m;
-    double *r = test_json_flatten(ref, &m);
-    double e = m == n ? test_rel_err_f(a, r, n, floor) : 1e9;
-    if (m != n)
-        printf("    size mismatch: %zu values vs %zu in the reference\n", n, m);
-    free(r);
-    return e;
-}
-
 static double num(const json_t *o, const char *k)
 {
     return json_number_value(json_object_get(o, k));
@@ -165,7 +153,7 @@ static void compare(const AttrResult *r, const json_t *res, int saliency, Errs *
 {
     size_t TD = (size_t)r->T * r->D;
     const json_t *attr = json_object_get(res, "attr");
-    e->attr = cmp(r->full, TD, attr, 0);
+    e->attr = test_json_rel_err(r->full, TD, attr, 0);
     if (saliency) { /* ours: Σ|g| per token; the reference's attr_sum is the signed sum */
         size_t n;
         double *a = test_json_flatten(attr, &n), *s = calloc(r->T, sizeof(double));
@@ -175,16 +163,16 @@ static void compare(const AttrResult *r, const json_t *res, int saliency, Errs *
         free(a);
         free(s);
     } else {
-        e->sum = cmp(r->token_sum, r->T, json_object_get(res, "attr_sum"), 0);
+        e->sum = test_json_rel_err(r->token_sum, r->T, json_object_get(res, "attr_sum"), 0);
     }
-    e->l2 = cmp(r->token_l2, r->T, json_object_get(res, "attr_l2"), 0);
+    e->l2 = test_json_rel_err(r->token_l2, r->T, json_object_get(res, "attr_l2"), 0);
     double fx = num(res, "f_input"), fb = num(res, "f_baseline");
     e->fx = fabs(r->f_input - fx) / fmax(fabs(fx), 1e-30);
     e->fb = json_object_get(res, "f_baseline") && r->n_delta < 2 ? fabs(r->f_baseline - fb) / fmax(fabs(fb), 1e-30) : 0;
     e->delta = 0;
     const json_t *d = json_object_get(res, "delta");
     if (d && !saliency)
-        e->delta = cmp(r->delta, r->n_delta, d, fmax(fabs(fx), fabs(fb)));
+        e->delta = test_json_rel_err(r->delta, r->n_delta, d, fmax(fabs(fx), fabs(fb)));
 }
 
 static void spec_from_params(MethodSpec *s, MethodKind kind, const json_t *params)
@@ -422,16 +410,17 @@ static void test_conductance(void)
         float *col = malloc(T * sizeof(float));
         for (int l = 0; l < L && l < (int)json_array_size(layers); l++) {
             const json_t *ly = json_array_get(layers, l);
-            eh = fmax(eh, cmp(r.cond_full + (size_t)l * T * D, (size_t)T * D, json_object_get(ly, "hidden"), 0));
+            eh = fmax(eh, test_json_rel_err(r.cond_full + (size_t)l * T * D, (size_t)T * D,
+                                            json_object_get(ly, "hidden"), 0));
             for (int t = 0; t < T; t++)
                 col[t] = r.cond_sum[t * L + l];
-            es = fmax(es, cmp(col, T, json_object_get(ly, "hidden_sum"), 0));
+            es = fmax(es, test_json_rel_err(col, T, json_object_get(ly, "hidden_sum"), 0));
             for (int t = 0; t < T; t++)
                 col[t] = r.cond_l2[t * L + l];
-            el = fmax(el, cmp(col, T, json_object_get(ly, "hidden_l2"), 0));
-            ea = fmax(ea, cmp(r.cond_attn + (size_t)l * NH * T * T, (size_t)NH * T * T,
+            el = fmax(el, test_json_rel_err(col, T, json_object_get(ly, "hidden_l2"), 0));
+            ea = fmax(ea, test_json_rel_err(r.cond_attn + (size_t)l * NH * T * T, (size_t)NH * T * T,
                               json_object_get(ly, "attention"), 0));
-            ed = fmax(ed, cmp(&r.cond_delta[l], 1, json_object_get(ly, "delta"),
+            ed = fmax(ed, test_json_rel_err(&r.cond_delta[l], 1, json_object_get(ly, "delta"),
                               fmax(fabs(r.f_input), fabs(r.f_baseline))));
         }
         free(col);
@@ -533,7 +522,7 @@ static double deeplift_rescale_err(const char *file, const char *key, const char
         exbuf_init(&b, res, (long)i);
         AttrResult r;
         if (run_all(e, &s, &b.ex, &r) == 0) {
-            worst = fmax(worst, cmp(r.full, (size_t)r.T * r.D, json_object_get(res, "attr"), 0));
+            worst = fmax(worst, test_json_rel_err(r.full, (size_t)r.T * r.D, json_object_get(res, "attr"), 0));
             attr_result_free(&r);
         }
         exbuf_free(&b);

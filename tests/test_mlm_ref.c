@@ -38,18 +38,6 @@ static const char *src_path(const char *rel)
 static int ji(const json_t *o, const char *k) { return (int)json_integer_value(json_object_get(o, k)); }
 static double jd(const json_t *o, const char *k) { return json_number_value(json_object_get(o, k)); }
 
-/* Relative error of n floats against a JSON array (any nesting); 1e9 on a size mismatch. */
-static double cmp(const float *a, size_t n, const json_t *ref, double floor)
-{
-    size_t m;
-    double *r = test_json_flatten(ref, &m);
-    double e = m == n ? test_rel_err_f(a, r, n, floor) : 1e9;
-    if (m != n)
-        printf("    size mismatch: %zu values vs %zu in the reference\n", n, m);
-    free(r);
-    return e;
-}
-
 /* Same int array as a JSON array of integers? */
 static int same_ints(const int *a, int n, const json_t *ref)
 {
@@ -160,7 +148,7 @@ static void run_family(const char *model_rel, const char *json_rel, const char *
             }
         const double fx = jd(res, "f_input");
         one.f = fabs(F - fx) / fabs(fx);
-        one.grad = cmp(grad, (size_t)T * D, json_object_get(res, "grad"), 0);
+        one.grad = test_json_rel_err(grad, (size_t)T * D, json_object_get(res, "grad"), 0);
         /* F = softmax probability of the target at the mask */
         in.output = OUT_PROB;
         out = (EngineOutput){.F = &P};
@@ -201,8 +189,8 @@ static void run_family(const char *model_rel, const char *json_rel, const char *
             const double fb = jd(ig, "f_baseline"), dref = jd(ig, "delta");
             const double fscale = fmax(fmax(fabs(fx), fabs(fb)), fabs(dref));
             Errs g = {0};
-            g.attr = cmp(r.full, (size_t)T * D, json_object_get(ig, "attr"), 0);
-            g.sum = cmp(r.token_sum, (size_t)T, json_object_get(ig, "attr_sum"), 0);
+            g.attr = test_json_rel_err(r.full, (size_t)T * D, json_object_get(ig, "attr"), 0);
+            g.sum = test_json_rel_err(r.token_sum, (size_t)T, json_object_get(ig, "attr_sum"), 0);
             g.fx = fabs(r.f_input - fx) / fscale;
             g.fb = fabs(r.f_baseline - fb) / fscale;
             CU_ASSERT_EQUAL_FATAL(r.n_delta, 1);

@@ -245,3 +245,14 @@ void test_free_texts(char **texts, size_t n)
         free(texts[i]);
     free(texts);
 }
+
+double test_json_rel_err(const float *a, size_t n, const json_t *ref, double floor)
+{
+    size_t m;
+    double *r = test_json_flatten(ref, &m);
+    double e = m == n ? test_rel_err_f(a, r, n, floor) : 1e9;
+    if (m != n)
+        printf("    size mismatch: %zu values vs %zu in the reference\n", n, m);
+    free(r);
+    return e;
+}

@@ -36,6 +36,8 @@ double *test_json_flatten(const json_t *arr, size_t *n);
 
 /* max |a[i] - ref[i]| / max(max|ref|, floor). */
 double test_rel_err_f(const float *a, const double *ref, size_t n, double floor);
+/* The same against a JSON array (any nesting); 1e9 (and a note) when the sizes differ. */
+double test_json_rel_err(const float *a, size_t n, const json_t *ref, double floor);
 double test_max_abs_d(const double *ref, size_t n);
 
 /* The seeded random classifier of the engine tests that need no reference data (test_methods_chunk,
