@@ -171,6 +171,21 @@ static void run_padded_batch(Engine *e, const json_t *results, const char *metho
     free(rows);
 }
 
+/* The `results` of a Captum IG file: logits at the input and at the baseline. */
+static void ig_entries(Engine *e, const char *file, const char *model, double *worst)
+{
+    json_t *ig = test_load_json(test_shared_path(file));
+    size_t i;
+    json_t *r;
+    json_array_foreach(json_object_get(ig, "results"), i, r) {
+        char label[64];
+        snprintf(label, sizeof label, "%s ig[%zu]", model, i);
+        run_entry(e, r, label, "ids", "logits", 0, worst);
+        run_entry(e, r, label, "baseline_ids", "baseline_logits", 0, worst);
+    }
+    json_decref(ig);
+}
+
 static void test_bert(void)
 {
     Model *m = load("tiny-bert");
@@ -178,17 +193,10 @@ static void test_bert(void)
         return;
     Engine *e = engine_create(m);
     double worst = 0;
-    json_t *ig = test_load_json(test_shared_path("reference/captum/ig_gausslegendre_50.json"));
+    ig_entries(e, "reference/captum/ig_gausslegendre_50.json", "tiny-bert", &worst);
+    json_t *sal = test_load_json(test_shared_path("reference/captum/saliency.json"));
     size_t i;
     json_t *r;
-    json_array_foreach(json_object_get(ig, "results"), i, r) {
-        char label[64];
-        snprintf(label, sizeof label, "tiny-bert ig[%zu]", i);
-        run_entry(e, r, label, "ids", "logits", 0, &worst);
-        run_entry(e, r, label, "baseline_ids", "baseline_logits", 0, &worst);
-    }
-    json_decref(ig);
-    json_t *sal = test_load_json(test_shared_path("reference/captum/saliency.json"));
     json_array_foreach(json_object_get(sal, "results"), i, r) {
         char label[64];
         snprintf(label, sizeof label, "tiny-bert saliency[%zu]", i);
@@ -208,16 +216,7 @@ static void test_bert_bf16(void)
         return;
     Engine *e = engine_create(m);
     double worst = 0;
-    json_t *ig = test_load_json(test_shared_path("reference/captum/bf16_ig_gausslegendre_50.json"));
-    size_t i;
-    json_t *r;
-    json_array_foreach(json_object_get(ig, "results"), i, r) {
-        char label[64];
-        snprintf(label, sizeof label, "tiny-bert-bf16 ig[%zu]", i);
-        run_entry(e, r, label, "ids", "logits", 0, &worst);
-        run_entry(e, r, label, "baseline_ids", "baseline_logits", 0, &worst);
-    }
-    json_decref(ig);
+    ig_entries(e, "reference/captum/bf16_ig_gausslegendre_50.json", "tiny-bert-bf16", &worst);
     printf("\n  tiny-bert-bf16 worst rel err %.2e", worst);
     engine_free(e);
     model_free(m);
