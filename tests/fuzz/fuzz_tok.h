@@ -19,6 +19,23 @@ static inline void fuzz_tok_fail(const char *what, int i)
     abort();
 }
 
+/* A loaded tokenizer's tables: its first nspecial special ids inside the vocabulary (or -1), and
+ * the token string of each of the first 4096 ids mapping back to an id. */
+static inline void fuzz_vocab_check(const Tokenizer *t, int nspecial)
+{
+    int V = tokenizer_vocab_size(t);
+    for (int s = 0; s < nspecial; s++) {
+        int id = tokenizer_special_id(t, (SpecialToken)s);
+        if (id < -1 || id >= V)
+            abort();
+    }
+    for (int id = 0; id < V && id < 4096; id++) {
+        const char *tok = tokenizer_id_to_token(t, id);
+        if (tok && tokenizer_token_to_id(t, tok) < 0)
+            abort();
+    }
+}
+
 /* Encodes text (+ pair) and checks the result; returns tokenizer_encode's status. */
 static inline int fuzz_encode_check(const Tokenizer *t, const char *text, const char *pair, int max_length)
 {

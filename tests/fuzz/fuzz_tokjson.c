@@ -5,8 +5,7 @@
  * A refusal must name tokenizer.json or tokenizer_config.json; a loaded tokenizer must encode
  * the text (when valid UTF-8) and a few fixed texts, alone and as pairs, with ids that have
  * token strings, offsets inside their text, type ids 0/1, and at most max_length tokens. */
-#include "fuzz_util.h"
-#include "io/tokenizer.h"
+#include "fuzz_tok.h"
 
 static const char *const TEXTS[] = {"hello world", "Héllo ÇA va, naïve 中文 😀 e\xcc\x81", "<s> </s> [CLS] <|endoftext|>",
                                     "  a  b\tc\r\n 123 it's", ""};
@@ -69,17 +68,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         return 0;
     }
-    int V = tokenizer_vocab_size(t);
-    for (int s = 0; s < TOK_NUM_SPECIAL_ALL; s++) {
-        int id = tokenizer_special_id(t, (SpecialToken)s);
-        if (id < -1 || id >= V)
-            abort();
-    }
-    for (int id = 0; id < V && id < 4096; id++) {
-        const char *tok = tokenizer_id_to_token(t, id);
-        if (tok && tokenizer_token_to_id(t, tok) < 0)
-            abort();
-    }
+    fuzz_vocab_check(t, TOK_NUM_SPECIAL_ALL);
     if (text)
         check(t, (const char *)text, ntext, NULL, 0, 0);
     for (size_t i = 0; i < sizeof TEXTS / sizeof *TEXTS; i++) {

@@ -38,16 +38,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int V = tokenizer_vocab_size(t);
     if (V <= 0)
         abort();
-    for (int s = 0; s < TOK_NUM_SPECIAL; s++) {
-        int id = tokenizer_special_id(t, (SpecialToken)s);
-        if (id < -1 || id >= V)
-            abort();
-    }
-    for (int id = 0; id < V && id < 4096; id++) {
-        const char *tok = tokenizer_id_to_token(t, id);
-        if (tok && tokenizer_token_to_id(t, tok) < 0)
-            abort();
-    }
+    fuzz_vocab_check(t, TOK_NUM_SPECIAL);
     if (tokenizer_id_to_token(t, -1) || tokenizer_id_to_token(t, V))
         abort();
     for (size_t i = 0; i < sizeof TEXTS / sizeof *TEXTS; i++) {
