@@ -19,28 +19,49 @@ static void layout_mlm(Layout *lo, Model *m, const char *dense, const char *ln, 
         layout_add(lo, &m->head_out_w, c->V, c->D, 0, "%s", dec_w);
 }
 
+/* An encoder layer's tensor names, after "<prefix>.<l>.": the attention's q, k, v and output
+ * projections, its LayerNorm, the two FFN projections and the output LayerNorm. */
+typedef struct {
+    const char *prefix, *q, *k, *v, *o, *ln1, *ff1, *ff2, *ln2;
+} EncoderLayerNames;
+
+static const EncoderLayerNames BERT_LAYER = {
+    "encoder.layer", "attention.self.query", "attention.self.key", "attention.self.value",
+    "attention.output.dense", "attention.output.LayerNorm", "intermediate.dense", "output.dense",
+    "output.LayerNorm"};
+static const EncoderLayerNames DISTILBERT_LAYER = {
+    "transformer.layer", "attention.q_lin", "attention.k_lin", "attention.v_lin", "attention.out_lin",
+    "sa_layer_norm", "ffn.lin1", "ffn.lin2", "output_layer_norm"};
+
+static void layout_layers(Model *m, Layout *lo, const EncoderLayerNames *nm)
+{
+    const ModelConfig *c = &m->cfg;
+    int64_t D = c->D, FF = c->FF;
+    char n[128];
+    for (int l = 0; l < c->L; l++) {
+        LayerParams *p = &m->layer[l];
+#define LN(s) (snprintf(n, sizeof n, "%s.%d.%s", nm->prefix, l, s), n)
+        layout_linear(lo, &p->q_w, &p->q_b, D, D, 1, LN(nm->q));
+        layout_linear(lo, &p->k_w, &p->k_b, D, D, 1, LN(nm->k));
+        layout_linear(lo, &p->v_w, &p->v_b, D, D, 1, LN(nm->v));
+        layout_linear(lo, &p->o_w, &p->o_b, D, D, 1, LN(nm->o));
+        layout_norm(lo, &p->ln1_g, &p->ln1_b, D, 1, LN(nm->ln1));
+        layout_linear(lo, &p->ff1_w, &p->ff1_b, FF, D, 1, LN(nm->ff1));
+        layout_linear(lo, &p->ff2_w, &p->ff2_b, D, FF, 1, LN(nm->ff2));
+        layout_norm(lo, &p->ln2_g, &p->ln2_b, D, 1, LN(nm->ln2));
+#undef LN
+    }
+}
+
 static void layout_bert_like(Model *m, Layout *lo)
 {
     const ModelConfig *c = &m->cfg;
-    int64_t D = c->D, FF = c->FF, V = c->V;
-    char n[128];
+    int64_t D = c->D, V = c->V;
     layout_add(lo, &m->word_emb, V, D, 1, "embeddings.word_embeddings.weight");
     layout_add(lo, &m->pos_emb, c->P, D, 1, "embeddings.position_embeddings.weight");
     layout_add(lo, &m->type_emb, c->TV, D, 1, "embeddings.token_type_embeddings.weight");
     layout_norm(lo, &m->emb_ln_g, &m->emb_ln_b, D, 1, "embeddings.LayerNorm");
-    for (int l = 0; l < c->L; l++) {
-        LayerParams *p = &m->layer[l];
-#define LN(s) (snprintf(n, sizeof n, "encoder.layer.%d.%s", l, s), n)
-        layout_linear(lo, &p->q_w, &p->q_b, D, D, 1, LN("attention.self.query"));
-        layout_linear(lo, &p->k_w, &p->k_b, D, D, 1, LN("attention.self.key"));
-        layout_linear(lo, &p->v_w, &p->v_b, D, D, 1, LN("attention.self.value"));
-        layout_linear(lo, &p->o_w, &p->o_b, D, D, 1, LN("attention.output.dense"));
-        layout_norm(lo, &p->ln1_g, &p->ln1_b, D, 1, LN("attention.output.LayerNorm"));
-        layout_linear(lo, &p->ff1_w, &p->ff1_b, FF, D, 1, LN("intermediate.dense"));
-        layout_linear(lo, &p->ff2_w, &p->ff2_b, D, FF, 1, LN("output.dense"));
-        layout_norm(lo, &p->ln2_g, &p->ln2_b, D, 1, LN("output.LayerNorm"));
-#undef LN
-    }
+    layout_layers(m, lo, &BERT_LAYER);
     int bert = c->arch == ARCH_BERT;
     if (c->head == HEAD_CLASSIFIER) {
         if (bert) {
@@ -63,24 +84,11 @@ static void layout_bert_like(Model *m, Layout *lo)
 static void layout_distilbert(Model *m, Layout *lo)
 {
     const ModelConfig *c = &m->cfg;
-    int64_t D = c->D, FF = c->FF, V = c->V;
-    char n[128];
+    int64_t D = c->D, V = c->V;
     layout_add(lo, &m->word_emb, V, D, 1, "embeddings.word_embeddings.weight");
     layout_add(lo, &m->pos_emb, c->P, D, 1, "embeddings.position_embeddings.weight");
     layout_norm(lo, &m->emb_ln_g, &m->emb_ln_b, D, 1, "embeddings.LayerNorm");
-    for (int l = 0; l < c->L; l++) {
-        LayerParams *p = &m->layer[l];
-#define LN(s) (snprintf(n, sizeof n, "transformer.layer.%d.%s", l, s), n)
-        layout_linear(lo, &p->q_w, &p->q_b, D, D, 1, LN("attention.q_lin"));
-        layout_linear(lo, &p->k_w, &p->k_b, D, D, 1, LN("attention.k_lin"));
-        layout_linear(lo, &p->v_w, &p->v_b, D, D, 1, LN("attention.v_lin"));
-        layout_linear(lo, &p->o_w, &p->o_b, D, D, 1, LN("attention.out_lin"));
-        layout_norm(lo, &p->ln1_g, &p->ln1_b, D, 1, LN("sa_layer_norm"));
-        layout_linear(lo, &p->ff1_w, &p->ff1_b, FF, D, 1, LN("ffn.lin1"));
-        layout_linear(lo, &p->ff2_w, &p->ff2_b, D, FF, 1, LN("ffn.lin2"));
-        layout_norm(lo, &p->ln2_g, &p->ln2_b, D, 1, LN("output_layer_norm"));
-#undef LN
-    }
+    layout_layers(m, lo, &DISTILBERT_LAYER);
     if (c->head == HEAD_CLASSIFIER) {
         layout_linear(lo, &m->head_dense_w, &m->head_dense_b, D, D, 0, "pre_classifier");
         layout_linear(lo, &m->head_out_w, &m->head_out_b, c->C, D, 0, "classifier");
