@@ -249,21 +249,25 @@ static void unicode_form(NStr *s, int kind)
 
 /* ---- simple normalizers -------------------------------------------------------------- */
 
+int uc_lower_simple(uint32_t *c, int n)
+{
+    int has130 = 0;
+    for (int i = 0; i < n; i++) {
+        if (c[i] < 0x80) {
+            if (c[i] >= 'A' && c[i] <= 'Z')
+                c[i] += 32;
+        } else if (c[i] == 0x130)
+            has130 = 1;
+        else
+            c[i] = (uint32_t)utf8proc_tolower((utf8proc_int32_t)c[i]);
+    }
+    return has130;
+}
+
 /* Rust's char::to_lowercase: the full mapping, where only U+0130 expands ("i" + U+0307). */
 static void lowercase(NStr *s)
 {
-    int has130 = 0;
-    for (int i = 0; i < s->n; i++) {
-        uint32_t c = s->c[i];
-        if (c < 0x80) {
-            if (c >= 'A' && c <= 'Z')
-                s->c[i] = c + 32;
-        } else if (c == 0x130)
-            has130 = 1;
-        else
-            s->c[i] = (uint32_t)utf8proc_tolower((utf8proc_int32_t)c);
-    }
-    if (!has130)
+    if (!uc_lower_simple(s->c, s->n))
         return;
     NStr o = {0};
     for (int i = 0; i < s->n; i++) {

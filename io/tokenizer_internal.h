@@ -124,7 +124,15 @@ int bpe_pretok_match(const uint32_t *cp, const unsigned char *cls, int i, int e)
 
 /* Unicode helpers (tokenizer.c), classes as Rust's char methods define them. */
 int uc_is_whitespace(uint32_t c);  /* White_Space property */
-int uc_is_alnum(uint32_t c);       /* letters, marks, numbers (Rust's is_alphanumeric, approximately; normalize.c) */
+/* Classes of the tokenizers crate's BertNormalizer / BertPreTokenizer and the other
+ * normalizers (normalize.c), shared by the legacy WordPiece path. */
+int uc_is_alnum(uint32_t c);       /* letters, marks, numbers (Rust's is_alphanumeric, approximately) */
+int uc_is_punct(uint32_t c);       /* ASCII symbols, or Unicode P* */
+int uc_is_control(uint32_t c);     /* Rust's is_other: Cc Cf Cn Co Cs */
+int uc_is_chinese(uint32_t c);     /* the CJK ideograph blocks BERT pads with spaces */
+/* Rust's char::to_lowercase over c[0..n) in place, but for U+0130 (left as is: its full mapping
+ * is two characters, "i" + U+0307, which the caller inserts); returns whether one was seen. */
+int uc_lower_simple(uint32_t *c, int n);
 /* UTF-8 -> code points; returns count or -1 when invalid. *cp malloc'ed (n+1). */
 int utf8_to_cps(const char *s, size_t len, uint32_t **cp);
 int utf8_put(uint32_t c, char *out); /* bytes written (1..4) */

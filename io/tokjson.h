@@ -141,9 +141,6 @@ int tokjson_config(Tokenizer *t, void *config_json, const char *cfgp, char *err,
 void tokjson_space_tables(Tokenizer *t);
 int tokjson_set_bos_eos(Tokenizer *t, int add_bos, int add_eos, char *err, size_t errlen);
 
-/* Unicode classes shared by the normalizers and pre-tokenizers (normalize.c). */
-int uc_is_punct(uint32_t c);    /* ASCII punctuation or Unicode P* */
-int uc_is_control(uint32_t c);  /* Cc Cf Cn Co Cs */
-int uc_is_chinese(uint32_t c);
+/* Unicode classes of the pre-tokenizers (normalize.c; the others: io/tokenizer_internal.h). */
 int uc_is_numeric(uint32_t c);  /* Nd Nl No */
 #endif

@@ -74,35 +74,6 @@ int wordpiece_load(Tokenizer *t, const char *path, char *err, size_t errlen)
     return rc;
 }
 
-/* ---- character classes (as the tokenizers crate's BertNormalizer/BertPreTokenizer) ---- */
-
-static int is_other(uint32_t c) /* Rust's is_other: Cc, Cf, Cn, Co (Cs cannot occur) */
-{
-    utf8proc_category_t k = utf8proc_category((utf8proc_int32_t)c);
-    return k == UTF8PROC_CATEGORY_CC || k == UTF8PROC_CATEGORY_CF || k == UTF8PROC_CATEGORY_CN ||
-           k == UTF8PROC_CATEGORY_CO || k == UTF8PROC_CATEGORY_CS;
-}
-
-static int is_chinese(uint32_t c)
-{
-    return (c >= 0x4E00 && c <= 0x9FFF) || (c >= 0x3400 && c <= 0x4DBF) || (c >= 0x20000 && c <= 0x2A6DF) ||
-           (c >= 0x2A700 && c <= 0x2B73F) || (c >= 0x2B740 && c <= 0x2B81F) || (c >= 0x2B920 && c <= 0x2CEAF) ||
-           (c >= 0xF900 && c <= 0xFAFF) || (c >= 0x2F800 && c <= 0x2FA1F);
-}
-
-static int is_punct(uint32_t c) /* ASCII symbols count as punctuation, plus Unicode P* */
-{
-    if (c < 0x80)
-        return (c >= 33 && c <= 47) || (c >= 58 && c <= 64) || (c >= 91 && c <= 96) || (c >= 123 && c <= 126);
-    switch (utf8proc_category((utf8proc_int32_t)c)) {
-    case UTF8PROC_CATEGORY_PC: case UTF8PROC_CATEGORY_PD: case UTF8PROC_CATEGORY_PS: case UTF8PROC_CATEGORY_PE:
-    case UTF8PROC_CATEGORY_PI: case UTF8PROC_CATEGORY_PF: case UTF8PROC_CATEGORY_PO:
-        return 1;
-    default:
-        return 0;
-    }
-}
-
 /* Normalised text: code points with the original index each came from. */
 typedef struct {
     uint32_t *c;
@@ -128,11 +99,11 @@ static void normalize(const Tokenizer *t, const uint32_t *cp, int a, int b, NTex
     NText *cur = t->strip_accents ? &tmp : out;
     for (int i = a; i < b; i++) {
         uint32_t c = cp[i];
-        if (c == 0 || c == 0xFFFD || (c != '\t' && c != '\n' && c != '\r' && is_other(c)))
+        if (c == 0 || c == 0xFFFD || (c != '\t' && c != '\n' && c != '\r' && uc_is_control(c)))
             continue;
         if (uc_is_whitespace(c))
             nt_push(cur, ' ', i);
-        else if (t->chinese_chars && is_chinese(c)) {
+        else if (t->chinese_chars && uc_is_chinese(c)) {
             nt_push(cur, ' ', i);
             nt_push(cur, c, i);
             nt_push(cur, ' ', i);
@@ -189,18 +160,7 @@ static void normalize(const Tokenizer *t, const uint32_t *cp, int a, int b, NTex
     if (t->do_lower_case) {
         /* Full lower-case mapping (Rust's char::to_lowercase): only U+0130 differs
          * from the simple mapping, becoming "i" + U+0307. */
-        int has130 = 0;
-        for (int i = 0; i < out->n; i++) {
-            uint32_t c = out->c[i];
-            if (c < 0x80) {
-                if (c >= 'A' && c <= 'Z')
-                    out->c[i] = c + 32;
-            } else if (c == 0x130)
-                has130 = 1;
-            else
-                out->c[i] = (uint32_t)utf8proc_tolower((utf8proc_int32_t)c);
-        }
-        if (has130) {
+        if (uc_lower_simple(out->c, out->n)) {
             NText x = {0};
             for (int i = 0; i < out->n; i++) {
                 if (out->c[i] == 0x130) {
@@ -268,7 +228,7 @@ void wordpiece_encode_span(const Tokenizer *t, const uint32_t *cp, int a, int b,
     int w0 = -1;
     for (int i = 0; i <= nt.n; i++) {
         uint32_t c = i < nt.n ? nt.c[i] : ' ';
-        int ws = uc_is_whitespace(c), p = !ws && is_punct(c);
+        int ws = uc_is_whitespace(c), p = !ws && uc_is_punct(c);
         if (ws || p) {
             if (w0 >= 0)
                 wordpiece_word(t, &nt, w0, i - w0, out, &buf, &bpos, &bcap);
