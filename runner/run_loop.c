@@ -29,16 +29,8 @@ static int run_unit(Engine *eng, const Model *m, const Examples *ex, const RunCo
     size_t bytes = 0;
     if (u->method == SPOOL_BASE) {
         BaseResult r;
-        if (base_run(eng, ex, u->example, analysis_wants_attention(cfg), analysis_wants_hidden(cfg),
-                     cfg->attention.norm_weighted, &r, &why)) {
-            snprintf(msg, n, "example %d (corpus row %ld), forward: %s", u->example, ex->row[u->example],
-                     why ? why : "failed");
+        if (analysis_base_run(cfg, eng, ex, u->example, &r, msg, n))
             return -1;
-        }
-        if (analysis_base(cfg, &m->cfg, ex, u->example, &r, msg, n)) {
-            base_free(&r);
-            return -1;
-        }
         tcache[u->example] = r.target;
         bytes = base_bytes(&r);
         buf = malloc(bytes);
