@@ -114,19 +114,7 @@ assert (P[..., inside] > 0).all() and np.allclose(P.sum(-1), 1, atol=1e-5)
 assert np.abs(P[:, :, :W] - Pl[:, :, :W]).max() <= 1e-6, "rows before the window fills differ from Llama's"
 assert np.abs(P[:, :, W:] - Pl[:, :, W:]).max() > 1e-3, "the window changes nothing"
 # layer 0 from the weights, float64
-ts, _ = st.read(sys.argv[2] + "/model.safetensors")
-w = {n: st.to_f32(*v).astype(np.float64) for n, v in ts.items()}
-ids = f["tokens/ids"][:T]
-x = w["model.embed_tokens.weight"][ids]
-n1 = x / np.sqrt((x ** 2).mean(-1, keepdims=True) + 1e-5) * w["model.layers.0.input_layernorm.weight"]
-Q = (n1 @ w["model.layers.0.self_attn.q_proj.weight"].T).reshape(T, H, hs)
-K = (n1 @ w["model.layers.0.self_attn.k_proj.weight"].T).reshape(T, KV, hs)
-inv = (1.0 / (10000.0 ** (np.arange(0, hs, 2, dtype=np.float32) / hs))).astype(np.float32)
-ang = (np.arange(T, dtype=np.float32)[:, None] * inv[None, :]).astype(np.float32)
-cos = np.concatenate([np.cos(ang)] * 2, -1).astype(np.float64)[:, None, :]
-sin = np.concatenate([np.sin(ang)] * 2, -1).astype(np.float64)[:, None, :]
-rot = lambda v: np.concatenate([-v[..., hs // 2:], v[..., :hs // 2]], -1)
-Q, K = Q * cos + rot(Q) * sin, K * cos + rot(K) * sin
+Q, K = st.llama_layer0_qk(sys.argv[2], f["tokens/ids"][:T], H, KV, hs)
 K = np.repeat(K, H // KV, axis=1)
 S = np.einsum("qhd,khd->hqk", Q, K) / np.sqrt(hs)
 S = np.where(inside[None], S, -np.inf)
@@ -213,18 +201,7 @@ assert on - off < layer / 2, "the analysis keeps quadratic memory beyond one lay
 roll = f["attributions/rollout/token_sum"][:T].astype(np.float64)
 assert np.isfinite(roll).all() and abs(roll.sum() - 1) < 1e-4 and (roll >= 0).all()
 # layer 0's attention from the weights (RMSNorm, q/k projections, HF rotate_half RoPE, GQA, causal), float64
-ts, _ = st.read(sys.argv[2] + "/model.safetensors")
-w = {n: st.to_f32(*v).astype(np.float64) for n, v in ts.items()}
-x = w["model.embed_tokens.weight"][f["tokens/ids"][:T]]
-n1 = x / np.sqrt((x ** 2).mean(-1, keepdims=True) + 1e-5) * w["model.layers.0.input_layernorm.weight"]
-Q = (n1 @ w["model.layers.0.self_attn.q_proj.weight"].T).reshape(T, H, hs)
-K = (n1 @ w["model.layers.0.self_attn.k_proj.weight"].T).reshape(T, KV, hs)
-inv = (1.0 / (10000.0 ** (np.arange(0, hs, 2, dtype=np.float32) / hs))).astype(np.float32)
-ang = (np.arange(T, dtype=np.float32)[:, None] * inv[None, :]).astype(np.float32)
-cos = np.concatenate([np.cos(ang)] * 2, -1).astype(np.float64)[:, None, :]
-sin = np.concatenate([np.sin(ang)] * 2, -1).astype(np.float64)[:, None, :]
-rot = lambda v: np.concatenate([-v[..., hs // 2:], v[..., :hs // 2]], -1)
-Q, K = Q * cos + rot(Q) * sin, K * cos + rot(K) * sin
+Q, K = st.llama_layer0_qk(sys.argv[2], f["tokens/ids"][:T], H, KV, hs)
 d = np.abs(np.arange(T)[:, None] - np.arange(T)[None, :])
 worst = 0
 for h in range(H):  # one head at a time: T x T float64 is 128 MiB

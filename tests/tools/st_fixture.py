@@ -61,6 +61,25 @@ def to_f32(dtype, shape, raw):
     return a.reshape(shape)
 
 
+def llama_layer0_qk(model_dir, ids, H, KV, hs):
+    """Layer 0's queries (T, H, hs) and keys (T, KV, hs) of a Llama-family checkpoint over token
+    ids, in float64 from the weights (without attrun): RMSNorm (eps 1e-5), the q/k projections,
+    HF's rotate_half RoPE (base 10000, angles in float32 as HF computes them)."""
+    ts, _ = read(model_dir + "/model.safetensors")
+    w = {n: to_f32(*v).astype(np.float64) for n, v in ts.items()}
+    T = len(ids)
+    x = w["model.embed_tokens.weight"][ids]
+    n1 = x / np.sqrt((x ** 2).mean(-1, keepdims=True) + 1e-5) * w["model.layers.0.input_layernorm.weight"]
+    Q = (n1 @ w["model.layers.0.self_attn.q_proj.weight"].T).reshape(T, H, hs)
+    K = (n1 @ w["model.layers.0.self_attn.k_proj.weight"].T).reshape(T, KV, hs)
+    inv = (1.0 / (10000.0 ** (np.arange(0, hs, 2, dtype=np.float32) / hs))).astype(np.float32)
+    ang = (np.arange(T, dtype=np.float32)[:, None] * inv[None, :]).astype(np.float32)
+    cos = np.concatenate([np.cos(ang)] * 2, -1).astype(np.float64)[:, None, :]
+    sin = np.concatenate([np.sin(ang)] * 2, -1).astype(np.float64)[:, None, :]
+    rot = lambda v: np.concatenate([-v[..., hs // 2:], v[..., :hs // 2]], -1)
+    return Q * cos + rot(Q) * sin, K * cos + rot(K) * sin
+
+
 def bf16_bits(a):
     """float32 -> BF16 bits, round to nearest even (finite inputs)."""
     u = np.ascontiguousarray(a, np.float32).view(np.uint32).astype(np.uint64)
