@@ -80,7 +80,7 @@ int method_spec_check(const MethodSpec *s, const char **err)
         e = "method spec: unknown method";
     else if (s->layer != AT_WORD_EMB && s->layer != AT_EMBEDDINGS)
         e = "method spec: unknown layer";
-    else if (s->output != OUT_LOGIT && s->output != OUT_PROB)
+    else if (s->output != OUT_LOGIT && s->output != OUT_PROB && s->output != OUT_LOGPROB)
         e = "method spec: unknown output";
     else if ((int)s->rule < 0 || (int)s->rule >= NRULES)
         e = "method spec: unknown integration rule";

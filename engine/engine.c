@@ -190,7 +190,7 @@ static int check_batch(Engine *e, const EngineBatch *in, const EngineOutput *out
         return set_err(e, "engine_run: dhidden/dprobs need out->grad (the backward)");
     if (in->layer != AT_WORD_EMB && in->layer != AT_EMBEDDINGS)
         return set_err(e, "engine_run: unknown attribution layer %d", (int)in->layer);
-    if (in->output != OUT_LOGIT && in->output != OUT_PROB)
+    if (in->output != OUT_LOGIT && in->output != OUT_PROB && in->output != OUT_LOGPROB)
         return set_err(e, "engine_run: unknown output kind %d", (int)in->output);
     if (in->rescale & ~(unsigned)(RESCALE_HEAD_ACT | RESCALE_FFN_ACT))
         return set_err(e, "engine_run: unknown rescale bits 0x%x", in->rescale);

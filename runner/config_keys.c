@@ -344,8 +344,8 @@ static const char *const ON_ERROR[] = {"fail", "skip", NULL};
 static const char *const ON_LONG[] = {"truncate", "skip", NULL};
 static const char *const LAYERS[] = {"word_embeddings", "embeddings", NULL};
 static const int LAYER_VALS[] = {AT_WORD_EMB, AT_EMBEDDINGS};
-static const char *const OUTPUTS[] = {"logit", "prob", NULL};
-static const int OUTPUT_VALS[] = {OUT_LOGIT, OUT_PROB};
+static const char *const OUTPUTS[] = {"logit", "prob", "logprob", NULL};
+static const int OUTPUT_VALS[] = {OUT_LOGIT, OUT_PROB, OUT_LOGPROB};
 /* the engine's names (rule_from_name); tests/test_config.c checks that they agree */
 static const char *const RULES[] = {"gausslegendre", "riemann_left", "riemann_right", "riemann_middle",
                                     "riemann_trapezoid", NULL};
@@ -437,7 +437,8 @@ const ConfigKey CONFIG_KEYS[] = {
           .doc = "`word_embeddings` (output of the word-embedding lookup) \\| `embeddings` (after the embedding "
                  "LayerNorm)"),
     WORDK("output", output, OUTPUTS, OUTPUT_VALS, .def = "logit",
-          .doc = "`logit` \\| `prob` (softmax probability of the target)"),
+          .doc = "`logit` \\| `prob` (softmax probability of the target) \\| `logprob` (its log, "
+                 "z_t − logsumexp(z), computed stably; causal LMs: the next token's log-likelihood)"),
     CUSTOM("baseline", set_baselines, print_baselines, .def = "[pad]", .def_doc = "`pad`",
            .doc = "`pad`, `mask`, `unk` (every token but specials replaced), `pad_all`, `zero`; or a list: "
                   "`gradshap` and `deepliftshap` use all, others the first. RoBERTa models with `pad`/`pad_all`: "
