@@ -558,6 +558,12 @@ const ConfigKey CONFIG_KEYS[] = {
                 "more (long texts: every layer's attention probabilities, L·H·T²·4 bytes per row) keeps one "
                 "layer's and each layer's input instead and re-runs the layer's forward in the backward (about "
                 "one more forward of work, the same bits). `0` = never recompute"),
+    INTK("microbatch_tokens", microbatch_tokens, 1, METHOD_MAX_BLOCK_TOKENS, .def = "1024",
+         .doc = "{range}: tokens (rows × T) of one engine pass over a method's items (IG steps, samples, ...): "
+                "an example of T tokens runs in blocks of max(1, this / T) rows (DeepLIFT: input/baseline "
+                "pairs), each one pass. More rows per pass make larger matrix products and more activations "
+                "(bounded by `activation_mib`, docs/performance.md). Results differ in the last bits (~1e-7 "
+                "relative: other GEMM shapes round differently), so a resumed job must keep it"),
     WORDK("share_weights", share_weights, SHARE_MODES, NULL, .def = "auto", .flags = CKF_RUNTIME,
           .doc = "`auto` \\| `on` \\| `off`: the ranks of one node share one copy of the converted weights (and "
                  "of their bf16 copies) in shared memory (/dev/shm) instead of one copy each. `auto`: when a node runs "

@@ -118,8 +118,12 @@ static int setup_model_and_examples(Run *r)
     if (ok) {
         engine_set_threads(r->cfg.threads);
         r->eng = engine_create(r->model);
-        if (r->eng)
+        if (r->eng) {
             engine_set_activation_budget(r->eng, (size_t)r->cfg.activation_mib << 20);
+            /* an item block must be one engine pass (attribution.h); 2048: the engine's default,
+             * which the other calls (base forward, F(x) and F(baselines)) keep */
+            engine_set_microbatch_tokens(r->eng, r->cfg.microbatch_tokens > 2048 ? r->cfg.microbatch_tokens : 2048);
+        }
         if (!r->eng) {
             snprintf(msg, n, "%s: cannot create the engine (out of memory?)", r->cfg.model);
             ok = 0;
