@@ -142,6 +142,13 @@ void engine_free(Engine *e)
 }
 
 void engine_set_microbatch_tokens(Engine *e, int tokens) { e->mb_tokens = tokens > 0 ? tokens : 1; }
+void engine_release_arena(Engine *e)
+{
+    if (e->arena)
+        e->be->free(e->arena);
+    e->arena = NULL;
+    e->arena_floats = 0;
+}
 void engine_set_activation_budget(Engine *e, size_t bytes) { e->budget = bytes; }
 void engine_set_threads(int threads) { backend_select(NULL)->set_threads(threads); }
 const Model *engine_model(const Engine *e) { return e->m; }

@@ -66,6 +66,9 @@ Engine *engine_create(const Model *m);
 void engine_free(Engine *e);
 /* Largest number of tokens (rows × T) per internal pass; default 2048. */
 void engine_set_microbatch_tokens(Engine *e, int tokens);
+/* Frees the activation arena (it is kept between calls and only grows); the next engine_run
+ * allocates what it needs again. For a caller about to hold other large buffers. */
+void engine_release_arena(Engine *e);
 /* Activation bytes of one pass above which the backward recomputes each layer's forward from
  * its saved input instead of keeping every layer's tensors (default 4 GiB; 0 = never). The
  * results are bitwise the same either way; recomputing costs about one more forward. */

@@ -462,7 +462,8 @@ static void test_decoder_masks_and_rope_scaling(void)
 }
 
 /* Recompute mode (activation budget exceeded): the backward re-runs each layer's forward;
- * F, the gradient and every tap must be the same bits as with all layers kept. */
+ * F, the gradient and every tap must be the same bits as with all layers kept; and after
+ * engine_release_arena the next run allocates again and gives the same bits. */
 static void recompute_case(const char *name, Model *m)
 {
     const ModelConfig *c = &m->cfg;
@@ -494,6 +495,19 @@ static void recompute_case(const char *name, Model *m)
     }
     printf("\n  recompute == keep-all (%s): %s", name, same ? "bitwise" : "DIFFERENT");
     CU_ASSERT(same);
+    /* engine_release_arena between two runs: the second allocates again, same bits */
+    Engine *e = engine_create(m);
+    float F2[2][2], *g2[2];
+    for (int k = 0; k < 2; k++) {
+        g2[k] = malloc(ng * sizeof(float));
+        EngineOutput out = {.F = F2[k], .grad = g2[k]};
+        CU_ASSERT_EQUAL_FATAL(engine_run(e, &tb.in, &out), 0);
+        engine_release_arena(e);
+    }
+    CU_ASSERT(memcmp(F2[0], F2[1], sizeof F2[0]) == 0 && memcmp(g2[0], g2[1], ng * sizeof(float)) == 0);
+    free(g2[0]);
+    free(g2[1]);
+    engine_free(e);
     batch_free(&tb);
 }
 
