@@ -109,54 +109,99 @@ int attn_rollout(const float *probs, int L, int NH, int T, float *out)
     return attn_rollout_from(probs, L, NH, T, 0, out);
 }
 
+int attn_rollout_begin(AttnRollout *ro, int L, int NH, int T, int q)
+{
+    memset(ro, 0, sizeof *ro);
+    if (L <= 0 || NH <= 0 || T <= 0)
+        return attn_fail("attn_rollout: bad shape L=%d NH=%d T=%d (all must be > 0)", L, NH, T);
+    if (q < 0 || q >= T)
+        return attn_fail("attn_rollout: query position %d out of range [0, %d)", q, T);
+    /* one scratch block: r, the next r, one row of Â */
+    if (!(ro->r = malloc(3 * (size_t)T * sizeof(double))))
+        return attn_fail("attn_rollout: out of memory (T=%d)", T);
+    ro->rn = ro->r + T;
+    ro->row = ro->rn + T;
+    ro->L = L, ro->NH = NH, ro->T = T, ro->q = q, ro->l = L - 1;
+    return 0;
+}
+
+void attn_rollout_free(AttnRollout *ro)
+{
+    free(ro->r);
+    ro->r = ro->rn = ro->row = NULL;
+}
+
+/* r^T = e_q^T Â_L Â_{L-1} ... Â_1, the layers from the last one down. Row i of Â_l is made,
+ * checked and used at once (rn += r[i]·Â_l[i,:], rows in order: the order a whole-matrix
+ * product would add them in), so no T×T matrix is kept. */
+int attn_rollout_layer(AttnRollout *ro, const float *probs)
+{
+    int T = ro->T, NH = ro->NH, l = ro->l, last = l == ro->L - 1;
+    if (!probs || !ro->r)
+        return attn_fail("attn_rollout: probs must not be NULL (and begin must have succeeded)");
+    if (l < 0)
+        return attn_fail("attn_rollout: more than L = %d layers", ro->L);
+    double *row = ro->row, *r = ro->r, *rn = ro->rn;
+    for (int j = 0; !last && j < T; j++)
+        rn[j] = 0;
+    for (int i = 0; i < T; i++) {
+        for (int j = 0; j < T; j++)
+            row[j] = 0;
+        for (int h = 0; h < NH; h++) {
+            const float *P = probs + ((size_t)h * T + i) * T;
+            for (int j = 0; j < T; j++)
+                row[j] += P[j];
+        }
+        double sum = 0;
+        for (int j = 0; j < T; j++) {
+            row[j] = row[j] / NH + (i == j);
+            sum += row[j];
+        }
+        if (!(sum > 0))
+            return attn_fail("attn_rollout: row %d of layer %d: mean attention + I sums to %g (not > 0)", i, l, sum);
+        for (int j = 0; j < T; j++)
+            row[j] /= sum;
+        if (last) {
+            if (i == ro->q)
+                memcpy(r, row, (size_t)T * sizeof(double)); /* row q of Â_L */
+            continue;
+        }
+        for (int j = 0; j < T; j++)
+            rn[j] += r[i] * row[j];
+    }
+    if (!last)
+        memcpy(r, rn, (size_t)T * sizeof(double));
+    ro->l--;
+    return 0;
+}
+
+int attn_rollout_end(AttnRollout *ro, float *out)
+{
+    int rc = 0;
+    if (!out || !ro->r)
+        rc = attn_fail("attn_rollout: out must not be NULL (and begin must have succeeded)");
+    else if (ro->l >= 0)
+        rc = attn_fail("attn_rollout: %d of L = %d layers came", ro->L - 1 - ro->l, ro->L);
+    else
+        for (int j = 0; j < ro->T; j++)
+            out[j] = (float)ro->r[j];
+    attn_rollout_free(ro);
+    return rc;
+}
+
 int attn_rollout_from(const float *probs, int L, int NH, int T, int q, float *out)
 {
     if (check_shape("attn_rollout", probs, L, NH, T, out))
         return -1;
-    if (q < 0 || q >= T)
-        return attn_fail("attn_rollout: query position %d out of range [0, %d)", q, T);
-    /* One scratch block: Â (T,T), r and the next r (T each). */
-    double *A = malloc(((size_t)T * T + 2 * (size_t)T) * sizeof(double));
-    if (!A)
-        return attn_fail("attn_rollout: out of memory (T=%d)", T);
-    double *r = A + (size_t)T * T, *rn = r + T;
-    /* r^T = e_q^T Â_L Â_{L-1} ... Â_1: walk the layers from the last one down. */
-    for (int l = L - 1; l >= 0; l--) {
-        memset(A, 0, (size_t)T * T * sizeof(double));
-        for (int h = 0; h < NH; h++) {
-            const float *P = probs + ((size_t)l * NH + h) * T * T;
-            for (size_t k = 0; k < (size_t)T * T; k++)
-                A[k] += P[k];
+    AttnRollout ro;
+    if (attn_rollout_begin(&ro, L, NH, T, q))
+        return -1;
+    for (int l = L - 1; l >= 0; l--)
+        if (attn_rollout_layer(&ro, probs + (size_t)l * NH * T * T)) {
+            attn_rollout_free(&ro);
+            return -1;
         }
-        for (int i = 0; i < T; i++) {
-            double *row = A + (size_t)i * T, sum = 0;
-            for (int j = 0; j < T; j++) {
-                row[j] = row[j] / NH + (i == j);
-                sum += row[j];
-            }
-            if (!(sum > 0)) {
-                free(A);
-                return attn_fail("attn_rollout: row %d of layer %d: mean attention + I sums to %g (not > 0)", i, l,
-                            sum);
-            }
-            for (int j = 0; j < T; j++)
-                row[j] /= sum;
-        }
-        if (l == L - 1) {
-            memcpy(r, A + (size_t)q * T, (size_t)T * sizeof(double)); /* row q of Â_L */
-            continue;
-        }
-        for (int j = 0; j < T; j++)
-            rn[j] = 0;
-        for (int i = 0; i < T; i++)
-            for (int j = 0; j < T; j++)
-                rn[j] += r[i] * A[(size_t)i * T + j];
-        memcpy(r, rn, (size_t)T * sizeof(double));
-    }
-    for (int j = 0; j < T; j++)
-        out[j] = (float)r[j];
-    free(A);
-    return 0;
+    return attn_rollout_end(&ro, out);
 }
 
 int attn_row_attention(const float *probs, int L, int NH, int T, int q, float *out)

@@ -59,6 +59,20 @@ int attn_rollout(const float *probs, int L, int NH, int T, float *out);
  * explained position (causal attention: R[q,:] is 0 after q). */
 int attn_rollout_from(const float *probs, int L, int NH, int T, int q, float *out);
 
+/* The rollout one layer at a time, last layer first, in O(T) memory (no T×T matrix): what
+ * attn_rollout_from computes (it runs on these), the same bits, for probabilities that arrive
+ * layer by layer (EngineOutput.attn_sink_rev). begin: L layers will come, from query q;
+ * layer: probs (NH,T,T) of the next layer down (L-1 first); end: out (T) = R[q,:] after all L
+ * (an error when fewer came). Each returns 0 or -1 (attn_error); end and free release it. */
+typedef struct {
+    int L, NH, T, q, l;  /* l: the layer the next attn_rollout_layer call takes */
+    double *r, *rn, *row; /* (T) each: the row vector, its next value, one row of Â */
+} AttnRollout;
+int attn_rollout_begin(AttnRollout *ro, int L, int NH, int T, int q);
+int attn_rollout_layer(AttnRollout *ro, const float *probs);
+int attn_rollout_end(AttnRollout *ro, float *out);
+void attn_rollout_free(AttnRollout *ro);
+
 /* Last-layer attention of the [CLS] row (query 0) averaged over heads: out (T). */
 int attn_cls_attention(const float *probs, int L, int NH, int T, float *out);
 /* The same for query row q (decoders: the explained position; their row 0 attends to itself only). */

@@ -25,7 +25,9 @@ struct Engine {
     const Backend *be;
     int mb_tokens;
     size_t budget;      /* activation bytes of one pass above which the backward recomputes (0: never) */
-    int recompute;      /* this run's passes recompute each layer's forward in the backward */
+    int recompute;      /* this run's arena keeps one layer's tensors and each layer's input (A->hin):
+                         * the backward re-runs each layer's forward; a forward-only pass with
+                         * attn_sink_rev re-runs layers for it */
     float *arena;
     size_t arena_floats;
     LayerActs *la; /* L entries, pointing into the arena */
@@ -158,10 +160,10 @@ const char *engine_error(const Engine *e) { return e->err; }
  * layer's tensors would exceed the budget, the passes keep one layer's and each layer's
  * input instead, and the backward re-runs the layer's forward (about one more forward of
  * work; the recomputed values are the same bits, so results do not depend on the mode). */
-static int arena_reserve(Engine *e, int Bm, int T)
+static int arena_reserve(Engine *e, int Bm, int T, int keep_inputs)
 {
     size_t need = acts_layout(&e->m->cfg, Bm, T, 0, NULL, &e->A, e->la);
-    e->recompute = e->budget && need * sizeof(float) > e->budget;
+    e->recompute = keep_inputs || (e->budget && need * sizeof(float) > e->budget);
     if (e->recompute)
         need = acts_layout(&e->m->cfg, Bm, T, 1, NULL, &e->A, e->la);
     if (need > e->arena_floats) {
@@ -236,7 +238,6 @@ static int check_batch(Engine *e, const EngineBatch *in, const EngineOutput *out
     return 0;
 }
 
-/* Rows [b0, b0+Bm) of the batch: forward, and the backward when out->grad. */
 /* The pass's first hidden state A->h (N = Bm*T rows): the embeddings of the batch's rows b0.., or the
  * given layer values as they are; RoPE models also get their rotation tables for these positions. */
 static void pass_input(Engine *e, const EngineBatch *in, int b0, int Bm)
@@ -262,7 +263,7 @@ static void pass_input(Engine *e, const EngineBatch *in, int b0, int Bm)
 /* Backward from A->dh (the head's gradient at its token) through the layers, last to first, into
  * out->grad of rows b0..; rec: layer inputs were saved in A->hin and each layer's forward is re-run
  * into la[0] just before its backward. */
-static void pass_backward(Engine *e, const EngineBatch *in, EngineOutput *out, int b0, int Bm, int rec)
+static int pass_backward(Engine *e, const EngineBatch *in, EngineOutput *out, int b0, int Bm, int rec)
 {
     const Model *m = e->m;
     const ModelConfig *c = &m->cfg;
@@ -283,6 +284,8 @@ static void pass_backward(Engine *e, const EngineBatch *in, EngineOutput *out, i
             else
                 layer_forward(c, &m->layer[l], La, A, mask, Bm, T);
         }
+        if (out->attn_sink_rev && out->attn_sink_rev(out->attn_ctx, l, b0, Bm, La->P))
+            return set_err(e, "engine_run: the reverse attention sink stopped at layer %d", l);
         if (pre)
             prelayer_backward(c, &m->layer[l], La, A, dprobs, Bm, T, rs);
         else
@@ -293,9 +296,37 @@ static void pass_backward(Engine *e, const EngineBatch *in, EngineOutput *out, i
         PROF(PROF_EMB, A->be->layernorm_backward(g, A->dh, A->emb_xhat, A->emb_rstd, m->emb_ln_g, N, D));
     else
         memcpy(g, A->dh, (size_t)N * D * sizeof(float));
+    return 0;
 }
 
-static void run_pass(Engine *e, const EngineBatch *in, EngineOutput *out, int b0, int Bm)
+/* attn_sink_rev of a forward-only pass, after the head: layers L-1..0, the last one's tensors
+ * still in la[0] from the forward, each other one re-run into la[0] from its input in A->hin
+ * (A->h is free now: the head has read it). */
+static int pass_reverse_forward(Engine *e, const EngineBatch *in, EngineOutput *out, int b0, int Bm)
+{
+    const Model *m = e->m;
+    const ModelConfig *c = &m->cfg;
+    Acts *A = &e->A;
+    LayerActs *La = &e->la[0];
+    int T = in->T, N = Bm * T, D = c->D;
+    const int *mask = in->mask ? in->mask + (size_t)b0 * T : NULL;
+    for (int l = c->L - 1; l >= 0; l--) {
+        if (l < c->L - 1) {
+            memcpy(A->h, A->hin + (size_t)l * N * D, (size_t)N * D * sizeof(float));
+            if (c->norm_place == NORM_PRE)
+                prelayer_forward(c, &m->layer[l], La, A, mask, Bm, T);
+            else
+                layer_forward(c, &m->layer[l], La, A, mask, Bm, T);
+        }
+        if (out->attn_sink_rev(out->attn_ctx, l, b0, Bm, La->P))
+            return set_err(e, "engine_run: the reverse attention sink stopped at layer %d", l);
+    }
+    return 0;
+}
+
+/* Rows [b0, b0+Bm) of the batch: forward, and the backward when out->grad. Returns 0, or -1 when a
+ * sink stopped it (e->err set). */
+static int run_pass(Engine *e, const EngineBatch *in, EngineOutput *out, int b0, int Bm)
 {
     const Model *m = e->m;
     const ModelConfig *c = &m->cfg;
@@ -303,6 +334,7 @@ static void run_pass(Engine *e, const EngineBatch *in, EngineOutput *out, int b0
     int T = in->T, D = c->D, L = c->L, B = in->B;
     int N = Bm * T, pre = c->norm_place == NORM_PRE;
     int rec = e->recompute && out->grad;
+    int rev_fwd = out->attn_sink_rev && !out->grad; /* re-runs the layers after the head: keep their inputs */
     acts_layout(c, Bm, T, e->recompute, e->arena, A, e->la);
     const int *mask = in->mask ? in->mask + (size_t)b0 * T : NULL;
     pass_input(e, in, b0, Bm);
@@ -311,7 +343,7 @@ static void run_pass(Engine *e, const EngineBatch *in, EngineOutput *out, int b0
         /* Forward only: nothing is kept for a backward, so every layer reuses layer 0's
          * tensors (less memory touched, warmer caches). */
         LayerActs *La = &e->la[out->grad && !rec ? l : 0];
-        if (rec)
+        if (rec || rev_fwd)
             memcpy(A->hin + (size_t)l * N * D, A->h, (size_t)N * D * sizeof(float));
         if (pre)
             prelayer_forward(c, &m->layer[l], La, A, mask, Bm, T);
@@ -321,6 +353,8 @@ static void run_pass(Engine *e, const EngineBatch *in, EngineOutput *out, int b0
         if (out->vnorm) /* (B,L,NH,T): row b0's layer l block, rows L·NH·T apart */
             value_norms(c, e->vgram[l], La->v, Bm, T, out->vnorm + ((size_t)b0 * L + l) * c->NH * T,
                         (size_t)L * c->NH * T);
+        if (out->attn_sink && out->attn_sink(out->attn_ctx, l, b0, Bm, La->P))
+            return set_err(e, "engine_run: the attention sink stopped at layer %d", l);
     }
 
     double t_head = ops_prof_on ? clock_now() : 0;
@@ -331,7 +365,7 @@ static void run_pass(Engine *e, const EngineBatch *in, EngineOutput *out, int b0
     if (!out->grad) {
         if (ops_prof_on)
             ops_prof_s[PROF_HEAD] += clock_now() - t_head;
-        return;
+        return rev_fwd ? pass_reverse_forward(e, in, out, b0, Bm) : 0;
     }
     head_backward(m, A, in, b0, Bm);
     memset(A->dh, 0, (size_t)N * D * sizeof(float));
@@ -340,7 +374,7 @@ static void run_pass(Engine *e, const EngineBatch *in, EngineOutput *out, int b0
                (size_t)D * sizeof(float));
     if (ops_prof_on)
         ops_prof_s[PROF_HEAD] += clock_now() - t_head;
-    pass_backward(e, in, out, b0, Bm, rec);
+    return pass_backward(e, in, out, b0, Bm, rec);
 }
 
 int engine_run(Engine *e, const EngineBatch *in, EngineOutput *out)
@@ -359,13 +393,14 @@ int engine_run(Engine *e, const EngineBatch *in, EngineOutput *out)
     }
     if (R > in->B)
         R = in->B;
-    if (arena_reserve(e, R, T))
+    if (arena_reserve(e, R, T, out->attn_sink_rev && !out->grad))
         return -1;
     for (int l = 0; out->vnorm && l < e->m->cfg.L; l++)
         if (!e->vgram[l] && !(e->vgram[l] = value_norm_gram(&e->m->cfg, &e->m->layer[l])))
             return set_err(e, "engine: out of memory for the value-norm Gram matrices");
     for (int b0 = 0; b0 < in->B; b0 += R)
-        run_pass(e, in, out, b0, in->B - b0 < R ? in->B - b0 : R);
+        if (run_pass(e, in, out, b0, in->B - b0 < R ? in->B - b0 : R))
+            return -1;
     return 0;
 }
 

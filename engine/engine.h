@@ -43,6 +43,12 @@ typedef struct {
     unsigned rescale;
 } EngineBatch;
 
+/* A per-layer attention sink (EngineOutput.attn_sink, attn_sink_rev): called with layer `layer`'s
+ * attention probabilities of rows [b0, b0+Bm), probs (Bm,NH,T,T), read in place from the pass's
+ * own tensors (nothing is copied), so a caller can reduce every layer's attention while only one
+ * layer's of one micro-batch exists. Returns 0, or non-zero to stop engine_run (it returns -1). */
+typedef int (*EngineAttnSink)(void *ctx, int layer, int b0, int Bm, const float *probs);
+
 typedef struct {
     float *F;        /* (B) explained scalar per row; required */
     float *logits;   /* (B,C) head outputs, or NULL (C = V for MLM heads) */
@@ -58,6 +64,14 @@ typedef struct {
      * output projection (Kobayashi et al. 2020; GQA: the KV head h reads), or NULL. The
      * norm-weighted attention of head h is probs[i,t] * vnorm[t] (engine/value_norm.c). */
     float *vnorm;
+    /* Attention sinks, or NULL. For each micro-batch: attn_sink gets layers 0..L-1 as each is
+     * computed (that layer's vnorm rows are written by then); attn_sink_rev then gets layers
+     * L-1..0 (attention rollout multiplies from the last layer down). For attn_sink_rev a
+     * forward-only pass keeps each layer's input (L·Bm·T·D floats) and re-runs layers L-2..0
+     * after the head (the same bits: about one more forward of the layers); with grad it is
+     * called in the backward, before each layer's backward. Neither needs out->attn. */
+    EngineAttnSink attn_sink, attn_sink_rev;
+    void *attn_ctx;
 } EngineOutput;
 
 typedef struct Engine Engine;

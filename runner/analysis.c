@@ -7,12 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-int analysis_wants_attention(const RunConfig *c)
-{
-    return c->attention.save || c->analysis.stats || c->analysis.rollout || c->analysis.agreement ||
-           c->analysis.categories != ANALYSIS_CAT_NONE || c->attention.norm_weighted;
-}
-
 int analysis_wants_hidden(const RunConfig *c)
 {
     return c->analysis.massive || c->analysis.save_hidden;
@@ -26,28 +20,11 @@ int analysis_bos_position(const Examples *ex, long e)
     return -1;
 }
 
-/* Second round of the base unit (docs/analysis.md §6-8): sinks, categories, massive
- * activations. Returns NULL, or what failed. */
-static const char *base_second(const RunConfig *c, const ModelConfig *mc, const Examples *ex, long e,
-                               BaseResult *r)
+/* Massive activations of the base unit (docs/analysis.md §8) from r->hidden; then r->hidden
+ * is dropped unless analysis.save_hidden. Returns NULL, or what failed. */
+static const char *base_massive(const RunConfig *c, const ModelConfig *mc, int T, BaseResult *r)
 {
-    int T = (int)(ex->off[e + 1] - ex->off[e]), L = mc->L, NH = mc->NH, LH = L * NH;
-    if (c->analysis.stats) {
-        r->n_sink = 3 * LH;
-        if (!(r->sinks = malloc(sizeof(float) * r->n_sink)))
-            return "out of memory";
-        if (analysis_first_bos(r->attn, L, NH, T, analysis_bos_position(ex, e), r->sinks, r->sinks + LH) ||
-            analysis_sink(r->attn, L, NH, T, 0, c->analysis.sink_epsilon, NULL, r->sinks + 2 * LH))
-            return attn_error();
-    }
-    if (ex->category) {
-        int K = ex->n_categories;
-        r->n_cat = LH * K;
-        if (!(r->cat_recv = malloc(sizeof(float) * r->n_cat)))
-            return "out of memory";
-        if (analysis_category_received(r->attn, L, NH, T, ex->category + ex->off[e], K, r->cat_recv))
-            return attn_error();
-    }
+    int L = mc->L;
     if (c->analysis.massive) {
         if (!r->hidden || r->n_hidden != (int64_t)L * T * mc->D)
             return "the base forward has no hidden states to analyse";
@@ -67,44 +44,6 @@ static const char *base_second(const RunConfig *c, const ModelConfig *mc, const 
         r->n_hidden = 0;
     }
     return NULL;
-}
-
-/* The statistics of the norm-weighted attention (docs/analysis.md §11): the same functions as
- * on the raw attention (per-head statistics, first/BOS/sink with analysis.stats; received per
- * category with categories), on N = p·||f(x)|| normalised per row. Returns NULL or what failed. */
-static const char *base_norm_weighted(const RunConfig *c, const ModelConfig *mc, const Examples *ex, long e,
-                                      const int *flags, BaseResult *r)
-{
-    int T = (int)(ex->off[e + 1] - ex->off[e]), L = mc->L, NH = mc->NH, LH = L * NH;
-    if (!r->vnorm || r->n_vnorm != (int64_t)LH * T)
-        return "the base forward has no value norms for the norm-weighted attention";
-    if (!c->analysis.stats && !ex->category)
-        return NULL;
-    float *nw = malloc(sizeof(float) * (size_t)LH * T * T);
-    if (!nw)
-        return "out of memory for the norm-weighted attention";
-    const char *why = NULL;
-    if (analysis_norm_weighted(r->attn, r->vnorm, L, NH, T, nw))
-        why = attn_error();
-    if (!why && c->analysis.stats) {
-        r->n_nw_stats = (ATTN_NSTAT + 3) * LH;
-        float *s = r->nw_stats = malloc(sizeof(float) * r->n_nw_stats), *sk = s ? s + ATTN_NSTAT * LH : NULL;
-        if (!s)
-            why = "out of memory";
-        else if (attn_stats_compute(nw, L, NH, T, flags, flags + T, flags + 2 * T, s) ||
-                 analysis_first_bos(nw, L, NH, T, analysis_bos_position(ex, e), sk, sk + LH) ||
-                 analysis_sink(nw, L, NH, T, 0, c->analysis.sink_epsilon, NULL, sk + 2 * LH))
-            why = attn_error();
-    }
-    if (!why && ex->category) {
-        r->n_nw_cat = LH * ex->n_categories;
-        if (!(r->nw_cat = malloc(sizeof(float) * r->n_nw_cat)))
-            why = "out of memory";
-        else if (analysis_category_received(nw, L, NH, T, ex->category + ex->off[e], ex->n_categories, r->nw_cat))
-            why = attn_error();
-    }
-    free(nw);
-    return why;
 }
 
 /* Agreement and faithfulness rank tokens: they need per-token scores (not conductance's
@@ -162,55 +101,222 @@ static int *token_flags(const Examples *ex, long e, int T)
     return f;
 }
 
-int analysis_base(const RunConfig *c, const ModelConfig *mc, const Examples *ex, long e, BaseResult *r,
-                  char *err, size_t errlen)
+/* The attention analysis of one base forward, fed layer by layer by the engine's sinks
+ * (EngineOutput.attn_sink, attn_sink_rev): only the layer in hand exists, never (L,NH,T,T).
+ * Each statistic is the whole-tensor function of engine/attn_stats.h or analysis_stats.h on
+ * one layer's slice (L = 1), or on one head's (norm-weighted), so the bits are those of the
+ * whole tensor; the outputs are (stat, L, NH) or (L, NH, ...) and each layer fills its part. */
+typedef struct {
+    const RunConfig *c;
+    const BaseResult *r; /* the forward's result: vnorm of each layer is written before its sink call */
+    int L, NH, T, K, bos, q;
+    int stats, roll, nw;   /* analysis.stats; rollout or agreement; attention.norm_weighted */
+    const int16_t *cat;    /* (T) token categories, or NULL */
+    int *flags;            /* (3T) [CLS], [SEP], punctuation (token_flags) */
+    float *tmp;            /* (ATTN_NSTAT·NH) one layer's statistics */
+    float *nwh;            /* (T,T) one head's norm-weighted attention */
+    int next_fwd;          /* the layer the forward sink expects next */
+    AttnRollout ro;        /* fed by the reverse sink */
+    /* the results, moved into the BaseResult at the end (sizes as BaseResult says) */
+    float *st, *sinks, *cat_recv, *rollout, *cls_attn, *nw_stats, *nw_cat;
+    const char *why;       /* what failed in a sink, or NULL */
+} BaseStream;
+
+/* Statistic s of head h of the layer in hand, from tmp (ATTN_NSTAT, n) into out (ATTN_NSTAT, LH) at lh0 + h. */
+static void scatter_stats(const float *tmp, int n, size_t LH, size_t lh0, float *out)
+{
+    for (int s = 0; s < ATTN_NSTAT; s++)
+        for (int h = 0; h < n; h++)
+            out[s * LH + lh0 + h] = tmp[s * n + h];
+}
+
+/* Norm-weighted statistics of layer l (docs/analysis.md §11), head by head: N = p·||f(x)||
+ * normalised per row, then the per-head statistics, first/BOS/sink and categories on it. */
+static const char *stream_norm_weighted(BaseStream *s, int l, const float *probs)
+{
+    int NH = s->NH, T = s->T;
+    size_t LH = (size_t)s->L * NH, TT = (size_t)T * T;
+    if (!s->r->vnorm || s->r->n_vnorm != (int64_t)LH * T)
+        return "the base forward has no value norms for the norm-weighted attention";
+    for (int h = 0; h < NH; h++) {
+        size_t lh = (size_t)l * NH + h;
+        float *nw = s->nwh, *sk = s->nw_stats ? s->nw_stats + ATTN_NSTAT * LH : NULL;
+        if (analysis_norm_weighted(probs + h * TT, s->r->vnorm + lh * T, 1, 1, T, nw))
+            return attn_error();
+        if (s->stats) {
+            if (attn_stats_compute(nw, 1, 1, T, s->flags, s->flags + T, s->flags + 2 * T, s->tmp) ||
+                analysis_first_bos(nw, 1, 1, T, s->bos, sk + lh, sk + LH + lh) ||
+                analysis_sink(nw, 1, 1, T, 0, s->c->analysis.sink_epsilon, NULL, sk + 2 * LH + lh))
+                return attn_error();
+            scatter_stats(s->tmp, 1, LH, lh, s->nw_stats);
+        }
+        if (s->cat && analysis_category_received(nw, 1, 1, T, s->cat, s->K, s->nw_cat + lh * s->K))
+            return attn_error();
+    }
+    return NULL;
+}
+
+/* Layer l's part of every streamed result but the rollout; NULL, or what failed. */
+static const char *stream_layer_stats(BaseStream *s, int l, const float *probs)
+{
+    int NH = s->NH, T = s->T;
+    size_t LH = (size_t)s->L * NH, lh0 = (size_t)l * NH;
+    if (s->stats) {
+        if (attn_stats_compute(probs, 1, NH, T, s->flags, s->flags + T, s->flags + 2 * T, s->tmp) ||
+            analysis_first_bos(probs, 1, NH, T, s->bos, s->sinks + lh0, s->sinks + LH + lh0) ||
+            analysis_sink(probs, 1, NH, T, 0, s->c->analysis.sink_epsilon, NULL, s->sinks + 2 * LH + lh0))
+            return attn_error();
+        scatter_stats(s->tmp, NH, LH, lh0, s->st);
+    }
+    if (s->cat && analysis_category_received(probs, 1, NH, T, s->cat, s->K, s->cat_recv + lh0 * s->K))
+        return attn_error();
+    /* decoders: from the explained position (their row 0 attends to itself only); the schema names the
+     * agreement with it /agreement/<m>/explained_attention_* for them (runner/schema.c) */
+    if (s->roll && l == s->L - 1 && attn_row_attention(probs, 1, NH, T, s->q, s->cls_attn))
+        return attn_error();
+    if (s->nw && (s->stats || s->cat))
+        return stream_norm_weighted(s, l, probs);
+    return NULL;
+}
+
+/* EngineOutput.attn_sink: layer l's probabilities (1,NH,T,T) of the example. */
+static int stream_layer(void *ctx, int l, int b0, int Bm, const float *probs)
+{
+    BaseStream *s = ctx;
+    if (b0 != 0 || Bm != 1 || l != s->next_fwd++)
+        s->why = "the base forward's attention came in an unexpected order";
+    else
+        s->why = stream_layer_stats(s, l, probs);
+    return s->why != NULL;
+}
+
+/* EngineOutput.attn_sink_rev: the rollout, layers L-1..0. */
+static int stream_layer_rev(void *ctx, int l, int b0, int Bm, const float *probs)
+{
+    BaseStream *s = ctx;
+    (void)l, (void)b0, (void)Bm;
+    if (attn_rollout_layer(&s->ro, probs))
+        s->why = attn_error();
+    return s->why != NULL;
+}
+
+static void stream_free(BaseStream *s)
+{
+    free(s->flags);
+    free(s->tmp);
+    free(s->nwh);
+    attn_rollout_free(&s->ro);
+    free(s->st);
+    free(s->sinks);
+    free(s->cat_recv);
+    free(s->rollout);
+    free(s->cls_attn);
+    free(s->nw_stats);
+    free(s->nw_cat);
+}
+
+/* Sets up s for example e; 0, or -1 out of memory (or bad shape: attn_error()). */
+static int stream_begin(BaseStream *s, const RunConfig *c, const ModelConfig *mc, const Examples *ex, long e,
+                        const BaseResult *r)
 {
     int T = (int)(ex->off[e + 1] - ex->off[e]), L = mc->L, NH = mc->NH;
-    int want_roll = c->analysis.rollout || c->analysis.agreement;
-    int nw = c->attention.norm_weighted;
-    if (!c->analysis.stats && !want_roll && !ex->category && !analysis_wants_hidden(c) && !nw)
-        return 0;
-    int need_attn = c->analysis.stats || want_roll || ex->category || nw;
-    if (need_attn && (!r->attn || r->n_attn != (int64_t)L * NH * T * T)) {
-        snprintf(err, errlen, "example %ld: the base forward has no attention probabilities to analyse", e);
+    size_t LH = (size_t)L * NH;
+    memset(s, 0, sizeof *s);
+    s->c = c, s->r = r, s->L = L, s->NH = NH, s->T = T;
+    s->stats = c->analysis.stats;
+    s->roll = c->analysis.rollout || c->analysis.agreement;
+    s->nw = c->attention.norm_weighted;
+    s->bos = analysis_bos_position(ex, e);
+    s->q = mc->causal ? ex->mlm_pos[e] : 0;
+    if (ex->category) {
+        s->cat = ex->category + ex->off[e];
+        s->K = ex->n_categories;
+    }
+    int ok = 1, nw = s->nw && (s->stats || s->cat);
+    if (s->stats || nw) {
+        ok &= (s->flags = token_flags(ex, e, T)) != NULL;
+        ok &= (s->tmp = malloc(sizeof(float) * ATTN_NSTAT * NH)) != NULL;
+    }
+    if (s->stats) {
+        ok &= (s->st = malloc(sizeof(float) * ATTN_NSTAT * LH)) != NULL;
+        ok &= (s->sinks = malloc(sizeof(float) * 3 * LH)) != NULL;
+    }
+    if (s->cat)
+        ok &= (s->cat_recv = malloc(sizeof(float) * LH * s->K)) != NULL;
+    if (s->roll) {
+        ok &= (s->rollout = malloc(sizeof(float) * T)) != NULL;
+        ok &= (s->cls_attn = malloc(sizeof(float) * T)) != NULL;
+    }
+    if (nw) {
+        ok &= (s->nwh = malloc(sizeof(float) * (size_t)T * T)) != NULL;
+        if (s->stats)
+            ok &= (s->nw_stats = malloc(sizeof(float) * (ATTN_NSTAT + 3) * LH)) != NULL;
+        if (s->cat)
+            ok &= (s->nw_cat = malloc(sizeof(float) * LH * s->K)) != NULL;
+    }
+    if (!ok)
+        return attn_fail("out of memory for the attention analysis");
+    return s->roll ? attn_rollout_begin(&s->ro, L, NH, T, s->q) : 0;
+}
+
+/* Moves the results of s into r (its sizes as BaseResult says); 0, or -1 (attn_error()) when the
+ * forward did not give every layer. */
+static int stream_end(BaseStream *s, BaseResult *r)
+{
+    size_t LH = (size_t)s->L * s->NH;
+    int any = s->stats || s->roll || s->cat || s->nw;
+    if (any && s->next_fwd != s->L)
+        return attn_fail("the base forward gave %d of %d layers' attention to analyse", s->next_fwd, s->L);
+    if (s->roll && attn_rollout_end(&s->ro, s->rollout))
+        return -1;
+    if (s->stats) {
+        r->n_stats = (int)(ATTN_NSTAT * LH), r->stats = s->st, s->st = NULL;
+        r->n_sink = (int)(3 * LH), r->sinks = s->sinks, s->sinks = NULL;
+    }
+    if (s->roll) {
+        r->n_roll = s->T;
+        r->rollout = s->rollout, r->cls_attn = s->cls_attn;
+        s->rollout = s->cls_attn = NULL;
+    }
+    if (s->cat)
+        r->n_cat = (int)(LH * s->K), r->cat_recv = s->cat_recv, s->cat_recv = NULL;
+    if (s->nw_stats)
+        r->n_nw_stats = (int)((ATTN_NSTAT + 3) * LH), r->nw_stats = s->nw_stats, s->nw_stats = NULL;
+    if (s->nw_cat)
+        r->n_nw_cat = (int)(LH * s->K), r->nw_cat = s->nw_cat, s->nw_cat = NULL;
+    return 0;
+}
+
+int analysis_base_run(const RunConfig *c, Engine *eng, const Examples *ex, long e, BaseResult *r, char *err,
+                      size_t errlen)
+{
+    const ModelConfig *mc = &engine_model(eng)->cfg;
+    int T = (int)(ex->off[e + 1] - ex->off[e]);
+    BaseStream s;
+    if (stream_begin(&s, c, mc, ex, e, r)) {
+        snprintf(err, errlen, "example %ld: %s", e, attn_error());
+        stream_free(&s);
+        return -1;
+    }
+    AttnSinks sk = {.fwd = stream_layer, .rev = s.roll ? stream_layer_rev : NULL, .ctx = &s};
+    int any = s.stats || s.roll || s.cat || s.nw;
+    const char *why = NULL;
+    if (base_run(eng, ex, e, c->attention.save, analysis_wants_hidden(c), s.nw, any ? &sk : NULL, r, &why)) {
+        if (s.why)
+            snprintf(err, errlen, "example %ld: %s", e, s.why);
+        else
+            snprintf(err, errlen, "example %ld (corpus row %ld), forward: %s", e, ex->row[e], why ? why : "failed");
+        stream_free(&s);
         return -1;
     }
     int rc = 0;
-    if (c->analysis.stats) {
-        int *flags = token_flags(ex, e, T);
-        r->n_stats = ATTN_NSTAT * L * NH;
-        r->stats = malloc(sizeof(float) * r->n_stats);
-        if (!flags || !r->stats)
-            rc = -1, snprintf(err, errlen, "example %ld: out of memory for the attention statistics", e);
-        else if (attn_stats_compute(r->attn, L, NH, T, flags, flags + T, flags + 2 * T, r->stats))
-            rc = -1, snprintf(err, errlen, "example %ld: %s", e, attn_error());
-        free(flags);
-    }
-    if (!rc && want_roll) {
-        r->n_roll = T;
-        r->rollout = malloc(sizeof(float) * T);
-        r->cls_attn = malloc(sizeof(float) * T);
-        if (!r->rollout || !r->cls_attn)
-            rc = -1, snprintf(err, errlen, "example %ld: out of memory for the rollout", e);
-        /* decoders: both from the explained position (their row 0 attends to itself only); the
-         * schema names the second /agreement/<m>/explained_attention_* for them (runner/schema.c) */
-        else if (attn_rollout_from(r->attn, L, NH, T, mc->causal ? ex->mlm_pos[e] : 0, r->rollout) ||
-                 attn_row_attention(r->attn, L, NH, T, mc->causal ? ex->mlm_pos[e] : 0, r->cls_attn))
-            rc = -1, snprintf(err, errlen, "example %ld: %s", e, attn_error());
-    }
-    const char *why = rc ? NULL : base_second(c, mc, ex, e, r);
-    if (!rc && !why && nw) {
-        int *flags = token_flags(ex, e, T);
-        why = flags ? base_norm_weighted(c, mc, ex, e, flags, r) : "out of memory";
-        free(flags);
-    }
-    if (why)
+    if (stream_end(&s, r))
+        rc = -1, snprintf(err, errlen, "example %ld: %s", e, attn_error());
+    else if ((why = base_massive(c, mc, T, r)))
         rc = -1, snprintf(err, errlen, "example %ld: %s", e, why);
-    if (!c->attention.save) { /* computed for the analysis only: it does not go to the spool */
-        free(r->attn);
-        r->attn = NULL;
-        r->n_attn = 0;
-    }
+    stream_free(&s);
+    if (rc)
+        base_free(r);
     return rc;
 }
 

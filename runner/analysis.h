@@ -2,10 +2,10 @@
  * docs/analysis.md, datasets in docs/hdf5-schema.md), on top of engine/attn_stats.h and
  * engine/faithfulness.h. Two places:
  *
- *   base unit (compute phase, any rank): the example's attention probabilities from the
- *     base forward become the per-head statistics, the rollout vector and the last layer's
- *     [CLS] attention; only these (ATTN_NSTAT·L·H + 2T floats) are spooled, the attention
- *     itself only with attention.save.
+ *   base unit (compute phase, any rank): each layer's attention probabilities, as the base
+ *     forward computes them, become the per-head statistics, the rollout vector and the last
+ *     layer's [CLS] attention; only these (ATTN_NSTAT·L·H + 2T floats) are spooled, the
+ *     attention itself only with attention.save (then L·NH·T² floats: quadratic by request).
  *   assembly (the rank that owns the example): once the example's attributions are
  *     finalized, their agreement with rollout / [CLS] attention, the faithfulness metrics
  *     and the statistics of the attention conductance.
@@ -20,22 +20,22 @@
 #include "runner/job.h"
 #include <stddef.h>
 
-/* 1 when the base forward must compute attention (attention.save or any attention analysis). */
-int analysis_wants_attention(const RunConfig *c);
 /* 1 when it must keep each layer's hidden states (analysis.massive or analysis.save_hidden). */
 int analysis_wants_hidden(const RunConfig *c);
 /* Position of the BOS token of example e (a special the tokenizer added at position 0, span
  * (0, 0)), or -1 (docs/analysis.md §7). */
 int analysis_bos_position(const Examples *ex, long e);
 
-/* Base unit: fills r->stats and r->sinks (analysis.stats), r->cat_recv (analysis.categories)
- * and r->rollout, r->cls_attn (analysis.rollout or analysis.agreement) from r->attn, the
- * (L,NH,T,T) probabilities of example e that base_run computed, and the massive activations
- * (analysis.massive) from r->hidden, and with attention.norm_weighted r->nw_stats, r->nw_cat from
- * r->attn and r->vnorm; then drops r->attn unless attention.save and r->hidden unless
- * analysis.save_hidden (r->vnorm stays: it is written). Returns 0, or -1 with err. */
-int analysis_base(const RunConfig *c, const ModelConfig *mc, const Examples *ex, long e, BaseResult *r,
-                  char *err, size_t errlen);
+/* Base unit of example e: base_run (logits, target; r->attn only with attention.save) with the
+ * attention analysis streamed from the engine's per-layer sinks, so that one layer's attention
+ * exists at a time: r->stats and r->sinks (analysis.stats), r->cat_recv (analysis.categories),
+ * r->rollout, r->cls_attn (analysis.rollout or analysis.agreement; the rollout from the reverse
+ * sink, which re-runs the layers: about one more forward), with attention.norm_weighted
+ * r->nw_stats, r->nw_cat (r->vnorm is written); then the massive activations (analysis.massive)
+ * from r->hidden, dropped unless analysis.save_hidden. The same bits as the whole-tensor functions
+ * on (L,NH,T,T). Returns 0, or -1 with err naming the example (r is then freed). */
+int analysis_base_run(const RunConfig *c, Engine *eng, const Examples *ex, long e, BaseResult *r, char *err,
+                      size_t errlen);
 
 /* The per-token scores that rank a method's tokens (agreement, faithfulness): token_sum, but
  * token_l2 for Saliency (docs/analysis.md §3). */

@@ -498,8 +498,9 @@ const ConfigKey CONFIG_KEYS[] = {
                  "(`/conductance/stats`, `/conductance/categories`) are computed in the run either way"),
     SECTION("attention"),
     BOOLK("attention.save", attention.save, .def = "false",
-          .doc = "store attention probabilities (the statistics below need no saved attention: they are computed "
-                 "during the run)"),
+          .doc = "store attention probabilities, L·H·T² values per example: quadratic in T by definition, in the "
+                 "file and in the base unit's memory (the statistics below need no saved attention: they are "
+                 "computed layer by layer during the run)"),
     WORDK("attention.dtype", attention.float16, DTYPES, NULL, .def = "float32", .doc = "`float32` \\| `float16`"),
     BOOLK("attention.norm_weighted", attention.norm_weighted, .def = "false",
           .doc = "also compute the statistics (`analysis.stats`, and the category statistics with "

@@ -641,7 +641,7 @@ void examples_view(const Examples *ex, long e, Example *out)
 /* ---- base forward ---- */
 
 static int forward(Engine *eng, const Examples *ex, long e, int target, float *logits, float *attn,
-                   float *hidden, float *vnorm, const char **err)
+                   float *hidden, float *vnorm, const AttnSinks *sinks, const char **err)
 {
     const Model *m = engine_model(eng);
     Example x;
@@ -673,6 +673,11 @@ static int forward(Engine *eng, const Examples *ex, long e, int target, float *l
         out.attn = attn;
         out.hidden = hidden; /* (L,1,T,D): the conductance taps, forward only */
         out.vnorm = vnorm;   /* (1,L,NH,T) */
+        if (sinks) {
+            out.attn_sink = sinks->fwd;
+            out.attn_sink_rev = sinks->rev;
+            out.attn_ctx = sinks->ctx;
+        }
         if (engine_run(eng, &in, &out)) {
             *err = engine_error(eng);
             rc = -1;
@@ -720,7 +725,7 @@ int resolve_target(Engine *eng, const Examples *ex, long e, int *target, const c
     }
     int C = engine_model(eng)->cfg.C;
     float *logits = malloc(sizeof(float) * C);
-    int rc = forward(eng, ex, e, 0, logits, NULL, NULL, NULL, err);
+    int rc = forward(eng, ex, e, 0, logits, NULL, NULL, NULL, NULL, err);
     if (!rc)
         *target = examples_predict(ex, logits, C);
     free(logits);
@@ -728,7 +733,7 @@ int resolve_target(Engine *eng, const Examples *ex, long e, int *target, const c
 }
 
 int base_run(Engine *eng, const Examples *ex, long e, int want_attn, int want_hidden, int want_vnorm,
-             BaseResult *r, const char **err)
+             const AttnSinks *sinks, BaseResult *r, const char **err)
 {
     const ModelConfig *mc = &engine_model(eng)->cfg;
     memset(r, 0, sizeof *r);
@@ -747,7 +752,7 @@ int base_run(Engine *eng, const Examples *ex, long e, int want_attn, int want_hi
         r->vnorm = malloc(sizeof(float) * (r->n_vnorm ? r->n_vnorm : 1));
     }
     int t0 = ex->target[e] >= 0 ? ex->target[e] : 0;
-    if (forward(eng, ex, e, t0, logits, r->attn, r->hidden, r->vnorm, err)) {
+    if (forward(eng, ex, e, t0, logits, r->attn, r->hidden, r->vnorm, sinks, err)) {
         free(logits);
         base_free(r);
         return -1;

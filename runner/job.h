@@ -75,7 +75,7 @@ typedef struct {
     float top_probs[5];
     int K;                   /* masked LM with mlm.candidates: their number, else 0 */
     float *cand_logits;      /* (K) the candidates' logits at the mask, in Examples.cand_ids order */
-    int64_t n_attn;          /* L*NH*T*T, 0 when attention is not saved */
+    int64_t n_attn;          /* L*NH*T*T with attention.save, else 0 (the analysis streams it) */
     float *attn;             /* (L,NH,T,T) */
     /* Attention analysis of the same forward (runner/analysis.c), computed in the base unit
      * so that only these few numbers, not the attention, travel through the spools. */
@@ -104,11 +104,19 @@ typedef struct {
     float *nw_cat;           /* (L,NH,K) norm-weighted attention received per category */
 } BaseResult;
 
-/* Forward of example e: logits, predicted target (when target < 0), attention when want_attn,
- * each layer's hidden states (r->hidden) when want_hidden, the value norms (r->vnorm) when
- * want_vnorm (the analysis fields stay empty: analysis_base fills them). */
+/* Per-layer attention sinks of the base forward (EngineOutput.attn_sink, attn_sink_rev, attn_ctx). */
+typedef struct {
+    EngineAttnSink fwd, rev;
+    void *ctx;
+} AttnSinks;
+
+/* Forward of example e: logits, predicted target (when target < 0), every layer's attention
+ * (r->attn, L·NH·T² floats) when want_attn (attention.save), each layer's hidden states
+ * (r->hidden) when want_hidden, the value norms (r->vnorm) when want_vnorm; each layer's
+ * attention also goes to sinks (or NULL) as the engine computes it: that is how the analysis
+ * (analysis_base_run) sees it without the whole tensor. The analysis fields stay empty. */
 int base_run(Engine *eng, const Examples *ex, long e, int want_attn, int want_hidden, int want_vnorm,
-             BaseResult *r, const char **err);
+             const AttnSinks *sinks, BaseResult *r, const char **err);
 /* The explained token or class when the target is `predicted`: the argmax of the C logits, or with
  * cloze candidates the candidate with the highest logit. */
 int examples_predict(const Examples *ex, const float *logits, int C);

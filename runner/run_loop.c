@@ -30,24 +30,16 @@ static int run_unit(Engine *eng, const Model *m, const Examples *ex, const RunCo
     size_t bytes = 0;
     if (u->method == SPOOL_BASE) {
         BaseResult r;
-        /* The base forward's analysis holds every layer's attention (L·H·T²·4 bytes); the arena a
-         * method unit left (one pass of its rows: 1.6 GiB for 16 rows of 512 tokens on a 0.5 B
-         * decoder) is not needed meanwhile, so they are not held at once when both are large
-         * (docs/performance.md, Memory). The next method unit re-allocates it (page faults worth
-         * about one write of the arena, small against the passes that fill it). */
+        /* attention.save: the base forward holds every layer's attention (L·H·T²·4 bytes); the
+         * arena a method unit left (one pass of its rows: 1.6 GiB for 16 rows of 512 tokens on a
+         * 0.5 B decoder) is not needed meanwhile, so the two are not held at once when both are
+         * large (docs/performance.md, Memory). The next method unit re-allocates it (page faults
+         * worth about one write of the arena, small against the passes that fill it). */
         int64_t T = ex->off[u->example + 1] - ex->off[u->example];
-        if (analysis_wants_attention(cfg) && (int64_t)m->cfg.L * m->cfg.NH * T * T * 4 >= (64 << 20))
+        if (cfg->attention.save && (int64_t)m->cfg.L * m->cfg.NH * T * T * 4 >= (64 << 20))
             engine_release_arena(eng);
-        if (base_run(eng, ex, u->example, analysis_wants_attention(cfg), analysis_wants_hidden(cfg),
-                     cfg->attention.norm_weighted, &r, &why)) {
-            snprintf(msg, n, "example %d (corpus row %ld), forward: %s", u->example, ex->row[u->example],
-                     why ? why : "failed");
+        if (analysis_base_run(cfg, eng, ex, u->example, &r, msg, n))
             return -1;
-        }
-        if (analysis_base(cfg, &m->cfg, ex, u->example, &r, msg, n)) {
-            base_free(&r);
-            return -1;
-        }
         tcache[u->example] = r.target;
         bytes = base_bytes(&r);
         buf = malloc(bytes);

@@ -267,6 +267,73 @@ static void test_rollout_sums_to_one(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(attn_error(), "row 0"));
 }
 
+/* The layer-at-a-time rollout (what the run feeds from the engine's reverse sink) against the
+ * whole matrix product R = Â_L ... Â_1 made first-layer-first in double here (another order of
+ * the sums: 1e-12), from a middle query of causal random attention; it is attn_rollout_from's
+ * bits; and it refuses too few or too many layers. */
+static void test_rollout_layers(void)
+{
+    enum { RL = 3, RH = 2, RT = 7, Q = 4 };
+    size_t tt = (size_t)RT * RT;
+    float *p = malloc(sizeof(float) * RL * RH * tt), r[RT], w[RT];
+    srand(11);
+    for (int row = 0; row < RL * RH * RT; row++) {
+        int i = row % RT;
+        double s = 0;
+        for (int j = 0; j < RT; j++)
+            s += p[row * RT + j] = j <= i ? (float)(rand() + 1.0) : 0.0f;
+        for (int j = 0; j < RT; j++)
+            p[row * RT + j] = (float)(p[row * RT + j] / s);
+    }
+    double M[RT][RT], A[RT][RT], N[RT][RT];
+    for (int l = 0; l < RL; l++) {
+        for (int i = 0; i < RT; i++) {
+            double sum = 0;
+            for (int j = 0; j < RT; j++) {
+                double a = 0;
+                for (int h = 0; h < RH; h++)
+                    a += p[((size_t)l * RH + h) * tt + (size_t)i * RT + j];
+                sum += A[i][j] = a / RH + (i == j);
+            }
+            for (int j = 0; j < RT; j++)
+                A[i][j] /= sum;
+        }
+        for (int i = 0; i < RT; i++)
+            for (int j = 0; j < RT; j++) {
+                double v = 0;
+                for (int k = 0; k < RT; k++)
+                    v += A[i][k] * (l ? M[k][j] : k == j);
+                N[i][j] = v;
+            }
+        memcpy(M, N, sizeof M);
+    }
+    AttnRollout ro;
+    CU_ASSERT_EQUAL_FATAL(attn_rollout_begin(&ro, RL, RH, RT, Q), 0);
+    for (int l = RL - 1; l >= 0; l--)
+        CU_ASSERT_EQUAL_FATAL(attn_rollout_layer(&ro, p + (size_t)l * RH * tt), 0);
+    CU_ASSERT_EQUAL_FATAL(attn_rollout_end(&ro, r), 0);
+    CU_ASSERT_EQUAL_FATAL(attn_rollout_from(p, RL, RH, RT, Q, w), 0);
+    CU_ASSERT(memcmp(r, w, sizeof r) == 0);
+    for (int j = 0; j < RT; j++) {
+        CU_ASSERT(fabs(r[j] - M[Q][j]) <= 1e-6 * fabs(M[Q][j]) + 1e-12);
+        if (j > Q)
+            CU_ASSERT_EQUAL(r[j], 0.0f); /* causal: nothing flows from later tokens */
+    }
+    /* too few layers, too many, a query outside [0, T) */
+    CU_ASSERT_EQUAL_FATAL(attn_rollout_begin(&ro, RL, RH, RT, Q), 0);
+    CU_ASSERT_EQUAL(attn_rollout_layer(&ro, p), 0);
+    CU_ASSERT_EQUAL(attn_rollout_end(&ro, r), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(attn_error(), "1 of L = 3 layers"));
+    CU_ASSERT_EQUAL_FATAL(attn_rollout_begin(&ro, 1, RH, RT, Q), 0);
+    CU_ASSERT_EQUAL(attn_rollout_layer(&ro, p), 0);
+    CU_ASSERT_EQUAL(attn_rollout_layer(&ro, p), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(attn_error(), "more than L = 1 layers"));
+    attn_rollout_free(&ro);
+    CU_ASSERT_EQUAL(attn_rollout_begin(&ro, RL, RH, RT, RT), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(attn_error(), "query position 7"));
+    free(p);
+}
+
 static void test_cls_attention(void)
 {
     /* L=2, NH=2, T=2: only the last layer's row 0 matters */
@@ -630,6 +697,7 @@ int main(void)
     CU_add_test(s, "rollout of identity", test_rollout_identity);
     CU_add_test(s, "rollout by hand", test_rollout_hand);
     CU_add_test(s, "rollout sums to 1", test_rollout_sums_to_one);
+    CU_add_test(s, "rollout layer by layer", test_rollout_layers);
     CU_add_test(s, "last-layer [CLS] attention", test_cls_attention);
     CU_add_test(s, "spearman", test_spearman);
     CU_add_test(s, "top-k overlap", test_topk);

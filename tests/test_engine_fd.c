@@ -529,6 +529,110 @@ static void test_recompute_mode(void)
     model_free(m);
 }
 
+/* Attention sinks: what they receive equals out->attn bit for bit, for every row of every
+ * micro-batch; attn_sink sees layers 0..L-1 and then attn_sink_rev L-1..0 per micro-batch; a
+ * forward-only pass (which re-runs the layers for attn_sink_rev) and a pass with the backward
+ * (kept or recomputing) give F and the gradient of a run without sinks, bit for bit; a sink that
+ * fails stops engine_run with an error that says so. */
+typedef struct {
+    int L, NH, T, B, n_calls, fail_at;
+    float *fwd, *rev; /* (B,L,NH,T,T) */
+    int calls[64][4]; /* rev?, layer, b0, Bm */
+} SinkLog;
+
+static int sink_copy(SinkLog *s, float *dst, int rev, int layer, int b0, int Bm, const float *probs)
+{
+    size_t tt = (size_t)s->NH * s->T * s->T;
+    if (s->n_calls < 64) {
+        int *c = s->calls[s->n_calls];
+        c[0] = rev, c[1] = layer, c[2] = b0, c[3] = Bm;
+    }
+    if (s->n_calls++ == s->fail_at)
+        return 1;
+    for (int b = 0; b < Bm; b++)
+        memcpy(dst + ((size_t)(b0 + b) * s->L + layer) * tt, probs + (size_t)b * tt, tt * sizeof(float));
+    return 0;
+}
+static int sink_fwd(void *ctx, int layer, int b0, int Bm, const float *probs)
+{
+    SinkLog *s = ctx;
+    return sink_copy(s, s->fwd, 0, layer, b0, Bm, probs);
+}
+static int sink_rev(void *ctx, int layer, int b0, int Bm, const float *probs)
+{
+    SinkLog *s = ctx;
+    return sink_copy(s, s->rev, 1, layer, b0, Bm, probs);
+}
+
+static void sinks_case(const char *name, Model *m)
+{
+    const ModelConfig *c = &m->cfg;
+    int B = 3, T = 7, L = c->L, NH = c->NH, D = c->D;
+    TestBatch tb;
+    batch_make(&tb, m, B, T, AT_WORD_EMB, OUT_LOGIT);
+    size_t np = (size_t)B * L * NH * T * T, ng = (size_t)B * T * D;
+    float *attn = malloc(np * sizeof(float)), *g0 = malloc(ng * sizeof(float)), *g1 = malloc(ng * sizeof(float));
+    SinkLog lg = {.L = L, .NH = NH, .T = T, .B = B, .fail_at = -1};
+    lg.fwd = malloc(np * sizeof(float));
+    lg.rev = malloc(np * sizeof(float));
+    for (int mode = 0; mode < 3; mode++) { /* forward only; backward keeping every layer; recomputing */
+        Engine *e = engine_create(m);
+        engine_set_microbatch_tokens(e, 2 * T); /* passes of rows {0, 1} and {2} */
+        engine_set_activation_budget(e, mode == 2 ? 1 : 0);
+        float F0[3], F1[3];
+        EngineOutput ref = {.F = F0, .attn = attn, .grad = mode ? g0 : NULL};
+        CU_ASSERT_EQUAL_FATAL(engine_run(e, &tb.in, &ref), 0);
+        memset(lg.fwd, 0xff, np * sizeof(float));
+        memset(lg.rev, 0xff, np * sizeof(float));
+        lg.n_calls = 0;
+        EngineOutput out = {.F = F1, .grad = mode ? g1 : NULL, .attn_sink = sink_fwd, .attn_sink_rev = sink_rev,
+                            .attn_ctx = &lg};
+        CU_ASSERT_EQUAL_FATAL(engine_run(e, &tb.in, &out), 0);
+        int same = !memcmp(lg.fwd, attn, np * sizeof(float)) && !memcmp(lg.rev, attn, np * sizeof(float)) &&
+                   !memcmp(F0, F1, sizeof F0) && (!mode || !memcmp(g0, g1, ng * sizeof(float)));
+        int order = lg.n_calls == 2 * 2 * L;
+        for (int k = 0; order && k < lg.n_calls; k++) {
+            int pass = k / (2 * L), i = k % (2 * L), rev = i >= L;
+            int *cl = lg.calls[k];
+            order &= cl[0] == rev && cl[1] == (rev ? 2 * L - 1 - i : i) && cl[2] == 2 * pass && cl[3] == (pass ? 1 : 2);
+        }
+        printf("\n  attention sinks (%s, %s): %s, call order %s", name,
+               mode == 0 ? "forward only" : mode == 1 ? "backward" : "recomputing backward",
+               same ? "bitwise out->attn, F, grad" : "DIFFERENT", order ? "ok" : "WRONG");
+        CU_ASSERT(same);
+        CU_ASSERT(order);
+        lg.fail_at = 2 * L - 1; /* the first pass's last reverse call */
+        lg.n_calls = 0;
+        CU_ASSERT_EQUAL(engine_run(e, &tb.in, &out), -1);
+        CU_ASSERT_PTR_NOT_NULL(strstr(engine_error(e), "reverse attention sink stopped at layer 0"));
+        lg.fail_at = 0;
+        lg.n_calls = 0;
+        CU_ASSERT_EQUAL(engine_run(e, &tb.in, &out), -1);
+        CU_ASSERT_PTR_NOT_NULL(strstr(engine_error(e), "attention sink stopped at layer 0"));
+        lg.fail_at = -1;
+        engine_free(e);
+    }
+    free(lg.fwd);
+    free(lg.rev);
+    free(attn);
+    free(g0);
+    free(g1);
+    batch_free(&tb);
+}
+
+static void test_attn_sinks(void)
+{
+    ModelConfig c = small_cfg(ARCH_BERT, HEAD_CLASSIFIER, ACT_GELU);
+    Model *m = model_random(&c, 61, 0.3f);
+    sinks_case("bert classifier, padding", m);
+    model_free(m);
+    DecCase d = {ARCH_LLAMA, HEAD_LM, ACT_SILU, 1, 12, 1, 1, 0, ROPE_DEFAULT};
+    c = dec_cfg(&d);
+    m = model_random(&c, 62, 0.3f);
+    sinks_case("llama GQA lm", m);
+    model_free(m);
+}
+
 /* RoBERTa position ids: pad_id + 1 + running count of non-pad tokens; pads at pad_id. */
 static void test_position_ids(void)
 {
@@ -900,6 +1004,7 @@ int main(void)
     CU_add_test(s, "logprob = log(prob) = z_t - logsumexp(z), stable", test_logprob_forward);
     CU_add_test(s, "decoder causal/sliding-window mask, linear RoPE scaling", test_decoder_masks_and_rope_scaling);
     CU_add_test(s, "recompute mode is bitwise the keep-all mode", test_recompute_mode);
+    CU_add_test(s, "attention sinks: bits, order, recompute, errors", test_attn_sinks);
     CU_add_test(s, "position ids", test_position_ids);
     CU_add_test(s, "conductance taps", test_taps);
     CU_add_test(s, "micro-batch invariance", test_microbatch_invariance);
