@@ -9,7 +9,7 @@
 #     (Gauss–Legendre, 64 steps), computed here from token_sum, not read from /delta;
 #   - the config attribute records `output: logprob`.
 # Jobs: the bundled sst2-tiny classifier and tiny-bert-mlm (masked LM) always; then, from ../shared,
-# tiny-qwen2 (causal LM, fixed target id, IG + Saliency + DeepLIFT + GradientSHAP + SmoothGrad) and
+# tiny-qwen2 (causal LM, fixed target id, IG, Saliency, DeepLIFT, GradientSHAP, SmoothGrad, LayerConductance) and
 # tiny-gpt2 continuations (every continuation token a row), skipped when ../shared is absent.
 source "$(dirname "$0")/tools/run_lib.sh"
 $PY -c "import h5py, numpy" 2>/dev/null || { echo "SKIPPED: $PY has no h5py/numpy"; exit 77; }
@@ -42,10 +42,12 @@ assert "output: logprob" in cfg, cfg
 assert np.array_equal(p["examples/target"][:], l["examples/target"][:])
 tgt = l["examples/target"][:]
 for m in methods:
+    g = "conductance" if m == "conductance" else f"attributions/{m}"
+    assert f"{g}/f_input" in l, (m, "no f_input")
     for k in ("f_input", "f_baseline"):
-        if f"attributions/{m}/{k}" not in l:
+        if f"{g}/{k}" not in l:  # Saliency, SmoothGrad over Saliency: no baseline
             continue
-        fp, fl = p[f"attributions/{m}/{k}"][:].astype(np.float64), l[f"attributions/{m}/{k}"][:].astype(np.float64)
+        fp, fl = p[f"{g}/{k}"][:].astype(np.float64), l[f"{g}/{k}"][:].astype(np.float64)
         assert np.all(fp > 0) and np.all(fl < 0), (m, k)
         err = (np.abs(fl - np.log(fp)) / np.maximum(1.0, np.abs(fl))).max()
         print(f"{name} {m} {k}: max |logprob - log(prob)| / max(1, |logprob|) {err:.1e}")
@@ -85,9 +87,9 @@ if [ ! -f "$QWEN/model.safetensors" ] || [ ! -f "$GPT2/model.safetensors" ]; the
     echo "SKIPPED: the decoder part ($SHARED/reference/models absent; encoder part passed)"
     exit 77
 fi
-pair lm "$QWEN" "{path: corpus.tsv}" "[ig, saliency, deeplift, gradshap, smoothgrad]" "target: 11" \
-    "baseline: token" "baseline_token: eos"
-check lm ig saliency deeplift gradshap smoothgrad
+pair lm "$QWEN" "{path: corpus.tsv}" "[ig, saliency, deeplift, gradshap, smoothgrad, conductance]" "target: 11" \
+    "baseline: token" "baseline_token: eos" "conductance: {steps: 8}"
+check lm ig saliency deeplift gradshap smoothgrad conductance
 $PY - "$SRC/data/sst2-dev.tsv" > cont.jsonl <<'PY'
 import json, sys
 rows = [l.rstrip("\n").split("\t")[0].strip() for l in open(sys.argv[1], encoding="utf-8")][1:]
