@@ -59,6 +59,7 @@ typedef struct Backend {
     double (*softmax_forward)(float *p, const float *z, int n); /* p = softmax(z); returns logsumexp(z) */
     void (*add)(float *y, const float *x, long n); /* y += x */
     void (*mul)(float *y, const float *x, long n); /* y *= x */
+    void (*swap_mul)(float *a, float *b, long n);  /* (a, b) = (b, b·a) */
 } Backend;
 
 extern const Backend backend_cpu;

@@ -130,4 +130,5 @@ double softmax_forward(float *p, const float *z, int n);
 /* y += x (n elements); y *= x (n elements). */
 void cpu_add(float *y, const float *x, long n);
 void cpu_mul(float *y, const float *x, long n);
+void cpu_swap_mul(float *a, float *b, long n);
 #endif

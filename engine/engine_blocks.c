@@ -140,12 +140,8 @@ static void ffn_backward(const ModelConfig *c, const LayerParams *p, LayerActs *
     /* f = act(u)·up: d(act u) = df·up and d(up) = df·act(u). up's value is not needed after
      * this, so its buffer takes df (for d(up)) while A->f becomes df·up. */
     size_t n = (size_t)N * FF;
-    float *upv = L->up, *df = A->f;
-    for (size_t i = 0; i < n; i++) {
-        float t = upv[i];
-        upv[i] = df[i];
-        df[i] *= t;
-    }
+    float *upv = L->up;
+    A->be->swap_mul(upv, A->f, (long)n);
     PROF(PROF_ACT_B, act_backward_rows(A->be, A->f, A->f, L->u, Bm, (size_t)T * FF, c->act, rescale)); /* du */
     PROF(PROF_LIN_B, A->be->linear_backward(A->dx, A->f, p->ffg_w, N, D, FF, 1));
     PROF(PROF_ACT_F, A->be->act_forward(A->f, L->u, (long)n, c->act)); /* act(u) */
