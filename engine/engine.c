@@ -32,6 +32,8 @@ struct Engine {
     size_t arena_floats;
     LayerActs *la; /* L entries, pointing into the arena */
     double **vgram; /* L entries: each layer's value_norm_gram, made on the first vnorm request */
+    float *dpr;     /* (R,NH,T,T) dF/dprobs of one layer of one pass, for grad_sink without out->dprobs */
+    size_t dpr_floats;
     Acts A;
     char err[512];
 };
@@ -140,6 +142,7 @@ void engine_free(Engine *e)
     for (int l = 0; l < e->m->cfg.L; l++)
         free(e->vgram[l]);
     free(e->vgram);
+    free(e->dpr);
     free(e);
 }
 
@@ -190,6 +193,8 @@ static int check_batch(Engine *e, const EngineBatch *in, const EngineOutput *out
         return set_err(e, "engine_run: out->F is NULL (required)");
     if ((out->dhidden || out->dprobs) && !out->grad)
         return set_err(e, "engine_run: dhidden/dprobs need out->grad (the backward)");
+    if (out->grad_sink && !out->grad)
+        return set_err(e, "engine_run: grad_sink needs out->grad (the backward)");
     if (in->layer != AT_WORD_EMB && in->layer != AT_EMBEDDINGS)
         return set_err(e, "engine_run: unknown attribution layer %d", (int)in->layer);
     if (in->output != OUT_LOGIT && in->output != OUT_PROB)
@@ -267,7 +272,7 @@ static int pass_backward(Engine *e, const EngineBatch *in, EngineOutput *out, in
     for (int l = c->L - 1; l >= 0; l--) {
         if (out->dhidden)
             memcpy(out->dhidden + ((size_t)l * B + b0) * T * D, A->dh, (size_t)N * D * sizeof(float));
-        float *dprobs = out->dprobs ? out->dprobs + ((size_t)l * B + b0) * tt : NULL;
+        float *dprobs = out->dprobs ? out->dprobs + ((size_t)l * B + b0) * tt : out->grad_sink ? e->dpr : NULL;
         int rs = (in->rescale & RESCALE_FFN_ACT) != 0;
         LayerActs *La = &e->la[rec ? 0 : l];
         if (rec) { /* re-run layer l's forward from its input: its tensors into la[0]; dh is untouched */
@@ -283,6 +288,9 @@ static int pass_backward(Engine *e, const EngineBatch *in, EngineOutput *out, in
             prelayer_backward(c, &m->layer[l], La, A, dprobs, Bm, T, rs);
         else
             layer_backward(c, &m->layer[l], La, A, dprobs, Bm, T, rs);
+        /* the backward reads P and leaves it as it is: La->P is still layer l's probabilities */
+        if (out->grad_sink && out->grad_sink(out->attn_ctx, l, b0, Bm, La->P, dprobs))
+            return set_err(e, "engine_run: the gradient sink stopped at layer %d", l);
     }
     float *g = out->grad + (size_t)b0 * T * D;
     if (in->layer == AT_WORD_EMB && c->emb_norm)
@@ -388,6 +396,14 @@ int engine_run(Engine *e, const EngineBatch *in, EngineOutput *out)
         R = in->B;
     if (arena_reserve(e, R, T, out->attn_sink_rev && !out->grad))
         return -1;
+    size_t dpr = out->grad_sink && !out->dprobs ? (size_t)R * e->m->cfg.NH * T * T : 0;
+    if (dpr > e->dpr_floats) { /* grows, never shrinks: reused across calls */
+        free(e->dpr);
+        e->dpr_floats = 0;
+        if (!(e->dpr = malloc(dpr * sizeof(float))))
+            return set_err(e, "engine: out of memory for the gradient sink's dF/dprobs (%zu floats)", dpr);
+        e->dpr_floats = dpr;
+    }
     for (int l = 0; out->vnorm && l < e->m->cfg.L; l++)
         if (!e->vgram[l] && !(e->vgram[l] = value_norm_gram(&e->m->cfg, &e->m->layer[l])))
             return set_err(e, "engine: out of memory for the value-norm Gram matrices");
