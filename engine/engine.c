@@ -32,8 +32,9 @@ struct Engine {
     size_t arena_floats;
     LayerActs *la; /* L entries, pointing into the arena */
     double **vgram; /* L entries: each layer's value_norm_gram, made on the first vnorm request */
-    float *dpr;     /* (R,NH,T,T) dF/dprobs of one layer of one pass, for grad_sink without out->dprobs */
-    size_t dpr_floats;
+    float *dpr;     /* (R,NH,T,T) dF/dprobs of one layer of one pass, for grad_sink without out->dprobs;
+                     * made and freed by each engine_run that needs it, so it is not kept past
+                     * the call (a long text's is one layer's attention: it would outlive the pass) */
     Acts A;
     char err[512];
 };
@@ -142,7 +143,6 @@ void engine_free(Engine *e)
     for (int l = 0; l < e->m->cfg.L; l++)
         free(e->vgram[l]);
     free(e->vgram);
-    free(e->dpr);
     free(e);
 }
 
@@ -396,21 +396,18 @@ int engine_run(Engine *e, const EngineBatch *in, EngineOutput *out)
         R = in->B;
     if (arena_reserve(e, R, T, out->attn_sink_rev && !out->grad))
         return -1;
-    size_t dpr = out->grad_sink && !out->dprobs ? (size_t)R * e->m->cfg.NH * T * T : 0;
-    if (dpr > e->dpr_floats) { /* grows, never shrinks: reused across calls */
-        free(e->dpr);
-        e->dpr_floats = 0;
-        if (!(e->dpr = malloc(dpr * sizeof(float))))
-            return set_err(e, "engine: out of memory for the gradient sink's dF/dprobs (%zu floats)", dpr);
-        e->dpr_floats = dpr;
-    }
     for (int l = 0; out->vnorm && l < e->m->cfg.L; l++)
         if (!e->vgram[l] && !(e->vgram[l] = value_norm_gram(&e->m->cfg, &e->m->layer[l])))
             return set_err(e, "engine: out of memory for the value-norm Gram matrices");
-    for (int b0 = 0; b0 < in->B; b0 += R)
-        if (run_pass(e, in, out, b0, in->B - b0 < R ? in->B - b0 : R))
-            return -1;
-    return 0;
+    size_t dpr = out->grad_sink && !out->dprobs ? (size_t)R * e->m->cfg.NH * T * T : 0;
+    if (dpr && !(e->dpr = malloc(dpr * sizeof(float))))
+        return set_err(e, "engine: out of memory for the gradient sink's dF/dprobs (%zu floats)", dpr);
+    int rc = 0;
+    for (int b0 = 0; b0 < in->B && !rc; b0 += R)
+        rc = run_pass(e, in, out, b0, in->B - b0 < R ? in->B - b0 : R);
+    free(e->dpr);
+    e->dpr = NULL;
+    return rc ? -1 : 0;
 }
 
 int engine_layer_values(const Model *m, AttrLayer layer, const int *ids, const int *pos_ids, const int *type_ids,
