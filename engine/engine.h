@@ -59,7 +59,8 @@ typedef struct {
     float *logits;   /* (B,C) head outputs, or NULL (C = V for MLM heads) */
     float *grad;     /* (B,T,D) dF/dx, or NULL: forward only */
     float *attn;     /* (B,L,NH,T,T) attention probabilities, or NULL */
-    /* Per-layer taps for LayerConductance (all NULL when not wanted), layer-major:
+    /* Per-layer taps (all NULL when not wanted), layer-major; LayerConductance takes hidden and
+     * dhidden, and the attention through grad_sink (probs/dprobs of every layer are L·B·NH·T²):
      * hidden  (L,B,T,D)     output hidden states of each encoder layer
      * dhidden (L,B,T,D)     dF/d(hidden)          (needs grad != NULL)
      * probs   (L,B,NH,T,T)  attention probabilities of each layer
