@@ -12,7 +12,7 @@ int method_item_block(const MethodSpec *s, const Model *m, int T)
         return 1;
     MethodShape sh;
     method_shape(s, &sh);
-    long per_row = ops->row_floats(m, T), rows_tok = 1024 / (T > 0 ? T : 1);
+    long per_row = ops->row_floats(m, T), rows_tok = s->block_tokens / (T > 0 ? T : 1);
     int per_item = ops->rows_per_item;
     long g = rows_tok / per_item, gm = attr_rows_per_call(per_row) / per_item;
     if (gm < g)

@@ -24,7 +24,11 @@
  *    NewGELUActivation for gelu_new and nn.SiLU for silu are not in the list (hooked only for
  *    relu/tanh); their attention softmax is functional and their heads (final norm + lm_head or
  *    score, no activation) have nothing to hook. So on the usual decoders rules: captum is the
- *    plain gradient: (x − b) ⊙ ∇F(x) (tests/test_run_decoder_deeplift.sh). */
+ *    plain gradient: (x − b) ⊙ ∇F(x) (tests/test_run_decoder_deeplift.sh).
+ *  - output: prob / logprob: the softmax (log-softmax) over the head's logits is the explained
+ *    scalar's own function, applied to each row of the pair at its own logits (plain gradient, no
+ *    Rescale), as Captum does with a forward that ends in functional softmax / log_softmax;
+ *    under both rules. */
 static int act2fn_hooked(Activation a)
 {
     return a == ACT_RELU || a == ACT_TANH;

@@ -29,6 +29,7 @@ void method_spec_default(MethodSpec *s, MethodKind kind)
     s->smooth_base = M_SALIENCY;
     s->nbaselines = 1;
     s->baselines[0] = BASE_PAD;
+    s->block_tokens = 1024;
 }
 
 const char *method_name(MethodKind k)
@@ -80,10 +81,12 @@ int method_spec_check(const MethodSpec *s, const char **err)
         e = "method spec: unknown method";
     else if (s->layer != AT_WORD_EMB && s->layer != AT_EMBEDDINGS)
         e = "method spec: unknown layer";
-    else if (s->output != OUT_LOGIT && s->output != OUT_PROB)
+    else if (s->output != OUT_LOGIT && s->output != OUT_PROB && s->output != OUT_LOGPROB)
         e = "method spec: unknown output";
     else if ((int)s->rule < 0 || (int)s->rule >= NRULES)
         e = "method spec: unknown integration rule";
+    else if (s->block_tokens < 1 || s->block_tokens > METHOD_MAX_BLOCK_TOKENS)
+        e = "method spec: block_tokens must be in 1..16777216";
     else if (sh.uses_steps && s->steps == IG_STEPS_AUTO && s->kind != M_IG)
         e = "method spec: adaptive steps (auto) apply to integrated gradients only";
     else if (sh.uses_steps && s->steps == IG_STEPS_AUTO && s->rule != RULE_GAUSSLEGENDRE)

@@ -49,6 +49,7 @@ typedef struct {
     MethodKind smooth_base;   /* SmoothGrad over M_SALIENCY (default) or M_IG */
     int nbaselines;           /* >= 1; Gradient SHAP / DeepLIFT SHAP use all, others the first */
     BaselineKind baselines[MAX_BASELINES];
+    int block_tokens;         /* tokens (rows × T) of one item block, method_item_block (default 1024) */
 } MethodSpec;
 
 void method_spec_default(MethodSpec *s, MethodKind kind);
@@ -66,6 +67,7 @@ int baseline_from_name(const char *name);
 #define METHOD_MAX_STDEVS 1e6         /* Gaussian noise std (finite, >= 0) */
 #define METHOD_MAX_ITEMS 100000000L   /* items of one example (SmoothGrad over IG: samples x steps) */
 #define METHOD_MAX_TOLERANCE 1.0      /* adaptive IG's tolerance: in [IG_AUTO_MIN_TOLERANCE, 1] */
+#define METHOD_MAX_BLOCK_TOKENS (1 << 24) /* tokens of one item block (MethodSpec.block_tokens) */
 /* Below this the float32 gradients' rounding (about 1e-7 of max |attribution| on sst2-tiny,
  * docs/performance.md) decides whether two rules agree, not their quadrature error. */
 #define IG_AUTO_MIN_TOLERANCE 1e-6
@@ -143,7 +145,9 @@ Partial *partial_unpack(const void *buf, size_t n);
  * result depends (in the last bits) on the batch it is computed in. A chunk [i0, i1)
  * computes the blocks it overlaps and keeps its own items, so results are bit-identical
  * however items are chunked; chunks aligned to G waste nothing. G depends only on the
- * spec, the model's shape and T (the same on every rank). */
+ * spec (block_tokens: G = block_tokens / T rows, at least one item), the model's shape and T
+ * (the same on every rank). The engine must run a block in one pass (micro-batch tokens ≥
+ * block_tokens) for the bits not to depend on its micro-batch setting. */
 int method_item_block(const MethodSpec *s, const Model *m, int T);
 
 /* Computes items [i0, i1) into p. Returns 0 or -1 (engine error in *err). */

@@ -56,9 +56,10 @@ typedef struct Backend {
     void (*rope_tables)(float *cos_t, float *sin_t, const int *pos, int N, const ModelConfig *c);
     void (*rope_forward)(float *x, const float *cos_t, const float *sin_t, int N, int nh, int hs);
     void (*rope_backward)(float *dx, const float *cos_t, const float *sin_t, int N, int nh, int hs);
-    void (*softmax_forward)(float *p, const float *z, int n);
+    double (*softmax_forward)(float *p, const float *z, int n); /* p = softmax(z); returns logsumexp(z) */
     void (*add)(float *y, const float *x, long n); /* y += x */
     void (*mul)(float *y, const float *x, long n); /* y *= x */
+    void (*swap_mul)(float *a, float *b, long n);  /* (a, b) = (b, b·a) */
 } Backend;
 
 extern const Backend backend_cpu;

@@ -121,12 +121,14 @@ float ops_erff(float x);
 void ops_exp_array(float *y, const float *x, long n);
 void ops_erf_array(float *y, const float *x, long n);
 
-/* ---- backend_cpu_softmax.c: softmax over the head's outputs (OUT_PROB) ---- */
-/* p (n) = softmax(z); accumulates in double: the vocabulary head has V = 30522 terms. */
-void softmax_forward(float *p, const float *z, int n);
+/* ---- backend_cpu_softmax.c: softmax over the head's outputs (OUT_PROB, OUT_LOGPROB) ---- */
+/* p (n) = softmax(z); returns logsumexp(z); accumulates in double: vocabulary heads have
+ * V = 30522 (BERT) to 151936 (Qwen2) terms. */
+double softmax_forward(float *p, const float *z, int n);
 
 /* ---- backend_cpu.c: element-wise helpers of the engine's block ---- */
 /* y += x (n elements); y *= x (n elements). */
 void cpu_add(float *y, const float *x, long n);
 void cpu_mul(float *y, const float *x, long n);
+void cpu_swap_mul(float *a, float *b, long n);
 #endif

@@ -147,6 +147,13 @@ void engine_free(Engine *e)
 }
 
 void engine_set_microbatch_tokens(Engine *e, int tokens) { e->mb_tokens = tokens > 0 ? tokens : 1; }
+void engine_release_arena(Engine *e)
+{
+    if (e->arena)
+        e->be->free(e->arena);
+    e->arena = NULL;
+    e->arena_floats = 0;
+}
 void engine_set_activation_budget(Engine *e, size_t bytes) { e->budget = bytes; }
 void engine_set_threads(int threads) { backend_select(NULL)->set_threads(threads); }
 const Model *engine_model(const Engine *e) { return e->m; }
@@ -197,7 +204,7 @@ static int check_batch(Engine *e, const EngineBatch *in, const EngineOutput *out
         return set_err(e, "engine_run: grad_sink needs out->grad (the backward)");
     if (in->layer != AT_WORD_EMB && in->layer != AT_EMBEDDINGS)
         return set_err(e, "engine_run: unknown attribution layer %d", (int)in->layer);
-    if (in->output != OUT_LOGIT && in->output != OUT_PROB)
+    if (in->output != OUT_LOGIT && in->output != OUT_PROB && in->output != OUT_LOGPROB)
         return set_err(e, "engine_run: unknown output kind %d", (int)in->output);
     if (in->rescale & ~(unsigned)(RESCALE_HEAD_ACT | RESCALE_FFN_ACT))
         return set_err(e, "engine_run: unknown rescale bits 0x%x", in->rescale);

@@ -7,7 +7,7 @@
  *                  learned position (+ token-type) embeddings and applies the embedding
  *                  LayerNorm where the model has them (RoPE models: x goes in as it is).
  *   AT_EMBEDDINGS: x is the output of the whole embedding block.
- * and ends at one scalar F per row: the logit (or softmax probability) of row's target
+ * and ends at one scalar F per row: the logit (or softmax probability, or its log) of row's target
  * class (classifier heads: token 0; score heads: the row's mlm_pos), or of the target
  * token at row's mlm_pos (MLM heads: the mask; causal-LM heads: the explained position).
  * With out->grad the backward computes dF/dx for every row (input gradients only: no
@@ -19,7 +19,8 @@
 #include "engine/model.h"
 
 typedef enum { AT_WORD_EMB = 0, AT_EMBEDDINGS } AttrLayer;
-typedef enum { OUT_LOGIT = 0, OUT_PROB } OutputKind;
+/* F = z_t (the target's logit), p_t = softmax(z)_t, or log p_t = z_t - logsumexp(z). */
+typedef enum { OUT_LOGIT = 0, OUT_PROB, OUT_LOGPROB } OutputKind;
 
 /* DeepLIFT Rescale sites (bit mask for EngineBatch.rescale). */
 enum { RESCALE_HEAD_ACT = 1u, /* classifier head activation (BERT pooler tanh, ...) */
@@ -89,6 +90,9 @@ Engine *engine_create(const Model *m);
 void engine_free(Engine *e);
 /* Largest number of tokens (rows × T) per internal pass; default 2048. */
 void engine_set_microbatch_tokens(Engine *e, int tokens);
+/* Frees the activation arena (it is kept between calls and only grows); the next engine_run
+ * allocates what it needs again. For a caller about to hold other large buffers. */
+void engine_release_arena(Engine *e);
 /* Activation bytes of one pass above which the backward recomputes each layer's forward from
  * its saved input instead of keeping every layer's tensors (default 4 GiB; 0 = never). The
  * results are bitwise the same either way; recomputing costs about one more forward. */

@@ -140,12 +140,8 @@ static void ffn_backward(const ModelConfig *c, const LayerParams *p, LayerActs *
     /* f = act(u)·up: d(act u) = df·up and d(up) = df·act(u). up's value is not needed after
      * this, so its buffer takes df (for d(up)) while A->f becomes df·up. */
     size_t n = (size_t)N * FF;
-    float *upv = L->up, *df = A->f;
-    for (size_t i = 0; i < n; i++) {
-        float t = upv[i];
-        upv[i] = df[i];
-        df[i] *= t;
-    }
+    float *upv = L->up;
+    A->be->swap_mul(upv, A->f, (long)n);
     PROF(PROF_ACT_B, act_backward_rows(A->be, A->f, A->f, L->u, Bm, (size_t)T * FF, c->act, rescale)); /* du */
     PROF(PROF_LIN_B, A->be->linear_backward(A->dx, A->f, p->ffg_w, N, D, FF, 1));
     PROF(PROF_ACT_F, A->be->act_forward(A->f, L->u, (long)n, c->act)); /* act(u) */
@@ -213,7 +209,7 @@ int head_token(const ModelConfig *c, const EngineBatch *in, int row)
 
 /* Head forward on one token per row (A->hc): encoder heads h = act(dense(x)) [MLM: + LN],
  * decoder heads h = final_norm(x); then logits = h W_out^T + b_out and F. Keeps zpre
- * (activation backward / Rescale), the head norm's xhat/rstd and prob for OUT_PROB. */
+ * (activation backward / Rescale), the head norm's xhat/rstd and prob for OUT_PROB / OUT_LOGPROB. */
 void head_forward(const Model *m, Acts *A, const EngineBatch *in, EngineOutput *out, int b0, int Bm)
 {
     const ModelConfig *c = &m->cfg;
@@ -233,6 +229,9 @@ void head_forward(const Model *m, Acts *A, const EngineBatch *in, EngineOutput *
         if (in->output == OUT_PROB) {
             A->be->softmax_forward(A->prob + (size_t)b * C, lg, C);
             out->F[b0 + b] = A->prob[(size_t)b * C + tg];
+        } else if (in->output == OUT_LOGPROB) { /* z_t - logsumexp(z), in double */
+            double lse = A->be->softmax_forward(A->prob + (size_t)b * C, lg, C);
+            out->F[b0 + b] = (float)((double)lg[tg] - lse);
         } else {
             out->F[b0 + b] = lg[tg];
         }
@@ -255,6 +254,11 @@ void head_backward(const Model *m, Acts *A, const EngineBatch *in, int b0, int B
             for (int j = 0; j < C; j++)
                 dl[j] = -p[tg] * p[j];
             dl[tg] += p[tg];
+        } else if (in->output == OUT_LOGPROB) { /* d log p_t / d z_j = δ_tj - p_j */
+            const float *p = A->prob + (size_t)b * C;
+            for (int j = 0; j < C; j++)
+                dl[j] = -p[j];
+            dl[tg] += 1.0f;
         } else {
             dl[tg] = 1.0f;
         }

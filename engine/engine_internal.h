@@ -41,7 +41,7 @@ typedef struct {
     float *zpre;                /* (Bm,D) head dense output: activation backward / Rescale */
     float *z;                   /* (Bm,D) after head activation (and MLM LayerNorm) */
     float *hd_xhat, *hd_rstd;   /* (Bm,D), (Bm): MLM head LN backward */
-    float *logits, *prob;       /* (Bm,C): prob for OUT_PROB's backward */
+    float *logits, *prob;       /* (Bm,C): prob for OUT_PROB's and OUT_LOGPROB's backward */
     float *dlogits;             /* (Bm,C) */
     float *dz, *dhc;            /* (Bm,D) */
 } Acts;

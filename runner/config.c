@@ -429,6 +429,7 @@ void config_method_spec(const RunConfig *c, MethodKind k, MethodSpec *s)
     s->nbaselines = c->nbaselines;
     memcpy(s->baselines, c->baselines, sizeof(BaselineKind) * c->nbaselines);
     s->dl_rules = c->deeplift.rules;
+    s->block_tokens = c->microbatch_tokens;
     switch (k) {
     case M_IG:
         s->steps = c->ig.steps;

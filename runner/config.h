@@ -74,6 +74,7 @@ typedef struct {
     int threads;                  /* OpenBLAS threads per rank */
     int chunk;                    /* items per work unit; 0 = auto */
     int activation_mib;           /* engine pass activations above which the backward recomputes (0: never) */
+    int microbatch_tokens;        /* tokens (rows × T) of one item block = one engine pass (MethodSpec.block_tokens) */
     int share_weights;            /* ShareMode (io/checkpoint_shared.h): 0 auto, 1 on, 2 off */
     char *source;                 /* the config file's path, for messages */
 } RunConfig;

@@ -344,8 +344,8 @@ static const char *const ON_ERROR[] = {"fail", "skip", NULL};
 static const char *const ON_LONG[] = {"truncate", "skip", NULL};
 static const char *const LAYERS[] = {"word_embeddings", "embeddings", NULL};
 static const int LAYER_VALS[] = {AT_WORD_EMB, AT_EMBEDDINGS};
-static const char *const OUTPUTS[] = {"logit", "prob", NULL};
-static const int OUTPUT_VALS[] = {OUT_LOGIT, OUT_PROB};
+static const char *const OUTPUTS[] = {"logit", "prob", "logprob", NULL};
+static const int OUTPUT_VALS[] = {OUT_LOGIT, OUT_PROB, OUT_LOGPROB};
 /* the engine's names (rule_from_name); tests/test_config.c checks that they agree */
 static const char *const RULES[] = {"gausslegendre", "riemann_left", "riemann_right", "riemann_middle",
                                     "riemann_trapezoid", NULL};
@@ -437,7 +437,8 @@ const ConfigKey CONFIG_KEYS[] = {
           .doc = "`word_embeddings` (output of the word-embedding lookup) \\| `embeddings` (after the embedding "
                  "LayerNorm)"),
     WORDK("output", output, OUTPUTS, OUTPUT_VALS, .def = "logit",
-          .doc = "`logit` \\| `prob` (softmax probability of the target)"),
+          .doc = "`logit` \\| `prob` (softmax probability of the target) \\| `logprob` (its log, "
+                 "z_t − logsumexp(z), computed stably; causal LMs: the next token's log-likelihood)"),
     CUSTOM("baseline", set_baselines, print_baselines, .def = "[pad]", .def_doc = "`pad`",
            .doc = "`pad`, `mask`, `unk` (every token but specials replaced), `pad_all`, `zero`; or a list: "
                   "`gradshap` and `deepliftshap` use all, others the first. RoBERTa models with `pad`/`pad_all`: "
@@ -558,6 +559,12 @@ const ConfigKey CONFIG_KEYS[] = {
                 "more (long texts: every layer's attention probabilities, L·H·T²·4 bytes per row) keeps one "
                 "layer's and each layer's input instead and re-runs the layer's forward in the backward (about "
                 "one more forward of work, the same bits). `0` = never recompute"),
+    INTK("microbatch_tokens", microbatch_tokens, 1, METHOD_MAX_BLOCK_TOKENS, .def = "1024",
+         .doc = "{range}: tokens (rows × T) of one engine pass over a method's items (IG steps, samples, ...): "
+                "an example of T tokens runs in blocks of max(1, this / T) rows (DeepLIFT: input/baseline "
+                "pairs), each one pass. More rows per pass make larger matrix products and more activations "
+                "(bounded by `activation_mib`, docs/performance.md). Results differ in the last bits (~1e-7 "
+                "relative: other GEMM shapes round differently), so a resumed job must keep it"),
     WORDK("share_weights", share_weights, SHARE_MODES, NULL, .def = "auto", .flags = CKF_RUNTIME,
           .doc = "`auto` \\| `on` \\| `off`: the ranks of one node share one copy of the converted weights (and "
                  "of their bf16 copies) in shared memory (/dev/shm) instead of one copy each. `auto`: when a node runs "

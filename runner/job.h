@@ -56,6 +56,12 @@ int examples_load(Examples *ex, const RunConfig *c, const Model *m, const Tokeni
                   char *err, size_t errlen);
 void examples_free(Examples *ex);
 static inline long examples_tokens(const Examples *ex) { return (long)ex->off[ex->n]; }
+/* What one example is, for the messages that count them: "examples", or with continuations
+ * "continuation tokens" (each example is one explained token of a continuation, a row of the file). */
+static inline const char *examples_noun(const Examples *ex)
+{
+    return ex->cont_example ? "continuation tokens" : "examples";
+}
 /* An engine Example viewing example e (target as stored: -1 when still to predict). */
 void examples_view(const Examples *ex, long e, Example *out);
 

@@ -56,9 +56,10 @@ static void summary(const Run *r, const AssembleStats *ast)
         }
         double wall = clock_now() - r->t_start;
         long n = r->ex.n;
-        fprintf(stderr, "attrun: done in %.2f s: %ld examples, %.2f examples/s; compute %.2f s at %.2f GFLOP/s "
-                "(estimated), assembly %.2f s (HDF5 %.2f s, %.1f MB, %.1f MB/s; file %.1f MB)\n", wall, n,
-                wall > 0 ? n / wall : 0, work_s, work_s > 0 ? flops / work_s * 1e-9 : 0, ast->seconds,
+        const char *noun = examples_noun(&r->ex);
+        fprintf(stderr, "attrun: done in %.2f s: %ld %s, %.2f %s/s; compute %.2f s at %.2f GFLOP/s "
+                "(estimated), assembly %.2f s (HDF5 %.2f s, %.1f MB, %.1f MB/s; file %.1f MB)\n", wall, n, noun,
+                wall > 0 ? n / wall : 0, noun, work_s, work_s > 0 ? flops / work_s * 1e-9 : 0, ast->seconds,
                 ast->write_seconds, ast->bytes / 1e6,
                 ast->write_seconds > 0 ? ast->bytes / 1e6 / ast->write_seconds : 0, ast->file_bytes / 1e6);
         fprintf(stderr, "attrun: busy share per rank:");

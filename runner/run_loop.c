@@ -6,6 +6,7 @@
 #include "runner/run_internal.h"
 #include "runner/signals.h"
 #include <mpi.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,14 @@ static int run_unit(Engine *eng, const Model *m, const Examples *ex, const RunCo
     size_t bytes = 0;
     if (u->method == SPOOL_BASE) {
         BaseResult r;
+        /* attention.save: the base forward holds every layer's attention (L·H·T²·4 bytes); the
+         * arena a method unit left (one pass of its rows: 1.6 GiB for 16 rows of 512 tokens on a
+         * 0.5 B decoder) is not needed meanwhile, so the two are not held at once when both are
+         * large (docs/performance.md, Memory). The next method unit re-allocates it (page faults
+         * worth about one write of the arena, small against the passes that fill it). */
+        int64_t T = ex->off[u->example + 1] - ex->off[u->example];
+        if (cfg->attention.save && (int64_t)m->cfg.L * m->cfg.NH * T * T * 4 >= (64 << 20))
+            engine_release_arena(eng);
         if (analysis_base_run(cfg, eng, ex, u->example, &r, msg, n))
             return -1;
         tcache[u->example] = r.target;
@@ -73,8 +82,10 @@ static int run_unit(Engine *eng, const Model *m, const Examples *ex, const RunCo
  * cost (Unit.cost, the scheduler's longest-first key), not from assembled examples: an example
  * counts as done only when its last unit is, and longest-first order finishes the first
  * examples late, so an examples-based rate read 0 for most of a job. "examples/s" is the
- * cost-weighted rate in examples' worth of work per second. */
-static void progress(int quiet, Counters *ctr, const Schedule *s, long n_ex, long ex_before, double t0)
+ * cost-weighted rate in examples' worth of work per second. With continuations the examples
+ * are continuation tokens (one row each) and the line says so (`noun`, examples_noun()). */
+static void progress(int quiet, Counters *ctr, const Schedule *s, long n_ex, long ex_before, double t0,
+                     const char *noun)
 {
     if (quiet)
         return;
@@ -93,8 +104,8 @@ static void progress(int quiet, Counters *ctr, const Schedule *s, long n_ex, lon
         snprintf(eta, sizeof eta, "0:00");
     else if (frac > 0)
         fmt_dur(el * (1 - frac) / frac, eta, sizeof eta);
-    fprintf(stderr, "attrun: units %lld/%ld  work %.1f%%  examples %lld/%ld  %.2f examples/s  ETA %s\n",
-            (long long)ud, s->n, 100 * frac, (long long)ed, n_ex, rate, eta);
+    fprintf(stderr, "attrun: units %lld/%ld  work %.1f%%  %s %lld/%ld  %.2f %s/s  ETA %s\n",
+            (long long)ud, s->n, 100 * frac, noun, (long long)ed, n_ex, rate, noun, eta);
 }
 
 /* Rank 0, its own units done: keeps reporting while the others finish their last units. */
@@ -108,7 +119,7 @@ static void report_until_done(Run *r, Counters *ctr, int64_t ex_before, double t
         usleep(50000);
         if (clock_now() - *last_print >= r->a.progress_every) {
             *last_print = clock_now();
-            progress(r->a.quiet, ctr, &r->sched, r->ex.n, ex_before, t_work);
+            progress(r->a.quiet, ctr, &r->sched, r->ex.n, ex_before, t_work, examples_noun(&r->ex));
         }
     }
 }
@@ -147,7 +158,7 @@ void run_loop(Run *r)
         counters_done(&ctr, u);
         if (r->rank == 0 && clock_now() - last_print >= r->a.progress_every) {
             last_print = clock_now();
-            progress(r->a.quiet, &ctr, s, r->ex.n, ex_before, t_work);
+            progress(r->a.quiet, &ctr, s, r->ex.n, ex_before, t_work, examples_noun(&r->ex));
         }
     }
     if (r->rank == 0 && !r->failed)
@@ -158,7 +169,7 @@ void run_loop(Run *r)
     }
     free(tcache);
     if (r->rank == 0)
-        progress(r->a.quiet, &ctr, s, r->ex.n, ex_before, t_work);
+        progress(r->a.quiet, &ctr, s, r->ex.n, ex_before, t_work, examples_noun(&r->ex));
     MPI_Barrier(MPI_COMM_WORLD);
     r->work_s += clock_now() - t_work; /* summed over adaptive IG's rounds */
     counters_free(&ctr);

@@ -23,17 +23,18 @@ static void report_plan(const Run *r)
     if (r->rank != 0)
         return;
     if (!r->a.quiet && p->pending > 0 && p->finished + p->pending > 0)
-        fprintf(stderr, "attrun: adaptive IG, round %d: %ld examples need a finer rule, %ld finished\n",
-                r->rounds + 1, p->pending, p->finished);
+        fprintf(stderr, "attrun: adaptive IG, round %d: %ld %s need a finer rule, %ld finished\n",
+                r->rounds + 1, p->pending, examples_noun(&r->ex), p->finished);
     if (p->pending > 0)
         return;
     if (!r->a.quiet && p->finished > 0)
-        fprintf(stderr, "attrun: adaptive IG: %ld examples, %.1f gradient evaluations per example on average "
-                "(ig.tolerance %g)\n", p->finished, p->steps / p->finished, r->cfg.ig.tolerance);
+        fprintf(stderr, "attrun: adaptive IG: %ld %s, %.1f gradient evaluations per %s on average "
+                "(ig.tolerance %g)\n", p->finished, examples_noun(&r->ex), p->steps / p->finished,
+                r->ex.cont_example ? "continuation token" : "example", r->cfg.ig.tolerance);
     if (p->unconverged > 0)
-        fprintf(stderr, "attrun run: warning: adaptive IG: %ld of %ld examples did not reach ig.tolerance = %g "
+        fprintf(stderr, "attrun run: warning: adaptive IG: %ld of %ld %s did not reach ig.tolerance = %g "
                 "within ig.max_steps = %d (/attributions/ig/converged = 0 for them)\n", p->unconverged,
-                p->finished, r->cfg.ig.tolerance, r->cfg.ig.max_steps);
+                p->finished, examples_noun(&r->ex), r->cfg.ig.tolerance, r->cfg.ig.max_steps);
 }
 
 int run_units(Run *r, int scan)

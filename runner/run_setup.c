@@ -118,8 +118,12 @@ static int setup_model_and_examples(Run *r)
     if (ok) {
         engine_set_threads(r->cfg.threads);
         r->eng = engine_create(r->model);
-        if (r->eng)
+        if (r->eng) {
             engine_set_activation_budget(r->eng, (size_t)r->cfg.activation_mib << 20);
+            /* an item block must be one engine pass (attribution.h); 2048: the engine's default,
+             * which the other calls (base forward, F(x) and F(baselines)) keep */
+            engine_set_microbatch_tokens(r->eng, r->cfg.microbatch_tokens > 2048 ? r->cfg.microbatch_tokens : 2048);
+        }
         if (!r->eng) {
             snprintf(msg, n, "%s: cannot create the engine (out of memory?)", r->cfg.model);
             ok = 0;
@@ -202,7 +206,13 @@ static int setup_claim_output(Run *r)
     if (mpi_agree(MPI_COMM_WORLD, ok, r->msg, sizeof r->msg))
         return fail(r, EXIT_RUNTIME);
     const Examples *ex = &r->ex;
-    if (r->rank == 0 && !r->a.quiet)
+    if (r->rank == 0 && !r->a.quiet && ex->cont_example) /* each example is one continuation token */
+        fprintf(stderr, "attrun: %d rank%s, %ld continuation tokens (rows) of %ld prompt/continuation pair%s "
+                "(%ld prefix tokens, %ld corpus rows skipped, %d truncated), %d method%s, tokenized in %.2f s\n",
+                r->nranks, r->nranks > 1 ? "s" : "", ex->n, ex->n_cont, ex->n_cont != 1 ? "s" : "",
+                examples_tokens(ex), ex->nskipped, ex->n_truncated, r->cfg.n_methods,
+                r->cfg.n_methods != 1 ? "s" : "", r->t_tok);
+    else if (r->rank == 0 && !r->a.quiet)
         fprintf(stderr, "attrun: %d rank%s, %ld examples (%ld tokens, %ld skipped, %d truncated), %d method%s, "
                 "tokenized in %.2f s\n", r->nranks, r->nranks > 1 ? "s" : "", ex->n, examples_tokens(ex),
                 ex->nskipped, ex->n_truncated, r->cfg.n_methods, r->cfg.n_methods != 1 ? "s" : "", r->t_tok);

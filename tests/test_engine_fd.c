@@ -1,7 +1,8 @@
 /* The engine's backward against central finite differences of its own forward, on
  * small random models (D 16, L 2, NH 2, FF 32) of each family, head, activation and
- * output kind, with padding; plus the conductance taps, DeepLIFT Rescale mode,
- * micro-batch invariance, input validation and the vectorised exp/erf.
+ * output kind (logit, prob, logprob), with padding; plus logprob's forward, the conductance
+ * taps, DeepLIFT Rescale mode, micro-batch invariance, input validation and the vectorised
+ * exp/erf.
  *
  * Finite-difference tolerance: F is computed in float, so each F carries a rounding
  * noise of ~1e-7·|F| (times the depth of the network, ~1e-6 absolute here); a central
@@ -209,6 +210,19 @@ static void test_fd_distilbert_mlm_embeddings(void)
 {
     fd_case("distilbert mlm relu logit embeddings", ARCH_DISTILBERT, HEAD_MLM, ACT_RELU, AT_EMBEDDINGS, OUT_LOGIT, 8);
 }
+static void test_fd_bert_cls_logprob(void)
+{
+    fd_case("bert cls gelu logprob word_emb", ARCH_BERT, HEAD_CLASSIFIER, ACT_GELU, AT_WORD_EMB, OUT_LOGPROB, 21);
+}
+static void test_fd_roberta_cls_logprob(void)
+{
+    fd_case("roberta cls gelu_tanh logprob embeddings", ARCH_ROBERTA, HEAD_CLASSIFIER, ACT_GELU_TANH, AT_EMBEDDINGS,
+            OUT_LOGPROB, 22);
+}
+static void test_fd_distilbert_mlm_logprob(void)
+{
+    fd_case("distilbert mlm relu logprob word_emb", ARCH_DISTILBERT, HEAD_MLM, ACT_RELU, AT_WORD_EMB, OUT_LOGPROB, 23);
+}
 
 /* Decoder families: a small random GPT-2 (learned positions, LayerNorm) or Llama-family model
  * (RMSNorm, RoPE, SwiGLU) with a causal-LM or score head; nkv < NH is GQA, hs != D/NH a
@@ -301,6 +315,96 @@ static void test_fd_llama_score(void)
     DecCase d = {ARCH_LLAMA, HEAD_SCORE, ACT_SILU, 1, 0, 0, 0, 0, ROPE_LLAMA3};
     fd_dec_case("llama score llama3-rope GQA logit", &d, AT_WORD_EMB, OUT_LOGIT, 36);
 }
+static void test_fd_gpt2_lm_logprob(void)
+{
+    DecCase d = {ARCH_GPT2, HEAD_LM, ACT_GELU_TANH, 0, 0, 0, 0, 0, ROPE_DEFAULT};
+    fd_dec_case("gpt2 lm gelu_new logprob embeddings", &d, AT_EMBEDDINGS, OUT_LOGPROB, 37);
+}
+static void test_fd_qwen2_logprob(void)
+{
+    DecCase d = {ARCH_LLAMA, HEAD_LM, ACT_SILU, 1, 12, 1, 0, 0, ROPE_DEFAULT};
+    fd_dec_case("qwen2-like lm GQA head_dim 12 tied logprob", &d, AT_WORD_EMB, OUT_LOGPROB, 38);
+}
+static void test_fd_llama_score_logprob(void)
+{
+    DecCase d = {ARCH_LLAMA, HEAD_SCORE, ACT_SILU, 1, 0, 0, 0, 0, ROPE_LINEAR};
+    fd_dec_case("llama score GQA logprob", &d, AT_WORD_EMB, OUT_LOGPROB, 39);
+}
+
+/* OUT_LOGPROB's forward. (1) On each head (padding in row 1), F(logprob) = log F(prob) of the
+ * same rows and = z_t − logsumexp(z) of the logits the run returns, computed here in double,
+ * both to 1e-6; the logits are the same bits as the logit run's. (2) The softmax's logsumexp
+ * on logits 3000 apart, where every probability but the largest underflows to 0 and log p
+ * would be −inf: log p stays finite and exact. */
+static void logprob_case(const char *name, Model *m)
+{
+    const ModelConfig *c = &m->cfg;
+    int B = 2, T = 7, C = c->C;
+    TestBatch tb;
+    batch_make(&tb, m, B, T, AT_WORD_EMB, OUT_LOGIT);
+    Engine *e = engine_create(m);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+    float F[3][2], *lg[3];
+    for (int k = 0; k < 3; k++) {
+        lg[k] = malloc((size_t)B * C * sizeof(float));
+        tb.in.output = k == 0 ? OUT_LOGIT : k == 1 ? OUT_PROB : OUT_LOGPROB;
+        EngineOutput out = {.F = F[k], .logits = lg[k]};
+        CU_ASSERT_EQUAL_FATAL(engine_run(e, &tb.in, &out), 0);
+    }
+    double e_prob = 0, e_lse = 0;
+    for (int b = 0; b < B; b++) {
+        const float *z = lg[2] + (size_t)b * C;
+        double mx = z[0], s = 0;
+        for (int j = 1; j < C; j++)
+            mx = fmax(mx, z[j]);
+        for (int j = 0; j < C; j++)
+            s += exp((double)z[j] - mx);
+        double want = (double)z[tb.target[b]] - mx - log(s);
+        e_lse = fmax(e_lse, fabs(F[2][b] - want));
+        e_prob = fmax(e_prob, fabs(F[2][b] - log((double)F[1][b])));
+        CU_ASSERT(F[2][b] < 0.0f);
+        CU_ASSERT_EQUAL(F[0][b], z[tb.target[b]]);
+    }
+    printf("\n  %-28s logprob vs log(prob) %.1e, vs z_t - logsumexp(z) %.1e", name, e_prob, e_lse);
+    CU_ASSERT(e_prob <= 1e-6);
+    CU_ASSERT(e_lse <= 1e-6);
+    for (int k = 1; k < 3; k++)
+        CU_ASSERT_EQUAL(memcmp(lg[0], lg[k], (size_t)B * C * sizeof(float)), 0);
+    for (int k = 0; k < 3; k++)
+        free(lg[k]);
+    batch_free(&tb);
+    engine_free(e);
+}
+
+static void test_logprob_forward(void)
+{
+    ModelConfig c = small_cfg(ARCH_BERT, HEAD_CLASSIFIER, ACT_GELU);
+    Model *m = model_random(&c, 61, 0.3f);
+    logprob_case("bert classifier", m);
+    model_free(m);
+    c = small_cfg(ARCH_ROBERTA, HEAD_MLM, ACT_GELU);
+    m = model_random(&c, 62, 0.3f);
+    logprob_case("roberta mlm", m);
+    model_free(m);
+    DecCase g = {ARCH_GPT2, HEAD_LM, ACT_GELU_TANH, 0, 0, 0, 0, 0, ROPE_DEFAULT};
+    c = dec_cfg(&g);
+    m = model_random(&c, 63, 0.3f);
+    logprob_case("gpt2 causal lm", m);
+    model_free(m);
+    DecCase l = {ARCH_LLAMA, HEAD_SCORE, ACT_SILU, 1, 0, 1, 0, 0, ROPE_DEFAULT};
+    c = dec_cfg(&l);
+    m = model_random(&c, 64, 0.3f);
+    logprob_case("llama score", m);
+    model_free(m);
+
+    float z[4] = {-1000.0f, 2000.0f, 0.5f, 2000.0f}, p[4];
+    double lse = softmax_forward(p, z, 4);
+    CU_ASSERT_EQUAL(p[0], 0.0f);
+    CU_ASSERT_EQUAL(p[2], 0.0f);
+    CU_ASSERT_DOUBLE_EQUAL(lse, 2000.0 + log(2.0), 1e-9);
+    CU_ASSERT_DOUBLE_EQUAL((double)z[0] - lse, -3000.0 - log(2.0), 1e-9);
+    CU_ASSERT_DOUBLE_EQUAL(p[1], 0.5, 1e-7);
+}
 
 /* Forward semantics the FD checks cannot see: the causal + sliding-window mask (P[q][k] = 0
  * unless q - window < k <= q, rows sum to 1), and linear RoPE scaling: factor 2 at positions
@@ -358,7 +462,8 @@ static void test_decoder_masks_and_rope_scaling(void)
 }
 
 /* Recompute mode (activation budget exceeded): the backward re-runs each layer's forward;
- * F, the gradient and every tap must be the same bits as with all layers kept. */
+ * F, the gradient and every tap must be the same bits as with all layers kept; and after
+ * engine_release_arena the next run allocates again and gives the same bits. */
 static void recompute_case(const char *name, Model *m)
 {
     const ModelConfig *c = &m->cfg;
@@ -390,6 +495,19 @@ static void recompute_case(const char *name, Model *m)
     }
     printf("\n  recompute == keep-all (%s): %s", name, same ? "bitwise" : "DIFFERENT");
     CU_ASSERT(same);
+    /* engine_release_arena between two runs: the second allocates again, same bits */
+    Engine *e = engine_create(m);
+    float F2[2][2], *g2[2];
+    for (int k = 0; k < 2; k++) {
+        g2[k] = malloc(ng * sizeof(float));
+        EngineOutput out = {.F = F2[k], .grad = g2[k]};
+        CU_ASSERT_EQUAL_FATAL(engine_run(e, &tb.in, &out), 0);
+        engine_release_arena(e);
+    }
+    CU_ASSERT(memcmp(F2[0], F2[1], sizeof F2[0]) == 0 && memcmp(g2[0], g2[1], ng * sizeof(float)) == 0);
+    free(g2[0]);
+    free(g2[1]);
+    engine_free(e);
     batch_free(&tb);
 }
 
@@ -877,6 +995,13 @@ int main(void)
     CU_add_test(s, "FD qwen2-like biases, linear RoPE", test_fd_qwen2_bias);
     CU_add_test(s, "FD mistral-like sliding window", test_fd_mistral_window);
     CU_add_test(s, "FD llama score head, llama3 RoPE", test_fd_llama_score);
+    CU_add_test(s, "FD bert classifier logprob", test_fd_bert_cls_logprob);
+    CU_add_test(s, "FD roberta classifier at embeddings logprob", test_fd_roberta_cls_logprob);
+    CU_add_test(s, "FD distilbert mlm logprob", test_fd_distilbert_mlm_logprob);
+    CU_add_test(s, "FD gpt2 causal LM logprob", test_fd_gpt2_lm_logprob);
+    CU_add_test(s, "FD qwen2-like causal LM logprob", test_fd_qwen2_logprob);
+    CU_add_test(s, "FD llama score head logprob", test_fd_llama_score_logprob);
+    CU_add_test(s, "logprob = log(prob) = z_t - logsumexp(z), stable", test_logprob_forward);
     CU_add_test(s, "decoder causal/sliding-window mask, linear RoPE scaling", test_decoder_masks_and_rope_scaling);
     CU_add_test(s, "recompute mode is bitwise the keep-all mode", test_recompute_mode);
     CU_add_test(s, "attention sinks: bits, order, recompute, errors", test_attn_sinks);

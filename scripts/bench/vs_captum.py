@@ -28,6 +28,13 @@ their ratio: on a machine loaded beyond its cores the wall ratio swings with the
 less (threads that spin-wait count as busy on both sides: OpenBLAS's and torch's OpenMP). Also printed: the largest difference of the token sums
 between the two (relative to the largest |token sum|), so that a fast wrong answer shows.
 
+Work rates: each side's FLOPs per second (the FLOPs of attrun's engine_flops formula, forward plus
+input-gradient backward of every step of every text at its own length; the forward passes that give
+F(x), F(baseline) and the target are not counted) and that rate as a fraction of the fp32 sgemm ceiling,
+which `attrun bench` measures at the start of each case (its "layer-weighted mix" of the model's matrix
+shapes). ceiling / Captum's rate is the largest ratio any fp32 engine limited by that sgemm could reach
+against this Captum run: a target above it cannot be met by making attrun's own code faster.
+
 Captum is not a dependency of attrun and is not in the repository: give its source tree (the directory
 that contains the `captum` package) with --captum or $CAPTUM_PATH. tqdm, which Captum imports for its
 progress bars only, is replaced by a stub when it is not installed.
@@ -132,6 +139,28 @@ def attrun_job(workdir, name, model, corpus, max_length, steps, threads, precisi
     return job, out
 
 
+def ig_flops(lens, steps, L=12, D=768, FF=3072, C=2):
+    """engine_flops (engine/engine.c) of B = steps rows of each text's length, forward + backward."""
+    total = 0.0
+    for T in lens:
+        N = steps * T
+        lin = 2.0 * (2 * N * D * D + 2 * N * D * D + 2 * N * D * FF)
+        att = 2.0 * (2.0 * steps * T * T * D)
+        head = 2.0 * steps * (D * D + D * C)
+        total += L * (lin + att) + head + L * (lin + 2 * att) + head
+    return total
+
+
+def sgemm_ceiling(binary, threads, T):
+    """The fp32 sgemm ceiling (GFLOP/s) `attrun bench` measures for the BERT-base shapes at T tokens."""
+    r = subprocess.run([binary, "bench", "--layers", "1", "--batch", "4", "--tokens", str(T),
+                        "--threads", str(threads)], capture_output=True, text=True)
+    for line in r.stdout.splitlines() + r.stderr.splitlines():
+        if "sgemm ceiling" in line:
+            return float(line.split(":")[1].split()[0])
+    sys.exit(f"vs_captum.py: attrun bench printed no sgemm ceiling:\n{r.stdout}{r.stderr}")
+
+
 def child_cpu():
     ru = resource.getrusage(resource.RUSAGE_CHILDREN)
     return ru.ru_utime + ru.ru_stime
@@ -221,6 +250,8 @@ def main():
         cap = CaptumSide(LIG, model, texts, maxlen, a.steps, a.threads, a.precision)
         lens = [len(e) for e in cap.enc]
         ratios, cratios = [], []
+        flops = ig_flops(lens, a.steps) if case != "sst2-tiny" else None
+        ceiling = sgemm_ceiling(a.attrun, a.threads, max(lens)) if flops else None
         for r in range(a.repeats):
             t_at, c_at, s_at = run_attrun(a.attrun, job, out)
             t_cap, c_cap, s_cap = cap.run()
@@ -232,6 +263,11 @@ def main():
                   f"Captum {t_cap:7.2f} s, ratio {t_cap / t_at:5.2f}x | CPU attrun {c_at:7.2f} s, Captum "
                   f"{c_cap:7.2f} s, ratio {c_cap / c_at:5.2f}x | token sums max|diff|/max|Captum| {err:.1e}; "
                   f"load {os.getloadavg()[0]:.2f}", flush=True)
+            if flops:
+                g_at, g_cap = flops / t_at / 1e9, flops / t_cap / 1e9
+                print(f"  {case:10s}   rates: attrun {g_at:6.1f} GFLOP/s ({100 * g_at / ceiling:4.1f} % of the "
+                      f"sgemm ceiling {ceiling:.1f}), Captum {g_cap:6.1f} GFLOP/s ({100 * g_cap / ceiling:4.1f} %); "
+                      f"an engine at the ceiling would be {ceiling / g_cap:.2f}x Captum", flush=True)
         print(f"  {case:10s} median ratio: wall {statistics.median(ratios):.2f}x (min {min(ratios):.2f}, max "
               f"{max(ratios):.2f}), CPU time {statistics.median(cratios):.2f}x (min {min(cratios):.2f}, max "
               f"{max(cratios):.2f})", flush=True)

@@ -71,6 +71,7 @@ ADDED_CONFIG_KEYS = {
     "baseline_token": "issue 14 (decoders): the token of `baseline: token`",
     "precision": "issue 17 (bf16): `precision: fp32 | bf16`",
     "activation_mib": "issue 14 (decoders, long texts): the engine's activation budget (runtime only)",
+    "microbatch_tokens": "issue 14 (peak RSS with 16 rows of 512 tokens per pass): tokens of one item block / engine pass",
     "tolerance": "issue 17 item 2 (adaptive IG): ig.tolerance, used by `ig.steps: auto` only",
     "max_steps": "issue 17 item 2 (adaptive IG): ig.max_steps, used by `ig.steps: auto` only",
     "continuation_field": "issue 14 (decoder continuations): corpus.continuation_field",
