@@ -8,7 +8,10 @@
  *    across passes);
  *  - memory at T = 2048 (4 layers, 4 heads): the peak RSS that one chunk adds stays below what
  *    the streamed path needs (each layer's last node, 2·L·H·T²·4 bytes, and one layer's
- *    tensors of a pass) plus half of the taps the old path held besides (2·L·G·H·T²·4 bytes). */
+ *    tensors of a pass) plus half of the taps the old path held besides (2·L·G·H·T²·4 bytes);
+ *  - the sink's contract: layers L-1..0 per pass, P rows summing to 1, dF/dP the dprobs taps'
+ *    bits; a sink that stops ends engine_run with an error naming it; grad_sink without grad is
+ *    an error. */
 #include "engine/attribution.h"
 #include "engine/attr_internal.h"
 #include "engine/engine.h"
@@ -256,6 +259,74 @@ static void test_memory_long(void)
     model_free(m);
 }
 
+typedef struct {
+    int calls, next_layer, stop_at, rows_ok, NH, T, L;
+    const float *P, *DP; /* the taps of the same run */
+    int B, same;
+} SinkLog;
+
+static int log_sink(void *ctx, int l, int b0, int Bm, const float *P, const float *DP)
+{
+    SinkLog *g = ctx;
+    size_t HTT = (size_t)g->NH * g->T * g->T;
+    g->rows_ok &= l == g->next_layer;
+    g->next_layer = l ? l - 1 : g->L - 1;
+    for (size_t i = 0; i < (size_t)Bm * g->NH * g->T; i++) {
+        double sum = 0;
+        for (int j = 0; j < g->T; j++)
+            sum += P[i * g->T + j];
+        g->rows_ok &= sum > 0.999 && sum < 1.001;
+    }
+    if (g->DP)
+        g->same &= !memcmp(DP, g->DP + ((size_t)l * g->B + b0) * HTT, (size_t)Bm * HTT * sizeof(float)) &&
+                   !memcmp(P, g->P + ((size_t)l * g->B + b0) * HTT, (size_t)Bm * HTT * sizeof(float));
+    return ++g->calls == g->stop_at;
+}
+
+static void test_sink_contract(void)
+{
+    enum { TT = 24, B = 5 };
+    Model *m = make_model(64, 3, 47);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    Engine *e = engine_create(m);
+    engine_set_microbatch_tokens(e, 2 * TT); /* passes of 2, 2, 1 rows */
+    int L = m->cfg.L, NH = m->cfg.NH, D = m->cfg.D;
+    size_t HTT = (size_t)NH * TT * TT;
+    float *x = malloc(sizeof(float) * B * TT * D), *g = malloc(sizeof(float) * B * TT * D), F[B];
+    float *P = malloc(sizeof(float) * L * B * HTT), *DP = malloc(sizeof(float) * L * B * HTT);
+    int pos[B * TT], tgt[B];
+    srand(3);
+    for (int i = 0; i < B * TT * D; i++)
+        x[i] = (float)rand() / RAND_MAX - 0.5f;
+    for (int i = 0; i < B * TT; i++)
+        pos[i] = i % TT;
+    for (int b = 0; b < B; b++)
+        tgt[b] = b % 3;
+    EngineBatch in = {.B = B, .T = TT, .layer = AT_WORD_EMB, .x = x, .pos_ids = pos, .target = tgt};
+    EngineOutput taps = {.F = F, .grad = g, .probs = P, .dprobs = DP};
+    CU_ASSERT_EQUAL_FATAL(engine_run(e, &in, &taps), 0);
+    SinkLog lg = {.next_layer = L - 1, .rows_ok = 1, .NH = NH, .T = TT, .L = L, .P = P, .DP = DP, .B = B, .same = 1};
+    EngineOutput out = {.F = F, .grad = g, .grad_sink = log_sink, .attn_ctx = &lg};
+    CU_ASSERT_EQUAL(engine_run(e, &in, &out), 0);
+    CU_ASSERT_EQUAL(lg.calls, 3 * L); /* three passes */
+    CU_ASSERT(lg.rows_ok);
+    CU_ASSERT(lg.same);
+    SinkLog st = {.next_layer = L - 1, .rows_ok = 1, .NH = NH, .T = TT, .L = L, .stop_at = 4, .same = 1};
+    out.attn_ctx = &st;
+    CU_ASSERT_EQUAL(engine_run(e, &in, &out), -1);
+    CU_ASSERT(strstr(engine_error(e), "gradient sink stopped at layer") != NULL);
+    CU_ASSERT_EQUAL(st.calls, 4);
+    out.grad = NULL;
+    CU_ASSERT_EQUAL(engine_run(e, &in, &out), -1);
+    CU_ASSERT(strstr(engine_error(e), "grad_sink needs out->grad") != NULL);
+    free(x);
+    free(g);
+    free(P);
+    free(DP);
+    engine_free(e);
+    model_free(m);
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && !strcmp(argv[1], "--memory-child"))
@@ -264,6 +335,7 @@ int main(int argc, char **argv)
         return 1;
     CU_pSuite s = CU_add_suite("conductance_stream", NULL, NULL);
     CU_add_test(s, "streamed attention conductance is the full-tensor bits", test_same_bits);
+    CU_add_test(s, "the gradient sink's order, values and errors", test_sink_contract);
     CU_add_test(s, "memory at T = 2048 below the taps of every layer", test_memory_long);
     return test_run_registry();
 }
