@@ -5,7 +5,14 @@
  *     Σ_{k<n} ∂F/∂y(row k) ⊙ (y(row k+1) − y(row k)).
  * Item k is the interval [α_k, α_{k+1}]: a chunk [i0,i1) needs nodes i0..i1. Nodes
  * run in fixed blocks of G (method_item_block); an interval that straddles two blocks
- * uses the last node of the previous block, kept in `prev`. */
+ * uses the last node of the previous block, kept in `prev`.
+ *
+ * The hidden states come as taps of every layer (L·G·T·D floats). The attention
+ * probabilities do not: the engine's gradient sink hands over each layer's P and dF/dP of
+ * one micro-batch during the backward (cond_grad_sink), and the intervals are summed there,
+ * so only one layer's (rows,NH,T,T) pair exists, plus the last node's P and dF/dP of each
+ * layer for the interval that starts in one micro-batch (or block) and ends in the next.
+ * The fixed-point sums are exact, so the order of the additions changes no bit. */
 #include "engine/attr_internal.h"
 #include <math.h>
 #include <stdlib.h>
@@ -19,8 +26,11 @@ static void conductance_shape(const MethodSpec *s, MethodShape *sh)
     sh->uses_steps = 1;
 }
 
-/* The input row, the gradient, and the taps of every layer (hidden states and attention
- * probabilities with their gradients). */
+/* The input row, the gradient, the hidden-state taps of every layer with their gradients,
+ * and what the engine's backward of one row keeps of the attention: every layer's
+ * probabilities and their gradient (the keep-all backward's P of each layer and the dF/dP the
+ * sink reads; the block size method_item_block derives from this sets the rows per engine
+ * call, whose bits are not micro-batch invariant, so it is the count it always was). */
 static long conductance_row_floats(const Model *m, int T)
 {
     const ModelConfig *c = &m->cfg;
@@ -30,9 +40,13 @@ static long conductance_row_floats(const Model *m, int T)
 
 typedef struct {
     double *alpha, *w;              /* (nodes) */
-    float *hid, *dhid, *pr, *dpr;   /* the block's taps: (L,G,T,D), (L,G,NH,T,T) */
-    float *ph, *pdh, *pp, *pdp;     /* the previous block's last node: (L,T,D), (L,NH,T,T) */
-    int have_prev;
+    float *hid, *dhid;              /* the block's hidden-state taps: (L,G,T,D) */
+    float *ph, *pdh;                /* the previous block's last node: (L,T,D) */
+    float *pp, *pdp;                /* each layer's last node seen by the sink: (L,NH,T,T) */
+    int have_prev;                  /* a block ran before this one: its last node is in ph.., pp.. */
+    int a;                          /* the first node of the block the engine is running */
+    int overflow;                   /* the sink stopped on an accumulator overflow */
+    AttrChunk *ch;
 } CondState;
 
 static int conductance_begin(AttrChunk *ch, const char **err)
@@ -49,17 +63,16 @@ static int conductance_begin(AttrChunk *ch, const char **err)
     st->w = malloc(nodes * sizeof(double));
     st->hid = malloc(L * G * TD * sizeof(float));
     st->dhid = malloc(L * G * TD * sizeof(float));
-    st->pr = malloc(L * G * HTT * sizeof(float));
-    st->dpr = malloc(L * G * HTT * sizeof(float));
     st->ph = malloc(L * TD * sizeof(float));
     st->pdh = malloc(L * TD * sizeof(float));
     st->pp = malloc(L * HTT * sizeof(float));
     st->pdp = malloc(L * HTT * sizeof(float));
-    if (!st->alpha || !st->w || !st->hid || !st->dhid || !st->pr || !st->dpr || !st->ph || !st->pdh || !st->pp ||
+    if (!st->alpha || !st->w || !st->hid || !st->dhid || !st->ph || !st->pdh || !st->pp ||
         !st->pdp) {
         *err = "conductance: out of memory";
         return -1;
     }
+    st->ch = ch;
     ig_nodes(RULE_GAUSSLEGENDRE, (int)nodes, st->alpha, st->w); /* Captum: alphas_func(n_steps + 1) */
     return 0;
 }
@@ -73,8 +86,6 @@ static void conductance_end(AttrChunk *ch)
     free(st->w);
     free(st->hid);
     free(st->dhid);
-    free(st->pr);
-    free(st->dpr);
     free(st->ph);
     free(st->pdh);
     free(st->pp);
@@ -91,32 +102,51 @@ static int accumulate(__int128 *acc, const float *dy, const float *y0, const flo
     return 0;
 }
 
-/* Layer l of a block of B nodes from node a: the intervals whose both ends are known. */
+/* The hidden states of layer l of a block of B nodes from node a: the intervals whose both
+ * ends are known. */
 static int conductance_layer(AttrChunk *ch, CondState *st, int l, int a, int B)
 {
-    int NH = ch->m->cfg.NH, T = ch->T;
-    long TD = ch->TD, HTT = (long)NH * T * T;
-    __int128 *acc = ch->p->acc_hidden + (size_t)l * TD, *acca = ch->p->acc_attn + (size_t)l * HTT;
-    /* taps are layer-major: (L,B,T,D) and (L,B,NH,T,T) */
+    long TD = ch->TD;
+    __int128 *acc = ch->p->acc_hidden + (size_t)l * TD;
+    /* taps are layer-major: (L,B,T,D) */
     const float *H = st->hid + (size_t)l * B * TD, *DH = st->dhid + (size_t)l * B * TD;
-    const float *P = st->pr + (size_t)l * B * HTT, *DP = st->dpr + (size_t)l * B * HTT;
     int k = a - 1; /* the interval across the block boundary */
-    if (st->have_prev && attr_chunk_owns(ch, k) &&
-        (accumulate(acc, st->pdh + l * TD, st->ph + l * TD, H, TD) ||
-         accumulate(acca, st->pdp + l * HTT, st->pp + l * HTT, P, HTT)))
+    if (st->have_prev && attr_chunk_owns(ch, k) && accumulate(acc, st->pdh + l * TD, st->ph + l * TD, H, TD))
         return -1;
     for (int r = 0; r + 1 < B; r++) {
         k = a + r;
-        if (!attr_chunk_owns(ch, k))
-            continue;
-        if (accumulate(acc, DH + r * TD, H + r * TD, H + (r + 1) * TD, TD) ||
-            accumulate(acca, DP + r * HTT, P + r * HTT, P + (r + 1) * HTT, HTT))
+        if (attr_chunk_owns(ch, k) && accumulate(acc, DH + r * TD, H + r * TD, H + (r + 1) * TD, TD))
             return -1;
     }
     memcpy(st->ph + l * TD, H + (B - 1) * TD, (size_t)TD * sizeof(float));
     memcpy(st->pdh + l * TD, DH + (B - 1) * TD, (size_t)TD * sizeof(float));
-    memcpy(st->pp + l * HTT, P + (B - 1) * HTT, (size_t)HTT * sizeof(float));
-    memcpy(st->pdp + l * HTT, DP + (B - 1) * HTT, (size_t)HTT * sizeof(float));
+    return 0;
+}
+
+/* The engine's gradient sink: layer l's P and dF/dP of the block's rows [b0, b0+Bm). Row r is
+ * node a+b0+r; the interval ending there starts at the row before, or (r = 0) at the node last
+ * seen at this layer (pp, pdp: the previous micro-batch's or block's last row). */
+static int cond_grad_sink(void *ctx, int l, int b0, int Bm, const float *P, const float *DP)
+{
+    CondState *st = ctx;
+    AttrChunk *ch = st->ch;
+    long HTT = (long)ch->m->cfg.NH * ch->T * ch->T;
+    __int128 *acca = ch->p->acc_attn + (size_t)l * HTT;
+    float *pp = st->pp + (size_t)l * HTT, *pdp = st->pdp + (size_t)l * HTT;
+    for (int r = 0; r < Bm; r++) {
+        int k = st->a + b0 + r - 1; /* the interval [node k, node k+1] */
+        if (r == 0 && b0 == 0 && !st->have_prev)
+            continue;
+        if (!attr_chunk_owns(ch, k))
+            continue;
+        const float *p0 = r ? P + (size_t)(r - 1) * HTT : pp, *d0 = r ? DP + (size_t)(r - 1) * HTT : pdp;
+        if (accumulate(acca, d0, p0, P + (size_t)r * HTT, HTT)) {
+            st->overflow = 1;
+            return -1;
+        }
+    }
+    memcpy(pp, P + (size_t)(Bm - 1) * HTT, (size_t)HTT * sizeof(float));
+    memcpy(pdp, DP + (size_t)(Bm - 1) * HTT, (size_t)HTT * sizeof(float));
     return 0;
 }
 
@@ -135,10 +165,11 @@ static int conductance_block(AttrChunk *ch, int a, int B, const char **err)
     const RowMeta *rm = &ch->rm;
     EngineBatch in = {.B = B, .T = ch->T, .layer = s->layer, .x = ch->xs, .pos_ids = rm->pos,
                       .type_ids = rm->type, .target = rm->target, .mlm_pos = rm->mlm, .output = s->output};
-    EngineOutput out = {.F = ch->F, .grad = ch->g, .hidden = st->hid, .dhidden = st->dhid, .probs = st->pr,
-                        .dprobs = st->dpr};
+    EngineOutput out = {.F = ch->F, .grad = ch->g, .hidden = st->hid, .dhidden = st->dhid,
+                        .grad_sink = cond_grad_sink, .attn_ctx = st};
+    st->a = a;
     if (engine_run(ch->e, &in, &out)) {
-        *err = engine_error(ch->e);
+        *err = st->overflow ? "conductance: fixed-point accumulator overflow" : engine_error(ch->e);
         return -1;
     }
     for (int l = 0; l < ch->m->cfg.L; l++)

@@ -32,6 +32,9 @@ struct Engine {
     size_t arena_floats;
     LayerActs *la; /* L entries, pointing into the arena */
     double **vgram; /* L entries: each layer's value_norm_gram, made on the first vnorm request */
+    float *dpr;     /* (R,NH,T,T) dF/dprobs of one layer of one pass, for grad_sink without out->dprobs;
+                     * made and freed by each engine_run that needs it, so it is not kept past
+                     * the call (a long text's is one layer's attention: it would outlive the pass) */
     Acts A;
     char err[512];
 };
@@ -197,6 +200,8 @@ static int check_batch(Engine *e, const EngineBatch *in, const EngineOutput *out
         return set_err(e, "engine_run: out->F is NULL (required)");
     if ((out->dhidden || out->dprobs) && !out->grad)
         return set_err(e, "engine_run: dhidden/dprobs need out->grad (the backward)");
+    if (out->grad_sink && !out->grad)
+        return set_err(e, "engine_run: grad_sink needs out->grad (the backward)");
     if (in->layer != AT_WORD_EMB && in->layer != AT_EMBEDDINGS)
         return set_err(e, "engine_run: unknown attribution layer %d", (int)in->layer);
     if (in->output != OUT_LOGIT && in->output != OUT_PROB && in->output != OUT_LOGPROB)
@@ -274,7 +279,7 @@ static int pass_backward(Engine *e, const EngineBatch *in, EngineOutput *out, in
     for (int l = c->L - 1; l >= 0; l--) {
         if (out->dhidden)
             memcpy(out->dhidden + ((size_t)l * B + b0) * T * D, A->dh, (size_t)N * D * sizeof(float));
-        float *dprobs = out->dprobs ? out->dprobs + ((size_t)l * B + b0) * tt : NULL;
+        float *dprobs = out->dprobs ? out->dprobs + ((size_t)l * B + b0) * tt : out->grad_sink ? e->dpr : NULL;
         int rs = (in->rescale & RESCALE_FFN_ACT) != 0;
         LayerActs *La = &e->la[rec ? 0 : l];
         if (rec) { /* re-run layer l's forward from its input: its tensors into la[0]; dh is untouched */
@@ -290,6 +295,9 @@ static int pass_backward(Engine *e, const EngineBatch *in, EngineOutput *out, in
             prelayer_backward(c, &m->layer[l], La, A, dprobs, Bm, T, rs);
         else
             layer_backward(c, &m->layer[l], La, A, dprobs, Bm, T, rs);
+        /* the backward reads P and leaves it as it is: La->P is still layer l's probabilities */
+        if (out->grad_sink && out->grad_sink(out->attn_ctx, l, b0, Bm, La->P, dprobs))
+            return set_err(e, "engine_run: the gradient sink stopped at layer %d", l);
     }
     float *g = out->grad + (size_t)b0 * T * D;
     if (in->layer == AT_WORD_EMB && c->emb_norm)
@@ -398,10 +406,15 @@ int engine_run(Engine *e, const EngineBatch *in, EngineOutput *out)
     for (int l = 0; out->vnorm && l < e->m->cfg.L; l++)
         if (!e->vgram[l] && !(e->vgram[l] = value_norm_gram(&e->m->cfg, &e->m->layer[l])))
             return set_err(e, "engine: out of memory for the value-norm Gram matrices");
-    for (int b0 = 0; b0 < in->B; b0 += R)
-        if (run_pass(e, in, out, b0, in->B - b0 < R ? in->B - b0 : R))
-            return -1;
-    return 0;
+    size_t dpr = out->grad_sink && !out->dprobs ? (size_t)R * e->m->cfg.NH * T * T : 0;
+    if (dpr && !(e->dpr = malloc(dpr * sizeof(float))))
+        return set_err(e, "engine: out of memory for the gradient sink's dF/dprobs (%zu floats)", dpr);
+    int rc = 0;
+    for (int b0 = 0; b0 < in->B && !rc; b0 += R)
+        rc = run_pass(e, in, out, b0, in->B - b0 < R ? in->B - b0 : R);
+    free(e->dpr);
+    e->dpr = NULL;
+    return rc ? -1 : 0;
 }
 
 int engine_layer_values(const Model *m, AttrLayer layer, const int *ids, const int *pos_ids, const int *type_ids,

@@ -48,13 +48,20 @@ typedef struct {
  * own tensors (nothing is copied), so a caller can reduce every layer's attention while only one
  * layer's of one micro-batch exists. Returns 0, or non-zero to stop engine_run (it returns -1). */
 typedef int (*EngineAttnSink)(void *ctx, int layer, int b0, int Bm, const float *probs);
+/* A per-layer gradient sink (EngineOutput.grad_sink): called in the backward, right after layer
+ * `layer`'s backward of rows [b0, b0+Bm), with that layer's attention probabilities and dF/dprobs,
+ * both (Bm,NH,T,T) and read in place, so a caller can reduce P and dF/dP of every layer (Layer-
+ * Conductance) while only one layer's of one micro-batch exists. Layers come L-1..0 per micro-batch.
+ * Returns 0, or non-zero to stop engine_run (it returns -1). */
+typedef int (*EngineGradSink)(void *ctx, int layer, int b0, int Bm, const float *probs, const float *dprobs);
 
 typedef struct {
     float *F;        /* (B) explained scalar per row; required */
     float *logits;   /* (B,C) head outputs, or NULL (C = V for MLM heads) */
     float *grad;     /* (B,T,D) dF/dx, or NULL: forward only */
     float *attn;     /* (B,L,NH,T,T) attention probabilities, or NULL */
-    /* Per-layer taps for LayerConductance (all NULL when not wanted), layer-major:
+    /* Per-layer taps (all NULL when not wanted), layer-major; LayerConductance takes hidden and
+     * dhidden, and the attention through grad_sink (probs/dprobs of every layer are L·B·NH·T²):
      * hidden  (L,B,T,D)     output hidden states of each encoder layer
      * dhidden (L,B,T,D)     dF/d(hidden)          (needs grad != NULL)
      * probs   (L,B,NH,T,T)  attention probabilities of each layer
@@ -71,6 +78,9 @@ typedef struct {
      * after the head (the same bits: about one more forward of the layers); with grad it is
      * called in the backward, before each layer's backward. Neither needs out->attn. */
     EngineAttnSink attn_sink, attn_sink_rev;
+    /* Gradient sink, or NULL; needs grad. dprobs goes to out->dprobs when that is set, else to one
+     * micro-batch layer's (Bm,NH,T,T) buffer the engine keeps. Every sink gets attn_ctx. */
+    EngineGradSink grad_sink;
     void *attn_ctx;
 } EngineOutput;
 
