@@ -197,6 +197,16 @@ enum { MEM_T = 2048, MEM_L = 4 };
 /* The child (this program run again with --memory-child: OpenBLAS's threads do not survive a
  * bare fork): prints the peak RSS in bytes one conductance chunk of all items adds over the
  * touched partial, T = MEM_T, MEM_L layers. */
+/* Frees everything memory_child made (the sanitizer build's leak check runs on it too). */
+static int memory_child_done(int rc, Partial *p, Engine *e, Model *m, Text *t)
+{
+    partial_free(p);
+    engine_free(e);
+    model_free(m);
+    text_free(t);
+    return rc;
+}
+
 static int memory_child(void)
 {
     Model *m = make_model(MEM_T, MEM_L, 43);
@@ -208,7 +218,7 @@ static int memory_child(void)
     Engine *e = m ? engine_create(m) : NULL;
     Partial *p = e ? partial_new(&s, m, MEM_T) : NULL;
     if (!p)
-        return 1;
+        return memory_child_done(1, p, e, m, &t);
     engine_set_activation_budget(e, 1); /* one layer's tensors per pass, as at long T */
     memset(p->acc_attn, 0, (size_t)MEM_L * m->cfg.NH * MEM_T * MEM_T * sizeof(__int128)); /* resident */
     struct rusage r0, r1;
@@ -216,11 +226,11 @@ static int memory_child(void)
     const char *err = NULL;
     if (method_run_chunk(e, &s, &t.ex, 0, method_items(&s), p, &err)) {
         fprintf(stderr, "conductance at long T: %s\n", err ? err : "failed");
-        return 1;
+        return memory_child_done(1, p, e, m, &t);
     }
     getrusage(RUSAGE_SELF, &r1);
     printf("%ld\n", (r1.ru_maxrss - r0.ru_maxrss) * 1024L);
-    return 0;
+    return memory_child_done(0, p, e, m, &t);
 }
 
 static long chunk_peak(void)
@@ -255,7 +265,13 @@ static void test_memory_long(void)
     printf("\n  T %d, L %d, H %d, G %d: a chunk adds %.0f MiB peak RSS; each layer's last node %.0f MiB, "
            "the old taps %.0f MiB more, one layer's attention %.0f MiB",
            TT, LL, m->cfg.NH, G, peak / 1048576.0, prev / 1048576.0, taps / 1048576.0, layer / 1048576.0);
+#ifdef __SANITIZE_ADDRESS__
+    /* AddressSanitizer's quarantine and redzones hold freed and extra memory, so RSS says nothing
+     * about the algorithm there; the child still runs for the leak and error checks. */
+    printf(" (bound not checked under AddressSanitizer)");
+#else
     CU_ASSERT(peak > 0 && peak < prev + taps / 2);
+#endif
     model_free(m);
 }
 
