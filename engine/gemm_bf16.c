@@ -112,15 +112,20 @@ const char *gemm_bf16_isa(void)
 }
 
 /* ---- conversions ---- */
-/* Round to nearest even on the upper 16 bits; a NaN keeps a set quiet bit so it stays NaN. */
+/* Round to nearest even on the upper 16 bits; a NaN keeps a set quiet bit so it stays NaN.
+ * Branch-free (a select, not an if) and compiled at O3 so that the loop below vectorises:
+ * with the NaN test as a branch it ran one element per iteration and was ~20 % of a bf16
+ * forward+backward (perf, attrun bench --precision bf16). Same bits either way. The
+ * AVX-512 BF16 instruction (vcvtneps2bf16) is not used: it flushes subnormals to zero. */
+#pragma GCC push_options
+#pragma GCC optimize("O3")
 static inline uint16_t f32_to_bf16(float f)
 {
     uint32_t u;
     memcpy(&u, &f, 4);
-    if ((u & 0x7fffffffu) > 0x7f800000u)
-        return (uint16_t)((u >> 16) | 0x40u);
-    u += 0x7fffu + ((u >> 16) & 1u);
-    return (uint16_t)(u >> 16);
+    uint32_t nan = (u >> 16) | 0x40u;
+    uint32_t rne = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
+    return (uint16_t)((u & 0x7fffffffu) > 0x7f800000u ? nan : rne);
 }
 
 HOT void gemm_bf16_from_f32(uint16_t *dst, const float *src, size_t n)
@@ -128,6 +133,7 @@ HOT void gemm_bf16_from_f32(uint16_t *dst, const float *src, size_t n)
     for (size_t i = 0; i < n; i++)
         dst[i] = f32_to_bf16(src[i]);
 }
+#pragma GCC pop_options
 
 float gemm_bf16_to_f32(uint16_t v)
 {
