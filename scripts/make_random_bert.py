@@ -18,7 +18,7 @@ import shutil
 import struct
 import sys
 
-import numpy as np
+import random_safetensors
 
 
 def read_header(path):
@@ -55,33 +55,20 @@ def main():
         else:
             names.append((name, src[name]["shape"]))
     scale = {D0: a.hidden, F0: a.ff}
-    tensors, off = {}, 0
-    for name, shape in names:
-        shape = [scale.get(d, d) for d in shape]
-        n = int(np.prod(shape)) * 4
-        tensors[name] = {"dtype": "F32", "shape": shape, "data_offsets": [off, off + n]}
-        off += n
-    header = json.dumps(tensors, separators=(",", ":")).encode()
-    header += b" " * (-len(header) % 8)
+
+    def init(name):
+        if "LayerNorm" in name and name.endswith(("weight", "gamma")):
+            return "ones"
+        return "zeros" if name.endswith(("bias", "beta")) else "normal"
+    entries = [(name, [scale.get(d, d) for d in shape], init(name)) for name, shape in names]
     os.makedirs(a.out, exist_ok=True)
-    rng = np.random.default_rng(a.seed)
-    with open(os.path.join(a.out, "model.safetensors"), "wb") as f:
-        f.write(struct.pack("<Q", len(header)) + header)
-        for name, _ in names:
-            shape = tensors[name]["shape"]
-            if "LayerNorm" in name and name.endswith(("weight", "gamma")):
-                x = np.ones(shape, np.float32)
-            elif name.endswith(("bias", "beta")):
-                x = np.zeros(shape, np.float32)
-            else:
-                x = (rng.standard_normal(shape, dtype=np.float32) * 0.02).astype(np.float32)
-            f.write(x.tobytes())
+    nparam, off = random_safetensors.write(os.path.join(a.out, "model.safetensors"), entries, "F32", a.seed)
     cfg.update(hidden_size=a.hidden, num_hidden_layers=a.layers, num_attention_heads=a.heads, intermediate_size=a.ff)
     json.dump(cfg, open(os.path.join(a.out, "config.json"), "w"), indent=2)
     for extra in os.listdir(a.src):
         if extra not in ("config.json", "model.safetensors") and not extra.endswith(".safetensors"):
             shutil.copy(os.path.join(a.src, extra), a.out)
-    print(f"wrote {a.out}: {sum(int(np.prod(t['shape'])) for t in tensors.values())} parameters, {off / 2**20:.1f} MiB")
+    print(f"wrote {a.out}: {nparam} parameters, {off / 2**20:.1f} MiB")
 
 
 if __name__ == "__main__":

@@ -17,16 +17,9 @@ import argparse
 import json
 import os
 import shutil
-import struct
 import sys
 
-import numpy as np
-
-
-def to_bf16(x):
-    """float32 -> bfloat16 bits, round to nearest even (as torch's .to(torch.bfloat16))."""
-    u = x.astype(np.float32).view(np.uint32)
-    return ((u + 0x7FFF + ((u >> 16) & 1)) >> 16).astype(np.uint16)
+import random_safetensors
 
 
 def main():
@@ -63,30 +56,14 @@ def main():
                   (p + "mlp.gate_proj.weight", [FF, D]), (p + "mlp.up_proj.weight", [FF, D]),
                   (p + "mlp.down_proj.weight", [D, FF])]
     names.append(("model.norm.weight", [D]))
-    esize = 2 if a.dtype == "bf16" else 4
-    tensors, off, nparam = {}, 0, 0
-    for name, shape in names:
-        n = int(np.prod(shape))
-        nparam += n
-        tensors[name] = {"dtype": "BF16" if a.dtype == "bf16" else "F32", "shape": shape,
-                         "data_offsets": [off, off + n * esize]}
-        off += n * esize
-    tensors["__metadata__"] = {"format": "pt"}
-    header = json.dumps(tensors, separators=(",", ":")).encode()
-    header += b" " * (-len(header) % 8)
+    def init(name):
+        if name.endswith("layernorm.weight") or name == "model.norm.weight":
+            return "ones"
+        return "zeros" if name.endswith("bias") else "normal"
     os.makedirs(a.out, exist_ok=True)
-    rng = np.random.default_rng(a.seed)
-    with open(os.path.join(a.out, "model.safetensors"), "wb") as f:
-        f.write(struct.pack("<Q", len(header)) + header)
-        for name, shape in names:
-            if name.endswith("layernorm.weight") or name == "model.norm.weight":
-                x = np.ones(shape, np.float32)
-            elif name.endswith("bias"):
-                x = np.zeros(shape, np.float32)
-            else:
-                x = rng.standard_normal(shape, dtype=np.float32) * np.float32(0.02)
-            f.write((to_bf16(x) if a.dtype == "bf16" else x).tobytes())
-            del x
+    nparam, off = random_safetensors.write(os.path.join(a.out, "model.safetensors"),
+                                           [(n, s, init(n)) for n, s in names],
+                                           "BF16" if a.dtype == "bf16" else "F32", a.seed)
     cfg.update(hidden_size=D, num_hidden_layers=a.layers, num_attention_heads=H, num_key_value_heads=KV,
                head_dim=hd, intermediate_size=FF, vocab_size=a.vocab, tie_word_embeddings=True,
                max_position_embeddings=32768, rope_theta=1000000.0, max_window_layers=a.layers,

@@ -23,27 +23,6 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-static Model *make_model(int P, int L, unsigned long long seed)
-{
-    ModelConfig c;
-    memset(&c, 0, sizeof c);
-    c.arch = ARCH_BERT;
-    c.head = HEAD_CLASSIFIER;
-    c.V = 120;
-    c.P = P;
-    c.TV = 2;
-    c.D = 32;
-    c.L = L;
-    c.NH = 4;
-    c.FF = 64;
-    c.C = 3;
-    c.act = ACT_GELU;
-    c.head_act = ACT_TANH;
-    c.ln_eps = 1e-12f;
-    snprintf(c.model_type, sizeof c.model_type, "bert");
-    return model_random(&c, seed, 0.3f);
-}
-
 typedef struct {
     Example ex;
     int *ids, *special;
@@ -149,7 +128,7 @@ done:
 static void test_same_bits(void)
 {
     enum { TT = 200 };
-    Model *m = make_model(256, 2, 41);
+    Model *m = test_random_classifier_sized(ARCH_BERT, 256, 2, 41, 0.3f);
     CU_ASSERT_PTR_NOT_NULL_FATAL(m);
     Engine *e = engine_create(m);
     Text t;
@@ -209,7 +188,7 @@ static int memory_child_done(int rc, Partial *p, Engine *e, Model *m, Text *t)
 
 static int memory_child(void)
 {
-    Model *m = make_model(MEM_T, MEM_L, 43);
+    Model *m = test_random_classifier_sized(ARCH_BERT, MEM_T, MEM_L, 43, 0.3f);
     Text t;
     text_init(&t, MEM_T, 9);
     MethodSpec s;
@@ -253,7 +232,7 @@ static long chunk_peak(void)
 static void test_memory_long(void)
 {
     enum { TT = MEM_T, LL = MEM_L };
-    Model *m = make_model(TT, LL, 43);
+    Model *m = test_random_classifier_sized(ARCH_BERT, TT, LL, 43, 0.3f);
     CU_ASSERT_PTR_NOT_NULL_FATAL(m);
     MethodSpec s;
     method_spec_default(&s, M_CONDUCTANCE);
@@ -302,7 +281,7 @@ static int log_sink(void *ctx, int l, int b0, int Bm, const float *P, const floa
 static void test_sink_contract(void)
 {
     enum { TT = 24, B = 5 };
-    Model *m = make_model(64, 3, 47);
+    Model *m = test_random_classifier_sized(ARCH_BERT, 64, 3, 47, 0.3f);
     CU_ASSERT_PTR_NOT_NULL_FATAL(m);
     Engine *e = engine_create(m);
     engine_set_microbatch_tokens(e, 2 * TT); /* passes of 2, 2, 1 rows */

@@ -138,15 +138,20 @@ __attribute__((constructor)) static void test_precision_from_env(void)
 
 Model *test_random_classifier(ModelArch arch, unsigned long long seed, float scale)
 {
+    return test_random_classifier_sized(arch, 40, 2, seed, scale);
+}
+
+Model *test_random_classifier_sized(ModelArch arch, int P, int L, unsigned long long seed, float scale)
+{
     ModelConfig c;
     memset(&c, 0, sizeof c);
     c.arch = arch;
     c.head = HEAD_CLASSIFIER;
     c.V = 120;
-    c.P = 40;
+    c.P = P;
     c.TV = arch == ARCH_ROBERTA ? 1 : 2;
     c.D = 32;
-    c.L = 2;
+    c.L = L;
     c.NH = 4;
     c.FF = 64;
     c.C = 3;

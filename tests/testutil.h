@@ -45,6 +45,8 @@ double test_max_abs_d(const double *ref, size_t n);
  * 4 heads, FF 64, 3 classes, GELU with a tanh pooler; model_random's weights of `scale`.
  * NULL on failure. */
 Model *test_random_classifier(ModelArch arch, unsigned long long seed, float scale);
+/* The same with P positions and L layers (long texts, deeper stacks). */
+Model *test_random_classifier_sized(ModelArch arch, int P, int L, unsigned long long seed, float scale);
 /* ids[t] = 7 + (37 t mod 100): varied, and never a pad (0/1), mask (5) or unk (6) id. */
 void test_fill_ids(int *ids, int n);
 /* An Example of T tokens over ids/special (kept, not copied): target 1, mask id 5, unk id 6. */

@@ -26,7 +26,9 @@ shared machine the load changes between pairs. Next to the wall times, the CPU s
 (attrun: the child process's user + system time; Captum: this process's, both over all their threads) and
 their ratio: on a machine loaded beyond its cores the wall ratio swings with the load, the CPU ratio much
 less (threads that spin-wait count as busy on both sides: OpenBLAS's and torch's OpenMP). Also printed: the largest difference of the token sums
-between the two (relative to the largest |token sum|), so that a fast wrong answer shows.
+between the two (relative to the largest |token sum|), so that a fast wrong answer shows. With
+--precision bf16 each case first runs Captum in fp32 once, and every pair prints both sides' bf16 error
+against it (issue 17: attrun-bf16's error must be no larger than Captum-bf16's).
 
 Work rates: each side's FLOPs per second (the FLOPs of attrun's engine_flops formula, forward plus
 input-gradient backward of every step of every text at its own length; the forward passes that give
@@ -211,6 +213,13 @@ class CaptumSide:
         return time.perf_counter() - t0, time.process_time() - c0, np.concatenate(sums)
 
 
+def relerr(x, ref):
+    """max |x - ref| / max |ref| (nan when the token counts differ)."""
+    if x.shape != ref.shape:
+        return float("nan")
+    return np.max(np.abs(x - ref)) / max(np.max(np.abs(ref)), 1e-30)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--captum", default=os.environ.get("CAPTUM_PATH"), help="Captum source tree ($CAPTUM_PATH)")
@@ -249,6 +258,8 @@ def main():
         job, out = attrun_job(a.workdir, case, model, corpus, maxlen, a.steps, a.threads, a.precision)
         cap = CaptumSide(LIG, model, texts, maxlen, a.steps, a.threads, a.precision)
         lens = [len(e) for e in cap.enc]
+        ref = CaptumSide(LIG, model, texts, maxlen, a.steps, a.threads, "fp32").run()[2] \
+            if a.precision == "bf16" else None
         ratios, cratios = [], []
         flops = ig_flops(lens, a.steps) if case != "sst2-tiny" else None
         ceiling = sgemm_ceiling(a.attrun, a.threads, max(lens)) if flops else None
@@ -257,12 +268,14 @@ def main():
             t_cap, c_cap, s_cap = cap.run()
             ratios.append(t_cap / t_at)
             cratios.append(c_cap / c_at)
-            err = np.max(np.abs(s_at - s_cap)) / max(np.max(np.abs(s_cap)), 1e-30) if s_at.shape == s_cap.shape \
-                else float("nan")
+            err = relerr(s_at, s_cap)
             print(f"  {case:10s} T {min(lens)}-{max(lens)} (mean {np.mean(lens):.1f}): wall attrun {t_at:7.2f} s, "
                   f"Captum {t_cap:7.2f} s, ratio {t_cap / t_at:5.2f}x | CPU attrun {c_at:7.2f} s, Captum "
                   f"{c_cap:7.2f} s, ratio {c_cap / c_at:5.2f}x | token sums max|diff|/max|Captum| {err:.1e}; "
                   f"load {os.getloadavg()[0]:.2f}", flush=True)
+            if ref is not None:
+                print(f"  {case:10s}   bf16 error against Captum fp32 (token sums, max|diff|/max|ref|): attrun "
+                      f"{relerr(s_at, ref):.1e}, Captum {relerr(s_cap, ref):.1e}", flush=True)
             if flops:
                 g_at, g_cap = flops / t_at / 1e9, flops / t_cap / 1e9
                 print(f"  {case:10s}   rates: attrun {g_at:6.1f} GFLOP/s ({100 * g_at / ceiling:4.1f} % of the "
