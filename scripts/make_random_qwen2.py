@@ -56,6 +56,7 @@ def main():
                   (p + "mlp.gate_proj.weight", [FF, D]), (p + "mlp.up_proj.weight", [FF, D]),
                   (p + "mlp.down_proj.weight", [D, FF])]
     names.append(("model.norm.weight", [D]))
+
     def init(name):
         if name.endswith("layernorm.weight") or name == "model.norm.weight":
             return "ones"

@@ -196,15 +196,16 @@ class CaptumSide:
     def forward(self, ids, mask):
         return self.model(ids, mask)
 
-    def run(self):
-        torch = self.torch
+    def run(self, precision=None):
+        """The attribute() loop in `precision` (default: the side's own)."""
+        torch, bf16 = self.torch, (precision or self.precision) == "bf16"
         sums = []
         t0, c0 = time.perf_counter(), time.process_time()
         for ids in self.enc:
             x = torch.tensor([ids])
             base = torch.tensor([[i if i in (self.cls, self.sep) else self.pad for i in ids]])
             mask = torch.ones_like(x)
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.precision == "bf16"):
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
                 with torch.no_grad():
                     target = int(self.model(x, mask).argmax(-1))
                 a = self.lig.attribute(x, baselines=base, additional_forward_args=(mask,), target=target,
@@ -258,8 +259,7 @@ def main():
         job, out = attrun_job(a.workdir, case, model, corpus, maxlen, a.steps, a.threads, a.precision)
         cap = CaptumSide(LIG, model, texts, maxlen, a.steps, a.threads, a.precision)
         lens = [len(e) for e in cap.enc]
-        ref = CaptumSide(LIG, model, texts, maxlen, a.steps, a.threads, "fp32").run()[2] \
-            if a.precision == "bf16" else None
+        ref = cap.run("fp32")[2] if a.precision == "bf16" else None
         ratios, cratios = [], []
         flops = ig_flops(lens, a.steps) if case != "sst2-tiny" else None
         ceiling = sgemm_ceiling(a.attrun, a.threads, max(lens)) if flops else None
