@@ -12,35 +12,10 @@
  * AVX-512 (picked at load time), since the project's baseline is x86-64-v2. */
 #pragma GCC optimize("O3", "no-trapping-math")
 #include "engine/backend_cpu.h"
+#include "engine/ops_exp.h"
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
-
-/* exp(x) = 2^n · exp(r), n = round(x / ln2), r = x - n·ln2 in [-ln2/2, ln2/2] (Cody-Waite:
- * ln2 split in a 16-bit head, so n·LN2_HI is exact, and a tail). exp(r) by its Taylor
- * polynomial to r^7: truncation r^8/8! ≤ 5e-9 relative, below half an ulp. */
-static inline float exp_inline(float x)
-{
-    const float LOG2E = 1.44269504088896341f, LN2_HI = 0.693145751953125f,
-                LN2_LO = 1.42860676533018704e-06f;
-    float xc = x > 88.0f ? 88.0f : x;
-    xc = xc < -87.3f ? -87.3f : xc;
-    float n = floorf(xc * LOG2E + 0.5f);
-    float r = (xc - n * LN2_HI) - n * LN2_LO;
-    float p = 1.0f / 5040;
-    p = p * r + 1.0f / 720;
-    p = p * r + 1.0f / 120;
-    p = p * r + 1.0f / 24;
-    p = p * r + 1.0f / 6;
-    p = p * r + 0.5f;
-    p = p * r + 1.0f;
-    p = p * r + 1.0f;
-    int32_t bits = ((int32_t)n + 127) << 23; /* 2^n, n in [-126, 127] */
-    float scale;
-    memcpy(&scale, &bits, sizeof scale);
-    float y = p * scale;
-    return x < -87.3f ? 0.0f : y;
-}
 
 /* erf(x). |x| < 0.75: Maclaurin series x · Σ_{k≤8} c_k x^{2k}, c_k = 2/√π (-1)^k / (k!(2k+1));
  * the first omitted term is < 1e-9 relative. |x| ≥ 0.75: erf = 1 - exp(-x²) · g(t),
