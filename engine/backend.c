@@ -14,11 +14,13 @@ const Backend *backend_select(const char *name)
         return &backend_cpu;
     if (!strcmp(name, "cpu-bf16"))
         return backend_cpu_bf16();
+    if (!strcmp(name, "cpu-bf16-attention"))
+        return backend_cpu_bf16_attention();
     return NULL;
 }
 
 /* precision is the default backend of engines created afterwards: fp32 the CPU backend,
- * bf16 its bf16-product variant. */
+ * bf16 its bf16-product variant, bf16-attention that with bf16 attention products. */
 int engine_set_precision(const char *precision)
 {
     if (!strcmp(precision, "fp32")) {
@@ -27,6 +29,10 @@ int engine_set_precision(const char *precision)
     }
     if (!strcmp(precision, "bf16") && backend_cpu_bf16()) {
         g_default = backend_cpu_bf16();
+        return 0;
+    }
+    if (!strcmp(precision, "bf16-attention") && backend_cpu_bf16_attention()) {
+        g_default = backend_cpu_bf16_attention();
         return 0;
     }
     return -1;
@@ -42,4 +48,8 @@ int engine_set_attention_kernel(const char *name)
 
 const char *engine_attention_kernel(void) { return attention_kernel_get() ? "blocked" : "blas"; }
 
-const char *engine_precision(void) { return backend_select(NULL) == &backend_cpu ? "fp32" : "bf16"; }
+const char *engine_precision(void)
+{
+    const Backend *be = backend_select(NULL);
+    return be == &backend_cpu ? "fp32" : be == backend_cpu_bf16() ? "bf16" : "bf16-attention";
+}

@@ -66,7 +66,9 @@ extern const Backend backend_cpu;
 /* The CPU backend with bf16 linear layers (backend_cpu_bf16.c); NULL where bf16 is
  * unavailable (no oneDNN, or a CPU without native bf16). */
 const Backend *backend_cpu_bf16(void);
-/* The selection point: the backend named ("cpu", "cpu-bf16"; NULL: the default, set by
+/* cpu-bf16 with the attention's products in bf16 too; NULL where bf16 is unavailable. */
+const Backend *backend_cpu_bf16_attention(void);
+/* The selection point: the backend named ("cpu", "cpu-bf16", "cpu-bf16-attention"; NULL: the default, set by
  * engine_set_precision, else "cpu"), or NULL when none of that name is available. */
 const Backend *backend_select(const char *name);
 

@@ -84,6 +84,17 @@ int attention_backward_blocked(float *dq, float *dk, float *dv, float *dprobs, c
 /* Tests: 1 runs the uncloned (portable C, x86-64-v2 baseline) copy of the tile loop. */
 void attention_blocked_portable(int on);
 
+/* ---- backend_cpu_attention_bf16.c: the same attention with its six products in bf16 (cpu-bf16) ---- */
+/* Same arguments and results as attention_forward / attention_backward, the products' operands
+ * rounded to bf16 (fp32 accumulation, softmax and its backward in fp32). Return -1 when bf16 is
+ * unavailable or oneDNN / memory fails; the caller then runs the fp32 kernel, which rewrites
+ * every output. */
+int attention_forward_bf16(float *ctx, float *P, const float *q, const float *k, const float *v, const int *mask,
+                           const AttnShape *sh, int B, int T);
+int attention_backward_bf16(float *dq, float *dk, float *dv, float *dPbuf, float *dprobs, const float *dctx,
+                            const float *q, const float *k, const float *v, const float *P, const AttnShape *sh,
+                            int B, int T);
+
 /* ---- backend_cpu_rmsnorm.c: y = g · x / sqrt(mean(x²) + eps) (HF's LlamaRMSNorm, float32 variance) ---- */
 /* x, y, xhat (N,D); rstd (N). Keeps xhat = x·rstd and rstd for the backward; y may alias x. */
 void rmsnorm_forward(float *y, float *xhat, float *rstd, const float *x, const float *g, float eps, int N, int D);

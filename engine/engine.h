@@ -100,7 +100,8 @@ void engine_set_activation_budget(Engine *e, size_t bytes);
 /* OpenBLAS threads used by this process. */
 void engine_set_threads(int threads);
 /* Precision of the linear layers of engines created afterwards: "fp32" (default) or "bf16"
- * (bf16 inputs, fp32 accumulation; everything else stays fp32). Returns 0, or -1 when that
+ * (bf16 inputs, fp32 accumulation; everything else stays fp32), or "bf16-attention" (bf16, and
+ * the attention's QKᵀ, P·V and backward products in bf16 too; its softmax stays fp32). Returns 0, or -1 when that
  * precision is unavailable here (bf16 without oneDNN or native bf16: the default stays).
  * engine_bf16_status(): the ISA oneDNN uses, or why bf16 is unavailable. */
 int engine_set_precision(const char *precision);

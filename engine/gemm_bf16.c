@@ -36,6 +36,8 @@
     X(dnnl_status_t, dnnl_post_ops_create, (dnnl_post_ops_t *))                                              \
     X(dnnl_status_t, dnnl_post_ops_destroy, (dnnl_post_ops_t))                                               \
     X(dnnl_status_t, dnnl_post_ops_append_sum, (dnnl_post_ops_t, float))                                     \
+    X(dnnl_status_t, dnnl_primitive_attr_set_output_scales, (dnnl_primitive_attr_t, dnnl_dim_t, int,         \
+                                                             const float *))                                 \
     X(dnnl_status_t, dnnl_primitive_desc_create, (dnnl_primitive_desc_t *, const_dnnl_op_desc_t,            \
                                                   const_dnnl_primitive_attr_t, dnnl_engine_t,                \
                                                   const_dnnl_primitive_desc_t))                              \
@@ -217,6 +219,12 @@ static void conv_task(void *ctx, int item, int tid)
     gemm_bf16_from_f32(j->dst + lo, j->src + lo, len);
 }
 
+void gemm_bf16_convert(uint16_t *dst, const float *src, size_t n)
+{
+    ConvJob j = {dst, src, n};
+    ops_parallel((int)((n + CONV_BLOCK - 1) / CONV_BLOCK), ops_threads(), conv_task, &j);
+}
+
 /* The activations of one call in bf16 (one buffer, grown as needed). */
 static uint16_t *act_bf16(const float *x, size_t n)
 {
@@ -229,8 +237,7 @@ static uint16_t *act_bf16(const float *x, size_t n)
         buf = nb;
         cap = n;
     }
-    ConvJob j = {buf, x, n};
-    ops_parallel((int)((n + CONV_BLOCK - 1) / CONV_BLOCK), ops_threads(), conv_task, &j);
+    gemm_bf16_convert(buf, x, n);
     return buf;
 }
 
@@ -312,6 +319,16 @@ static Prim *prim_get(int M, int K, int Nn, int trans, int bias, int accum)
     return p;
 }
 
+/* oneDNN's OpenMP threads follow the engine's thread count. */
+static void omp_threads_sync(void)
+{
+    int threads = ops_threads();
+    if (p_omp_set_num_threads && threads != g_omp_threads) {
+        p_omp_set_num_threads(threads);
+        g_omp_threads = threads;
+    }
+}
+
 /* dst (M,Nn) (+)= bf16(src) · W-as-wei [+ bias]. */
 static int matmul(float *dst, const float *src, const float *W, const float *bias, int M, int K, int Nn,
                   int trans, int accum)
@@ -320,11 +337,7 @@ static int matmul(float *dst, const float *src, const float *W, const float *bia
         return -1;
     if (M <= 0 || K <= 0 || Nn <= 0)
         return -1;
-    int threads = ops_threads();
-    if (p_omp_set_num_threads && threads != g_omp_threads) {
-        p_omp_set_num_threads(threads);
-        g_omp_threads = threads;
-    }
+    omp_threads_sync();
     const uint16_t *wb = weights_bf16(W, (size_t)K * Nn);
     uint16_t *sb = act_bf16(src, (size_t)M * K);
     Prim *p = prim_get(M, K, Nn, trans, bias != NULL, accum);
@@ -343,7 +356,108 @@ static int matmul(float *dst, const float *src, const float *W, const float *bia
         return -1;
     return p_dnnl_stream_wait(g_stream) == dnnl_success ? 0 : -1;
 }
+/* ---- batched products on strided bf16 operands (the attention's, backend_cpu_attention_bf16.c) ---- */
+typedef struct {
+    Bf16Batched s;
+    dnnl_primitive_t prim;
+    dnnl_memory_t a, b, d;
+} BPrim;
+#define NBPRIM 32
+static BPrim g_bprim[NBPRIM];
+static int g_nbprim, g_next_bevict;
+
+static void md_batched(dnnl_memory_desc_t *md, const Bf16Batched *s, long rows, long cols, const long *st,
+                       dnnl_data_type_t dt)
+{
+    dnnl_dims_t dims, strides;
+    int nd = s->nb + 2;
+    for (int i = 0; i < s->nb; i++)
+        dims[i] = s->batch[i];
+    dims[nd - 2] = rows;
+    dims[nd - 1] = cols;
+    for (int i = 0; i < nd; i++)
+        strides[i] = st[i];
+    p_dnnl_memory_desc_init_by_strides(md, nd, dims, dt, strides);
+}
+
+static int bprim_create(BPrim *p)
+{
+    const Bf16Batched *s = &p->s;
+    dnnl_memory_desc_t a, b, d;
+    md_batched(&a, s, s->M, s->K, s->sa, dnnl_bf16);
+    md_batched(&b, s, s->K, s->N, s->sb, dnnl_bf16);
+    md_batched(&d, s, s->M, s->N, s->sd, dnnl_f32);
+    dnnl_matmul_desc_t desc;
+    if (p_dnnl_matmul_desc_init(&desc, &a, &b, NULL, &d) != dnnl_success)
+        return -1;
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_post_ops_t po = NULL;
+    p_dnnl_primitive_attr_create(&attr);
+    if (s->alpha != 1.0f)
+        p_dnnl_primitive_attr_set_output_scales(attr, 1, 0, &s->alpha);
+    if (s->accum) {
+        p_dnnl_post_ops_create(&po);
+        p_dnnl_post_ops_append_sum(po, 1.0f);
+        p_dnnl_primitive_attr_set_post_ops(attr, po);
+    }
+    dnnl_primitive_desc_t pd;
+    dnnl_status_t st = p_dnnl_primitive_desc_create(&pd, &desc, attr, g_eng, NULL);
+    if (po)
+        p_dnnl_post_ops_destroy(po);
+    p_dnnl_primitive_attr_destroy(attr);
+    if (st != dnnl_success)
+        return -1;
+    st = p_dnnl_primitive_create(&p->prim, pd);
+    p_dnnl_primitive_desc_destroy(pd);
+    if (st != dnnl_success)
+        return -1;
+    if (p_dnnl_memory_create(&p->a, &a, g_eng, DNNL_MEMORY_NONE) != dnnl_success ||
+        p_dnnl_memory_create(&p->b, &b, g_eng, DNNL_MEMORY_NONE) != dnnl_success ||
+        p_dnnl_memory_create(&p->d, &d, g_eng, DNNL_MEMORY_NONE) != dnnl_success)
+        return -1;
+    return 0;
+}
+
+/* The cached primitive for this shape (compared as bytes: callers zero-initialise the struct). */
+static BPrim *bprim_get(const Bf16Batched *s)
+{
+    for (int i = 0; i < g_nbprim; i++)
+        if (!memcmp(&g_bprim[i].s, s, sizeof *s))
+            return &g_bprim[i];
+    int slot = g_nbprim < NBPRIM ? g_nbprim++ : (g_next_bevict++ % NBPRIM);
+    BPrim *p = &g_bprim[slot];
+    memset(p, 0, sizeof *p);
+    p->s = *s;
+    if (bprim_create(p) != 0) {
+        p->s.M = -1; /* never matches: a later call retries */
+        return NULL;
+    }
+    return p;
+}
+
+int gemm_bf16_batched(const Bf16Batched *s, float *dst, const uint16_t *a, const uint16_t *b)
+{
+    if (!gemm_bf16_available() || s->nb < 0 || s->nb > 2 || s->M <= 0 || s->K <= 0 || s->N <= 0)
+        return -1;
+    omp_threads_sync();
+    BPrim *p = bprim_get(s);
+    if (!p)
+        return -1;
+    p_dnnl_memory_set_data_handle(p->a, (void *)a);
+    p_dnnl_memory_set_data_handle(p->b, (void *)b);
+    p_dnnl_memory_set_data_handle(p->d, dst);
+    dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC, p->a}, {DNNL_ARG_WEIGHTS, p->b}, {DNNL_ARG_DST, p->d}};
+    if (p_dnnl_primitive_execute(p->prim, g_stream, 3, args) != dnnl_success)
+        return -1;
+    return p_dnnl_stream_wait(g_stream) == dnnl_success ? 0 : -1;
+}
 #else
+int gemm_bf16_batched(const Bf16Batched *s, float *dst, const uint16_t *a, const uint16_t *b)
+{
+    (void)s, (void)dst, (void)a, (void)b;
+    return -1;
+}
+
 static int matmul(float *dst, const float *src, const float *W, const float *bias, int M, int K, int Nn,
                   int trans, int accum)
 {

@@ -27,6 +27,22 @@ int gemm_bf16_xwt(float *y, const float *x, const float *W, const float *b, int 
 /* dx (N,IN) (+)= dy (N,OUT) W (accumulate: +=). Same return as gemm_bf16_xwt. */
 int gemm_bf16_dyw(float *dx, const float *dy, const float *W, int N, int IN, int OUT, int accumulate);
 
+/* A batched product on strided operands: for every batch index (nb dims, 0-2),
+ * dst (M,N) (+)= alpha · a (M,K) · b (K,N), a and b bf16, fp32 accumulation and dst.
+ * Strides in elements, batch dims first, then row and column (any of them may be 1: a
+ * transposed operand is a view). Zero-initialise before filling: primitives are cached
+ * by the struct's bytes. Same return as gemm_bf16_xwt. */
+typedef struct {
+    int nb, accum;
+    float alpha;
+    int unused; /* no padding bytes anywhere */
+    long batch[2], M, K, N;
+    long sa[4], sb[4], sd[4];
+} Bf16Batched;
+int gemm_bf16_batched(const Bf16Batched *s, float *dst, const uint16_t *a, const uint16_t *b);
+/* gemm_bf16_from_f32 on the engine's threads. */
+void gemm_bf16_convert(uint16_t *dst, const float *src, size_t n);
+
 /* Registers bf16 (n elements, gemm_bf16_from_f32 of W) as W's bf16 copy, owned by the
  * caller (one copy per node in MPI shared memory: io/checkpoint_shared.c). Returns 0, or -1
  * when out of memory (W then gets a private copy on first use, as without this call). */

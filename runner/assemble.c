@@ -392,7 +392,7 @@ int write_root_attrs(H5Out *h, const AssembleInput *in, int nranks, const char *
         h5out_attr_str(h, "/", "weights_sha256", in->weights_sha256, err, errlen) ||
         h5out_attr_str(h, "/", "corpus", cfg->corpus.path, err, errlen) ||
         h5out_attr_str(h, "/", "methods", methods, err, errlen) ||
-        h5out_attr_str(h, "/", "precision", cfg->precision ? "bf16" : "fp32", err, errlen) ||
+        h5out_attr_str(h, "/", "precision", config_precision_name(cfg->precision), err, errlen) ||
         h5out_attr_str(h, "/", "config", in->config_yaml, err, errlen) ||
         h5out_attr_int(h, "/", "ranks", nranks, err, errlen) ||
         h5out_attr_int(h, "/", "n_examples", in->ex->n, err, errlen) ||

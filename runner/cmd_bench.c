@@ -31,14 +31,16 @@ static double peak_rss_mib(void)
 static void usage(void)
 {
     fprintf(stderr, "usage: attrun bench [--shape bert|gpt2|qwen2.5-0.5b] [--threads N] [--batch B] [--tokens T] "
-                    "[--layers L] [--microbatch TOKENS] [--budget MIB] [--precision fp32|bf16]\n"
-                    "                   [--attention blas|blocked|both] [--profile]\n"
+                    "[--layers L] [--microbatch TOKENS] [--budget MIB]\n"
+                    "                   [--precision fp32|bf16|bf16-attention]"
+                    " [--attention blas|blocked|both] [--profile]\n"
                     "  --shape: BERT-base (default), GPT-2 small (12 x 768, 12 heads, FF 3072, V 50257) or\n"
                     "           Qwen2.5-0.5B (24 x 896, 14 heads, 2 KV heads, SwiGLU FF 4864, V 151936, tied)\n"
                     "  --budget: activation MiB per pass above which the backward recomputes each layer's\n"
                     "            forward (engine_set_activation_budget; default 4096, 0 = never)\n"
                     "  --precision: the engine's linear layers in fp32 (default) or bf16 with fp32 accumulation\n"
-                    "               (oneDNN; the bf16 GEMM rate is printed next to sgemm whenever the CPU has bf16)\n"
+                    "               (oneDNN; the bf16 GEMM rate is printed next to sgemm whenever the CPU has bf16);\n"
+                    "               bf16-attention: the attention's products in bf16 too\n"
                     "  --attention: the attention kernel: per-(row, head) sgemm calls (blas, default) or the\n"
                     "               blocked kernel; both: the engine benchmark once with each, in this order\n"
                     "  --profile: wall-clock seconds per op class of the forward+backward run\n"
@@ -108,7 +110,8 @@ static double time_gemm_bf16(int M, int IN, int OUT, int trans_w, const float *a
 /* bf16 against fp32 on the benchmark's random model: the first rows (up to 4) of the
  * batch through a fresh fp32 engine; prints max |bf16 - fp32| / max |fp32| of the output F
  * and of the gradient's token sums (sum over D, what attributions report). */
-static void bf16_error(const Model *m, const EngineBatch *in, const float *F16, const float *g16, int mb)
+static void bf16_error(const Model *m, const EngineBatch *in, const float *F16, const float *g16, int mb,
+                       const char *precision)
 {
     int B = in->B < 4 ? in->B : 4, T = in->T, D = m->cfg.D;
     float *F = malloc((size_t)B * sizeof *F), *g = malloc((size_t)B * T * D * sizeof *g);
@@ -139,7 +142,7 @@ static void bf16_error(const Model *m, const EngineBatch *in, const float *F16, 
         }
     }
     engine_free(e);
-    engine_set_precision("bf16");
+    engine_set_precision(precision);
     free(F);
     free(g);
 }
@@ -181,9 +184,10 @@ static int parse_bench_args(int argc, char **argv, BenchOpts *o)
                 fprintf(stderr, "attrun bench: --shape needs bert, gpt2 or qwen2.5-0.5b\n");
         } else if (!strcmp(a, "--precision")) {
             o->precision = v;
-            rc = v && (!strcmp(v, "fp32") || !strcmp(v, "bf16")) ? 0 : -1;
+            rc = v && (!strcmp(v, "fp32") || !strcmp(v, "bf16") || !strcmp(v, "bf16-attention")) ? 0 : -1;
             if (rc)
-                fprintf(stderr, "attrun bench: --precision needs fp32 or bf16, got '%s'\n", v ? v : "");
+                fprintf(stderr, "attrun bench: --precision needs fp32, bf16 or bf16-attention, got '%s'\n",
+                        v ? v : "");
         } else if (!strcmp(a, "--attention")) {
             o->attention = v;
             rc = v && (!strcmp(v, "blas") || !strcmp(v, "blocked") || !strcmp(v, "both")) ? 0 : -1;
@@ -254,7 +258,7 @@ static double gemm_ceiling(const ModelConfig *c, int M, const char *precision, i
     if (bf16)
         printf("; bf16: %.1f GFLOP/s (%.2fx)", ceiling16, ceiling16 / ceiling);
     printf("\n");
-    if (!strcmp(precision, "bf16"))
+    if (strcmp(precision, "fp32"))
         ceiling = ceiling16; /* the engine's rate below is compared with the products it runs */
     return ceiling;
 }
@@ -275,10 +279,11 @@ static void erf_speed(float *ga, float *gc, long ne)
            "vectorised %.2f ns/elt\n", ne, t_glibc / ne * 1e9, t_vec / ne * 1e9);
 }
 
-/* The attention core alone on one micro-batch (rows x T, the shape's heads), both kernels
+/* The attention core alone on one micro-batch (rows x T, the shape's heads), the kernels
  * alternating, best of 5 each (wall clock, the engine's threads): what the blocked kernel
- * gains or loses against the per-(row, head) sgemm calls, measured side by side. */
-static void attention_speed(const ModelConfig *c, int rows, int T)
+ * gains or loses against the per-(row, head) sgemm calls, and, where the CPU has bf16, the
+ * bf16 products of precision bf16-attention, measured side by side. */
+static void attention_speed(const ModelConfig *c, int rows, int T, int bf16)
 {
     int NKV = c->NKV > 0 ? c->NKV : c->NH, QD = c->NH * c->hs, KD = NKV * c->hs;
     size_t nq = (size_t)rows * T * QD, nk = (size_t)rows * T * KD, np = (size_t)rows * c->NH * T * T;
@@ -291,24 +296,31 @@ static void attention_speed(const ModelConfig *c, int rows, int T)
         for (size_t i = 0; i < nk; i++)
             k[i] = v[i] = (float)((i * 40503u) % 1000) * 1e-3f - 0.5f;
         AttnShape sh = {.NH = c->NH, .NKV = NKV, .hs = c->hs, .causal = c->causal, .window = c->window};
-        double best[2][2] = {{INFINITY, INFINITY}, {INFINITY, INFINITY}};
-        int saved = attention_kernel_get();
+        double best[3][2] = {{INFINITY, INFINITY}, {INFINITY, INFINITY}, {INFINITY, INFINITY}};
+        int saved = attention_kernel_get(), nk = bf16 ? 3 : 2;
         for (int r = 0; r < 5; r++)
-            for (int kern = 0; kern < 2; kern++) {
-                attention_kernel_set(kern);
-                double t0 = clock_now();
-                attention_forward(ctx, P, q, k, v, NULL, &sh, rows, T);
-                double t1 = clock_now();
-                attention_backward(dq, dk, dv, dP, NULL, dctx, q, k, v, P, &sh, rows, T);
-                double t2 = clock_now();
+            for (int kern = 0; kern < nk; kern++) {
+                attention_kernel_set(kern == 1);
+                double t0 = clock_now(), t1, t2;
+                if (kern < 2) {
+                    attention_forward(ctx, P, q, k, v, NULL, &sh, rows, T);
+                    t1 = clock_now();
+                    attention_backward(dq, dk, dv, dP, NULL, dctx, q, k, v, P, &sh, rows, T);
+                } else {
+                    attention_forward_bf16(ctx, P, q, k, v, NULL, &sh, rows, T);
+                    t1 = clock_now();
+                    attention_backward_bf16(dq, dk, dv, dP, NULL, dctx, q, k, v, P, &sh, rows, T);
+                }
+                t2 = clock_now();
                 best[kern][0] = fmin(best[kern][0], t1 - t0);
                 best[kern][1] = fmin(best[kern][1], t2 - t1);
             }
         attention_kernel_set(saved);
         double fl = 4.0 * rows * (double)T * T * QD; /* forward: QK^T and PV; backward twice that */
-        for (int kern = 0; kern < 2; kern++)
+        static const char *const names[3] = {"blas", "blocked", "bf16"};
+        for (int kern = 0; kern < nk; kern++)
             printf("  attention %-7s rows %d x T %d: forward %6.2f ms %6.1f GFLOP/s, backward %6.2f ms %6.1f GFLOP/s\n",
-                   kern ? "blocked" : "blas", rows, T, best[kern][0] * 1e3, fl / best[kern][0] * 1e-9,
+                   names[kern], rows, T, best[kern][0] * 1e3, fl / best[kern][0] * 1e-9,
                    best[kern][1] * 1e3, 2 * fl / best[kern][1] * 1e-9);
     }
     free(q), free(dctx), free(ctx), free(dq), free(k), free(v), free(dk), free(dv), free(P), free(dP);
@@ -333,7 +345,7 @@ static int bench_kernels(const ModelConfig *c, const BenchOpts *o, int bf16, dou
         gw[i] = (float)((i * 40503u) % 1000) * 1e-3f - 0.5f;
     *ceiling = gemm_ceiling(c, M, o->precision, bf16, ga, gw, gc);
     erf_speed(ga, gc, (long)M * c->FF);
-    attention_speed(c, rows, o->T);
+    attention_speed(c, rows, o->T, bf16);
     free(ga);
     free(gw);
     free(gc);
@@ -415,8 +427,8 @@ static int bench_engine(const ModelConfig *cfg, const BenchOpts *o, double ceili
     if (o->profile)
         print_profile(t_fb);
     printf("  seconds per 50-step example (T %d): %.3f\n", T, t_fb * 50.0 / B);
-    if (!strcmp(o->precision, "bf16"))
-        bf16_error(m, &in, F, grad, o->mb);
+    if (strcmp(o->precision, "fp32"))
+        bf16_error(m, &in, F, grad, o->mb, o->precision);
     printf("  peak RSS: %.0f MiB (model %.0f MiB)\n", peak_rss_mib(), (double)m->storage_bytes / (1 << 20));
     free(ids);
     free(pos);

@@ -70,7 +70,7 @@ typedef struct {
     } analysis;
     int save_full;
     char *out;                    /* output HDF5 path (required) */
-    int precision;                /* 0 fp32, 1 bf16 linear layers (engine_set_precision) */
+    int precision;                /* 0 fp32, 1 bf16 linear layers, 2 also bf16 attention (engine_set_precision) */
     int threads;                  /* OpenBLAS threads per rank */
     int chunk;                    /* items per work unit; 0 = auto */
     int activation_mib;           /* engine pass activations above which the backward recomputes (0: never) */
@@ -110,6 +110,8 @@ char *config_to_yaml(const RunConfig *c, int results_only);
 /* Method names as configs and the result file spell them ("inputxgradient" for M_INPUTXGRAD;
  * the engine's short name "inputxgrad" is accepted too). */
 const char *config_method_name(MethodKind k);
+/* "fp32", "bf16" or "bf16-attention" for Config.precision. */
+const char *config_precision_name(int precision);
 int config_method_from_name(const char *name); /* -1 when unknown */
 
 /* The engine's MethodSpec for one method of the job. */

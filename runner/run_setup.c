@@ -111,8 +111,9 @@ static int setup_model_and_examples(Run *r)
     }
     if (ok) /* every rank: the ranks must agree on it (3b) */
         ok = checkpoint_weights_sha256(r->cfg.model, r->dig.weights, msg, n) == 0;
-    if (ok && engine_set_precision(r->cfg.precision ? "bf16" : "fp32")) {
-        snprintf(msg, n, "precision: bf16 is unavailable here: %s", engine_bf16_status());
+    if (ok && engine_set_precision(config_precision_name(r->cfg.precision))) {
+        snprintf(msg, n, "precision: %s is unavailable here: %s", config_precision_name(r->cfg.precision),
+                 engine_bf16_status());
         ok = 0;
     }
     if (ok) {
@@ -162,7 +163,7 @@ static int setup_model_and_examples(Run *r)
     if (r->rank == 0 && position_warning(&r->cfg, r->model, r->specs, msg, n))
         fprintf(stderr, "attrun run: %s\n", msg);
     /* bf16 products make successive rules differ by ~1e-4 of max |a| at any number of nodes */
-    if (r->rank == 0 && r->cfg.precision == 1 && r->cfg.ig.steps == IG_STEPS_AUTO && r->cfg.ig.tolerance < 1e-3)
+    if (r->rank == 0 && r->cfg.precision && r->cfg.ig.steps == IG_STEPS_AUTO && r->cfg.ig.tolerance < 1e-3)
         for (int i = 0; i < r->cfg.n_methods; i++)
             if (r->cfg.methods[i] == M_IG)
                 fprintf(stderr, "attrun run: warning: ig.steps: auto with precision: bf16 and ig.tolerance %g: the "

@@ -166,6 +166,17 @@ static void test_precision_switch(void)
         CU_ASSERT_PTR_NULL(backend_select("cpu-bf16"));
         CU_ASSERT(memcmp(y, y32, (size_t)M * OUT * 4) == 0);
     }
+    /* bf16-attention: the same linear layers, its own attention ops (test_attention_bf16 checks them) */
+    CU_ASSERT_EQUAL(engine_set_precision("bf16-attention"), rc);
+    if (rc == 0) {
+        const Backend *ba = backend_select(NULL);
+        CU_ASSERT_STRING_EQUAL(ba->name, "cpu-bf16-attention");
+        CU_ASSERT_STRING_EQUAL(engine_precision(), "bf16-attention");
+        CU_ASSERT(ba->linear_forward == be->linear_forward);
+        CU_ASSERT(ba->attention_forward != be->attention_forward);
+        CU_ASSERT(be->attention_forward == backend_cpu.attention_forward);
+    } else
+        CU_ASSERT_PTR_NULL(backend_select("cpu-bf16-attention"));
     engine_set_precision("fp32");
     gemm_bf16_forget_weights();
     free(x), free(W), free(b), free(y32), free(y);
@@ -180,6 +191,7 @@ static void test_expect_unavailable(void)
         return;
     CU_ASSERT_EQUAL(gemm_bf16_available(), 0);
     CU_ASSERT_EQUAL(engine_set_precision("bf16"), -1);
+    CU_ASSERT_EQUAL(engine_set_precision("bf16-attention"), -1);
     CU_ASSERT_STRING_EQUAL(engine_precision(), "fp32");
     float x[4] = {1, 2, 3, 4}, W[4] = {1, 0, 0, 1}, y[4];
     CU_ASSERT_EQUAL(gemm_bf16_xwt(y, x, W, NULL, 2, 2, 2), -1);

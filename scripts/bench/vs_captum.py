@@ -28,7 +28,9 @@ their ratio: on a machine loaded beyond its cores the wall ratio swings with the
 less (threads that spin-wait count as busy on both sides: OpenBLAS's and torch's OpenMP). Also printed: the largest difference of the token sums
 between the two (relative to the largest |token sum|), so that a fast wrong answer shows. With
 --precision bf16 each case first runs Captum in fp32 once, and every pair prints both sides' bf16 error
-against it (issue 17: attrun-bf16's error must be no larger than Captum-bf16's).
+against it (issue 17: attrun-bf16's error must be no larger than Captum-bf16's). --precision takes a
+comma-separated list of attrun precisions (fp32, bf16, bf16-attention) run in turn against one Captum
+side, e.g. `bf16,bf16-attention`; Captum runs under bf16 autocast when they are bf16 variants.
 
 Work rates: each side's FLOPs per second (the FLOPs of attrun's engine_flops formula, forward plus
 input-gradient backward of every step of every text at its own length; the forward passes that give
@@ -198,7 +200,7 @@ class CaptumSide:
 
     def run(self, precision=None):
         """The attribute() loop in `precision` (default: the side's own)."""
-        torch, bf16 = self.torch, (precision or self.precision) == "bf16"
+        torch, bf16 = self.torch, (precision or self.precision).startswith("bf16")
         sums = []
         t0, c0 = time.perf_counter(), time.process_time()
         for ids in self.enc:
@@ -230,9 +232,15 @@ def main():
     p.add_argument("--steps", type=int, default=50)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
+    p.add_argument("--precision", default="fp32", help="attrun precisions, comma-separated: fp32, bf16, "
+                   "bf16-attention (all fp32, or all bf16 variants)")
     p.add_argument("--workdir", default="/tmp/attrun_vs_captum")
     a = p.parse_args()
+    precs = a.precision.split(",")
+    if any(x not in ("fp32", "bf16", "bf16-attention") for x in precs) or \
+            len({x.startswith("bf16") for x in precs}) != 1:
+        sys.exit(f"vs_captum.py: --precision {a.precision!r}: fp32, or bf16 variants (bf16, bf16-attention)")
+    cap_prec = "bf16" if precs[0].startswith("bf16") else "fp32"
     LIG = import_captum(a.captum)
     import train_sst2 as ts
     os.makedirs(a.workdir, exist_ok=True)
@@ -256,34 +264,36 @@ def main():
             sys.exit(f"vs_captum.py: unknown case {case!r}")
         corpus = os.path.join(a.workdir, f"{case}.tsv")
         write_corpus(corpus, texts)
-        job, out = attrun_job(a.workdir, case, model, corpus, maxlen, a.steps, a.threads, a.precision)
-        cap = CaptumSide(LIG, model, texts, maxlen, a.steps, a.threads, a.precision)
+        jobs = [attrun_job(a.workdir, case, model, corpus, maxlen, a.steps, a.threads, x) for x in precs]
+        cap = CaptumSide(LIG, model, texts, maxlen, a.steps, a.threads, cap_prec)
         lens = [len(e) for e in cap.enc]
-        ref = cap.run("fp32")[2] if a.precision == "bf16" else None
-        ratios, cratios = [], []
+        ref = cap.run("fp32")[2] if cap_prec == "bf16" else None
+        ratios, cratios = {x: [] for x in precs}, {x: [] for x in precs}
         flops = ig_flops(lens, a.steps) if case != "sst2-tiny" else None
         ceiling = sgemm_ceiling(a.attrun, a.threads, max(lens)) if flops else None
         for r in range(a.repeats):
-            t_at, c_at, s_at = run_attrun(a.attrun, job, out)
+            runs = [run_attrun(a.attrun, job, out) for job, out in jobs]
             t_cap, c_cap, s_cap = cap.run()
-            ratios.append(t_cap / t_at)
-            cratios.append(c_cap / c_at)
-            err = relerr(s_at, s_cap)
-            print(f"  {case:10s} T {min(lens)}-{max(lens)} (mean {np.mean(lens):.1f}): wall attrun {t_at:7.2f} s, "
-                  f"Captum {t_cap:7.2f} s, ratio {t_cap / t_at:5.2f}x | CPU attrun {c_at:7.2f} s, Captum "
-                  f"{c_cap:7.2f} s, ratio {c_cap / c_at:5.2f}x | token sums max|diff|/max|Captum| {err:.1e}; "
-                  f"load {os.getloadavg()[0]:.2f}", flush=True)
-            if ref is not None:
-                print(f"  {case:10s}   bf16 error against Captum fp32 (token sums, max|diff|/max|ref|): attrun "
-                      f"{relerr(s_at, ref):.1e}, Captum {relerr(s_cap, ref):.1e}", flush=True)
-            if flops:
-                g_at, g_cap = flops / t_at / 1e9, flops / t_cap / 1e9
-                print(f"  {case:10s}   rates: attrun {g_at:6.1f} GFLOP/s ({100 * g_at / ceiling:4.1f} % of the "
-                      f"sgemm ceiling {ceiling:.1f}), Captum {g_cap:6.1f} GFLOP/s ({100 * g_cap / ceiling:4.1f} %); "
-                      f"an engine at the ceiling would be {ceiling / g_cap:.2f}x Captum", flush=True)
-        print(f"  {case:10s} median ratio: wall {statistics.median(ratios):.2f}x (min {min(ratios):.2f}, max "
-              f"{max(ratios):.2f}), CPU time {statistics.median(cratios):.2f}x (min {min(cratios):.2f}, max "
-              f"{max(cratios):.2f})", flush=True)
+            for x, (t_at, c_at, s_at) in zip(precs, runs):
+                ratios[x].append(t_cap / t_at)
+                cratios[x].append(c_cap / c_at)
+                err = relerr(s_at, s_cap)
+                print(f"  {case:10s} T {min(lens)}-{max(lens)} (mean {np.mean(lens):.1f}), attrun {x}: wall attrun "
+                      f"{t_at:7.2f} s, Captum {t_cap:7.2f} s, ratio {t_cap / t_at:5.2f}x | CPU attrun {c_at:7.2f} s, "
+                      f"Captum {c_cap:7.2f} s, ratio {c_cap / c_at:5.2f}x | token sums max|diff|/max|Captum| "
+                      f"{err:.1e}; load {os.getloadavg()[0]:.2f}", flush=True)
+                if ref is not None:
+                    print(f"  {case:10s}   bf16 error against Captum fp32 (token sums, max|diff|/max|ref|): attrun "
+                          f"{x} {relerr(s_at, ref):.1e}, Captum {relerr(s_cap, ref):.1e}", flush=True)
+                if flops:
+                    g_at, g_cap = flops / t_at / 1e9, flops / t_cap / 1e9
+                    print(f"  {case:10s}   rates: attrun {g_at:6.1f} GFLOP/s ({100 * g_at / ceiling:4.1f} % of the "
+                          f"sgemm ceiling {ceiling:.1f}), Captum {g_cap:6.1f} GFLOP/s ({100 * g_cap / ceiling:4.1f} "
+                          f"%); an engine at the ceiling would be {ceiling / g_cap:.2f}x Captum", flush=True)
+        for x in precs:
+            print(f"  {case:10s} attrun {x}: median ratio: wall {statistics.median(ratios[x]):.2f}x (min "
+                  f"{min(ratios[x]):.2f}, max {max(ratios[x]):.2f}), CPU time {statistics.median(cratios[x]):.2f}x "
+                  f"(min {min(cratios[x]):.2f}, max {max(cratios[x]):.2f})", flush=True)
 
 
 if __name__ == "__main__":
