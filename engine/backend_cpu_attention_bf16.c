@@ -47,13 +47,17 @@ static uint16_t *buf16(Buf16 *b, size_t n)
 typedef struct {
     int B, G, T, hs, rep;
     long qv[4], qt[4], kv[4], kt[4], pv[4], pt[4];
+    size_t nq, nk, TT, np; /* elements of q, of k, of one (T, T) block, of P */
+    float scale;
 } Views;
 
 static void views_init(Views *w, const AttnShape *sh, int B, int T)
 {
     long ldq = (long)sh->NH * sh->hs, ldk = (long)sh->NKV * sh->hs, TT = (long)T * T;
     int rep = sh->NH / sh->NKV;
-    *w = (Views){.B = B, .G = sh->NKV, .T = T, .hs = sh->hs, .rep = rep};
+    *w = (Views){.B = B, .G = sh->NKV, .T = T, .hs = sh->hs, .rep = rep, .nq = (size_t)B * T * ldq,
+                 .nk = (size_t)B * T * ldk, .TT = (size_t)TT, .np = (size_t)B * sh->NH * TT,
+                 .scale = 1.0f / sqrtf((float)sh->hs)};
     long qb = T * ldq, qg = (long)rep * sh->hs, kb = T * ldk, kg = sh->hs, pb = sh->NH * TT, pg = rep * TT;
     memcpy(w->qv, (long[4]){qb, qg, ldq, 1}, sizeof w->qv);
     memcpy(w->qt, (long[4]){qb, qg, 1, ldq}, sizeof w->qt);
@@ -128,15 +132,13 @@ int attention_forward_bf16(float *ctx, float *P, const float *q, const float *k,
         return -1;
     Views w;
     views_init(&w, sh, B, T);
-    size_t nq = (size_t)B * T * sh->NH * sh->hs, nk = (size_t)B * T * sh->NKV * sh->hs;
-    size_t TT = (size_t)T * T, np = (size_t)B * sh->NH * TT;
-    if (convert_qkv(q, k, v, nq, nk) != 0 || !buf16(&g_P, np))
-        return -1;
-    float scale = 1.0f / sqrtf((float)sh->hs);
+    size_t TT = w.TT;
     int hs = sh->hs;
+    if (convert_qkv(q, k, v, w.nq, w.nk) != 0 || !buf16(&g_P, w.np))
+        return -1;
     /* S (T,T) = scale · q_h k_g^T */
     for (int r = 0; r < w.rep; r++)
-        if (bmm(&w, P + r * TT, w.pv, g_q.p + (size_t)r * hs, w.qv, g_k.p, w.kt, T, hs, T, scale, 0) != 0)
+        if (bmm(&w, P + r * TT, w.pv, g_q.p + (size_t)r * hs, w.qv, g_k.p, w.kt, T, hs, T, w.scale, 0) != 0)
             return -1;
     RowArgs ra = {.P = P, .Pb = g_P.p, .mask = mask, .T = T, .NH = sh->NH, .causal = sh->causal,
                   .window = sh->window};
@@ -156,9 +158,9 @@ int attention_backward_bf16(float *dq, float *dk, float *dv, float *dPbuf, float
         return -1;
     Views w;
     views_init(&w, sh, B, T);
-    size_t nq = (size_t)B * T * sh->NH * sh->hs, nk = (size_t)B * T * sh->NKV * sh->hs;
-    size_t TT = (size_t)T * T, np = (size_t)B * sh->NH * TT;
-    if (convert_qkv(q, k, v, nq, nk) != 0 || !buf16(&g_dctx, nq) || !buf16(&g_P, np) || !buf16(&g_dS, np))
+    size_t TT = w.TT, np = w.np;
+    int hs = sh->hs;
+    if (convert_qkv(q, k, v, w.nq, w.nk) != 0 || !buf16(&g_dctx, w.nq) || !buf16(&g_P, np) || !buf16(&g_dS, np))
         return -1;
     float *dP = dprobs;
     if (!dP) {
@@ -171,9 +173,7 @@ int attention_backward_bf16(float *dq, float *dk, float *dv, float *dPbuf, float
         }
         dP = g_dP;
     }
-    gemm_bf16_convert(g_dctx.p, dctx, nq);
-    float scale = 1.0f / sqrtf((float)sh->hs);
-    int hs = sh->hs;
+    gemm_bf16_convert(g_dctx.p, dctx, w.nq);
     /* dP = dctx_h v_g^T */
     for (int r = 0; r < w.rep; r++)
         if (bmm(&w, dP + r * TT, w.pv, g_dctx.p + (size_t)r * hs, w.qv, g_v.p, w.kt, T, hs, T, 1.0f, 0) != 0)
@@ -186,8 +186,8 @@ int attention_backward_bf16(float *dq, float *dk, float *dv, float *dPbuf, float
         int acc = r > 0;
         /* dv_g (+)= P^T dctx_h;  dq_h = scale · dS k_g;  dk_g (+)= scale · dS^T q_h */
         if (bmm(&w, dv, w.kv, g_P.p + op, w.pt, g_dctx.p + oq, w.qv, T, T, hs, 1.0f, acc) != 0 ||
-            bmm(&w, dq + oq, w.qv, g_dS.p + op, w.pv, g_k.p, w.kv, T, T, hs, scale, 0) != 0 ||
-            bmm(&w, dk, w.kv, g_dS.p + op, w.pt, g_q.p + oq, w.qv, T, T, hs, scale, acc) != 0)
+            bmm(&w, dq + oq, w.qv, g_dS.p + op, w.pv, g_k.p, w.kv, T, T, hs, w.scale, 0) != 0 ||
+            bmm(&w, dk, w.kv, g_dS.p + op, w.pt, g_q.p + oq, w.qv, T, T, hs, w.scale, acc) != 0)
             return -1;
     }
     return 0;

@@ -261,21 +261,19 @@ static void md2(dnnl_memory_desc_t *md, int rows, int cols, dnnl_data_type_t dt,
     p_dnnl_memory_desc_init_by_strides(md, 2, dims, dt, strides);
 }
 
-/* Creates the primitive and its memory objects (data handles set per call). */
-static int prim_create(Prim *p)
+/* A matmul primitive dst = alpha · src · wei [+ bias] [+ dst (accum)] on these descriptors. */
+static int matmul_primitive(dnnl_primitive_t *prim, const dnnl_memory_desc_t *src, const dnnl_memory_desc_t *wei,
+                            const dnnl_memory_desc_t *bias, const dnnl_memory_desc_t *dst, float alpha, int accum)
 {
-    dnnl_memory_desc_t s, w, b, d;
-    md2(&s, p->M, p->K, dnnl_bf16, 0);
-    md2(&w, p->K, p->Nn, dnnl_bf16, p->trans);
-    md2(&b, 1, p->Nn, dnnl_f32, 0);
-    md2(&d, p->M, p->Nn, dnnl_f32, 0);
     dnnl_matmul_desc_t desc;
-    if (p_dnnl_matmul_desc_init(&desc, &s, &w, p->bias ? &b : NULL, &d) != dnnl_success)
+    if (p_dnnl_matmul_desc_init(&desc, src, wei, bias, dst) != dnnl_success)
         return -1;
     dnnl_primitive_attr_t attr = NULL;
     dnnl_post_ops_t po = NULL;
-    if (p->accum) {
-        p_dnnl_primitive_attr_create(&attr);
+    p_dnnl_primitive_attr_create(&attr);
+    if (alpha != 1.0f)
+        p_dnnl_primitive_attr_set_output_scales(attr, 1, 0, &alpha);
+    if (accum) {
         p_dnnl_post_ops_create(&po);
         p_dnnl_post_ops_append_sum(po, 1.0f);
         p_dnnl_primitive_attr_set_post_ops(attr, po);
@@ -284,13 +282,23 @@ static int prim_create(Prim *p)
     dnnl_status_t st = p_dnnl_primitive_desc_create(&pd, &desc, attr, g_eng, NULL);
     if (po)
         p_dnnl_post_ops_destroy(po);
-    if (attr)
-        p_dnnl_primitive_attr_destroy(attr);
+    p_dnnl_primitive_attr_destroy(attr);
     if (st != dnnl_success)
         return -1;
-    st = p_dnnl_primitive_create(&p->prim, pd);
+    st = p_dnnl_primitive_create(prim, pd);
     p_dnnl_primitive_desc_destroy(pd);
-    if (st != dnnl_success)
+    return st == dnnl_success ? 0 : -1;
+}
+
+/* Creates the primitive and its memory objects (data handles set per call). */
+static int prim_create(Prim *p)
+{
+    dnnl_memory_desc_t s, w, b, d;
+    md2(&s, p->M, p->K, dnnl_bf16, 0);
+    md2(&w, p->K, p->Nn, dnnl_bf16, p->trans);
+    md2(&b, 1, p->Nn, dnnl_f32, 0);
+    md2(&d, p->M, p->Nn, dnnl_f32, 0);
+    if (matmul_primitive(&p->prim, &s, &w, p->bias ? &b : NULL, &d, 1.0f, p->accum) != 0)
         return -1;
     if (p_dnnl_memory_create(&p->src, &s, g_eng, DNNL_MEMORY_NONE) != dnnl_success ||
         p_dnnl_memory_create(&p->wei, &w, g_eng, DNNL_MEMORY_NONE) != dnnl_success ||
@@ -387,29 +395,7 @@ static int bprim_create(BPrim *p)
     md_batched(&a, s, s->M, s->K, s->sa, dnnl_bf16);
     md_batched(&b, s, s->K, s->N, s->sb, dnnl_bf16);
     md_batched(&d, s, s->M, s->N, s->sd, dnnl_f32);
-    dnnl_matmul_desc_t desc;
-    if (p_dnnl_matmul_desc_init(&desc, &a, &b, NULL, &d) != dnnl_success)
-        return -1;
-    dnnl_primitive_attr_t attr = NULL;
-    dnnl_post_ops_t po = NULL;
-    p_dnnl_primitive_attr_create(&attr);
-    if (s->alpha != 1.0f)
-        p_dnnl_primitive_attr_set_output_scales(attr, 1, 0, &s->alpha);
-    if (s->accum) {
-        p_dnnl_post_ops_create(&po);
-        p_dnnl_post_ops_append_sum(po, 1.0f);
-        p_dnnl_primitive_attr_set_post_ops(attr, po);
-    }
-    dnnl_primitive_desc_t pd;
-    dnnl_status_t st = p_dnnl_primitive_desc_create(&pd, &desc, attr, g_eng, NULL);
-    if (po)
-        p_dnnl_post_ops_destroy(po);
-    p_dnnl_primitive_attr_destroy(attr);
-    if (st != dnnl_success)
-        return -1;
-    st = p_dnnl_primitive_create(&p->prim, pd);
-    p_dnnl_primitive_desc_destroy(pd);
-    if (st != dnnl_success)
+    if (matmul_primitive(&p->prim, &a, &b, NULL, &d, s->alpha, s->accum) != 0)
         return -1;
     if (p_dnnl_memory_create(&p->a, &a, g_eng, DNNL_MEMORY_NONE) != dnnl_success ||
         p_dnnl_memory_create(&p->b, &b, g_eng, DNNL_MEMORY_NONE) != dnnl_success ||

@@ -25,22 +25,7 @@
 #include <string.h>
 
 static unsigned long long g_rng = 0x2545f4914f6cdd1dull;
-static float frand(void)
-{
-    g_rng ^= g_rng >> 12;
-    g_rng ^= g_rng << 25;
-    g_rng ^= g_rng >> 27;
-    double x = (double)((g_rng * 2685821657736338717ull) >> 11) / 9007199254740992.0;
-    return (float)(2.0 * x - 1.0);
-}
-
-static float *randv(size_t n, float scale)
-{
-    float *p = malloc(n * sizeof *p);
-    for (size_t i = 0; i < n; i++)
-        p[i] = scale * frand();
-    return p;
-}
+static float *randv(size_t n, float scale) { return test_randv(n, scale, &g_rng); }
 
 static double rb(float x) /* x rounded to bf16, as the kernel's operands */
 {

@@ -26,23 +26,7 @@
 #include <string.h>
 
 static unsigned long long g_rng = 0x9e3779b97f4a7c15ull;
-/* uniform in [-1, 1) (xorshift64*), with a spread of magnitudes like real activations */
-static float frand(void)
-{
-    g_rng ^= g_rng >> 12;
-    g_rng ^= g_rng << 25;
-    g_rng ^= g_rng >> 27;
-    double u = (double)((g_rng * 2685821657736338717ull) >> 11) / 9007199254740992.0;
-    return (float)(2.0 * u - 1.0);
-}
-
-static float *randv(size_t n, float scale)
-{
-    float *v = malloc(n * sizeof *v);
-    for (size_t i = 0; i < n; i++)
-        v[i] = scale * frand();
-    return v;
-}
+static float *randv(size_t n, float scale) { return test_randv(n, scale, &g_rng); }
 
 static double bound_coeff(int K)
 {

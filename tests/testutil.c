@@ -136,6 +136,25 @@ __attribute__((constructor)) static void test_precision_from_env(void)
     }
 }
 
+float test_frand(unsigned long long *state)
+{
+    unsigned long long x = *state;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *state = x;
+    double u = (double)((x * 2685821657736338717ull) >> 11) / 9007199254740992.0;
+    return (float)(2.0 * u - 1.0);
+}
+
+float *test_randv(size_t n, float scale, unsigned long long *state)
+{
+    float *v = malloc(n * sizeof *v);
+    for (size_t i = 0; v && i < n; i++)
+        v[i] = scale * test_frand(state);
+    return v;
+}
+
 Model *test_random_classifier(ModelArch arch, unsigned long long seed, float scale)
 {
     return test_random_classifier_sized(arch, 40, 2, seed, scale);

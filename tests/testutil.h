@@ -47,6 +47,10 @@ double test_max_abs_d(const double *ref, size_t n);
 Model *test_random_classifier(ModelArch arch, unsigned long long seed, float scale);
 /* The same with P positions and L layers (long texts, deeper stacks). */
 Model *test_random_classifier_sized(ModelArch arch, int P, int L, unsigned long long seed, float scale);
+/* Uniform in [-1, 1) from the xorshift64* generator *state (nonzero); n such values times scale in
+ * a malloc'd array (NULL when out of memory). */
+float test_frand(unsigned long long *state);
+float *test_randv(size_t n, float scale, unsigned long long *state);
 /* ids[t] = 7 + (37 t mod 100): varied, and never a pad (0/1), mask (5) or unk (6) id. */
 void test_fill_ids(int *ids, int n);
 /* An Example of T tokens over ids/special (kept, not copied): target 1, mask id 5, unk id 6. */
