@@ -65,7 +65,8 @@ static void run_case(const Case *c)
             mask[b * T + t] = c->pad == 2 ? t >= npad : t < T - npad;
         }
     float *ctx = malloc(nq * 4), *P = malloc(np * 4), *dP = malloc(np * 4);
-    float *dq = malloc(nq * 4), *dk = malloc(nk * 4), *dv = malloc(nk * 4), *scr = malloc((size_t)ops_threads() * TT * 4);
+    float *dq = malloc(nq * 4), *dk = malloc(nk * 4), *dv = malloc(nk * 4);
+    float *scr = malloc((size_t)ops_threads() * TT * 4);
     float *dq2 = malloc(nq * 4), *dk2 = malloc(nk * 4), *dv2 = malloc(nk * 4);
     AttnShape sh = {.NH = NH, .NKV = NKV, .hs = hs, .causal = c->causal, .window = c->window};
     CU_ASSERT_EQUAL_FATAL(attention_forward_bf16(ctx, P, q, k, vv, c->pad ? mask : NULL, &sh, B, T), 0);
@@ -201,7 +202,8 @@ static void test_against_fp64(void)
     g_worst = g_bf16_seen = 0;
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
         run_case(&cases[i]);
-    printf("\n  worst |err|/bound %.3g (%s); ctx error up to %.3g x its fp32-level part (bf16 rounding of P ran)", g_worst,
+    printf("\n  worst |err|/bound %.3g (%s); ctx error up to %.3g x its fp32-level part (bf16 rounding of P ran)",
+           g_worst,
            g_worst_what, g_bf16_seen);
     CU_ASSERT(g_bf16_seen > 10.0);
 }

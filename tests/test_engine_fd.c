@@ -160,70 +160,6 @@ static double fd_rel_err(Engine *e, TestBatch *tb, double *gmax_out)
     return err / gmax;
 }
 
-static void fd_case(const char *name, ModelArch arch, ModelHead head, Activation act, AttrLayer layer,
-                    OutputKind output, unsigned long long seed)
-{
-    ModelConfig c = small_cfg(arch, head, act);
-    Model *m = model_random(&c, seed, 0.3f);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
-    Engine *e = engine_create(m);
-    TestBatch tb;
-    batch_make(&tb, m, 2, 7, layer, output);
-    double gmax, err = fd_rel_err(e, &tb, &gmax);
-    printf("\n  %-44s max|grad| %.3e  FD rel err %.2e", name, gmax, err);
-    CU_ASSERT(gmax > 1e-4); /* a vanishing gradient would make the check empty */
-    CU_ASSERT(err <= FD_TOL);
-    batch_free(&tb);
-    engine_free(e);
-    model_free(m);
-}
-
-static void test_fd_bert_cls_gelu_logit(void)
-{
-    fd_case("bert cls gelu logit word_emb", ARCH_BERT, HEAD_CLASSIFIER, ACT_GELU, AT_WORD_EMB, OUT_LOGIT, 1);
-}
-static void test_fd_bert_cls_gelutanh_prob(void)
-{
-    fd_case("bert cls gelu_tanh prob word_emb", ARCH_BERT, HEAD_CLASSIFIER, ACT_GELU_TANH, AT_WORD_EMB, OUT_PROB, 2);
-}
-static void test_fd_bert_cls_embeddings_prob(void)
-{
-    fd_case("bert cls gelu prob embeddings", ARCH_BERT, HEAD_CLASSIFIER, ACT_GELU, AT_EMBEDDINGS, OUT_PROB, 3);
-}
-static void test_fd_roberta_cls_logit(void)
-{
-    fd_case("roberta cls gelu logit word_emb", ARCH_ROBERTA, HEAD_CLASSIFIER, ACT_GELU, AT_WORD_EMB, OUT_LOGIT, 4);
-}
-static void test_fd_distilbert_cls_relu_prob(void)
-{
-    fd_case("distilbert cls relu prob word_emb", ARCH_DISTILBERT, HEAD_CLASSIFIER, ACT_RELU, AT_WORD_EMB, OUT_PROB, 5);
-}
-static void test_fd_bert_mlm_logit(void)
-{
-    fd_case("bert mlm gelu logit word_emb", ARCH_BERT, HEAD_MLM, ACT_GELU, AT_WORD_EMB, OUT_LOGIT, 6);
-}
-static void test_fd_roberta_mlm_prob(void)
-{
-    fd_case("roberta mlm gelu_tanh prob word_emb", ARCH_ROBERTA, HEAD_MLM, ACT_GELU_TANH, AT_WORD_EMB, OUT_PROB, 7);
-}
-static void test_fd_distilbert_mlm_embeddings(void)
-{
-    fd_case("distilbert mlm relu logit embeddings", ARCH_DISTILBERT, HEAD_MLM, ACT_RELU, AT_EMBEDDINGS, OUT_LOGIT, 8);
-}
-static void test_fd_bert_cls_logprob(void)
-{
-    fd_case("bert cls gelu logprob word_emb", ARCH_BERT, HEAD_CLASSIFIER, ACT_GELU, AT_WORD_EMB, OUT_LOGPROB, 21);
-}
-static void test_fd_roberta_cls_logprob(void)
-{
-    fd_case("roberta cls gelu_tanh logprob embeddings", ARCH_ROBERTA, HEAD_CLASSIFIER, ACT_GELU_TANH, AT_EMBEDDINGS,
-            OUT_LOGPROB, 22);
-}
-static void test_fd_distilbert_mlm_logprob(void)
-{
-    fd_case("distilbert mlm relu logprob word_emb", ARCH_DISTILBERT, HEAD_MLM, ACT_RELU, AT_WORD_EMB, OUT_LOGPROB, 23);
-}
-
 /* Decoder families: a small random GPT-2 (learned positions, LayerNorm) or Llama-family model
  * (RMSNorm, RoPE, SwiGLU) with a causal-LM or score head; nkv < NH is GQA, hs != D/NH a
  * separate head_dim; qkv_bias Qwen2's biases; window Mistral's sliding window. */
@@ -266,18 +202,52 @@ static ModelConfig dec_cfg(const DecCase *d)
     return c;
 }
 
-static void fd_dec_case(const char *name, const DecCase *d, AttrLayer layer, OutputKind output,
-                        unsigned long long seed)
+/* A small random model: an encoder (small_cfg of arch, head, act) or, with dec set, a decoder
+ * (dec_cfg of *dec), with model_random's weights of scale 0.3 from seed. */
+typedef struct {
+    const char *name;
+    ModelArch arch;
+    ModelHead head;
+    Activation act;
+    const DecCase *dec;
+    unsigned long long seed;
+} ModelSpec;
+
+static Model *spec_model(const ModelSpec *sp)
 {
-    ModelConfig c = dec_cfg(d);
-    Model *m = model_random(&c, seed, 0.3f);
+    ModelConfig c = sp->dec ? dec_cfg(sp->dec) : small_cfg(sp->arch, sp->head, sp->act);
+    return model_random(&c, sp->seed, 0.3f);
+}
+
+/* fn(name, model) on each of the n models, each freed afterwards. */
+static void on_models(void (*fn)(const char *, Model *), const ModelSpec *sp, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        Model *m = spec_model(&sp[i]);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+        fn(sp[i].name, m);
+        model_free(m);
+    }
+}
+
+/* One finite-difference case: the model, the attribution layer and the output kind. */
+typedef struct {
+    ModelSpec m;
+    AttrLayer layer;
+    OutputKind output;
+} FdCase;
+
+static void fd_case(const FdCase *k)
+{
+    Model *m = spec_model(&k->m);
     CU_ASSERT_PTR_NOT_NULL_FATAL(m);
     Engine *e = engine_create(m);
     CU_ASSERT_PTR_NOT_NULL_FATAL(e);
     TestBatch tb;
-    batch_make(&tb, m, 2, 7, layer, output);
+    batch_make(&tb, m, 2, 7, k->layer, k->output);
     double gmax, err = fd_rel_err(e, &tb, &gmax);
-    printf("\n  %-44s max|grad| %.3e  FD rel err %.2e", name, gmax, err);
+    int ok = gmax > 1e-4 && err <= FD_TOL; /* a vanishing gradient would make the check empty */
+    printf("\n  %-44s max|grad| %.3e  FD rel err %.2e%s", k->m.name, gmax, err, ok ? "" : "  FAILED");
     CU_ASSERT(gmax > 1e-4);
     CU_ASSERT(err <= FD_TOL);
     batch_free(&tb);
@@ -285,50 +255,45 @@ static void fd_dec_case(const char *name, const DecCase *d, AttrLayer layer, Out
     model_free(m);
 }
 
-static void test_fd_gpt2_lm(void)
+static const DecCase GPT2_LM = {ARCH_GPT2, HEAD_LM, ACT_GELU_TANH, 0, 0, 0, 0, 0, ROPE_DEFAULT},
+                     GPT2_SCORE = {ARCH_GPT2, HEAD_SCORE, ACT_GELU_TANH, 0, 0, 0, 0, 0, ROPE_DEFAULT},
+                     LLAMA_GQA = {ARCH_LLAMA, HEAD_LM, ACT_SILU, 1, 12, 0, 1, 0, ROPE_DEFAULT},
+                     QWEN2_BIAS = {ARCH_LLAMA, HEAD_LM, ACT_SILU, 1, 0, 1, 0, 0, ROPE_LINEAR},
+                     MISTRAL_WINDOW = {ARCH_LLAMA, HEAD_LM, ACT_SILU, 2, 0, 0, 1, 3, ROPE_DEFAULT},
+                     LLAMA_SCORE = {ARCH_LLAMA, HEAD_SCORE, ACT_SILU, 1, 0, 0, 0, 0, ROPE_LLAMA3},
+                     QWEN2_GQA = {ARCH_LLAMA, HEAD_LM, ACT_SILU, 1, 12, 1, 0, 0, ROPE_DEFAULT},
+                     LLAMA_SCORE_LINEAR = {ARCH_LLAMA, HEAD_SCORE, ACT_SILU, 1, 0, 0, 0, 0, ROPE_LINEAR};
+
+static const FdCase FD_CASES[] = {
+    {{"bert cls gelu logit word_emb", ARCH_BERT, HEAD_CLASSIFIER, ACT_GELU, NULL, 1}, AT_WORD_EMB, OUT_LOGIT},
+    {{"bert cls gelu_tanh prob word_emb", ARCH_BERT, HEAD_CLASSIFIER, ACT_GELU_TANH, NULL, 2}, AT_WORD_EMB, OUT_PROB},
+    {{"bert cls gelu prob embeddings", ARCH_BERT, HEAD_CLASSIFIER, ACT_GELU, NULL, 3}, AT_EMBEDDINGS, OUT_PROB},
+    {{"roberta cls gelu logit word_emb", ARCH_ROBERTA, HEAD_CLASSIFIER, ACT_GELU, NULL, 4}, AT_WORD_EMB, OUT_LOGIT},
+    {{"distilbert cls relu prob word_emb", ARCH_DISTILBERT, HEAD_CLASSIFIER, ACT_RELU, NULL, 5}, AT_WORD_EMB, OUT_PROB},
+    {{"bert mlm gelu logit word_emb", ARCH_BERT, HEAD_MLM, ACT_GELU, NULL, 6}, AT_WORD_EMB, OUT_LOGIT},
+    {{"roberta mlm gelu_tanh prob word_emb", ARCH_ROBERTA, HEAD_MLM, ACT_GELU_TANH, NULL, 7}, AT_WORD_EMB, OUT_PROB},
+    {{"distilbert mlm relu logit embeddings", ARCH_DISTILBERT, HEAD_MLM, ACT_RELU, NULL, 8}, AT_EMBEDDINGS, OUT_LOGIT},
+    {{"gpt2 lm gelu_new logit word_emb", 0, 0, 0, &GPT2_LM, 31}, AT_WORD_EMB, OUT_LOGIT},
+    {{"gpt2 score prob embeddings", 0, 0, 0, &GPT2_SCORE, 32}, AT_EMBEDDINGS, OUT_PROB},
+    {{"llama lm GQA head_dim 12 untied logit", 0, 0, 0, &LLAMA_GQA, 33}, AT_WORD_EMB, OUT_LOGIT},
+    {{"qwen2-like lm qkv bias tied linear-rope prob", 0, 0, 0, &QWEN2_BIAS, 34}, AT_WORD_EMB, OUT_PROB},
+    {{"mistral-like lm sliding window 3 logit", 0, 0, 0, &MISTRAL_WINDOW, 35}, AT_WORD_EMB, OUT_LOGIT},
+    {{"llama score llama3-rope GQA logit", 0, 0, 0, &LLAMA_SCORE, 36}, AT_WORD_EMB, OUT_LOGIT},
+    {{"bert cls gelu logprob word_emb", ARCH_BERT, HEAD_CLASSIFIER, ACT_GELU, NULL, 21}, AT_WORD_EMB, OUT_LOGPROB},
+    {{"roberta cls gelu_tanh logprob embeddings", ARCH_ROBERTA, HEAD_CLASSIFIER, ACT_GELU_TANH, NULL, 22},
+     AT_EMBEDDINGS, OUT_LOGPROB},
+    {{"distilbert mlm relu logprob word_emb", ARCH_DISTILBERT, HEAD_MLM, ACT_RELU, NULL, 23}, AT_WORD_EMB, OUT_LOGPROB},
+    {{"gpt2 lm gelu_new logprob embeddings", 0, 0, 0, &GPT2_LM, 37}, AT_EMBEDDINGS, OUT_LOGPROB},
+    {{"qwen2-like lm GQA head_dim 12 tied logprob", 0, 0, 0, &QWEN2_GQA, 38}, AT_WORD_EMB, OUT_LOGPROB},
+    {{"llama score GQA logprob", 0, 0, 0, &LLAMA_SCORE_LINEAR, 39}, AT_WORD_EMB, OUT_LOGPROB},
+};
+
+/* Encoders (BERT, RoBERTa, DistilBERT; classifier and MLM heads) and decoders (GPT-2, Llama with
+ * GQA and head_dim, Qwen2's biases, Mistral's window, score heads, RoPE scalings), each output kind. */
+static void test_fd_cases(void)
 {
-    DecCase d = {ARCH_GPT2, HEAD_LM, ACT_GELU_TANH, 0, 0, 0, 0, 0, ROPE_DEFAULT};
-    fd_dec_case("gpt2 lm gelu_new logit word_emb", &d, AT_WORD_EMB, OUT_LOGIT, 31);
-}
-static void test_fd_gpt2_score(void)
-{
-    DecCase d = {ARCH_GPT2, HEAD_SCORE, ACT_GELU_TANH, 0, 0, 0, 0, 0, ROPE_DEFAULT};
-    fd_dec_case("gpt2 score prob embeddings", &d, AT_EMBEDDINGS, OUT_PROB, 32);
-}
-static void test_fd_llama_gqa(void)
-{
-    DecCase d = {ARCH_LLAMA, HEAD_LM, ACT_SILU, 1, 12, 0, 1, 0, ROPE_DEFAULT};
-    fd_dec_case("llama lm GQA head_dim 12 untied logit", &d, AT_WORD_EMB, OUT_LOGIT, 33);
-}
-static void test_fd_qwen2_bias(void)
-{
-    DecCase d = {ARCH_LLAMA, HEAD_LM, ACT_SILU, 1, 0, 1, 0, 0, ROPE_LINEAR};
-    fd_dec_case("qwen2-like lm qkv bias tied linear-rope prob", &d, AT_WORD_EMB, OUT_PROB, 34);
-}
-static void test_fd_mistral_window(void)
-{
-    DecCase d = {ARCH_LLAMA, HEAD_LM, ACT_SILU, 2, 0, 0, 1, 3, ROPE_DEFAULT};
-    fd_dec_case("mistral-like lm sliding window 3 logit", &d, AT_WORD_EMB, OUT_LOGIT, 35);
-}
-static void test_fd_llama_score(void)
-{
-    DecCase d = {ARCH_LLAMA, HEAD_SCORE, ACT_SILU, 1, 0, 0, 0, 0, ROPE_LLAMA3};
-    fd_dec_case("llama score llama3-rope GQA logit", &d, AT_WORD_EMB, OUT_LOGIT, 36);
-}
-static void test_fd_gpt2_lm_logprob(void)
-{
-    DecCase d = {ARCH_GPT2, HEAD_LM, ACT_GELU_TANH, 0, 0, 0, 0, 0, ROPE_DEFAULT};
-    fd_dec_case("gpt2 lm gelu_new logprob embeddings", &d, AT_EMBEDDINGS, OUT_LOGPROB, 37);
-}
-static void test_fd_qwen2_logprob(void)
-{
-    DecCase d = {ARCH_LLAMA, HEAD_LM, ACT_SILU, 1, 12, 1, 0, 0, ROPE_DEFAULT};
-    fd_dec_case("qwen2-like lm GQA head_dim 12 tied logprob", &d, AT_WORD_EMB, OUT_LOGPROB, 38);
-}
-static void test_fd_llama_score_logprob(void)
-{
-    DecCase d = {ARCH_LLAMA, HEAD_SCORE, ACT_SILU, 1, 0, 0, 0, 0, ROPE_LINEAR};
-    fd_dec_case("llama score GQA logprob", &d, AT_WORD_EMB, OUT_LOGPROB, 39);
+    for (size_t i = 0; i < sizeof FD_CASES / sizeof *FD_CASES; i++)
+        fd_case(&FD_CASES[i]);
 }
 
 /* OUT_LOGPROB's forward. (1) On each head (padding in row 1), F(logprob) = log F(prob) of the
@@ -378,24 +343,15 @@ static void logprob_case(const char *name, Model *m)
 
 static void test_logprob_forward(void)
 {
-    ModelConfig c = small_cfg(ARCH_BERT, HEAD_CLASSIFIER, ACT_GELU);
-    Model *m = model_random(&c, 61, 0.3f);
-    logprob_case("bert classifier", m);
-    model_free(m);
-    c = small_cfg(ARCH_ROBERTA, HEAD_MLM, ACT_GELU);
-    m = model_random(&c, 62, 0.3f);
-    logprob_case("roberta mlm", m);
-    model_free(m);
-    DecCase g = {ARCH_GPT2, HEAD_LM, ACT_GELU_TANH, 0, 0, 0, 0, 0, ROPE_DEFAULT};
-    c = dec_cfg(&g);
-    m = model_random(&c, 63, 0.3f);
-    logprob_case("gpt2 causal lm", m);
-    model_free(m);
-    DecCase l = {ARCH_LLAMA, HEAD_SCORE, ACT_SILU, 1, 0, 1, 0, 0, ROPE_DEFAULT};
-    c = dec_cfg(&l);
-    m = model_random(&c, 64, 0.3f);
-    logprob_case("llama score", m);
-    model_free(m);
+    static const DecCase gpt2 = {ARCH_GPT2, HEAD_LM, ACT_GELU_TANH, 0, 0, 0, 0, 0, ROPE_DEFAULT},
+                         llama = {ARCH_LLAMA, HEAD_SCORE, ACT_SILU, 1, 0, 1, 0, 0, ROPE_DEFAULT};
+    static const ModelSpec models[] = {
+        {"bert classifier", ARCH_BERT, HEAD_CLASSIFIER, ACT_GELU, NULL, 61},
+        {"roberta mlm", ARCH_ROBERTA, HEAD_MLM, ACT_GELU, NULL, 62},
+        {"gpt2 causal lm", 0, 0, 0, &gpt2, 63},
+        {"llama score", 0, 0, 0, &llama, 64},
+    };
+    on_models(logprob_case, models, sizeof models / sizeof *models);
 
     float z[4] = {-1000.0f, 2000.0f, 0.5f, 2000.0f}, p[4];
     double lse = softmax_forward(p, z, 4);
@@ -513,20 +469,14 @@ static void recompute_case(const char *name, Model *m)
 
 static void test_recompute_mode(void)
 {
-    ModelConfig c = small_cfg(ARCH_BERT, HEAD_CLASSIFIER, ACT_GELU);
-    Model *m = model_random(&c, 51, 0.3f);
-    recompute_case("bert classifier", m);
-    model_free(m);
-    DecCase d = {ARCH_LLAMA, HEAD_LM, ACT_SILU, 1, 12, 1, 1, 0, ROPE_DEFAULT};
-    c = dec_cfg(&d);
-    m = model_random(&c, 52, 0.3f);
-    recompute_case("llama GQA lm", m);
-    model_free(m);
-    DecCase g = {ARCH_GPT2, HEAD_SCORE, ACT_GELU_TANH, 0, 0, 0, 0, 0, ROPE_DEFAULT};
-    c = dec_cfg(&g);
-    m = model_random(&c, 53, 0.3f);
-    recompute_case("gpt2 score", m);
-    model_free(m);
+    static const DecCase llama = {ARCH_LLAMA, HEAD_LM, ACT_SILU, 1, 12, 1, 1, 0, ROPE_DEFAULT},
+                         gpt2 = {ARCH_GPT2, HEAD_SCORE, ACT_GELU_TANH, 0, 0, 0, 0, 0, ROPE_DEFAULT};
+    static const ModelSpec models[] = {
+        {"bert classifier", ARCH_BERT, HEAD_CLASSIFIER, ACT_GELU, NULL, 51},
+        {"llama GQA lm", 0, 0, 0, &llama, 52},
+        {"gpt2 score", 0, 0, 0, &gpt2, 53},
+    };
+    on_models(recompute_case, models, sizeof models / sizeof *models);
 }
 
 /* Attention sinks: what they receive equals out->attn bit for bit, for every row of every
@@ -622,15 +572,12 @@ static void sinks_case(const char *name, Model *m)
 
 static void test_attn_sinks(void)
 {
-    ModelConfig c = small_cfg(ARCH_BERT, HEAD_CLASSIFIER, ACT_GELU);
-    Model *m = model_random(&c, 61, 0.3f);
-    sinks_case("bert classifier, padding", m);
-    model_free(m);
-    DecCase d = {ARCH_LLAMA, HEAD_LM, ACT_SILU, 1, 12, 1, 1, 0, ROPE_DEFAULT};
-    c = dec_cfg(&d);
-    m = model_random(&c, 62, 0.3f);
-    sinks_case("llama GQA lm", m);
-    model_free(m);
+    static const DecCase llama = {ARCH_LLAMA, HEAD_LM, ACT_SILU, 1, 12, 1, 1, 0, ROPE_DEFAULT};
+    static const ModelSpec models[] = {
+        {"bert classifier, padding", ARCH_BERT, HEAD_CLASSIFIER, ACT_GELU, NULL, 61},
+        {"llama GQA lm", 0, 0, 0, &llama, 62},
+    };
+    on_models(sinks_case, models, sizeof models / sizeof *models);
 }
 
 /* RoBERTa position ids: pad_id + 1 + running count of non-pad tokens; pads at pad_id. */
@@ -981,26 +928,7 @@ int main(void)
 {
     CU_initialize_registry();
     CU_pSuite s = CU_add_suite("engine_fd", NULL, NULL);
-    CU_add_test(s, "FD bert classifier gelu logit", test_fd_bert_cls_gelu_logit);
-    CU_add_test(s, "FD bert classifier gelu_tanh prob", test_fd_bert_cls_gelutanh_prob);
-    CU_add_test(s, "FD bert classifier at embeddings prob", test_fd_bert_cls_embeddings_prob);
-    CU_add_test(s, "FD roberta classifier logit", test_fd_roberta_cls_logit);
-    CU_add_test(s, "FD distilbert classifier relu prob", test_fd_distilbert_cls_relu_prob);
-    CU_add_test(s, "FD bert mlm logit", test_fd_bert_mlm_logit);
-    CU_add_test(s, "FD roberta mlm prob", test_fd_roberta_mlm_prob);
-    CU_add_test(s, "FD distilbert mlm at embeddings", test_fd_distilbert_mlm_embeddings);
-    CU_add_test(s, "FD gpt2 causal LM", test_fd_gpt2_lm);
-    CU_add_test(s, "FD gpt2 sequence classification", test_fd_gpt2_score);
-    CU_add_test(s, "FD llama GQA head_dim untied", test_fd_llama_gqa);
-    CU_add_test(s, "FD qwen2-like biases, linear RoPE", test_fd_qwen2_bias);
-    CU_add_test(s, "FD mistral-like sliding window", test_fd_mistral_window);
-    CU_add_test(s, "FD llama score head, llama3 RoPE", test_fd_llama_score);
-    CU_add_test(s, "FD bert classifier logprob", test_fd_bert_cls_logprob);
-    CU_add_test(s, "FD roberta classifier at embeddings logprob", test_fd_roberta_cls_logprob);
-    CU_add_test(s, "FD distilbert mlm logprob", test_fd_distilbert_mlm_logprob);
-    CU_add_test(s, "FD gpt2 causal LM logprob", test_fd_gpt2_lm_logprob);
-    CU_add_test(s, "FD qwen2-like causal LM logprob", test_fd_qwen2_logprob);
-    CU_add_test(s, "FD llama score head logprob", test_fd_llama_score_logprob);
+    CU_add_test(s, "FD gradients: encoders and decoders, every output kind", test_fd_cases);
     CU_add_test(s, "logprob = log(prob) = z_t - logsumexp(z), stable", test_logprob_forward);
     CU_add_test(s, "decoder causal/sliding-window mask, linear RoPE scaling", test_decoder_masks_and_rope_scaling);
     CU_add_test(s, "recompute mode is bitwise the keep-all mode", test_recompute_mode);
