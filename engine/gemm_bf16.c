@@ -43,6 +43,8 @@
                                                   const_dnnl_primitive_desc_t))                              \
     X(dnnl_status_t, dnnl_primitive_desc_destroy, (dnnl_primitive_desc_t))                                   \
     X(dnnl_status_t, dnnl_primitive_create, (dnnl_primitive_t *, const_dnnl_primitive_desc_t))               \
+    X(dnnl_status_t, dnnl_primitive_destroy, (dnnl_primitive_t))                                             \
+    X(dnnl_status_t, dnnl_memory_destroy, (dnnl_memory_t))                                                   \
     X(dnnl_status_t, dnnl_primitive_execute, (const_dnnl_primitive_t, dnnl_stream_t, int,                   \
                                               const dnnl_exec_arg_t *))                                      \
     X(dnnl_status_t, dnnl_memory_create, (dnnl_memory_t *, const dnnl_memory_desc_t *, dnnl_engine_t, void *)) \
@@ -308,8 +310,18 @@ static int prim_create(Prim *p)
     return 0;
 }
 
-/* The cached primitive for this shape, created on first use (the oldest is replaced
- * when the cache is full; its objects leak, a bounded few KB per eviction). */
+/* Destroys a cache slot's primitive and memory objects (NULL ones are skipped). */
+static void slot_release(dnnl_primitive_t prim, dnnl_memory_t *mem, int n)
+{
+    if (prim)
+        p_dnnl_primitive_destroy(prim);
+    for (int i = 0; i < n; i++)
+        if (mem[i])
+            p_dnnl_memory_destroy(mem[i]);
+}
+
+/* The cached primitive for this shape, created on first use (when the cache is full the
+ * oldest slot is destroyed and reused). */
 static Prim *prim_get(int M, int K, int Nn, int trans, int bias, int accum)
 {
     for (int i = 0; i < g_nprim; i++) {
@@ -319,6 +331,7 @@ static Prim *prim_get(int M, int K, int Nn, int trans, int bias, int accum)
     }
     int slot = g_nprim < NPRIM ? g_nprim++ : (g_next_evict++ % NPRIM);
     Prim *p = &g_prim[slot];
+    slot_release(p->prim, (dnnl_memory_t[4]){p->src, p->wei, p->b, p->dst}, 4);
     *p = (Prim){M, K, Nn, trans, bias, accum, NULL, NULL, NULL, NULL, NULL};
     if (prim_create(p) != 0) {
         p->M = -1; /* never matches: a later call retries */
@@ -412,6 +425,7 @@ static BPrim *bprim_get(const Bf16Batched *s)
             return &g_bprim[i];
     int slot = g_nbprim < NBPRIM ? g_nbprim++ : (g_next_bevict++ % NBPRIM);
     BPrim *p = &g_bprim[slot];
+    slot_release(p->prim, (dnnl_memory_t[3]){p->a, p->b, p->d}, 3);
     memset(p, 0, sizeof *p);
     p->s = *s;
     if (bprim_create(p) != 0) {

@@ -214,7 +214,6 @@ int main(void)
         printf("test_attention_bf16: skipped: bf16 unavailable here (%s)\n", gemm_bf16_isa());
         return 77;
     }
-    ops_set_threads(2);
     if (CU_initialize_registry() != CUE_SUCCESS)
         return 1;
     CU_pSuite s = CU_add_suite("attention_bf16", NULL, NULL);
