@@ -244,38 +244,56 @@ static uint16_t *act_bf16(const float *x, size_t n)
 }
 
 #ifdef ATTRUN_HAVE_DNNL
-/* ---- matmul primitives per shape ---- */
-/* dst (M,Nn) = src (M,K) · wei (K,Nn) [+ bias (1,Nn)] [+ dst]. trans: wei is W (Nn,K) read
- * transposed (forward); else W (K,Nn) as is (backward). */
+/* ---- matmul primitives per shape, one cache for the linear and the batched products ---- */
 typedef struct {
-    int M, K, Nn, trans, bias, accum;
+    Bf16Batched s;
     dnnl_primitive_t prim;
-    dnnl_memory_t src, wei, b, dst;
+    dnnl_memory_t a, b, bias, d;
 } Prim;
-#define NPRIM 64
+#define NPRIM 96
 static Prim g_prim[NPRIM];
 static int g_nprim, g_next_evict;
 
-static void md2(dnnl_memory_desc_t *md, int rows, int cols, dnnl_data_type_t dt, int transposed)
+/* The (batch..., rows, cols) descriptor of one operand of s, strides st. */
+static void md_batched(dnnl_memory_desc_t *md, const Bf16Batched *s, long rows, long cols, const long *st,
+                       dnnl_data_type_t dt)
 {
-    dnnl_dims_t dims = {rows, cols};
-    dnnl_dims_t strides = {transposed ? 1 : cols, transposed ? rows : 1};
-    p_dnnl_memory_desc_init_by_strides(md, 2, dims, dt, strides);
+    dnnl_dims_t dims, strides;
+    int nd = s->nb + 2;
+    for (int i = 0; i < s->nb; i++)
+        dims[i] = s->batch[i];
+    dims[nd - 2] = rows;
+    dims[nd - 1] = cols;
+    for (int i = 0; i < nd; i++)
+        strides[i] = st[i];
+    p_dnnl_memory_desc_init_by_strides(md, nd, dims, dt, strides);
 }
 
-/* A matmul primitive dst = alpha · src · wei [+ bias] [+ dst (accum)] on these descriptors. */
-static int matmul_primitive(dnnl_primitive_t *prim, const dnnl_memory_desc_t *src, const dnnl_memory_desc_t *wei,
-                            const dnnl_memory_desc_t *bias, const dnnl_memory_desc_t *dst, float alpha, int accum)
+/* Creates the primitive of p->s and its memory objects (data handles set per call):
+ * dst = alpha · a · b [+ bias (1, N) f32 row] [+ dst (accum)]. */
+static int prim_create(Prim *p)
 {
+    const Bf16Batched *s = &p->s;
+    dnnl_memory_desc_t a, b, bias, d;
+    md_batched(&a, s, s->M, s->K, s->sa, dnnl_bf16);
+    md_batched(&b, s, s->K, s->N, s->sb, dnnl_bf16);
+    md_batched(&d, s, s->M, s->N, s->sd, dnnl_f32);
+    long bias_st[4] = {0};
+    for (int i = 0; i < s->nb + 2; i++)
+        bias_st[i] = i == s->nb + 1 ? 1 : s->N; /* a dense row, batch dims broadcast (size 1) */
+    Bf16Batched one = *s;
+    for (int i = 0; i < s->nb; i++)
+        one.batch[i] = 1;
+    md_batched(&bias, &one, 1, s->N, bias_st, dnnl_f32);
     dnnl_matmul_desc_t desc;
-    if (p_dnnl_matmul_desc_init(&desc, src, wei, bias, dst) != dnnl_success)
+    if (p_dnnl_matmul_desc_init(&desc, &a, &b, s->bias ? &bias : NULL, &d) != dnnl_success)
         return -1;
     dnnl_primitive_attr_t attr = NULL;
     dnnl_post_ops_t po = NULL;
     p_dnnl_primitive_attr_create(&attr);
-    if (alpha != 1.0f)
-        p_dnnl_primitive_attr_set_output_scales(attr, 1, 0, &alpha);
-    if (accum) {
+    if (s->alpha != 1.0f)
+        p_dnnl_primitive_attr_set_output_scales(attr, 1, 0, &s->alpha);
+    if (s->accum) {
         p_dnnl_post_ops_create(&po);
         p_dnnl_post_ops_append_sum(po, 1.0f);
         p_dnnl_primitive_attr_set_post_ops(attr, po);
@@ -287,54 +305,43 @@ static int matmul_primitive(dnnl_primitive_t *prim, const dnnl_memory_desc_t *sr
     p_dnnl_primitive_attr_destroy(attr);
     if (st != dnnl_success)
         return -1;
-    st = p_dnnl_primitive_create(prim, pd);
+    st = p_dnnl_primitive_create(&p->prim, pd);
     p_dnnl_primitive_desc_destroy(pd);
-    return st == dnnl_success ? 0 : -1;
-}
-
-/* Creates the primitive and its memory objects (data handles set per call). */
-static int prim_create(Prim *p)
-{
-    dnnl_memory_desc_t s, w, b, d;
-    md2(&s, p->M, p->K, dnnl_bf16, 0);
-    md2(&w, p->K, p->Nn, dnnl_bf16, p->trans);
-    md2(&b, 1, p->Nn, dnnl_f32, 0);
-    md2(&d, p->M, p->Nn, dnnl_f32, 0);
-    if (matmul_primitive(&p->prim, &s, &w, p->bias ? &b : NULL, &d, 1.0f, p->accum) != 0)
+    if (st != dnnl_success)
         return -1;
-    if (p_dnnl_memory_create(&p->src, &s, g_eng, DNNL_MEMORY_NONE) != dnnl_success ||
-        p_dnnl_memory_create(&p->wei, &w, g_eng, DNNL_MEMORY_NONE) != dnnl_success ||
+    if (p_dnnl_memory_create(&p->a, &a, g_eng, DNNL_MEMORY_NONE) != dnnl_success ||
         p_dnnl_memory_create(&p->b, &b, g_eng, DNNL_MEMORY_NONE) != dnnl_success ||
-        p_dnnl_memory_create(&p->dst, &d, g_eng, DNNL_MEMORY_NONE) != dnnl_success)
+        p_dnnl_memory_create(&p->bias, &bias, g_eng, DNNL_MEMORY_NONE) != dnnl_success ||
+        p_dnnl_memory_create(&p->d, &d, g_eng, DNNL_MEMORY_NONE) != dnnl_success)
         return -1;
     return 0;
 }
 
-/* Destroys a cache slot's primitive and memory objects (NULL ones are skipped). */
-static void slot_release(dnnl_primitive_t prim, dnnl_memory_t *mem, int n)
+/* Destroys a slot's primitive and memory objects (NULL ones are skipped). */
+static void prim_release(Prim *p)
 {
-    if (prim)
-        p_dnnl_primitive_destroy(prim);
-    for (int i = 0; i < n; i++)
+    if (p->prim)
+        p_dnnl_primitive_destroy(p->prim);
+    dnnl_memory_t mem[4] = {p->a, p->b, p->bias, p->d};
+    for (int i = 0; i < 4; i++)
         if (mem[i])
             p_dnnl_memory_destroy(mem[i]);
 }
 
-/* The cached primitive for this shape, created on first use (when the cache is full the
- * oldest slot is destroyed and reused). */
-static Prim *prim_get(int M, int K, int Nn, int trans, int bias, int accum)
+/* The cached primitive for this shape (compared as bytes: callers zero-initialise the struct),
+ * created on first use; when the cache is full the oldest slot is destroyed and reused. */
+static Prim *prim_get(const Bf16Batched *s)
 {
-    for (int i = 0; i < g_nprim; i++) {
-        Prim *p = &g_prim[i];
-        if (p->M == M && p->K == K && p->Nn == Nn && p->trans == trans && p->bias == bias && p->accum == accum)
-            return p;
-    }
+    for (int i = 0; i < g_nprim; i++)
+        if (!memcmp(&g_prim[i].s, s, sizeof *s))
+            return &g_prim[i];
     int slot = g_nprim < NPRIM ? g_nprim++ : (g_next_evict++ % NPRIM);
     Prim *p = &g_prim[slot];
-    slot_release(p->prim, (dnnl_memory_t[4]){p->src, p->wei, p->b, p->dst}, 4);
-    *p = (Prim){M, K, Nn, trans, bias, accum, NULL, NULL, NULL, NULL, NULL};
+    prim_release(p);
+    memset(p, 0, sizeof *p);
+    p->s = *s;
     if (prim_create(p) != 0) {
-        p->M = -1; /* never matches: a later call retries */
+        p->s.M = -1; /* never matches: a later call retries */
         return NULL;
     }
     return p;
@@ -350,106 +357,58 @@ static void omp_threads_sync(void)
     }
 }
 
-/* dst (M,Nn) (+)= bf16(src) · W-as-wei [+ bias]. */
-static int matmul(float *dst, const float *src, const float *W, const float *bias, int M, int K, int Nn,
-                  int trans, int accum)
-{
-    if (!gemm_bf16_available())
-        return -1;
-    if (M <= 0 || K <= 0 || Nn <= 0)
-        return -1;
-    omp_threads_sync();
-    const uint16_t *wb = weights_bf16(W, (size_t)K * Nn);
-    uint16_t *sb = act_bf16(src, (size_t)M * K);
-    Prim *p = prim_get(M, K, Nn, trans, bias != NULL, accum);
-    if (!wb || !sb || !p)
-        return -1;
-    p_dnnl_memory_set_data_handle(p->src, sb);
-    p_dnnl_memory_set_data_handle(p->wei, (void *)wb);
-    p_dnnl_memory_set_data_handle(p->dst, dst);
-    dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, p->src}, {DNNL_ARG_WEIGHTS, p->wei}, {DNNL_ARG_DST, p->dst}};
-    int nargs = 3;
-    if (bias) {
-        p_dnnl_memory_set_data_handle(p->b, (void *)bias);
-        args[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, p->b};
-    }
-    if (p_dnnl_primitive_execute(p->prim, g_stream, nargs, args) != dnnl_success)
-        return -1;
-    return p_dnnl_stream_wait(g_stream) == dnnl_success ? 0 : -1;
-}
-/* ---- batched products on strided bf16 operands (the attention's, backend_cpu_attention_bf16.c) ---- */
-typedef struct {
-    Bf16Batched s;
-    dnnl_primitive_t prim;
-    dnnl_memory_t a, b, d;
-} BPrim;
-#define NBPRIM 32
-static BPrim g_bprim[NBPRIM];
-static int g_nbprim, g_next_bevict;
-
-static void md_batched(dnnl_memory_desc_t *md, const Bf16Batched *s, long rows, long cols, const long *st,
-                       dnnl_data_type_t dt)
-{
-    dnnl_dims_t dims, strides;
-    int nd = s->nb + 2;
-    for (int i = 0; i < s->nb; i++)
-        dims[i] = s->batch[i];
-    dims[nd - 2] = rows;
-    dims[nd - 1] = cols;
-    for (int i = 0; i < nd; i++)
-        strides[i] = st[i];
-    p_dnnl_memory_desc_init_by_strides(md, nd, dims, dt, strides);
-}
-
-static int bprim_create(BPrim *p)
-{
-    const Bf16Batched *s = &p->s;
-    dnnl_memory_desc_t a, b, d;
-    md_batched(&a, s, s->M, s->K, s->sa, dnnl_bf16);
-    md_batched(&b, s, s->K, s->N, s->sb, dnnl_bf16);
-    md_batched(&d, s, s->M, s->N, s->sd, dnnl_f32);
-    if (matmul_primitive(&p->prim, &a, &b, NULL, &d, s->alpha, s->accum) != 0)
-        return -1;
-    if (p_dnnl_memory_create(&p->a, &a, g_eng, DNNL_MEMORY_NONE) != dnnl_success ||
-        p_dnnl_memory_create(&p->b, &b, g_eng, DNNL_MEMORY_NONE) != dnnl_success ||
-        p_dnnl_memory_create(&p->d, &d, g_eng, DNNL_MEMORY_NONE) != dnnl_success)
-        return -1;
-    return 0;
-}
-
-/* The cached primitive for this shape (compared as bytes: callers zero-initialise the struct). */
-static BPrim *bprim_get(const Bf16Batched *s)
-{
-    for (int i = 0; i < g_nbprim; i++)
-        if (!memcmp(&g_bprim[i].s, s, sizeof *s))
-            return &g_bprim[i];
-    int slot = g_nbprim < NBPRIM ? g_nbprim++ : (g_next_bevict++ % NBPRIM);
-    BPrim *p = &g_bprim[slot];
-    slot_release(p->prim, (dnnl_memory_t[3]){p->a, p->b, p->d}, 3);
-    memset(p, 0, sizeof *p);
-    p->s = *s;
-    if (bprim_create(p) != 0) {
-        p->s.M = -1; /* never matches: a later call retries */
-        return NULL;
-    }
-    return p;
-}
-
-int gemm_bf16_batched(const Bf16Batched *s, float *dst, const uint16_t *a, const uint16_t *b)
+/* Runs the product s on these operands (bias: the (1, N) row when s->bias). */
+static int prim_run(const Bf16Batched *s, float *dst, const uint16_t *a, const uint16_t *b, const float *bias)
 {
     if (!gemm_bf16_available() || s->nb < 0 || s->nb > 2 || s->M <= 0 || s->K <= 0 || s->N <= 0)
         return -1;
     omp_threads_sync();
-    BPrim *p = bprim_get(s);
+    Prim *p = prim_get(s);
     if (!p)
         return -1;
     p_dnnl_memory_set_data_handle(p->a, (void *)a);
     p_dnnl_memory_set_data_handle(p->b, (void *)b);
     p_dnnl_memory_set_data_handle(p->d, dst);
-    dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC, p->a}, {DNNL_ARG_WEIGHTS, p->b}, {DNNL_ARG_DST, p->d}};
-    if (p_dnnl_primitive_execute(p->prim, g_stream, 3, args) != dnnl_success)
+    dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, p->a}, {DNNL_ARG_WEIGHTS, p->b}, {DNNL_ARG_DST, p->d}};
+    int nargs = 3;
+    if (s->bias) {
+        p_dnnl_memory_set_data_handle(p->bias, (void *)bias);
+        args[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, p->bias};
+    }
+    if (p_dnnl_primitive_execute(p->prim, g_stream, nargs, args) != dnnl_success)
         return -1;
     return p_dnnl_stream_wait(g_stream) == dnnl_success ? 0 : -1;
+}
+
+/* dst (M,Nn) (+)= bf16(src) (M,K) · wei (K,Nn) [+ bias]. trans: wei is W (Nn,K) read transposed
+ * (forward); else W (K,Nn) as is (backward). */
+static int matmul(float *dst, const float *src, const float *W, const float *bias, int M, int K, int Nn,
+                  int trans, int accum)
+{
+    if (!gemm_bf16_available() || M <= 0 || K <= 0 || Nn <= 0)
+        return -1;
+    Bf16Batched s;
+    memset(&s, 0, sizeof s);
+    s.accum = accum;
+    s.bias = bias != NULL;
+    s.alpha = 1.0f;
+    s.M = M, s.K = K, s.N = Nn;
+    s.sa[0] = K, s.sa[1] = 1;
+    s.sb[0] = trans ? 1 : Nn, s.sb[1] = trans ? K : 1;
+    s.sd[0] = Nn, s.sd[1] = 1;
+    omp_threads_sync(); /* before the conversions: they run on the engine's threads too */
+    const uint16_t *wb = weights_bf16(W, (size_t)K * Nn);
+    uint16_t *sb = act_bf16(src, (size_t)M * K);
+    if (!wb || !sb)
+        return -1;
+    return prim_run(&s, dst, sb, wb, bias);
+}
+
+int gemm_bf16_batched(const Bf16Batched *s, float *dst, const uint16_t *a, const uint16_t *b)
+{
+    if (s->bias)
+        return -1; /* no bias row is given here */
+    return prim_run(s, dst, a, b, NULL);
 }
 #else
 int gemm_bf16_batched(const Bf16Batched *s, float *dst, const uint16_t *a, const uint16_t *b)

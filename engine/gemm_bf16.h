@@ -35,7 +35,7 @@ int gemm_bf16_dyw(float *dx, const float *dy, const float *W, int N, int IN, int
 typedef struct {
     int nb, accum;
     float alpha;
-    int unused; /* no padding bytes anywhere */
+    int bias; /* 0 here; 1: a (1, N) f32 row is added (the linear products' own use) */
     long batch[2], M, K, N;
     long sa[4], sb[4], sd[4];
 } Bf16Batched;
