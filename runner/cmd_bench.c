@@ -297,9 +297,9 @@ static void attention_speed(const ModelConfig *c, int rows, int T, int bf16)
             k[i] = v[i] = (float)((i * 40503u) % 1000) * 1e-3f - 0.5f;
         AttnShape sh = {.NH = c->NH, .NKV = NKV, .hs = c->hs, .causal = c->causal, .window = c->window};
         double best[3][2] = {{INFINITY, INFINITY}, {INFINITY, INFINITY}, {INFINITY, INFINITY}};
-        int saved = attention_kernel_get(), nk = bf16 ? 3 : 2;
+        int saved = attention_kernel_get(), nkern = bf16 ? 3 : 2;
         for (int r = 0; r < 5; r++)
-            for (int kern = 0; kern < nk; kern++) {
+            for (int kern = 0; kern < nkern; kern++) {
                 attention_kernel_set(kern == 1);
                 double t0 = clock_now(), t1, t2;
                 if (kern < 2) {
@@ -318,7 +318,7 @@ static void attention_speed(const ModelConfig *c, int rows, int T, int bf16)
         attention_kernel_set(saved);
         double fl = 4.0 * rows * (double)T * T * QD; /* forward: QK^T and PV; backward twice that */
         static const char *const names[3] = {"blas", "blocked", "bf16"};
-        for (int kern = 0; kern < nk; kern++)
+        for (int kern = 0; kern < nkern; kern++)
             printf("  attention %-7s rows %d x T %d: forward %6.2f ms %6.1f GFLOP/s, backward %6.2f ms %6.1f GFLOP/s\n",
                    names[kern], rows, T, best[kern][0] * 1e3, fl / best[kern][0] * 1e-9,
                    best[kern][1] * 1e3, 2 * fl / best[kern][1] * 1e-9);

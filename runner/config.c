@@ -62,11 +62,6 @@ void config_free(RunConfig *c)
     memset(c, 0, sizeof *c);
 }
 
-const char *config_precision_name(int precision)
-{
-    return precision == 2 ? "bf16-attention" : precision ? "bf16" : "fp32";
-}
-
 const char *config_method_name(MethodKind k)
 {
     return k == M_INPUTXGRAD ? "inputxgradient" : method_name(k);

@@ -357,6 +357,10 @@ static const char *const DL_RULES[] = {"rescale", "captum", NULL};
 static const int DL_RULE_VALS[] = {DL_RESCALE, DL_CAPTUM};
 static const char *const DTYPES[] = {"float32", "float16", NULL};
 static const char *const PRECISIONS[] = {"fp32", "bf16", "bf16-attention", NULL};
+const char *config_precision_name(int precision)
+{
+    return precision >= 0 && precision < 3 ? PRECISIONS[precision] : "fp32";
+}
 static const char *const SHARE_MODES[] = {"auto", "on", "off", NULL}; /* ShareMode (io/checkpoint_shared.h) */
 
 #define F(field) offsetof(RunConfig, field)
