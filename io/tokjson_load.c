@@ -646,6 +646,20 @@ static int parse_template(Ctx *c, json_t *o, const char *path, const char *key, 
             tp->ids[tp->nids++] = (int)json_integer_value(x);
         }
     }
+    /* The tokenizers crate clones a sequence each time a template names it, but its truncation
+     * budget counts only the special tokens, so a repeated $A would overrun max_length; a single
+     * template naming $B panics there; its builder refuses a pair template without both. */
+    int pair = !strcmp(key, "pair"), uses[3] = {0, 0, 0};
+    for (int i = 0; i < *n; i++)
+        uses[(*out)[i].seq]++;
+    for (int s = 1; s <= 2; s++)
+        if (uses[s] > 1)
+            return fail(c, p, "uses sequence $%c %d times (attrun supports each sequence at most once)", 'A' + s - 1,
+                        uses[s]);
+    if (!pair && uses[2])
+        return fail(c, p, "names sequence $B, which a single-sequence template cannot use");
+    if (pair && (!uses[1] || !uses[2]))
+        return fail(c, p, "must use both sequences ($A and $B)");
     return 0;
 }
 

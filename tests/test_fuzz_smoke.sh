@@ -4,6 +4,10 @@
 # its seed corpus (-runs=0: every seed must pass its checks), then fuzzes each for a few
 # seconds (FUZZ_SMOKE_SECONDS, default 5) from a fresh corpus. Any crash, sanitizer report,
 # leak, or broken invariant fails the test; a harness that does not build fails it too.
+# The fuzzing uses a fixed libFuzzer seed (FUZZ_SMOKE_SEED, default 1) so that a gate in CI
+# explores the same mutations on every run instead of failing at random on whatever a new
+# seed happens to reach; exploring is tests/fuzz/run.sh's job (a new seed each run), and what
+# it finds is kept in tests/fuzz/seeds/<target>/regress_*.
 # Skips (77) when clang or its libFuzzer runtime is unavailable (Debian: clang,
 # libclang-rt-14-dev), or without ../shared (the tokenizer harness loads real vocabularies).
 set -u
@@ -42,8 +46,21 @@ for t in $TARGETS; do
     fi
 done
 echo "== $SECS s of fuzzing each (fresh corpus)"
-FUZZ_CORPUS="$T/corpus" "$SRC/tests/fuzz/run.sh" "$SECS" $TARGETS >"$T/run.txt" 2>&1
+FUZZ_SEED=${FUZZ_SMOKE_SEED:-1} FUZZ_CORPUS="$T/corpus" "$SRC/tests/fuzz/run.sh" "$SECS" $TARGETS >"$T/run.txt" 2>&1
 rc=$?
 cat "$T/run.txt"
-[ $rc -eq 0 ] || fails=$((fails + 1))
+if [ $rc -ne 0 ]; then
+    fails=$((fails + 1))
+    # The logs and inputs live in the temporary directory (removed at exit) or the build tree a
+    # CI clone discards: print what was found and the input itself, so the report can be acted on.
+    for t in $(sed -n 's/^\([a-z_]*\) .*FAILED.*/\1/p' "$T/run.txt"); do
+        echo "---- $t: first report in $FUZZ_BUILD/logs/$t.log"
+        grep -E -m1 -A14 '^==[0-9]+== ?ERROR|runtime error:|^fuzz:' "$FUZZ_BUILD/logs/$t.log" | sed 's/^/   | /'
+        for f in "$T/art/$t"/*; do
+            [ -f "$f" ] || continue
+            echo "---- $t: input $(basename "$f") ($(wc -c <"$f") bytes, base64)"
+            head -c 4096 "$f" | base64 -w 100 | sed 's/^/   | /'
+        done
+    done
+fi
 [ $fails -eq 0 ]

@@ -589,6 +589,22 @@ static void test_errors(void)
     snprintf(j, sizeof j, "{\"post_processor\":{\"type\":\"TemplateProcessing\",\"single\":[{\"SpecialToken\":"
                           "{\"id\":\"<s>\"}}],\"pair\":[],\"special_tokens\":{}},%s}", wp);
     expect_error("e_tpl", j, "post_processor.special_tokens: '<s>' is used by the template but not defined");
+    /* Templates that name a sequence twice (it would overrun the truncation budget), $B in the
+     * single template, or a pair template without $B: refused, as found by fuzz_tokjson. */
+#define SEQ(x, t) "{\"Sequence\":{\"id\":\"" x "\",\"type_id\":" #t "}}"
+    snprintf(j, sizeof j, "{\"post_processor\":{\"type\":\"TemplateProcessing\",\"single\":[" SEQ("A", 0) "," SEQ("A", 0)
+                          "],\"pair\":[" SEQ("A", 0) "," SEQ("B", 1) "],\"special_tokens\":{}},%s}", wp);
+    expect_error("e_tpl_twice", j, "post_processor.single: uses sequence $A 2 times");
+    snprintf(j, sizeof j, "{\"post_processor\":{\"type\":\"TemplateProcessing\",\"single\":[" SEQ("A", 0)
+                          "],\"pair\":[" SEQ("A", 0) "," SEQ("B", 1) "," SEQ("B", 1) "],\"special_tokens\":{}},%s}", wp);
+    expect_error("e_tpl_twice_b", j, "post_processor.pair: uses sequence $B 2 times");
+    snprintf(j, sizeof j, "{\"post_processor\":{\"type\":\"TemplateProcessing\",\"single\":[" SEQ("B", 0)
+                          "],\"pair\":[" SEQ("A", 0) "," SEQ("B", 1) "],\"special_tokens\":{}},%s}", wp);
+    expect_error("e_tpl_single_b", j, "post_processor.single: names sequence $B");
+    snprintf(j, sizeof j, "{\"post_processor\":{\"type\":\"TemplateProcessing\",\"single\":[" SEQ("A", 0)
+                          "],\"pair\":[" SEQ("A", 0) "],\"special_tokens\":{}},%s}", wp);
+    expect_error("e_tpl_pair_a", j, "post_processor.pair: must use both sequences");
+#undef SEQ
     expect_error("e_dropout", "{\"model\":{\"type\":\"BPE\",\"dropout\":0.1,\"vocab\":{\"a\":0},\"merges\":[]}}",
                  "model.dropout: BPE dropout is random");
     expect_error("e_unk", "{\"model\":{\"type\":\"WordPiece\",\"unk_token\":\"[U]\",\"vocab\":{\"a\":0}}}",

@@ -11,6 +11,8 @@
 #   FUZZ_JOBS    harnesses run at once (default 2)    FUZZ_NICE  nice level (default 10)
 #   FUZZ_RSS_MB  per-harness memory limit (default 2048)
 #   FUZZ_ARTIFACTS  where findings go (default $FUZZ_BUILD/artifacts)
+#   FUZZ_SEED    libFuzzer's -seed (default: a new random seed each run); with a fixed seed two
+#                runs of one build explore the same mutations (as far as the slower one gets)
 # Crashes, leaks, timeouts and OOMs land in $FUZZ_BUILD/artifacts/<target>/, logs in
 # $FUZZ_BUILD/logs/<target>.log. Prints one line per harness (seconds, executions,
 # findings); exits 1 when any harness found something or failed to build.
@@ -54,6 +56,7 @@ run_one() {
     mkdir -p "$CORPUS/$t" "$art"
     local dict=()
     [ -f "$HERE/$t.dict" ] && dict=(-dict="$HERE/$t.dict")
+    [ -n "${FUZZ_SEED:-}" ] && dict+=(-seed="$FUZZ_SEED")
     # -timeout: one input taking 10 s is a hang.
     nice -n "$NICE" "$BUILD/fuzz_$t" -max_total_time="$SECS" -timeout=10 -rss_limit_mb="$RSS" \
         -malloc_limit_mb="$RSS" -print_final_stats=1 -artifact_prefix="$art" "${dict[@]}" \
