@@ -178,6 +178,9 @@ static int parse_llama_like(json_t *root, const char *path, ModelConfig *c, char
         act = json_string_value(a);
     if (cj_parse_act(path, "hidden_act", act, &c->act, err, errlen))
         return -1;
+    if (c->hs < 1) /* no head_dim and hidden_size < num_attention_heads: hidden_size // heads is 0 */
+        return io_fail(err, errlen, "%s: hidden_size %d / num_attention_heads %d leaves a head size of 0 (no head_dim)",
+                       path, c->D, c->NH);
     if (c->NH % c->NKV)
         return io_fail(err, errlen, "%s: num_attention_heads %d is not a multiple of num_key_value_heads %d", path,
                        c->NH, c->NKV);

@@ -92,6 +92,20 @@ static void test_refusals(void)
     expect_fail(with_key(L, "architectures", json_pack("[s]", "LlamaModel")), "architectures", "LlamaModel");
     expect_fail(with_key(L, "head_dim", json_integer(15)), "head_dim", NULL);
     expect_fail(with_key(L, "tie_word_embeddings", json_string("yes")), "tie_word_embeddings", NULL);
+    /* No head_dim and more heads than hidden units: hidden_size // heads = 0 (fuzz_config_json's
+     * decoder invariants) */
+    {
+        const char *d = with_key(L, "head_dim", NULL);
+        char p[4200];
+        snprintf(p, sizeof p, "%s/config.json", d);
+        json_t *cfg = json_load_file(p, 0, NULL);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+        json_object_set_new(cfg, "num_attention_heads", json_integer(128));
+        json_object_set_new(cfg, "num_key_value_heads", json_integer(128));
+        CU_ASSERT_EQUAL(json_dump_file(cfg, p, 0), 0);
+        json_decref(cfg);
+        expect_fail(d, "leaves a head size of 0", "num_attention_heads 128");
+    }
     expect_fail(with_key(L, "hidden_size", NULL), "hidden_size", NULL);
     expect_fail(with_key(G, "scale_attn_by_inverse_layer_idx", json_true()), "scale_attn_by_inverse_layer_idx", NULL);
     expect_fail(with_key(G, "scale_attn_weights", json_false()), "scale_attn_weights", NULL);

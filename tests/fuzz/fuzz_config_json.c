@@ -1,5 +1,5 @@
-/* Fuzzes the Hugging Face config.json reader (io/config_json.c, checkpoint_read_config).
- * Input: the bytes of config.json. Checked beyond "no crash, no leak": an accepted
+/* Fuzzes the Hugging Face config.json reader (io/config_json.c, io/family_decoder.c,
+ * checkpoint_read_config). Input: the bytes of config.json. Checked beyond "no crash, no leak": an accepted
  * config has sane, mutually consistent sizes (the rest of attrun allocates from
  * them); a refusal names the file. */
 #include "fuzz_util.h"
@@ -13,10 +13,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (checkpoint_read_config(fuzz_dir(), &cfg, err, sizeof err) == 0) {
         if (cfg.V <= 0 || cfg.P <= 0 || cfg.D <= 0 || cfg.L <= 0 || cfg.NH <= 0 || cfg.FF <= 0 || cfg.C <= 0)
             abort();
-        if (cfg.D % cfg.NH != 0 || cfg.pad_id >= cfg.V || cfg.position_offset >= cfg.P)
+        if (cfg.pad_id >= cfg.V || cfg.position_offset >= cfg.P)
             abort();
-        if (cfg.arch != ARCH_DISTILBERT && cfg.TV <= 0)
-            abort();
+        if (cfg.arch == ARCH_BERT || cfg.arch == ARCH_ROBERTA) {
+            if (cfg.TV <= 0 || cfg.D % cfg.NH != 0 || cfg.pad_id < 0)
+                abort();
+        } else if (cfg.arch == ARCH_DISTILBERT) {
+            if (cfg.TV != 0 || cfg.D % cfg.NH != 0 || cfg.pad_id < 0)
+                abort();
+        } else {
+            /* Decoders: no token types; head_dim may make NH·hs differ from D; GQA groups;
+             * RoPE rotates pairs; special ids are -1 (none) or in the vocabulary. */
+            if (cfg.TV != 0 || cfg.hs <= 0 || cfg.NKV <= 0 || cfg.NH % cfg.NKV != 0 || cfg.pad_id < -1 ||
+                cfg.bos_id < -1 || cfg.bos_id >= cfg.V || cfg.eos_id < -1 || cfg.eos_id >= cfg.V)
+                abort();
+            if (cfg.pos == POS_ROPE && cfg.hs % 2)
+                abort();
+            if (cfg.head != HEAD_LM && cfg.head != HEAD_SCORE)
+                abort();
+        }
         if (cfg.head == HEAD_CLASSIFIER) {
             if (!cfg.labels)
                 abort();

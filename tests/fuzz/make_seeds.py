@@ -47,7 +47,7 @@ put("safetensors", "sharded.bin", json.dumps(
     {"metadata": {"total_size": 24}, "weight_map": {"x.weight": "shard.safetensors"}}).encode() + b"\0" + shard)
 
 # config.json: the reference models' own
-for m in ("tiny-bert", "tiny-roberta", "tiny-distilbert"):
+for m in ("tiny-bert", "tiny-roberta", "tiny-distilbert", "tiny-gpt2", "tiny-llama", "tiny-qwen2"):
     p = os.path.join(SHARED, "reference", "models", m, "config.json")
     if os.path.exists(p):
         put("config_json", m + ".json", open(p, "rb").read())
