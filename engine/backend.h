@@ -29,6 +29,9 @@ typedef struct Backend {
     int (*scratch_threads)(void);
     void *(*alloc)(size_t bytes);
     void (*free)(void *p);
+    /* Frees what the kernels keep between calls (grown to the largest call so far; the next
+     * call allocates again): engine_release_arena, before a pass that needs the memory. */
+    void (*release_scratch)(void);
     /* y (N,OUT) = x (N,IN) W^T (OUT,IN) + b; dx (N,IN) (+)= dy (N,OUT) W */
     void (*linear_forward)(float *y, const float *x, const float *W, const float *b, int N, int IN, int OUT);
     void (*linear_backward)(float *dx, const float *dy, const float *W, int N, int IN, int OUT, int accumulate);

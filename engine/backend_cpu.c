@@ -96,6 +96,7 @@ static void cpu_set_threads(int threads)
 
 static void *cpu_alloc(size_t bytes) { return malloc(bytes); }
 static void cpu_free(void *p) { free(p); }
+static void cpu_release_scratch(void) { attention_blocked_release(); }
 
 const Backend backend_cpu = {
     .name = "cpu",
@@ -103,6 +104,7 @@ const Backend backend_cpu = {
     .scratch_threads = ops_threads,
     .alloc = cpu_alloc,
     .free = cpu_free,
+    .release_scratch = cpu_release_scratch,
     .linear_forward = linear_forward,
     .linear_backward = linear_backward,
     .attention_forward = attention_forward,

@@ -83,6 +83,8 @@ int attention_backward_blocked(float *dq, float *dk, float *dv, float *dprobs, c
                                const AttnShape *sh, int B, int T);
 /* Tests: 1 runs the uncloned (portable C, x86-64-v2 baseline) copy of the tile loop. */
 void attention_blocked_portable(int on);
+/* Frees the per-thread scratch (the next call allocates it again). */
+void attention_blocked_release(void);
 
 /* ---- backend_cpu_attention_bf16.c: the same attention with its six products in bf16 (cpu-bf16) ---- */
 /* Same arguments and results as attention_forward / attention_backward, the products' operands
@@ -94,6 +96,8 @@ int attention_forward_bf16(float *ctx, float *P, const float *q, const float *k,
 int attention_backward_bf16(float *dq, float *dk, float *dv, float *dPbuf, float *dprobs, const float *dctx,
                             const float *q, const float *k, const float *v, const float *P, const AttnShape *sh,
                             int B, int T);
+/* Frees the bf16 operand copies and dF/dP scratch (B·NH·T² · 8 bytes at the largest call). */
+void attention_bf16_release(void);
 
 /* ---- backend_cpu_rmsnorm.c: y = g · x / sqrt(mean(x²) + eps) (HF's LlamaRMSNorm, float32 variance) ---- */
 /* x, y, xhat (N,D); rstd (N). Keeps xhat = x·rstd and rstd for the backward; y may alias x. */

@@ -20,7 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Scratch of the process (the engine is single-threaded), grown as needed. */
+/* Scratch of the process (the engine is single-threaded), grown as needed; freed by
+ * attention_bf16_release (the backend's release_scratch). */
 typedef struct {
     uint16_t *p;
     size_t cap;
@@ -39,6 +40,18 @@ static uint16_t *buf16(Buf16 *b, size_t n)
         b->cap = n;
     }
     return b->p;
+}
+
+void attention_bf16_release(void)
+{
+    Buf16 *all[] = {&g_q, &g_k, &g_v, &g_dctx, &g_P, &g_dS};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) {
+        free(all[i]->p);
+        *all[i] = (Buf16){0};
+    }
+    free(g_dP);
+    g_dP = NULL;
+    g_dP_cap = 0;
 }
 
 /* The views of one batched call over (row b, group g) for query head h = g·rep + r: the

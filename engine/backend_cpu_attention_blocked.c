@@ -136,6 +136,15 @@ static void pack_transposed(float *dst, int ldd, const float *src, size_t lds, i
 static float *g_scratch[SCRATCH_MAX];
 static size_t g_scratch_n[SCRATCH_MAX];
 
+void attention_blocked_release(void)
+{
+    for (int t = 0; t < SCRATCH_MAX; t++) {
+        free(g_scratch[t]);
+        g_scratch[t] = NULL;
+        g_scratch_n[t] = 0;
+    }
+}
+
 static int scratch_reserve(int threads, size_t floats)
 {
     if (threads > SCRATCH_MAX)

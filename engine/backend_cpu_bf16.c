@@ -39,6 +39,18 @@ static void bf16_attention_backward(float *dq, float *dk, float *dv, float *dPbu
         attention_backward(dq, dk, dv, dPbuf, dprobs, dctx, q, k, v, P, sh, B, T);
 }
 
+static void bf16_release_scratch(void)
+{
+    attention_blocked_release();
+    gemm_bf16_release_scratch();
+}
+
+static void bf16_attention_release_scratch(void)
+{
+    bf16_release_scratch();
+    attention_bf16_release();
+}
+
 const Backend *backend_cpu_bf16(void)
 {
     static Backend be;
@@ -49,6 +61,7 @@ const Backend *backend_cpu_bf16(void)
         be.name = "cpu-bf16";
         be.linear_forward = bf16_linear_forward;
         be.linear_backward = bf16_linear_backward;
+        be.release_scratch = bf16_release_scratch;
     }
     return &be;
 }
@@ -63,6 +76,7 @@ const Backend *backend_cpu_bf16_attention(void)
         be.name = "cpu-bf16-attention";
         be.attention_forward = bf16_attention_forward;
         be.attention_backward = bf16_attention_backward;
+        be.release_scratch = bf16_attention_release_scratch;
     }
     return &be;
 }

@@ -153,6 +153,8 @@ void engine_release_arena(Engine *e)
         e->be->free(e->arena);
     e->arena = NULL;
     e->arena_floats = 0;
+    if (e->be->release_scratch)
+        e->be->release_scratch();
 }
 void engine_set_activation_budget(Engine *e, size_t bytes) { e->budget = bytes; }
 void engine_set_threads(int threads) { backend_select(NULL)->set_threads(threads); }

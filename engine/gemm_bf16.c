@@ -228,19 +228,27 @@ void gemm_bf16_convert(uint16_t *dst, const float *src, size_t n)
 }
 
 /* The activations of one call in bf16 (one buffer, grown as needed). */
+static uint16_t *g_act;
+static size_t g_act_cap;
+
 static uint16_t *act_bf16(const float *x, size_t n)
 {
-    static uint16_t *buf;
-    static size_t cap;
-    if (n > cap) {
-        uint16_t *nb = realloc(buf, n * sizeof *nb);
+    if (n > g_act_cap) {
+        uint16_t *nb = realloc(g_act, n * sizeof *nb);
         if (!nb)
             return NULL;
-        buf = nb;
-        cap = n;
+        g_act = nb;
+        g_act_cap = n;
     }
-    gemm_bf16_convert(buf, x, n);
-    return buf;
+    gemm_bf16_convert(g_act, x, n);
+    return g_act;
+}
+
+void gemm_bf16_release_scratch(void)
+{
+    free(g_act);
+    g_act = NULL;
+    g_act_cap = 0;
 }
 
 #ifdef ATTRUN_HAVE_DNNL

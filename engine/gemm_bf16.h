@@ -40,6 +40,8 @@ typedef struct {
     long sa[4], sb[4], sd[4];
 } Bf16Batched;
 int gemm_bf16_batched(const Bf16Batched *s, float *dst, const uint16_t *a, const uint16_t *b);
+/* Frees the bf16 copy of the activations kept between calls (the next call allocates again). */
+void gemm_bf16_release_scratch(void);
 /* gemm_bf16_from_f32 on the engine's threads. */
 void gemm_bf16_convert(uint16_t *dst, const float *src, size_t n);
 

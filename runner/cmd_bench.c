@@ -43,6 +43,7 @@ static void usage(void)
                     "               bf16-attention: the attention's products in bf16 too\n"
                     "  --attention: the attention kernel: per-(row, head) sgemm calls (blas, default) or the\n"
                     "               blocked kernel; both: the engine benchmark once with each, in this order\n"
+                    "               (fp32 kernels: not with --precision bf16-attention, which has its own)\n"
                     "  --profile: wall-clock seconds per op class of the forward+backward run\n"
                     "  defaults: threads 2, batch 50, tokens 128, the shape's layers, microbatch 2048 tokens\n");
 }
@@ -161,7 +162,7 @@ static int parse_int(const char *opt, const char *v, int *out)
 
 /* What the command line asks for, with the defaults of a BERT-base run on two cores. */
 typedef struct {
-    int threads, B, T, L, mb, profile, budget;
+    int threads, B, T, L, mb, profile, budget, attention_given;
     const char *shape, *precision, *attention;
 } BenchOpts;
 
@@ -190,6 +191,7 @@ static int parse_bench_args(int argc, char **argv, BenchOpts *o)
                         v ? v : "");
         } else if (!strcmp(a, "--attention")) {
             o->attention = v;
+            o->attention_given = 1;
             rc = v && (!strcmp(v, "blas") || !strcmp(v, "blocked") || !strcmp(v, "both")) ? 0 : -1;
             if (rc)
                 fprintf(stderr, "attrun bench: --attention needs blas, blocked or both, got '%s'\n", v ? v : "");
@@ -219,6 +221,13 @@ static int parse_bench_args(int argc, char **argv, BenchOpts *o)
         if (rc)
             return 2;
         i++;
+    }
+    /* bf16-attention's backend has its own attention (batched bf16 products): the fp32 kernel
+     * choice would be printed but never run. */
+    if (!strcmp(o->precision, "bf16-attention") && o->attention_given) {
+        fprintf(stderr, "attrun bench: --attention chooses between the fp32 attention kernels, but --precision "
+                        "bf16-attention runs its own (bf16 products); give one of the two\n");
+        return 2;
     }
     return 0;
 }
@@ -476,7 +485,7 @@ int cmd_bench(int argc, char **argv)
     for (int pass = 0; pass < (both ? 2 : 1) && !rc; pass++) {
         const char *kern = both ? (pass ? "blocked" : "blas") : o.attention;
         engine_set_attention_kernel(kern);
-        printf("  attention kernel: %s\n", kern);
+        printf("  attention kernel: %s\n", strcmp(o.precision, "bf16-attention") ? kern : "bf16 products");
         rc = bench_engine(&c, &o, ceiling);
     }
     return rc;

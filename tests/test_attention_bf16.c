@@ -73,6 +73,15 @@ static void run_case(const Case *c)
     CU_ASSERT_EQUAL_FATAL(attention_backward_bf16(dq, dk, dv, scr, dP, dctx, q, k, vv, P, &sh, B, T), 0);
     CU_ASSERT_EQUAL_FATAL(attention_backward_bf16(dq2, dk2, dv2, scr, NULL, dctx, q, k, vv, P, &sh, B, T), 0);
     CU_ASSERT(!memcmp(dq, dq2, nq * 4) && !memcmp(dk, dk2, nk * 4) && !memcmp(dv, dv2, nk * 4));
+    /* After the scratch is freed (engine_release_arena) the kernels allocate again: same bits */
+    attention_bf16_release();
+    float *ctx2 = malloc(nq * 4), *P2 = malloc(np * 4);
+    CU_ASSERT_EQUAL_FATAL(attention_forward_bf16(ctx2, P2, q, k, vv, c->pad ? mask : NULL, &sh, B, T), 0);
+    attention_bf16_release();
+    CU_ASSERT_EQUAL_FATAL(attention_backward_bf16(dq2, dk2, dv2, scr, NULL, dctx, q, k, vv, P, &sh, B, T), 0);
+    CU_ASSERT(!memcmp(ctx, ctx2, nq * 4) && !memcmp(P, P2, np * 4));
+    CU_ASSERT(!memcmp(dq, dq2, nq * 4) && !memcmp(dk, dk2, nk * 4) && !memcmp(dv, dv2, nk * 4));
+    free(ctx2), free(P2);
 
     double scale = 1.0 / sqrt((double)hs);
     double *S = malloc(TT * 8), *eS = malloc(TT * 8), *Pr = malloc(TT * 8), *eP = malloc(TT * 8);

@@ -41,4 +41,7 @@ run --set out=bad.h5 --set precision=fp16 2> bad.err; rc=$?
 [ $rc -eq 2 ] || { cat bad.err; fail "precision: fp16 gave exit $rc, expected 2"; }
 "$BIN" bench --precision fp16 > /dev/null 2>&1; rc=$?
 [ $rc -eq 2 ] || fail "bench --precision fp16 gave exit $rc, expected 2"
+"$BIN" bench --precision bf16-attention --attention blocked > /dev/null 2> ba.err; rc=$?
+[ $rc -eq 2 ] && grep -q 'runs its own' ba.err ||
+    { cat ba.err; fail "bench --attention under bf16-attention (never run) gave exit $rc, expected 2 and why"; }
 echo "PASS"
