@@ -39,9 +39,10 @@ static void bf16_attention_backward(float *dq, float *dk, float *dv, float *dPbu
         attention_backward(dq, dk, dv, dPbuf, dprobs, dctx, q, k, v, P, sh, B, T);
 }
 
+/* Each variant frees its own scratch and its parent's (cpu, then cpu-bf16). */
 static void bf16_release_scratch(void)
 {
-    attention_blocked_release();
+    backend_cpu.release_scratch();
     gemm_bf16_release_scratch();
 }
 

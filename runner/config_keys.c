@@ -359,7 +359,8 @@ static const char *const DTYPES[] = {"float32", "float16", NULL};
 static const char *const PRECISIONS[] = {"fp32", "bf16", "bf16-attention", NULL};
 const char *config_precision_name(int precision)
 {
-    return precision >= 0 && precision < 3 ? PRECISIONS[precision] : "fp32";
+    int n = (int)(sizeof PRECISIONS / sizeof *PRECISIONS) - 1; /* without the NULL */
+    return precision >= 0 && precision < n ? PRECISIONS[precision] : "fp32";
 }
 static const char *const SHARE_MODES[] = {"auto", "on", "off", NULL}; /* ShareMode (io/checkpoint_shared.h) */
 
