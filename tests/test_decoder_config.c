@@ -13,11 +13,11 @@
 
 static char tmpdir[] = "/tmp/attrun_deccfg_XXXXXX";
 
-/* Writes <tmpdir>/config.json = the model's config with key set to v (NULL: removed). */
-static const char *with_key(const char *model_rel, const char *key, json_t *v)
+/* Writes <tmpdir>/config.json = <dir>/config.json with key set to v (NULL: removed). */
+static const char *set_key(const char *dir, const char *key, json_t *v)
 {
-    char src[4096];
-    snprintf(src, sizeof src, "%s/config.json", test_shared_path(model_rel));
+    char src[4200];
+    snprintf(src, sizeof src, "%s/config.json", dir);
     json_t *root = json_load_file(src, 0, NULL);
     CU_ASSERT_PTR_NOT_NULL_FATAL(root);
     if (v)
@@ -30,6 +30,15 @@ static const char *with_key(const char *model_rel, const char *key, json_t *v)
     json_decref(root);
     return tmpdir;
 }
+
+/* <tmpdir>/config.json = the model's config with key set to v (NULL: removed). */
+static const char *with_key(const char *model_rel, const char *key, json_t *v)
+{
+    return set_key(test_shared_path(model_rel), key, v);
+}
+
+/* One more key of <tmpdir>/config.json changed (after with_key). */
+static const char *and_key(const char *key, json_t *v) { return set_key(tmpdir, key, v); }
 
 static void expect_fail(const char *dir, const char *part1, const char *part2)
 {
@@ -61,22 +70,15 @@ static void test_reference_descriptions(void)
     CU_ASSERT(c.FF == 4 * c.D && c.act == ACT_GELU_TANH && !c.untied && c.qkv_bias && !c.emb_norm && c.P == 128);
     model_config_free(&c);
     /* Mistral: sliding_window defaults to 4096 (MistralConfig), null = none */
-    json_t *mt = json_string("mistral");
-    const char *d = with_key("reference/models/tiny-llama", "model_type", mt);
-    char p[4200];
-    snprintf(p, sizeof p, "%s/config.json", d);
-    json_t *cfg = json_load_file(p, 0, NULL);
-    json_object_set_new(cfg, "architectures", json_pack("[s]", "MistralForCausalLM"));
-    json_dump_file(cfg, p, 0);
+    with_key("reference/models/tiny-llama", "model_type", json_string("mistral"));
+    const char *d = and_key("architectures", json_pack("[s]", "MistralForCausalLM"));
     CU_ASSERT_EQUAL_FATAL(checkpoint_read_config(d, &c, err, sizeof err), 0);
     CU_ASSERT_EQUAL(c.window, 4096);
     model_config_free(&c);
-    json_object_set_new(cfg, "sliding_window", json_integer(3));
-    json_dump_file(cfg, p, 0);
+    and_key("sliding_window", json_integer(3));
     CU_ASSERT_EQUAL_FATAL(checkpoint_read_config(d, &c, err, sizeof err), 0);
     CU_ASSERT_EQUAL(c.window, 3);
     model_config_free(&c);
-    json_decref(cfg);
 }
 
 static void test_refusals(void)
@@ -94,18 +96,9 @@ static void test_refusals(void)
     expect_fail(with_key(L, "tie_word_embeddings", json_string("yes")), "tie_word_embeddings", NULL);
     /* No head_dim and more heads than hidden units: hidden_size // heads = 0 (fuzz_config_json's
      * decoder invariants) */
-    {
-        const char *d = with_key(L, "head_dim", NULL);
-        char p[4200];
-        snprintf(p, sizeof p, "%s/config.json", d);
-        json_t *cfg = json_load_file(p, 0, NULL);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
-        json_object_set_new(cfg, "num_attention_heads", json_integer(128));
-        json_object_set_new(cfg, "num_key_value_heads", json_integer(128));
-        CU_ASSERT_EQUAL(json_dump_file(cfg, p, 0), 0);
-        json_decref(cfg);
-        expect_fail(d, "leaves a head size of 0", "num_attention_heads 128");
-    }
+    with_key(L, "head_dim", NULL);
+    and_key("num_attention_heads", json_integer(128));
+    expect_fail(and_key("num_key_value_heads", json_integer(128)), "leaves a head size of 0", "num_attention_heads 128");
     expect_fail(with_key(L, "hidden_size", NULL), "hidden_size", NULL);
     expect_fail(with_key(G, "scale_attn_by_inverse_layer_idx", json_true()), "scale_attn_by_inverse_layer_idx", NULL);
     expect_fail(with_key(G, "scale_attn_weights", json_false()), "scale_attn_weights", NULL);

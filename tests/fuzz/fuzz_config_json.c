@@ -15,11 +15,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         if (cfg.pad_id >= cfg.V || cfg.position_offset >= cfg.P)
             abort();
-        if (cfg.arch == ARCH_BERT || cfg.arch == ARCH_ROBERTA) {
-            if (cfg.TV <= 0 || cfg.D % cfg.NH != 0 || cfg.pad_id < 0)
-                abort();
-        } else if (cfg.arch == ARCH_DISTILBERT) {
-            if (cfg.TV != 0 || cfg.D % cfg.NH != 0 || cfg.pad_id < 0)
+        if (cfg.arch == ARCH_BERT || cfg.arch == ARCH_ROBERTA || cfg.arch == ARCH_DISTILBERT) {
+            int types_ok = cfg.arch == ARCH_DISTILBERT ? cfg.TV == 0 : cfg.TV > 0; /* DistilBERT has none */
+            if (!types_ok || cfg.D % cfg.NH != 0 || cfg.pad_id < 0)
                 abort();
         } else {
             /* Decoders: no token types; head_dim may make NH·hs differ from D; GQA groups;
